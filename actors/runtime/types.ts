@@ -1,0 +1,52 @@
+import type { IPoint } from "influx";
+import type { Logger } from "../../infra/log.ts";
+
+/**
+ * The contract between the actor runtime (actors/runtime/) and the actor kinds (actors/<kind>/).
+ * The runtime knows nothing about doorways or spaces; a kind knows nothing about partitions,
+ * leases or JetStream.
+ *
+ * Rules for a behaviour:
+ * - `handle` is called with one message at a time per actor, in stream order; it mutates `state`.
+ * - Side effects only through `ctx` (send / write / emit). The runtime makes them durable
+ *   (JetStream acks awaited, InfluxDB batch written) BEFORE the snapshot that covers the
+ *   message is saved, so a crash replays the message and re-issues the same side effects.
+ *   Side effects must therefore be idempotent: deterministic msgIds, InfluxDB points keyed by
+ *   series + timestamp.
+ * - State must be JSON-serialisable (or provide encode/decode).
+ */
+export interface ActorContext {
+  readonly kind: string;
+  readonly id: string;
+  readonly log: Logger;
+  /** Send a message to another actor through FF_ACTORS. msgId is the Nats-Msg-Id (deterministic!). */
+  send(kind: string, id: string, body: unknown, msgId: string): void;
+  /** Queue InfluxDB points (written in batches; same measurement+tags+time overwrites). */
+  write(points: IPoint[]): void;
+  /** Publish an event to FF_EVENTS (subject evt....). */
+  emit(subject: string, body: unknown, msgId: string): void;
+  /** Wall clock (ms); tests may replace it. */
+  now(): number;
+}
+
+export interface MessageMeta {
+  /** FF_ACTORS stream sequence */
+  seq: number;
+  subject: string;
+  /** JetStream publish time (ms) */
+  publishedAt: number;
+}
+
+export interface ActorBehavior<S = unknown> {
+  readonly kind: string;
+  initialState(id: string): S;
+  /** Handle one message. Throwing is logged and counted; the message is then skipped (never retried in a loop). */
+  handle(state: S, body: unknown, ctx: ActorContext, meta: MessageMeta): void | Promise<void>;
+  /** Called at every flush (FOOTFALL_FLUSH_MS) for actors that handled messages since the last one: emit deferred writes. */
+  flush?(state: S, ctx: ActorContext): void | Promise<void>;
+  encode?(state: S): unknown;
+  decode?(raw: unknown, id: string): S;
+}
+
+/** What a host serves: every behaviour, by kind. */
+export type BehaviorRegistry = Map<string, ActorBehavior<any>>;

@@ -1,0 +1,54 @@
+/**
+ * Where things live in NATS. Created idempotently by infra/provision.ts.
+ *
+ * Stream FF_ACTORS  subjects act.{partition}.{kind}.{id...}: every actor's mailbox (device
+ *                   messages bridged by the broker and actor-to-actor messages alike).
+ * Stream FF_EVENTS  subjects evt.{type}.{site}.{...}: what dashboards and alerting consume.
+ * KV ff_devices     device id -> DeviceRecord (the broker's registry).
+ * KV ff_topology    site id -> Topology (spaces, doorways, devices without secrets).
+ * KV ff_leases      p{n} -> host id; bucket TTL makes a dead host's lease expire.
+ * KV ff_hosts       host id -> heartbeat (live actor hosts, for sharing partitions fairly).
+ * KV ff_snapshots   {kind}.{id} -> actor snapshot {seq, state}; p{n} -> partition checkpoint.
+ */
+export const STREAM_ACTORS = "FF_ACTORS";
+export const STREAM_EVENTS = "FF_EVENTS";
+export const ACTOR_SUBJECT_ROOT = "act";
+export const EVENT_SUBJECT_ROOT = "evt";
+
+export const KV_DEVICES = "ff_devices";
+export const KV_TOPOLOGY = "ff_topology";
+export const KV_LEASES = "ff_leases";
+export const KV_HOSTS = "ff_hosts";
+export const KV_SNAPSHOTS = "ff_snapshots";
+
+/** Actor kinds of the occupancy slice. Actor ids are dot-joined tokens: "{site}.{entity}" or "{site}". */
+export const ActorKinds = { doorway: "doorway", space: "space", site: "site" } as const;
+
+/** FNV-1a 32-bit: stable across processes and versions (partition assignment depends on it). */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export const partitionOf = (kind: string, id: string, partitions: number) =>
+  fnv1a(`${kind}:${id}`) % partitions;
+
+export const actorSubject = (kind: string, id: string, partitions: number) =>
+  `${ACTOR_SUBJECT_ROOT}.${partitionOf(kind, id, partitions)}.${kind}.${id}`;
+
+export const partitionFilter = (partition: number) => `${ACTOR_SUBJECT_ROOT}.${partition}.>`;
+
+export function parseActorSubject(subject: string): { partition: number; kind: string; id: string } | undefined {
+  const t = subject.split(".");
+  if (t.length < 4 || t[0] !== ACTOR_SUBJECT_ROOT) return undefined;
+  const partition = Number(t[1]);
+  if (!Number.isInteger(partition)) return undefined;
+  return { partition, kind: t[2]!, id: t.slice(3).join(".") };
+}
+
+export const occupancyEventSubject = (site: string, space: string) => `${EVENT_SUBJECT_ROOT}.occupancy.${site}.${space}`;
+export const siteOccupancyEventSubject = (site: string) => `${EVENT_SUBJECT_ROOT}.site_occupancy.${site}`;

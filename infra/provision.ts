@@ -1,0 +1,83 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { InfluxDB } from "influx";
+import {
+  KV_DEVICES, KV_HOSTS, KV_LEASES, KV_SNAPSHOTS, KV_TOPOLOGY,
+  STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
+} from "../contracts/nats-layout.ts";
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+
+const NS_PER_MS = 1_000_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * Creates (or updates) every stream and KV bucket. Safe to run at every start, by every process.
+ * FF_ACTORS keeps messages 7 days: actor hosts replay from their checkpoints, so the stream
+ * must hold everything since the oldest checkpoint. Its duplicate window (the first stage of
+ * de-duplication) is 10 minutes; actors de-duplicate after that.
+ */
+export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs">, log?: Logger): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const streams = [
+    { name: STREAM_ACTORS, subjects: [`${ACTOR_SUBJECT_ROOT}.>`], max_age: 7 * DAY_MS * NS_PER_MS, duplicate_window: 10 * 60_000 * NS_PER_MS },
+    { name: STREAM_EVENTS, subjects: [`${EVENT_SUBJECT_ROOT}.>`], max_age: 1 * DAY_MS * NS_PER_MS, duplicate_window: 2 * 60_000 * NS_PER_MS },
+  ];
+  for (const s of streams) {
+    const cfg = { ...s, retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: 1 };
+    try {
+      await jsm.streams.info(s.name);
+      await jsm.streams.update(s.name, cfg);
+    } catch (e) {
+      if (!/stream not found/i.test((e as Error).message)) throw e;
+      await jsm.streams.add(cfg);
+    }
+  }
+  const kvm = new Kvm(nc);
+  await kvm.create(KV_DEVICES, { history: 1 });
+  await kvm.create(KV_TOPOLOGY, { history: 5 });
+  await kvm.create(KV_SNAPSHOTS, { history: 1, maxValueSize: 8 * 1024 * 1024 });
+  await kvm.create(KV_LEASES, { history: 1, ttl: cfg.leaseTtlMs });
+  await kvm.create(KV_HOSTS, { history: 1, ttl: cfg.leaseTtlMs });
+  log?.info("nats streams and buckets ready");
+}
+
+/** The InfluxDB client for our database (node-influx, InfluxDB 1.x HTTP API). */
+export function influxClient(url: string, database: string): InfluxDB {
+  const u = new URL(url);
+  return new InfluxDB({ host: u.hostname, port: Number(u.port || 8086), protocol: u.protocol === "https:" ? "https" : "http", database });
+}
+
+/**
+ * Database, retention policies and continuous queries, idempotently:
+ *  raw    (default RP): every point, kept FOOTFALL_RAW_RETENTION (30 days by default)
+ *  rollup: hourly peak/mean/last per series, fed by continuous queries, kept FOOTFALL_ROLLUP_RETENTION.
+ * The CQs resample the last 2 days every hour, so late data that corrected raw history is
+ * rolled up again.
+ */
+export async function provisionInflux(influx: InfluxDB, cfg: Pick<Config, "influxDb" | "rawRetention" | "rollupRetention">, log?: Logger): Promise<void> {
+  const db = cfg.influxDb;
+  await influx.createDatabase(db);
+  const rps = await influx.showRetentionPolicies(db);
+  const want = [
+    { name: "raw", duration: cfg.rawRetention, isDefault: true },
+    { name: "rollup", duration: cfg.rollupRetention, isDefault: false },
+  ];
+  for (const rp of want) {
+    const opts = { database: db, duration: rp.duration, replication: 1, isDefault: rp.isDefault };
+    if (rps.some((r) => r.name === rp.name)) await influx.alterRetentionPolicy(rp.name, opts);
+    else await influx.createRetentionPolicy(rp.name, opts);
+  }
+  const cqs = await influx.showContinousQueries(db);
+  const wanted: Record<string, string> = {
+    cq_occupancy_1h: `SELECT max("count") AS peak, mean("count") AS mean, last("count") AS last INTO "${db}"."rollup"."occupancy_1h" FROM "${db}"."raw"."occupancy" GROUP BY time(1h), *`,
+    cq_site_occupancy_1h: `SELECT max("count") AS peak, mean("count") AS mean, last("count") AS last INTO "${db}"."rollup"."site_occupancy_1h" FROM "${db}"."raw"."site_occupancy" GROUP BY time(1h), *`,
+    cq_crossings_1h: `SELECT count("delta") AS crossings, sum("delta") AS net INTO "${db}"."rollup"."crossings_1h" FROM "${db}"."raw"."crossings" GROUP BY time(1h), *`,
+  };
+  for (const [name, select] of Object.entries(wanted)) {
+    if (cqs.some((c) => c.name === name)) continue;
+    await influx.query(`CREATE CONTINUOUS QUERY "${name}" ON "${db}" RESAMPLE EVERY 1h FOR 2d BEGIN ${select} END`);
+  }
+  log?.info({ db }, "influx database, retention policies and continuous queries ready");
+}

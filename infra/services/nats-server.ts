@@ -1,0 +1,43 @@
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type { Logger } from "../log.ts";
+import { findBinary, spawnService, waitUntil, type ServiceProcess } from "./child-process.ts";
+
+/**
+ * Debian's nats-server with JetStream, bound to 127.0.0.1, store under {dataDir}/nats.
+ * Restarting on the same dataDir keeps every stream and KV bucket.
+ */
+export interface NatsServer { url: string; port: number; proc: ServiceProcess; stop(): Promise<void>; kill(): Promise<void> }
+
+export async function startNatsServer(opts: { dataDir: string; port: number; log?: Logger }): Promise<NatsServer> {
+  const dir = path.join(opts.dataDir, "nats");
+  fs.mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, "nats-server.conf");
+  fs.writeFileSync(conf, [
+    `listen: "127.0.0.1:${opts.port}"`,
+    `server_name: footfall`,
+    `max_payload: 8MB`,
+    `jetstream {`,
+    `  store_dir: "${path.join(dir, "store")}"`,
+    `  max_memory_store: 256MB`,
+    `  max_file_store: 20GB`,
+    `}`,
+    ``,
+  ].join("\n"));
+  const logFile = path.join(dir, "nats-server.log");
+  const proc = spawnService({ name: "nats-server", command: findBinary("nats-server"), args: ["-c", conf], logFile, ...(opts.log ? { log: opts.log } : {}) });
+  await waitUntil(`nats-server on 127.0.0.1:${opts.port}`, () => natsReady(opts.port), 20_000, proc, logFile);
+  opts.log?.info({ port: opts.port, dir }, "nats-server ready");
+  return { url: `nats://127.0.0.1:${opts.port}`, port: opts.port, proc, stop: () => proc.stop(), kill: () => proc.kill() };
+}
+
+/** A NATS server greets every new connection with an INFO line. */
+function natsReady(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    const t = setTimeout(() => { s.destroy(); resolve(false); }, 1000);
+    s.once("data", (d) => { clearTimeout(t); s.destroy(); resolve(d.toString().startsWith("INFO")); });
+    s.once("error", () => { clearTimeout(t); resolve(false); });
+  });
+}
