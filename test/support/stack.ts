@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig, type Config } from "../../infra/config.ts";
+import { runBroker } from "../../broker/main.ts";
+import { runApi } from "../../dashboards/api/main.ts";
+import { startTestServices, type TestServices } from "./services.ts";
+import { freePort } from "./ports.ts";
+import { eventually } from "./retry.ts";
+
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "footfall.js");
+
+/** An actor host running as a real child process (`footfall host`), so tests can SIGKILL it. */
+export interface HostProcess { child: ChildProcess; opsPort: number; kill(): Promise<void>; stop(): Promise<void> }
+
+/**
+ * The whole footfall stack for an end-to-end test: real nats-server + influxd (own ports,
+ * temp store), the MQTT broker and the HTTP API in this process, actor hosts as child processes.
+ */
+export interface TestStack {
+  cfg: Config;
+  services: TestServices;
+  apiUrl: string;
+  mqttUrl: string;
+  hosts: HostProcess[];
+  startHost(): Promise<HostProcess>;
+  admin(method: string, pathname: string, body?: unknown): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export async function startTestStack(opts: { hosts?: number; partitions?: number; overrides?: Partial<Config> } = {}): Promise<TestStack> {
+  const services = await startTestServices();
+  const cfg = loadConfig({
+    dataDir: services.dataDir,
+    natsUrl: services.natsUrl,
+    influxUrl: services.influxUrl,
+    httpPort: await freePort(),
+    mqttPort: await freePort(),
+    brokerOpsPort: await freePort(),
+    hostOpsPort: 0,
+    partitions: opts.partitions ?? 8,
+    leaseTtlMs: 2000,
+    flushMs: 50,
+    checkpointMs: 300,
+    logLevel: "warn",
+    adminToken: "test-admin-token",
+    ...opts.overrides,
+  });
+  const broker = await runBroker(cfg);
+  const api = await runApi(cfg);
+  const hosts: HostProcess[] = [];
+
+  const env = (opsPort: number): NodeJS.ProcessEnv => ({
+    ...process.env,
+    NATS_URL: cfg.natsUrl, INFLUX_URL: cfg.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
+    FOOTFALL_PARTITIONS: String(cfg.partitions), FOOTFALL_LEASE_TTL_MS: String(cfg.leaseTtlMs),
+    FOOTFALL_FLUSH_MS: String(cfg.flushMs), FOOTFALL_CHECKPOINT_MS: String(cfg.checkpointMs),
+    FOOTFALL_IDLE_MS: String(cfg.idleMs), FOOTFALL_HOST_OPS_PORT: String(opsPort),
+    FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_TEST_HOST_LOG ?? "warn", FOOTFALL_INFLUX_DB: cfg.influxDb,
+    FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours),
+  });
+
+  async function startHost(): Promise<HostProcess> {
+    const opsPort = await freePort();
+    const child = spawn(process.execPath, [CLI, "host"], { env: env(opsPort), stdio: ["ignore", "inherit", "inherit"] });
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const h: HostProcess = {
+      child, opsPort,
+      kill: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGKILL"); await exited; } },
+      stop: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGTERM"); await exited; } },
+    };
+    await eventually(`actor host on ops port ${opsPort}`, async () => (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).ok, 30_000);
+    hosts.push(h);
+    return h;
+  }
+  for (let i = 0; i < (opts.hosts ?? 1); i++) await startHost();
+
+  const apiUrl = `http://127.0.0.1:${api.port}`;
+  return {
+    cfg, services, apiUrl, mqttUrl: `mqtt://127.0.0.1:${cfg.mqttPort}`, hosts, startHost,
+    admin: (method, pathname, body) => fetch(`${apiUrl}${pathname}`, {
+      method,
+      headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }),
+    async stop() {
+      await Promise.all(hosts.map((h) => h.stop()));
+      await api.stop();
+      await broker.stop();
+      await services.stop();
+    },
+  };
+}
