@@ -1,4 +1,4 @@
-import { randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 
 /** Device secrets are stored only as scrypt hashes: "scrypt$<salt hex>$<hash hex>". */
 const KEYLEN = 32;
@@ -15,6 +15,17 @@ export function verifySecret(secret: string, stored: string): boolean {
   if (alg !== "scrypt" || !saltHex || !hashHex) return false;
   const expected = Buffer.from(hashHex, "hex");
   const actual = scryptSync(secret, Buffer.from(saltHex, "hex"), expected.length, COST);
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** verifySecret on libuv's thread pool: the event loop keeps serving while scrypt runs (~50 ms). */
+export async function verifySecretAsync(secret: string, stored: string): Promise<boolean> {
+  const [alg, saltHex, hashHex] = stored.split("$");
+  if (alg !== "scrypt" || !saltHex || !hashHex) return false;
+  const expected = Buffer.from(hashHex, "hex");
+  if (expected.length === 0) return false;
+  const actual = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(secret, Buffer.from(saltHex, "hex"), expected.length, COST, (e, key) => (e ? reject(e) : resolve(key))));
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 

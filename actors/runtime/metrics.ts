@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * The actor runtime's Prometheus metrics. Registered once per registry (a second host in the
+ * same process and registry shares them).
+ */
+export class RuntimeMetrics {
+  readonly messages: Counter<"kind">;
+  readonly processing: Histogram<"kind">;
+  readonly mailboxDepth: Gauge<"partition">;
+  readonly partitionsOwned: Gauge;
+  readonly actorsActive: Gauge<"kind">;
+  readonly errors: Counter<"kind">;
+  readonly skipped: Counter<"kind">;
+  readonly checkpoints: Counter<"outcome">;
+  readonly publishRetries: Counter;
+  readonly influxPoints: Counter;
+  readonly influxFailures: Counter<"outcome">;
+
+  constructor(readonly registry: Registry) {
+    this.messages = this.counter("footfall_actor_messages_total", "Messages handled by actors", ["kind"]);
+    this.processing = this.histogram("footfall_actor_processing_seconds", "Time an actor spent handling one message", ["kind"]);
+    this.mailboxDepth = this.gauge("footfall_actor_mailbox_depth", "Messages waiting in an owned partition's consumer", ["partition"]);
+    this.partitionsOwned = this.gauge("footfall_actor_partitions_owned", "Partitions this host consumes", []);
+    this.actorsActive = this.gauge("footfall_actors_active", "Actors in memory", ["kind"]);
+    this.errors = this.counter("footfall_actor_errors_total", "Messages that could not be handled (bad JSON, unknown kind, handler threw)", ["kind"]);
+    this.skipped = this.counter("footfall_actor_replays_skipped_total", "Messages skipped because the actor's snapshot already covers them", ["kind"]);
+    this.checkpoints = this.counter("footfall_actor_checkpoints_total", "Partition checkpoints by outcome", ["outcome"]);
+    this.publishRetries = this.counter("footfall_actor_publish_retries_total", "JetStream publishes from actors retried after a failure", []);
+    this.influxPoints = this.counter("footfall_actor_influx_points_total", "InfluxDB points written by actors", []);
+    this.influxFailures = this.counter("footfall_actor_influx_failures_total", "Failed InfluxDB batch writes (retried) and rejected points (dropped)", ["outcome"]);
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return (this.registry.getSingleMetric(name) as Counter<L> | undefined)
+      ?? new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return (this.registry.getSingleMetric(name) as Gauge<L> | undefined)
+      ?? new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: L[]): Histogram<L> {
+    return (this.registry.getSingleMetric(name) as Histogram<L> | undefined)
+      ?? new Histogram({
+        name, help, labelNames, registers: [this.registry],
+        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      });
+  }
+}

@@ -1,0 +1,53 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceTopic } from "../../contracts/topics.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+import { eventually } from "../support/retry.ts";
+
+const run = promisify(execFile);
+
+describe("a client we did not write: Debian's mosquitto_pub", () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ hosts: 1 });
+    const r = await stack.admin("PUT", "/api/v1/sites/shop/topology", {
+      spaces: [{ id: "floor", name: "Shop floor" }],
+      doorways: [{ id: "front", entering_to: "floor", exiting_to: "outside" }],
+      devices: [{ id: "dpu-front", kind: "dpu", doorway: "front", secret: "front-door-secret" }],
+    });
+    expect(r.status).toBe(200);
+  });
+  afterAll(async () => { await stack?.stop(); });
+
+  it("publishes crossings with a device's credentials and they are counted", async () => {
+    const topic = deviceTopic("shop", "dpu", "dpu-front", "crossing");
+    const t0 = Date.now() - 60_000;
+    const pub = (payload: unknown) => run("mosquitto_pub", [
+      "-h", "127.0.0.1", "-p", String(stack.cfg.mqttPort), "-i", "dpu-front",
+      "-u", "dpu-front", "-P", "front-door-secret", "-q", "1", "-t", topic, "-m", JSON.stringify(payload),
+    ]);
+    await pub({ id: "m-1", ts: new Date(t0).toISOString(), doorway: "front", delta: 1 });
+    await pub({ events: [
+      { id: "m-2", ts: t0 + 1000, doorway: "front", delta: 1 },
+      { id: "m-3", ts: t0 + 2000, doorway: "front", delta: 1 },
+      { id: "m-4", ts: t0 + 3000, doorway: "front", delta: -1 },
+    ] });
+    // a re-send of m-1 changes nothing
+    await pub({ id: "m-1", ts: new Date(t0).toISOString(), doorway: "front", delta: 1 });
+    await eventually("count of floor is 2", async () => {
+      const r = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count`);
+      return ((await r.json()) as { count: number }).count === 2;
+    }, 30_000);
+    const at = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count?at=${t0 + 2500}`);
+    expect(((await at.json()) as { count: number }).count).toBe(3);
+  });
+
+  it("wrong credentials are refused", async () => {
+    const topic = deviceTopic("shop", "dpu", "dpu-front", "crossing");
+    await expect(run("mosquitto_pub", [
+      "-h", "127.0.0.1", "-p", String(stack.cfg.mqttPort), "-u", "dpu-front", "-P", "wrong-secret",
+      "-q", "1", "-t", topic, "-m", "{}",
+    ])).rejects.toThrow();
+  });
+});
