@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** Why the broker refused a connection, a publish or a subscription (label of footfall_broker_refused_total). */
+export type RefusalReason =
+  | "bad_credentials"   // CONNECT with unknown device or wrong secret
+  | "unknown_device"    // the device was removed while connected
+  | "topic_denied"      // publish outside the device's own prefix, or to its command topic
+  | "subscribe_denied"  // subscription other than the device's own command topic
+  | "too_large"         // payload above maxPayloadBytes
+  | "invalid_json"
+  | "invalid_payload"   // JSON that does not match the topic's schema
+  | "device_mismatch"   // valid crossings the device may not report (wrong doorway, not a dpu, repeated ids)
+  | "closing";          // publish while the broker shuts down
+
+export interface BrokerMetrics {
+  connections: Gauge;
+  accepted: Counter<"type">;
+  refused: Counter<"reason">;
+  bridgedEvents: Counter;
+  duplicateEvents: Counter;
+  bridgeFailures: Counter;
+  bridgeLatency: Histogram;
+}
+
+/** The broker's prom-client metrics, registered in `registry`. `connected` is read at scrape time. */
+export function createBrokerMetrics(registry: Registry, connected: () => number): BrokerMetrics {
+  const registers = [registry];
+  return {
+    connections: new Gauge({
+      name: "footfall_broker_connections", help: "MQTT clients connected and authenticated", registers,
+      collect() { this.set(connected()); },
+    }),
+    accepted: new Counter({ name: "footfall_broker_publishes_accepted_total", help: "MQTT publishes accepted (crossing: stored in JetStream)", labelNames: ["type"], registers }),
+    refused: new Counter({ name: "footfall_broker_refused_total", help: "connections, publishes and subscriptions refused, by reason", labelNames: ["reason"], registers }),
+    bridgedEvents: new Counter({ name: "footfall_broker_bridged_events_total", help: "crossing events newly stored in JetStream", registers }),
+    duplicateEvents: new Counter({ name: "footfall_broker_duplicate_events_total", help: "crossing events JetStream already had (device retries)", registers }),
+    bridgeFailures: new Counter({ name: "footfall_broker_bridge_failures_total", help: "publishes JetStream did not confirm (device not acknowledged)", registers }),
+    bridgeLatency: new Histogram({
+      name: "footfall_broker_bridge_latency_seconds", help: "time from a crossing publish's arrival to JetStream confirming all its events", registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
+  };
+}

@@ -1,0 +1,252 @@
+import net from "node:net";
+import type { AddressInfo } from "node:net";
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from "aedes";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Registry } from "prom-client";
+import type { DeviceRecord } from "../contracts/device.ts";
+import type { Logger } from "../infra/log.ts";
+import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
+import { CrossingBridge, checkDeviceCrossings } from "./crossing-bridge.ts";
+import { readCrossings, readJson } from "./crossing-payload.ts";
+import type { DeviceRegistry } from "./device-registry.ts";
+import { maySubscribe, publishAccess } from "./topic-access.ts";
+
+export interface MqttBrokerOptions {
+  host: string;
+  port: number;
+  nc: NatsConnection;
+  registry: DeviceRegistry;
+  partitions: number;
+  maxPayloadBytes: number;
+  log: Logger;
+  metrics?: Registry;
+  /** JetStream publishes outstanding at once, over all clients (default 256) */
+  maxInFlight?: number;
+}
+
+export interface MqttBroker {
+  port: number;
+  /** true while the TCP listener accepts connections */
+  readonly listening: boolean;
+  metrics: BrokerMetrics;
+  /** Stops accepting, lets in-flight bridge publishes finish (and their PUBACKs go out), closes every client. */
+  close(): Promise<void>;
+}
+
+/** Longest MQTT client id we accept (device ids are up to 64 characters; leave room for suffixes). */
+const MAX_CLIENT_ID = 128;
+
+/**
+ * The edge MQTT broker (aedes over TCP). Devices log in with username = device id and
+ * password = secret, publish only under their own topic prefix, and subscribe only to their
+ * command topic. DPU crossings are validated and stored in JetStream (FF_ACTORS) by the
+ * CrossingBridge inside aedes' authorizePublish hook: aedes writes a QoS 1 PUBACK (QoS 2 PUBREC)
+ * only after that hook's callback, so a device is acknowledged only once JetStream has stored
+ * every event of its publish. If JetStream does not confirm, the hook fails, aedes closes the
+ * connection without acknowledging, and the device resends on reconnect (Nats-Msg-Id de-duplicates).
+ *
+ * Refusals (bad topic, oversized, invalid JSON, schema errors, wrong doorway) are DROPPED, not
+ * failed: the hook calls back without error so the device gets its PUBACK and moves on. An error
+ * would make aedes close the connection (MQTT 3.1.1 has no negative PUBACK) and the device
+ * would resend the same poison message on every reconnect, never serving again. The refusal is
+ * logged with the device id and reason, and counted in footfall_broker_refused_total{reason}.
+ * Nothing a device publishes is ever forwarded to MQTT subscribers (authorizeForward), so a
+ * dropped publish goes nowhere; only server-side publishes (no client, e.g. commands) are delivered.
+ */
+export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBroker> {
+  const log = opts.log.child({ component: "mqtt" });
+  const bridge = new CrossingBridge(jetstream(opts.nc), {
+    partitions: opts.partitions,
+    maxInFlight: opts.maxInFlight ?? 256,
+    log,
+  });
+  /** authenticated client -> the device and the secret hash it proved */
+  const devices = new WeakMap<Client, { id: string; secretHash: string }>();
+  const clients = new Set<Client>();
+  const inflight = new Set<Promise<void>>();
+  let closing = false;
+
+  const aedes = await Aedes.createBroker({
+    maxClientsIdLength: MAX_CLIENT_ID,
+    authenticate(client, username, password, done) {
+      const clientId = client.id;
+      const refuse = (why: string, returnCode: 3 | 5 = 5) => {
+        metrics.refused.inc({ reason: returnCode === 3 ? "closing" : "bad_credentials" });
+        log.warn({ clientId, username, reason: why }, "connection refused");
+        const err = new Error(why) as AuthenticateError;
+        err.returnCode = returnCode;
+        done(err, false);
+      };
+      if (closing) return refuse("broker is shutting down", 3);
+      if (typeof username !== "string" || username.length === 0 || !password || password.length === 0) {
+        return refuse("username (device id) and password (secret) are required");
+      }
+      opts.registry.authenticate(username, password.toString("utf8")).then(
+        (device) => {
+          if (!device) return refuse("unknown device or wrong secret");
+          devices.set(client, { id: device.id, secretHash: device.secretHash });
+          clients.add(client);
+          log.info({ clientId, device: device.id }, "device connected");
+          done(null, true);
+        },
+        (err: unknown) => {
+          log.error({ err, clientId, username }, "device authentication failed");
+          refuse("authentication unavailable", 3);
+        },
+      );
+    },
+    authorizePublish(client, packet, done) {
+      if (!client) return done(null); // the broker's own publishes
+      authorizeDevicePublish(client, packet, done);
+    },
+    authorizeSubscribe(client, sub, done) {
+      const device = currentDevice(client);
+      if (device && maySubscribe(device, sub.topic)) return done(null, sub);
+      metrics.refused.inc({ reason: "subscribe_denied" });
+      log.warn({ device: devices.get(client)?.id, clientId: client.id, topic: sub.topic }, "subscription refused");
+      done(null, null); // SUBACK 0x80 for this topic; the connection stays up
+    },
+    authorizeForward(_client, packet) {
+      // devices never talk to each other: only the server's own publishes are delivered
+      return (packet as { clientId?: string }).clientId ? null : packet;
+    },
+  });
+
+  const metrics = createBrokerMetrics(opts.metrics ?? new Registry(), () => aedes.connectedClients ?? 0);
+
+  aedes.on("clientDisconnect", (client) => {
+    clients.delete(client);
+    log.info({ clientId: client.id, device: devices.get(client)?.id }, "device disconnected");
+  });
+  aedes.on("clientError", (client, err) => {
+    log.debug({ clientId: client.id, device: devices.get(client)?.id, err: err.message }, "client error");
+  });
+  aedes.on("connectionError", (client, err) => {
+    log.debug({ clientId: client.id, err: err.message }, "connection error");
+  });
+
+  /** The device's current record, if it is still registered with the secret it logged in with. */
+  function currentDevice(client: Client): DeviceRecord | undefined {
+    const who = devices.get(client);
+    if (!who) return undefined;
+    const device = opts.registry.get(who.id);
+    return device && device.secretHash === who.secretHash ? device : undefined;
+  }
+
+  // a removed device, or one whose secret changed, loses its open connections
+  const stopWatching = opts.registry.onChange((id, record) => {
+    for (const client of clients) {
+      const who = devices.get(client);
+      if (!who || who.id !== id || (record && record.secretHash === who.secretHash)) continue;
+      log.warn({ clientId: client.id, device: id, why: record ? "secret changed" : "device removed" }, "disconnecting device");
+      clients.delete(client);
+      client.close();
+    }
+  });
+
+  function refuse(client: Client, device: string | undefined, packet: PublishPacket, reason: RefusalReason, detail: string, done: (err?: Error | null) => void) {
+    metrics.refused.inc({ reason });
+    log.warn({ device, clientId: client.id, topic: packet.topic, qos: packet.qos, reason, detail }, "publish refused");
+    packet.payload = Buffer.alloc(0);
+    done(null); // dropped: acknowledged, not stored, not forwarded (see the comment above)
+  }
+
+  function authorizeDevicePublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const receivedAt = Date.now();
+    packet.retain = false; // devices never leave retained messages behind
+    const who = devices.get(client);
+    if (closing) {
+      metrics.refused.inc({ reason: "closing" });
+      return done(new Error("broker is shutting down")); // no PUBACK: the device resends elsewhere or later
+    }
+    const device = currentDevice(client);
+    if (!device) {
+      metrics.refused.inc({ reason: "unknown_device" });
+      log.warn({ device: who?.id, clientId: client.id, topic: packet.topic }, "publish from a device no longer registered; closing");
+      return done(new Error("device no longer registered"));
+    }
+    const access = publishAccess(device, packet.topic);
+    if ("refused" in access) return refuse(client, device.id, packet, "topic_denied", access.refused, done);
+
+    if (access.type !== "crossing") {
+      const json = readJson(packet.payload, opts.maxPayloadBytes);
+      if (!json.ok) return refuse(client, device.id, packet, json.reason, json.detail, done);
+      metrics.accepted.inc({ type: "other" });
+      return done(null); // accepted, not bridged (yet)
+    }
+
+    const read = readCrossings(packet.payload, opts.maxPayloadBytes);
+    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
+    const mismatch = checkDeviceCrossings(device, read.value);
+    if (mismatch) return refuse(client, device.id, packet, "device_mismatch", mismatch, done);
+
+    const events = read.value;
+    const timer = metrics.bridgeLatency.startTimer();
+    const task = bridge.publish(device, events, receivedAt).then(
+      (r) => {
+        timer();
+        metrics.accepted.inc({ type: "crossing" });
+        metrics.bridgedEvents.inc(r.stored);
+        metrics.duplicateEvents.inc(r.duplicates);
+        log.debug({ device: device.id, events: events.length, stored: r.stored, duplicates: r.duplicates, qos: packet.qos }, "crossings stored");
+        done(null); // now aedes may send the PUBACK
+      },
+      (err: unknown) => {
+        metrics.bridgeFailures.inc();
+        const reason = err instanceof Error ? err.message : String(err);
+        if (packet.qos === 0) {
+          // QoS 0 is best effort: there is no acknowledgement to withhold, keep the connection
+          log.warn({ device: device.id, clientId: client.id, events: events.length, reason }, "qos 0 crossings lost: jetstream did not confirm");
+          done(null);
+        } else {
+          // no PUBACK: aedes closes the connection and the device resends on reconnect
+          log.warn({ device: device.id, clientId: client.id, events: events.length, reason }, "crossings not acknowledged: jetstream did not confirm");
+          done(new Error(`not stored: ${reason}`));
+        }
+      },
+    );
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  }
+
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => {}); // aedes reports client errors itself
+    aedes.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (err) => log.error({ err }, "mqtt listener error"));
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: opts.host, port }, "mqtt broker listening");
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    get listening() { return server.listening; },
+    metrics,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const listenerClosed = new Promise<void>((r) => server.close(() => r()));
+        while (inflight.size > 0) await Promise.allSettled([...inflight]);
+        // let the PUBACKs written by the last callbacks reach the sockets before they are destroyed
+        await new Promise((r) => setImmediate(r));
+        await new Promise<void>((r) => aedes.close(() => r()));
+        for (const s of sockets) s.destroy(); // connections that never completed CONNECT
+        await listenerClosed;
+        stopWatching();
+        log.info("mqtt broker closed");
+      })();
+      return closed;
+    },
+  };
+}
