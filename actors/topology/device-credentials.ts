@@ -8,33 +8,38 @@ import { generateSecret, hashSecret } from "../../broker/device-secret.ts";
  *  - a device already registered to this site without a new secret keeps its hash;
  *  - any other device gets a generated secret, reported once in `generated`.
  * One instance serves one store call across its CAS retries, so a secret generated (or hashed)
- * in a failed attempt is reused, never hashed or generated twice.
+ * in a failed attempt is reused, never hashed or generated twice. scrypt is synchronous (~35 ms):
+ * the event loop gets a turn before every hash, so a large import does not stall other requests.
  */
 export class DeviceCredentials {
   private readonly hashed = new Map<string, { secret: string; hash: string }>();
   private readonly minted = new Map<string, { secret: string; hash: string }>();
 
   /** The record to store for `def`, and the secret to hand out once if one was generated. */
-  recordFor(site: string, def: DeviceDef, existing: DeviceRecord | undefined): { record: DeviceRecord; generated?: string } {
+  async recordFor(site: string, def: DeviceDef, existing: DeviceRecord | undefined): Promise<{ record: DeviceRecord; generated?: string }> {
     const base = { id: def.id, kind: def.kind, site, ...(def.doorway !== undefined ? { doorway: def.doorway } : {}) };
-    if (def.secret !== undefined) return { record: { ...base, secretHash: this.hashOf(def.id, def.secret) } };
+    if (def.secret !== undefined) return { record: { ...base, secretHash: await this.hashOf(def.id, def.secret) } };
     const mine = this.minted.get(def.id);
     if (mine) return { record: { ...base, secretHash: mine.hash }, generated: mine.secret };
     if (existing && existing.site === site) return { record: { ...base, secretHash: existing.secretHash } };
     const secret = generateSecret();
+    await yieldToEventLoop();
     const fresh = { secret, hash: hashSecret(secret) };
     this.minted.set(def.id, fresh);
     return { record: { ...base, secretHash: fresh.hash }, generated: secret };
   }
 
-  private hashOf(id: string, secret: string): string {
+  private async hashOf(id: string, secret: string): Promise<string> {
     const known = this.hashed.get(id);
     if (known && known.secret === secret) return known.hash;
+    await yieldToEventLoop();
     const hash = hashSecret(secret);
     this.hashed.set(id, { secret, hash });
     return hash;
   }
 }
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export const sameRecord = (a: DeviceRecord, b: DeviceRecord) =>
   a.id === b.id && a.kind === b.kind && a.site === b.site && a.doorway === b.doorway && a.secretHash === b.secretHash;

@@ -1,0 +1,57 @@
+import type { Request, RequestHandler } from "express";
+import { Counter, Histogram, type Registry } from "prom-client";
+
+/**
+ * The API's Prometheus metrics: requests by method/route/status, latency by method/route,
+ * and HTTP ingest outcomes. Route labels are the matched route patterns (bounded cardinality).
+ */
+export class ApiMetrics {
+  readonly requests: Counter<"method" | "route" | "status">;
+  readonly latency: Histogram<"method" | "route">;
+  /** crossing events received over HTTP by result: stored | duplicate | refused */
+  readonly ingestEvents: Counter<"result">;
+  /** HTTP ingest requests by outcome: stored | duplicate | refused | unauthorized | unavailable */
+  readonly ingestRequests: Counter<"outcome">;
+
+  constructor(registry: Registry) {
+    this.requests = reuse(registry, "footfall_api_http_requests_total", () => new Counter({
+      name: "footfall_api_http_requests_total", help: "HTTP requests answered, by method, route and status",
+      labelNames: ["method", "route", "status"] as const, registers: [registry],
+    }));
+    this.latency = reuse(registry, "footfall_api_http_request_duration_seconds", () => new Histogram({
+      name: "footfall_api_http_request_duration_seconds", help: "HTTP request latency, by method and route",
+      labelNames: ["method", "route"] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }));
+    this.ingestEvents = reuse(registry, "footfall_api_ingest_events_total", () => new Counter({
+      name: "footfall_api_ingest_events_total", help: "crossing events received over HTTP, by result",
+      labelNames: ["result"] as const, registers: [registry],
+    }));
+    this.ingestRequests = reuse(registry, "footfall_api_ingest_requests_total", () => new Counter({
+      name: "footfall_api_ingest_requests_total", help: "HTTP ingest requests, by outcome",
+      labelNames: ["outcome"] as const, registers: [registry],
+    }));
+  }
+
+  /** Counts and times every request once its response is finished. */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const stop = this.latency.startTimer();
+      res.once("finish", () => {
+        const route = routeOf(req);
+        stop({ method: req.method, route });
+        this.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      });
+      next();
+    };
+  }
+}
+
+function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === "string" ? `${req.baseUrl}${path}` : "unmatched";
+}
+
+function reuse<M>(registry: Registry, name: string, make: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? make();
+}

@@ -1,0 +1,56 @@
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { jetstream } from "@nats-io/jetstream";
+import { influxUrlOf, loadConfig, natsUrlOf, type Config } from "../../infra/config.ts";
+import { createLogger } from "../../infra/log.ts";
+import { connectNats } from "../../infra/nats.ts";
+import { createRegistry } from "../../infra/ops-server.ts";
+import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
+import { TopologyStore } from "../../actors/topology/topology-store.ts";
+import { DeviceRegistry } from "../../broker/device-registry.ts";
+import { CrossingBridge } from "../../broker/crossing-bridge.ts";
+import { createApiApp } from "./app.ts";
+
+/** The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort. */
+export async function runApi(cfg: Config): Promise<{ port: number; stop(): Promise<void> }> {
+  const log = createLogger("api", cfg.logLevel);
+  const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
+  try {
+    await provisionNats(nc, cfg, log);
+    const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
+    await provisionInflux(influx, cfg, log);
+    const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
+    const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
+    const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions, log: log.child({ component: "bridge" }) });
+    const app = createApiApp({ cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api") });
+
+    const server = app.listen(cfg.httpPort, cfg.bind);
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    log.info({ bind: cfg.bind, port }, "api listening");
+
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      stop: () => (stopping ??= (async () => {
+        await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
+        registry.close();
+        await nc.drain().catch(() => {});
+        log.info("api stopped");
+      })()),
+    };
+  } catch (e) {
+    await nc.close().catch(() => {});
+    throw e;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const api = await runApi(loadConfig());
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => { void api.stop().then(() => process.exit(0), () => process.exit(1)); });
+  }
+}
