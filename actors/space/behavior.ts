@@ -1,0 +1,90 @@
+import type { IPoint } from "influx";
+import { z } from "zod";
+import { MoveMsg, type SpaceCountsMsg } from "../../contracts/actor-messages.ts";
+import type { OccupancyChanged } from "../../contracts/events.ts";
+import { ActorKinds, occupancyEventSubject } from "../../contracts/nats-layout.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
+import { MEASUREMENT_OCCUPANCY, POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
+import type { LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
+import { msToNs } from "../occupancy/point-time.ts";
+import { Timeline } from "../occupancy/timeline.ts";
+
+export interface SpaceState {
+  timeline: Timeline;
+  /** the count last published as OccupancyChanged */
+  emitted: number;
+}
+
+const SpaceSnapshot = z.strictObject({ timeline: z.unknown(), emitted: z.number().int().nonnegative() });
+
+/**
+ * space actor, id "{site}.{space}": the space's exact count timeline (see Timeline). At every
+ * flush it rewrites the InfluxDB points from the earliest change on, passes the same tail to the
+ * site actor and announces a changed current count.
+ */
+export function spaceBehavior(deps: LateHorizonDeps): ActorBehavior<SpaceState> {
+  const metrics = occupancyMetrics(deps.registry);
+  const kind = ActorKinds.space;
+  const skip = skipReporter(metrics, kind);
+
+  return {
+    kind,
+    initialState: () => ({ timeline: new Timeline(), emitted: 0 }),
+
+    handle(state, body, ctx) {
+      const parsed = MoveMsg.safeParse(body);
+      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid move message skipped");
+      const m = parsed.data;
+      if (`${m.site}.${m.space}` !== ctx.id) return skip(ctx, "misrouted", { site: m.site, space: m.space }, "move for another space skipped");
+      const outcome = state.timeline.insert(m.ts, m.key, m.delta);
+      if (outcome === "too-late") {
+        metrics.tooLate.inc({ kind });
+        ctx.log.warn({ actor: ctx.id, key: m.key, ts: m.ts, floor: state.timeline.floorTs, horizonMs: deps.lateHorizonMs },
+          "move older than the space's compacted history ignored");
+      } else if (outcome === "duplicate") {
+        metrics.skipped.inc({ kind, reason: "duplicate" });
+        ctx.log.debug({ actor: ctx.id, key: m.key }, "duplicate move ignored");
+      }
+    },
+
+    flush(state, ctx) {
+      const tail = state.timeline.takeDirty();
+      if (tail) {
+        const [site, space] = splitId(ctx.id);
+        const tags = { site, space };
+        const version = state.timeline.version;
+        for (let at = 0, chunk = 0; at < tail.points.length; at += POINTS_PER_CHUNK, chunk++) {
+          const points = tail.points.slice(at, at + POINTS_PER_CHUNK);
+          // chunks tile [from, last point] without gaps: the next one starts just after the previous one's last point
+          const prev = tail.points[at - 1];
+          const from = prev ? prev[0] + 1 : tail.from;
+          const before = prev ? prev[1] : tail.before;
+          ctx.write(points.map(([t, count]): IPoint => ({ measurement: MEASUREMENT_OCCUPANCY, tags, fields: { count }, timestamp: msToNs(t) })));
+          const msg: SpaceCountsMsg = { type: "space-counts", site, space, from, before, points };
+          ctx.send(ActorKinds.site, site, msg, `sc:${site}:${space}:${tail.from}:${version}:${chunk}`);
+        }
+        const count = state.timeline.current();
+        if (count !== state.emitted) {
+          const at = state.timeline.newest ?? tail.from;
+          const ev: OccupancyChanged = { type: "occupancy.changed", site, space, count, at };
+          ctx.emit(occupancyEventSubject(site, space), ev, `oc:${site}:${space}:${version}`);
+          state.emitted = count;
+        }
+      }
+      state.timeline.compact(deps.lateHorizonMs);
+    },
+
+    encode: (state) => ({ timeline: state.timeline.encode(), emitted: state.emitted }),
+    decode: (raw) => {
+      const s = SpaceSnapshot.parse(raw);
+      return { timeline: Timeline.decode(s.timeline), emitted: s.emitted };
+    },
+  };
+}
+
+/** "{site}.{space}" -> [site, space] (both are single tokens without dots). */
+function splitId(id: string): [string, string] {
+  const dot = id.indexOf(".");
+  return [id.slice(0, dot), id.slice(dot + 1)];
+}
