@@ -1,9 +1,14 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "./log.ts";
 
-/** Connects to NATS and keeps reconnecting for ever (a restarted nats-server is picked up again). */
-export async function connectNats(url: string, name: string, log?: Logger): Promise<NatsConnection> {
+/**
+ * Connects to NATS and keeps reconnecting for ever (a restarted nats-server is picked up again).
+ * `extra` adds client options (e.g. `{ noAsyncTraces: true }` for hot publish paths: no Error
+ * object is created per request just to keep its call-site stack).
+ */
+export async function connectNats(url: string, name: string, log?: Logger, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
   const nc = await connect({
+    ...extra,
     servers: url,
     name,
     maxReconnectAttempts: -1,

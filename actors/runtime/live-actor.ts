@@ -1,0 +1,52 @@
+import type { IPoint } from "influx";
+import type { Logger } from "../../infra/log.ts";
+import type { SideEffects } from "./side-effects.ts";
+import type { ActorBehavior, ActorContext } from "./types.ts";
+import type { VersionedKey } from "./versioned-key.ts";
+
+/**
+ * One actor in memory: its state, the last stream sequence folded into it, and the bookkeeping
+ * for flushes, snapshots and passivation. It is also the actor's ActorContext.
+ */
+export class LiveActor implements ActorContext {
+  /** bumped whenever the state may have changed (a handled message, a flush) */
+  version = 0;
+  /** the version the latest written snapshot holds */
+  savedVersion = 0;
+  /** handled a message since the last flush */
+  needsFlush = false;
+  /** performance.now() of the last message */
+  lastActive: number;
+  private childLog: Logger | undefined;
+
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    readonly behavior: ActorBehavior<any>,
+    public state: unknown,
+    /** stream sequence of the last message folded into the state */
+    public seq: number,
+    readonly snapshotKey: VersionedKey,
+    private readonly effects: SideEffects,
+    private readonly parentLog: Logger,
+    private readonly clock: () => number,
+  ) {
+    this.lastActive = performance.now();
+  }
+
+  get log(): Logger {
+    this.childLog ??= this.parentLog.child({ kind: this.kind, id: this.id });
+    return this.childLog;
+  }
+
+  send(kind: string, id: string, body: unknown, msgId: string): void { this.effects.send(kind, id, body, msgId); }
+  emit(subject: string, body: unknown, msgId: string): void { this.effects.emit(subject, body, msgId); }
+  write(points: IPoint[]): void { this.effects.write(points); }
+  now(): number { return this.clock(); }
+
+  /** The snapshot value: {seq, state} with the behaviour's encoding. */
+  snapshot(): { seq: number; state: unknown } {
+    const state = this.behavior.encode ? this.behavior.encode(this.state) : this.state;
+    return { seq: this.seq, state };
+  }
+}

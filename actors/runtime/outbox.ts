@@ -1,0 +1,79 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "../../infra/log.ts";
+import { backoffMs, pause } from "./backoff.ts";
+import type { RuntimeMetrics } from "./metrics.ts";
+
+export class OutboxAbandonedError extends Error {
+  constructor() { super("outbox abandoned before every publish was acknowledged"); this.name = "OutboxAbandonedError"; }
+}
+
+/**
+ * The JetStream publishes of one partition's actors (ctx.send / ctx.emit). Each publish goes out
+ * at once with its Nats-Msg-Id and is retried with backoff until JetStream acknowledges it (a
+ * retry of a publish that did land is dropped by the stream's duplicate window). At most
+ * `maxInFlight` are outstanding: the partition waits on `room()` before its next message.
+ * `flush()` resolves when everything published so far is acknowledged.
+ */
+export class Outbox {
+  private readonly inFlight = new Set<Promise<void>>();
+  private waiters: (() => void)[] = [];
+  private abandoned = false;
+
+  constructor(private readonly opts: {
+    js: JetStreamClient;
+    log: Logger;
+    metrics?: RuntimeMetrics;
+    maxInFlight?: number;
+    timeoutMs?: number;
+  }) {}
+
+  get size(): number { return this.inFlight.size; }
+
+  publish(subject: string, data: Uint8Array, msgId: string): void {
+    if (this.abandoned) throw new OutboxAbandonedError();
+    const p = this.deliver(subject, data, msgId);
+    this.inFlight.add(p);
+    const settle = () => {
+      this.inFlight.delete(p);
+      if (this.inFlight.size < this.limit()) for (const w of this.waiters.splice(0)) w();
+    };
+    p.then(settle, settle);
+  }
+
+  /** Resolves when fewer than maxInFlight publishes are outstanding. */
+  room(): Promise<void> {
+    if (this.inFlight.size < this.limit() || this.abandoned) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves when every publish issued before the call is acknowledged; rejects if the outbox is abandoned. */
+  async flush(): Promise<void> {
+    if (this.abandoned) throw new OutboxAbandonedError();
+    await Promise.all([...this.inFlight]);
+  }
+
+  /** Stops retrying (the partition was lost or the host is going away). */
+  abandon(): void {
+    this.abandoned = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private limit(): number { return this.opts.maxInFlight ?? 1000; }
+
+  private async deliver(subject: string, data: Uint8Array, msgId: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.abandoned) throw new OutboxAbandonedError();
+      try {
+        await this.opts.js.publish(subject, data, { msgID: msgId, timeout: this.opts.timeoutMs ?? 5000 });
+        return;
+      } catch (e) {
+        if (this.abandoned) throw new OutboxAbandonedError();
+        this.opts.metrics?.publishRetries.inc();
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.opts.log.warn({ subject, msgId, attempt, err: (e as Error).message }, "publish failed; retrying");
+        }
+        await pause(backoffMs(attempt, 2000));
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { InfluxDB, IPoint } from "influx";
+import { Registry } from "prom-client";
+import { createLogger } from "../../../infra/log.ts";
+import { influxClient } from "../../../infra/provision.ts";
+import { InfluxWriter, normalisePoint } from "../../../actors/runtime/influx-writer.ts";
+import { RuntimeMetrics } from "../../../actors/runtime/metrics.ts";
+import { startTestServices, type TestServices } from "../../support/services.ts";
+
+const log = createLogger("test", process.env.RT_LOG ?? "fatal");
+const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
+
+describe("influx writer (real influxd)", () => {
+  let s: TestServices;
+  beforeAll(async () => { s = await startTestServices({ nats: false }); });
+  afterAll(async () => { await s?.stop(); });
+
+  it("writes batches larger than 5,000 points and ms / Date / nanosecond timestamps exactly", async () => {
+    const influx: InfluxDB = influxClient(s.influxUrl, "w_batch");
+    await influx.createDatabase("w_batch");
+    const metrics = new RuntimeMetrics(new Registry());
+    const writer = new InfluxWriter({ influx, log, metrics });
+    const many: IPoint[] = Array.from({ length: 12_001 }, (_, i) => ({ measurement: "bulk", tags: { s: "a" }, fields: { v: i }, timestamp: T0 + i }));
+    expect(writer.write(many)).toBe(12_001);
+    writer.write([
+      { measurement: "when", tags: { how: "ms" }, fields: { v: 1 }, timestamp: T0 + 5 },
+      { measurement: "when", tags: { how: "date" }, fields: { v: 2 }, timestamp: new Date(T0 + 6) },
+      { measurement: "when", tags: { how: "ns" }, fields: { v: 3 }, timestamp: `${T0 + 7}000123` },
+      { measurement: "when", tags: { how: "bigint" }, fields: { v: 4 }, timestamp: (BigInt(T0 + 8) * 1_000_000n + 456n) as unknown as string },
+    ]);
+    await writer.flush();
+    expect(writer.pending()).toBe(0);
+    const [count] = await influx.query<{ n: number }>(`SELECT count("v") AS n FROM "bulk"`);
+    expect(count?.n).toBe(12_001);
+    const rows = await influx.query<{ how: string; v: number }>(`SELECT "v", "how" FROM "when"`, { precision: "n" as never });
+    const byHow = Object.fromEntries(rows.map((r) => [r.how, (r as unknown as { time: { getNanoTime(): string } }).time.getNanoTime()]));
+    expect(byHow).toEqual({
+      ms: `${T0 + 5}000000`,
+      date: `${T0 + 6}000000`,
+      ns: `${T0 + 7}000123`,
+      bigint: `${T0 + 8}000456`,
+    });
+    expect(await metrics.influxPoints.get().then((m) => m.values[0]?.value)).toBe(12_005);
+  });
+
+  it("keeps retrying until the database accepts the batch (nothing dropped)", async () => {
+    const influx = influxClient(s.influxUrl, "w_late");
+    const writer = new InfluxWriter({ influx, log });
+    writer.write([{ measurement: "late", fields: { v: 1 }, timestamp: T0 }, { measurement: "late", fields: { v: 2 }, timestamp: T0 + 1 }]);
+    let flushed = false;
+    const flushing = writer.flush().then(() => { flushed = true; });
+    // the database does not exist yet: InfluxDB answers 404 and the writer retries
+    await new Promise((r) => setTimeout(r, 300));
+    expect(flushed).toBe(false);
+    await influx.createDatabase("w_late");
+    await flushing;
+    const [count] = await influx.query<{ n: number }>(`SELECT count("v") AS n FROM "late"`);
+    expect(count?.n).toBe(2);
+  });
+
+  it("refuses malformed points with a reason instead of poisoning a batch", () => {
+    expect(normalisePoint({ measurement: "", fields: { v: 1 } })).toMatch(/measurement/);
+    expect(normalisePoint({ measurement: "m", fields: {} })).toMatch(/field/);
+    expect(normalisePoint({ measurement: "m", fields: { v: Number.NaN } })).toMatch(/finite/);
+    expect(normalisePoint({ measurement: "m", fields: { v: 1 }, timestamp: "yesterday" })).toMatch(/nanoseconds/);
+    expect(normalisePoint({ measurement: "m", fields: { v: 1 }, timestamp: new Date("nope") })).toMatch(/invalid Date/);
+    expect(normalisePoint({ measurement: "m", tags: { t: 1 as unknown as string }, fields: { v: 1 } })).toMatch(/tag t/);
+    const writer = new InfluxWriter({ influx: influxClient(s.influxUrl, "unused"), log });
+    expect(writer.write([{ measurement: "m", fields: {} }, { measurement: "m", fields: { v: 1 }, timestamp: T0 }])).toBe(1);
+    writer.close();
+  });
+});
