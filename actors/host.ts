@@ -6,6 +6,8 @@ import { influxClient, provisionInflux, provisionNats } from "../infra/provision
 import { backoffMs, pause } from "./runtime/backoff.ts";
 import { startActorHost, type ActorHost } from "./runtime/actor-host.ts";
 import type { BehaviorRegistry } from "./runtime/types.ts";
+import type { Registry } from "prom-client";
+import type { ISchemaOptions } from "influx";
 
 export interface RunningActorHost {
   host: ActorHost;
@@ -34,13 +36,15 @@ async function untilDone<T>(what: string, fn: () => Promise<T>, log: ReturnType<
 export async function runActorHost(
   cfg: Config,
   behaviors: BehaviorRegistry,
-  opts: { handleSignals?: boolean; hostId?: string } = {},
+  opts: { handleSignals?: boolean; hostId?: string; registry?: Registry; influxSchemas?: ISchemaOptions[] } = {},
 ): Promise<RunningActorHost> {
   const log = createLogger("actor-host", cfg.logLevel);
-  const registry = createRegistry("actor-host");
+  const registry = opts.registry ?? createRegistry("actor-host");
   const nc = await untilDone("connecting to NATS", () => connectNats(natsUrlOf(cfg), "footfall-actor-host", log, { noAsyncTraces: true }), log);
   await untilDone("provisioning NATS", () => provisionNats(nc, cfg, log), log);
   const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
+  // field types (integers stay integers) for the measurements the behaviours write
+  for (const schema of opts.influxSchemas ?? []) influx.addSchema(schema);
   await untilDone("provisioning InfluxDB", () => provisionInflux(influx, cfg, log), log);
   const host = await startActorHost({
     nc,

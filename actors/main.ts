@@ -5,6 +5,8 @@ import { provisionNats } from "../infra/provision.ts";
 import { natsUrlOf } from "../infra/config.ts";
 import { runActorHost } from "./host.ts";
 import { occupancyBehaviors } from "./occupancy/behaviors.ts";
+import { occupancySchemas } from "./occupancy/measurements.ts";
+import { createRegistry } from "../infra/ops-server.ts";
 import { KvTopologyLookup } from "./doorway/topology-lookup.ts";
 
 /**
@@ -16,7 +18,12 @@ export async function runOccupancyHost(cfg: Config): Promise<{ stop(): Promise<v
   const nc = await connectNats(natsUrlOf(cfg), "footfall-topology", log);
   await provisionNats(nc, cfg, log);
   const topology = await KvTopologyLookup.open(nc, log);
-  const host = await runActorHost(cfg, occupancyBehaviors({ topology, lateHorizonMs: cfg.lateHorizonHours * 3_600_000 }));
+  const registry = createRegistry("actor-host");
+  const host = await runActorHost(
+    cfg,
+    occupancyBehaviors({ topology, lateHorizonMs: cfg.lateHorizonHours * 3_600_000, registry }),
+    { handleSignals: false, registry, influxSchemas: occupancySchemas(cfg.influxDb) },
+  );
   return {
     async stop() {
       await host.stop();
