@@ -10,5 +10,7 @@ export default defineConfig({
     // 2 cores: at most two test files at once, each with its own services
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     fileParallelism: true,
+    // structured logs of the processes under test: warnings and errors only
+    env: { FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_LOG_LEVEL ?? "warn" },
   },
 });

@@ -1,4 +1,4 @@
-import { afterEach, describe, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { runOccupancyScenario } from "./occupancy-scenario.ts";
 
@@ -24,6 +24,8 @@ describe("occupancy end to end: DPUs → aedes → JetStream → actors → Infl
     stack = await startTestStack({ hosts: 2 });
     const s = stack;
     await runOccupancyScenario(s, { site: "mall-c", seed: 13, midRun: () => s.hosts[0]!.kill() });
+    const health = (await (await fetch(`http://127.0.0.1:${s.hosts[1]!.opsPort}/healthz`)).json()) as { partitions: unknown };
+    expect(health.partitions).toHaveLength(s.cfg.partitions);
   });
 
   it("stays exact when nats-server is SIGKILLed mid-run and restarted on the same store", async () => {
