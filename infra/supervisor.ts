@@ -19,7 +19,8 @@ export class Supervised {
   constructor(readonly name: string, private readonly args: string[], private readonly env: NodeJS.ProcessEnv, private readonly log: Logger) {}
 
   start(): void {
-    const child = spawn(process.execPath, [CLI, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"] });
+    // own process group: Ctrl-C reaches `footfall up` only, which stops the children in order
+    const child = spawn(process.execPath, [CLI, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
     this.child = child;
     child.once("exit", (code, signal) => {
       this.child = undefined;

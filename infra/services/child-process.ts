@@ -23,7 +23,9 @@ export function spawnService(opts: {
 }): ServiceProcess {
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const out = fs.openSync(opts.logFile, "a");
-  const child = spawn(opts.command, opts.args, { stdio: ["ignore", out, out] });
+  // own process group: a Ctrl-C in the terminal reaches only `footfall up`, which stops the
+  // services last, after the actor host has flushed and checkpointed
+  const child = spawn(opts.command, opts.args, { stdio: ["ignore", out, out], detached: true });
   fs.closeSync(out);
   let exited = false;
   const done = new Promise<void>((resolve) => {
