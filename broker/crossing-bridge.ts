@@ -5,6 +5,7 @@ import type { CrossingMsg } from "../contracts/actor-messages.ts";
 import { ActorKinds, actorSubject } from "../contracts/nats-layout.ts";
 import type { Logger } from "../infra/log.ts";
 import { InflightLimit } from "./inflight-limit.ts";
+import { PublishTick } from "../infra/publish-tick.ts";
 
 /**
  * Why this device may not report these crossings, or undefined if it may. Events must already be
@@ -37,6 +38,8 @@ export interface BridgeResult { stored: number; duplicates: number }
  */
 export class CrossingBridge {
   private readonly limit: InflightLimit;
+  /** publishes of concurrent devices leave in one socket write */
+  private readonly tick = new PublishTick();
   private readonly partitions: number;
   private readonly log: Logger | undefined;
 
@@ -83,6 +86,7 @@ export class CrossingBridge {
       receivedAt: Math.floor(receivedAt),
     };
     const subject = actorSubject(ActorKinds.doorway, `${device.site}.${e.doorway}`, this.partitions);
+    await this.tick.next();
     const ack = await this.js.publish(subject, JSON.stringify(msg), { msgID: crossingMsgId(device.id, e.id) });
     return ack.duplicate;
   }

@@ -3,11 +3,13 @@ import type { Logger } from "./log.ts";
 
 /**
  * Connects to NATS and keeps reconnecting for ever (a restarted nats-server is picked up again).
- * `extra` adds client options (e.g. `{ noAsyncTraces: true }` for hot publish paths: no Error
- * object is created per request just to keep its call-site stack).
+ * No Error object is created per request just to keep its call-site stack (`noAsyncTraces`):
+ * profiles of the broker and the actor host showed it costing 15 % of their CPU.
+ * `extra` adds or overrides client options.
  */
 export async function connectNats(url: string, name: string, log?: Logger, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
   const nc = await connect({
+    noAsyncTraces: true,
     ...extra,
     servers: url,
     name,

@@ -3,7 +3,7 @@
  * actor host → InfluxDB. Prints crossings/s sustained, end-to-end latency p50/p99, lost and
  * doubled counts.
  *
- *   npx tsx test/bench/ingest.ts [--dpus 50] [--rate 5000] [--seconds 20] [--hosts 1] [--dup 0.01]
+ *   npx tsx test/bench/ingest.ts [--dpus 50] [--rate 5000] [--seconds 20] [--hosts 1] [--dup 0.01] [--profile dir]
  *
  * Every DPU sits on its own doorway from outside into its own space and sends only +1
  * crossings, so at the end each space's count must equal the distinct crossings sent to it:
@@ -34,8 +34,9 @@ const opts = new Command()
   .option("--seconds <n>", "how long to publish", "20")
   .option("--hosts <n>", "actor host processes", "1")
   .option("--dup <rate>", "share of events sent twice", "0.01")
+  .option("--profile <dir>", "write V8 CPU profiles of the broker and actor host processes into this folder")
   .parse()
-  .opts<{ dpus: string; rate: string; seconds: string; hosts: string; dup: string }>();
+  .opts<{ dpus: string; rate: string; seconds: string; hosts: string; dup: string; profile?: string }>();
 const DPUS = Number(opts.dpus), RATE = Number(opts.rate), SECONDS = Number(opts.seconds), HOSTS = Number(opts.hosts), DUP = Number(opts.dup);
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "footfall.js");
 const SITE = "bench";
@@ -49,8 +50,9 @@ const cfg = loadConfig({
 const env = { ...process.env, NATS_URL: cfg.natsUrl, INFLUX_URL: cfg.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
   FOOTFALL_MQTT_PORT: String(cfg.mqttPort), FOOTFALL_BROKER_OPS_PORT: String(cfg.brokerOpsPort), FOOTFALL_LOG_LEVEL: "warn" };
 const api = await runApi(cfg);
-const children: ChildProcess[] = [spawn(process.execPath, [CLI, "broker"], { env, stdio: "inherit" })];
-for (let i = 0; i < HOSTS; i++) children.push(spawn(process.execPath, [CLI, "host"], { env: { ...env, FOOTFALL_HOST_OPS_PORT: "0" }, stdio: "inherit" }));
+const prof = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opts.profile)}`] : [];
+const children: ChildProcess[] = [spawn(process.execPath, [...prof, CLI, "broker"], { env, stdio: "inherit" })];
+for (let i = 0; i < HOSTS; i++) children.push(spawn(process.execPath, [...prof, CLI, "host"], { env: { ...env, FOOTFALL_HOST_OPS_PORT: "0" }, stdio: "inherit" }));
 const waitOk = async (url: string) => { for (let i = 0; i < 300; i++) { try { if ((await fetch(url)).ok) return; } catch { /* */ } await new Promise((r) => setTimeout(r, 100)); } throw new Error(`${url} not healthy`); };
 await waitOk(`http://127.0.0.1:${cfg.brokerOpsPort}/healthz`);
 

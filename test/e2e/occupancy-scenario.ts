@@ -65,7 +65,7 @@ export async function runOccupancyScenario(stack: TestStack, opts: { site: strin
       if (body.count !== want) mismatches.push(`site@${new Date(t).toISOString()}: got ${body.count}, truth ${want}`);
     }
     return mismatches.length === 0;
-  }, 120_000, 1000).catch((e) => { throw new Error(`${(e as Error).message}\n${mismatches.slice(0, 20).join("\n")}`); });
+  }, 90_000, 1000).catch((e) => { throw new Error(`${(e as Error).message}\n${mismatches.slice(0, 20).join("\n")}`); });
   // the people simulated actually move: some sampled instant has someone inside
   expect(samples.some((t) => result.truth.siteCountAt(t) > 0)).toBe(true);
   return result;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { runOccupancyScenario } from "./occupancy-scenario.ts";
 
-describe("occupancy end to end: DPUs → aedes → JetStream → actors → InfluxDB → API (real services)", () => {
+describe("occupancy end to end: DPUs → aedes → JetStream → actors → InfluxDB → API (real services)", { timeout: 240_000 }, () => {
   let stack: TestStack | undefined;
   afterEach(async () => { await stack?.stop(); stack = undefined; });
 
