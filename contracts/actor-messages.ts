@@ -37,7 +37,10 @@ export type MoveMsg = z.infer<typeof MoveMsg>;
 /**
  * space actor -> site actor {site}: the space's count timeline from `from` on (inclusive) was
  * (re)computed; `points` are [ts, count] for every instant >= from at which the count changed,
- * plus the count holding just before `from` as `before`. Replaces that tail of the space's timeline.
+ * plus the count holding just before `from` as `before`. `version` grows with every change of
+ * the space's timeline: messages between two actors may arrive out of order (a publish retried
+ * after a NATS outage lands after a later one), so the site keeps, per instant, the value of the
+ * highest version it has seen.
  */
 export const SpaceCountsMsg = z.strictObject({
   type: z.literal("space-counts"),
@@ -45,6 +48,7 @@ export const SpaceCountsMsg = z.strictObject({
   space: SpaceId,
   from: z.number().int(),
   before: z.number().int().nonnegative(),
+  version: z.number().int().nonnegative(),
   points: z.array(z.tuple([z.number().int(), z.number().int().nonnegative()])),
 });
 export type SpaceCountsMsg = z.infer<typeof SpaceCountsMsg>;

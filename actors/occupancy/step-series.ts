@@ -7,18 +7,27 @@ export const StepSeriesSnapshot = z.strictObject({
   b: z.number().int().nonnegative(),
   t: z.array(z.number().int()),
   c: z.array(z.number().int().nonnegative()),
+  /** version of each point and of the base (see merge) */
+  v: z.array(z.number().int().nonnegative()).optional(),
+  bv: z.number().int().nonnegative().optional(),
+  bf: z.number().int().nullable().optional(),
 });
 export type StepSeriesSnapshot = z.infer<typeof StepSeriesSnapshot>;
 
 /**
  * A step function known as points [ts, value] (ascending ts; the value holds from ts until the
  * next point) and `base`, the value before the first point. The site actor keeps one per space,
- * fed with the space's recomputed tails.
+ * fed with the space's recomputed tails. Each point remembers the version of the tail that set
+ * it, so tails merged out of order (see `merge`) leave the newest values in place.
  */
 export class StepSeries {
   private ts: number[] = [];
   private values: number[] = [];
+  private versions: number[] = [];
   private base = 0;
+  private baseVersion = 0;
+  /** the instant `base` was stated for (it holds before this); +Infinity while nothing said so */
+  private baseFrom = Number.POSITIVE_INFINITY;
 
   get size(): number { return this.ts.length; }
   get newest(): number | undefined { return this.ts[this.ts.length - 1]; }
@@ -36,23 +45,30 @@ export class StepSeries {
   }
 
   /**
-   * Replaces the points in [from, last given ts] with `points` (ascending, all >= from).
-   * `before` (the value just before `from`) becomes `base` when no kept point precedes `from`.
-   * Points after the replaced range stay: a tail may arrive in several chunks.
+   * Merges a tail of version `version`: each point is set unless the series already holds that
+   * instant from a newer version; instants the tail does not name are left alone (a space's
+   * timeline only ever gains instants, so a point missing from a tail comes from a newer one).
+   * `before` (the value just before `from`) becomes `base` when it speaks of an earlier instant
+   * than the base did, or of the same instant in a newer version. Order of arrival therefore
+   * does not matter: any order of the same tails gives the same series.
    */
-  replace(from: number, before: number, points: ReadonlyArray<readonly [number, number]>): void {
-    const lo = lowerBound(this.ts, from);
-    const lastPoint = points[points.length - 1];
-    const hi = lastPoint ? Math.max(lo, upperBound(this.ts, lastPoint[0], lo)) : lo;
-    if (lo === 0) this.base = before;
-    if (lo === this.ts.length) {
-      for (const [t, v] of points) { this.ts.push(t); this.values.push(v); }
-      return;
+  merge(from: number, before: number, points: ReadonlyArray<readonly [number, number]>, version: number): void {
+    if (from < this.baseFrom || (from === this.baseFrom && version > this.baseVersion)) {
+      this.base = before;
+      this.baseVersion = version;
+      this.baseFrom = from;
     }
-    const ts = points.map((p) => p[0]);
-    const vs = points.map((p) => p[1]);
-    this.ts = this.ts.slice(0, lo).concat(ts, this.ts.slice(hi));
-    this.values = this.values.slice(0, lo).concat(vs, this.values.slice(hi));
+    let i = 0;
+    for (const [t, v] of points) {
+      i = lowerBound(this.ts, t, i);
+      if (this.ts[i] === t) {
+        if (this.versions[i]! < version) { this.values[i] = v; this.versions[i] = version; }
+      } else if (i === this.ts.length) {
+        this.ts.push(t); this.values.push(v); this.versions.push(version);
+      } else {
+        this.ts.splice(i, 0, t); this.values.splice(i, 0, v); this.versions.splice(i, 0, version);
+      }
+    }
   }
 
   /** Drops the points before `cutoff`, keeping their effect in `base`. Returns how many. */
@@ -60,8 +76,11 @@ export class StepSeries {
     const k = lowerBound(this.ts, cutoff);
     if (k === 0) return 0;
     this.base = this.values[k - 1]!;
+    this.baseVersion = Math.max(this.baseVersion, this.versions[k - 1]!);
+    this.baseFrom = cutoff;
     this.ts.splice(0, k);
     this.values.splice(0, k);
+    this.versions.splice(0, k);
     return k;
   }
 
@@ -82,7 +101,7 @@ export class StepSeries {
   }
 
   encode(): StepSeriesSnapshot {
-    return { b: this.base, t: encodeTimes(this.ts), c: this.values.slice() };
+    return { b: this.base, t: encodeTimes(this.ts), c: this.values.slice(), v: this.versions.slice(), bv: this.baseVersion, bf: Number.isFinite(this.baseFrom) ? this.baseFrom : null };
   }
 
   static decode(raw: unknown): StepSeries {
@@ -92,6 +111,10 @@ export class StepSeries {
     out.base = s.b;
     out.ts = decodeTimes(s.t);
     out.values = s.c;
+    out.versions = s.v ?? s.c.map(() => 0);
+    out.baseVersion = s.bv ?? 0;
+    out.baseFrom = s.bf ?? Number.POSITIVE_INFINITY;
+    if (out.versions.length !== out.ts.length) throw new Error("step series snapshot columns of different lengths");
     return out;
   }
 }

@@ -39,7 +39,7 @@ export function siteBehavior(deps: LateHorizonDeps): ActorBehavior<SiteState> {
       if (m.site !== ctx.id) return skip(ctx, "misrouted", { site: m.site, space: m.space }, "space counts for another site skipped");
       const unordered = m.points.findIndex((p, i) => p[0] < m.from || (i > 0 && p[0] <= m.points[i - 1]![0]));
       if (unordered >= 0) return skip(ctx, "invalid", { space: m.space, index: unordered }, "space counts not ascending from `from`; skipped");
-      const { partial } = state.timelines.apply(m.space, m.from, m.before, m.points);
+      const { partial } = state.timelines.apply(m.space, m.from, m.before, m.points, m.version);
       if (partial) {
         metrics.tooLate.inc({ kind });
         ctx.log.warn({ actor: ctx.id, space: m.space, from: m.from, floor: state.timelines.floorTs },

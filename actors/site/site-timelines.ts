@@ -33,8 +33,8 @@ export class SiteTimelines {
   get dirtyFrom(): number | undefined { return Number.isFinite(this.dirty) ? this.dirty : undefined; }
   spaceIds(): string[] { return [...this.spaces.keys()]; }
 
-  /** A space's recomputed tail: replaces that space's points in [from, last point]. */
-  apply(space: string, from: number, before: number, points: ReadonlyArray<readonly [number, number]>): { partial: boolean } {
+  /** A space's recomputed tail of the given version, merged into that space's points (see StepSeries.merge). */
+  apply(space: string, from: number, before: number, points: ReadonlyArray<readonly [number, number]>, version: number): { partial: boolean } {
     let series = this.spaces.get(space);
     if (!series) {
       series = new StepSeries();
@@ -46,10 +46,10 @@ export class SiteTimelines {
       partial = true;
       let k = 0;
       while (k < points.length && points[k]![0] < this.floor) k++;
-      series.replace(this.floor, k > 0 ? points[k - 1]![1] : before, points.slice(k));
+      series.merge(this.floor, k > 0 ? points[k - 1]![1] : before, points.slice(k), version);
       from = this.floor;
     } else {
-      series.replace(from, before, points);
+      series.merge(from, before, points, version);
     }
     if (from < this.dirty) this.dirty = from;
     const last = points[points.length - 1];

@@ -61,7 +61,7 @@ export function spaceBehavior(deps: LateHorizonDeps): ActorBehavior<SpaceState> 
           const from = prev ? prev[0] + 1 : tail.from;
           const before = prev ? prev[1] : tail.before;
           ctx.write(points.map(([t, count]): IPoint => ({ measurement: MEASUREMENT_OCCUPANCY, tags, fields: { count }, timestamp: msToNs(t) })));
-          const msg: SpaceCountsMsg = { type: "space-counts", site, space, from, before, points };
+          const msg: SpaceCountsMsg = { type: "space-counts", site, space, from, before, version, points };
           ctx.send(ActorKinds.site, site, msg, `sc:${site}:${space}:${tail.from}:${version}:${chunk}`);
         }
         const count = state.timeline.current();

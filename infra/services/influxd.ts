@@ -5,17 +5,17 @@ import { findBinary, spawnService, waitUntil, type ServiceProcess } from "./chil
 
 /**
  * Debian's influxd (InfluxDB 1.6) with a generated config: HTTP on 127.0.0.1:{port},
- * the backup RPC on 127.0.0.1:{port+2}, meta/data/wal under {dataDir}/influxdb.
+ * the backup RPC on 127.0.0.1:{rpcPort} (default port+2), meta/data/wal under {dataDir}/influxdb.
  */
 export interface Influxd { url: string; port: number; proc: ServiceProcess; stop(): Promise<void>; kill(): Promise<void> }
 
-export async function startInfluxd(opts: { dataDir: string; port: number; log?: Logger }): Promise<Influxd> {
+export async function startInfluxd(opts: { dataDir: string; port: number; rpcPort?: number; log?: Logger }): Promise<Influxd> {
   const dir = path.join(opts.dataDir, "influxdb");
   for (const d of ["meta", "data", "wal"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
   const conf = path.join(dir, "influxdb.conf");
   fs.writeFileSync(conf, [
     `reporting-disabled = true`,
-    `bind-address = "127.0.0.1:${opts.port + 2}"`,
+    `bind-address = "127.0.0.1:${opts.rpcPort ?? opts.port + 2}"`,
     `[meta]`,
     `  dir = "${path.join(dir, "meta")}"`,
     `[data]`,

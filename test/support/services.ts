@@ -23,18 +23,29 @@ export interface TestServices {
   stop(): Promise<void>;
 }
 
+async function onFreePorts<T>(n: number, start: (ports: number[]) => Promise<T>): Promise<[number, T]> {
+  for (let attempt = 1; ; attempt++) {
+    const ports: number[] = [];
+    while (ports.length < n) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    try {
+      return [ports[0]!, await start(ports)];
+    } catch (e) {
+      if (attempt >= 5 || !/address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 export async function startTestServices(opts: { nats?: boolean; influx?: boolean } = {}): Promise<TestServices> {
   const wantNats = opts.nats ?? true;
   const wantInflux = opts.influx ?? true;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "footfall-test-"));
-  const natsPort = await freePort();
-  let influxPort = await freePort();
-  // influxd also binds port+2 for its RPC; make sure that is free as well
-  while (influxPort + 2 === natsPort) influxPort = await freePort();
-  const [nats, influxd] = await Promise.all([
-    wantNats ? startNatsServer({ dataDir, port: natsPort }) : undefined,
-    wantInflux ? startInfluxd({ dataDir, port: influxPort }) : undefined,
-  ]);
+  // a port the kernel called free can be taken by a parallel test before our server binds it:
+  // try again with new ports when that happens
+  const [natsPort, nats] = await onFreePorts(1, ([port]) => wantNats ? startNatsServer({ dataDir, port: port! }) : Promise.resolve(undefined));
+  const [influxPort, influxd] = await onFreePorts(2, ([port, rpcPort]) => wantInflux ? startInfluxd({ dataDir, port: port!, rpcPort: rpcPort! }) : Promise.resolve(undefined));
   const s: TestServices = {
     dataDir,
     natsUrl: `nats://127.0.0.1:${natsPort}`,

@@ -144,7 +144,7 @@ describe("space actor", () => {
     expect(ctx.writes[0]).toMatchObject({ measurement: "occupancy", tags: { site: "mall", space: "hall" }, timestamp: `${T0}000000` });
     expect(ctx.sends).toHaveLength(1);
     expect(ctx.sends[0]).toMatchObject({ kind: "site", id: "mall" });
-    expect(ctx.sends[0]!.body).toEqual({ type: "space-counts", site: "mall", space: "hall", from: T0, before: 0, points: [[T0, 2], [T0 + 10, 3]] } satisfies SpaceCountsMsg);
+    expect(ctx.sends[0]!.body).toEqual({ type: "space-counts", site: "mall", space: "hall", from: T0, before: 0, version: 3, points: [[T0, 2], [T0 + 10, 3]] } satisfies SpaceCountsMsg);
     expect(ctx.emits).toEqual([{ subject: occupancyEventSubject("mall", "hall"), msgId: expect.any(String),
       body: { type: "occupancy.changed", site: "mall", space: "hall", count: 3, at: T0 + 10 } }]);
   });
@@ -248,8 +248,9 @@ describe("site actor", () => {
     const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
     const state = site.initialState("mall");
     const ctx = new RecordingContext("site", "mall");
+    let version = 0;
     const counts = (space: string, from: number, before: number, points: Array<[number, number]>): SpaceCountsMsg =>
-      ({ type: "space-counts", site: "mall", space, from, before, points });
+      ({ type: "space-counts", site: "mall", space, from, before, version: ++version, points });
     site.handle(state, counts("lobby", T0, 0, [[T0, 1], [T0 + 20, 2]]), ctx, meta());
     site.handle(state, counts("hall", T0 + 10, 0, [[T0 + 10, 1], [T0 + 30, 2]]), ctx, meta());
     site.flush!(state, ctx);
@@ -276,8 +277,8 @@ describe("site actor", () => {
     const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
     const state = site.initialState("mall");
     const ctx = new RecordingContext("site", "mall");
-    site.handle(state, { type: "space-counts", site: "mall", space: "hall", from: T0 + 100, before: 2, points: [[T0 + 100, 3]] }, ctx, meta());
-    site.handle(state, { type: "space-counts", site: "mall", space: "lobby", from: T0, before: 0, points: [[T0, 1], [T0 + 50, 2]] }, ctx, meta());
+    site.handle(state, { type: "space-counts", site: "mall", space: "hall", from: T0 + 100, before: 2, version: 7, points: [[T0 + 100, 3]] }, ctx, meta());
+    site.handle(state, { type: "space-counts", site: "mall", space: "lobby", from: T0, before: 0, version: 4, points: [[T0, 1], [T0 + 50, 2]] }, ctx, meta());
     site.flush!(state, ctx);
     expect(ctx.writes.map((p) => [Number(BigInt(String(p.timestamp)) / 1_000_000n), p.fields!.count]))
       .toEqual([[T0, 3], [T0 + 50, 4], [T0 + 100, 5]]);
@@ -287,7 +288,7 @@ describe("site actor", () => {
     const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
     const state = site.initialState("mall");
     const ctx = new RecordingContext("site", "mall");
-    const good: SpaceCountsMsg = { type: "space-counts", site: "mall", space: "hall", from: T0, before: 0, points: [[T0, 1]] };
+    const good: SpaceCountsMsg = { type: "space-counts", site: "mall", space: "hall", from: T0, before: 0, version: 1, points: [[T0, 1]] };
     for (const body of [null, { ...good, before: -1 }, { ...good, site: "other" }, { ...good, points: [[T0 + 1, 1], [T0, 2]] }, { ...good, points: [[T0 - 1, 1]] }]) {
       site.handle(state, body, ctx, meta());
     }
