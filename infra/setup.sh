@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a Debian machine, only what is missing:
 #   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients (needs root or sudo)
-#   npm packages:    npm ci (or npm install when there is no lock file)
+#   npm packages:    npm install (the versions pinned in package-lock.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,8 @@ fi
 
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "footfall setup: installing npm packages"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  # `npm install`, not `npm ci`: npm 11 writes lock files without other platforms' optional
+  # packages (rollup's native builds), which `npm ci` then refuses as out of sync
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "footfall setup: ready (nats-server $(/usr/sbin/nats-server --version 2>/dev/null || nats-server --version), $(influxd version 2>/dev/null | head -1))"
