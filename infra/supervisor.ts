@@ -22,7 +22,11 @@ export class Supervised {
     // own process group: Ctrl-C reaches `footfall up` only, which stops the children in order
     const child = spawn(process.execPath, [CLI, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
     this.child = child;
+    // its own process group: if `footfall up` itself ends without stop(), take the child along
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
     child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
       this.child = undefined;
       for (const w of this.exitWaiters.splice(0)) w();
       if (this.stopping) return;

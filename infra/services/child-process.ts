@@ -28,9 +28,14 @@ export function spawnService(opts: {
   const child = spawn(opts.command, opts.args, { stdio: ["ignore", out, out], detached: true });
   fs.closeSync(out);
   let exited = false;
+  // the child is in its own process group, so nothing else stops it if we end without stop():
+  // kill it when this process exits (a crash, process.exit, a failed test run)
+  const killOnExit = () => { if (!exited) child.kill("SIGKILL"); };
+  process.once("exit", killOnExit);
   const done = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
       exited = true;
+      process.off("exit", killOnExit);
       opts.log?.info({ service: opts.name, code, signal }, "service exited");
       resolve();
     });

@@ -45,7 +45,14 @@ export async function startTestServices(opts: { nats?: boolean; influx?: boolean
   // a port the kernel called free can be taken by a parallel test before our server binds it:
   // try again with new ports when that happens
   const [natsPort, nats] = await onFreePorts(1, ([port]) => wantNats ? startNatsServer({ dataDir, port: port! }) : Promise.resolve(undefined));
-  const [influxPort, influxd] = await onFreePorts(2, ([port, rpcPort]) => wantInflux ? startInfluxd({ dataDir, port: port!, rpcPort: rpcPort! }) : Promise.resolve(undefined));
+  let influx: [number, Influxd | undefined];
+  try {
+    influx = await onFreePorts(2, ([port, rpcPort]) => wantInflux ? startInfluxd({ dataDir, port: port!, rpcPort: rpcPort! }) : Promise.resolve(undefined));
+  } catch (e) {
+    await nats?.stop();
+    throw e;
+  }
+  const [influxPort, influxd] = influx;
   const s: TestServices = {
     dataDir,
     natsUrl: `nats://127.0.0.1:${natsPort}`,
