@@ -54,6 +54,7 @@ export async function runActorHost(
     leaseTtlMs: cfg.leaseTtlMs,
     flushMs: cfg.flushMs,
     checkpointMs: cfg.checkpointMs,
+    snapshotMs: cfg.snapshotMs,
     idleMs: cfg.idleMs,
     registry,
     log,

@@ -46,6 +46,8 @@ export const ConfigSchema = z.object({
   flushMs: z.coerce.number().int().min(10),
   /** FOOTFALL_CHECKPOINT_MS: how often actor snapshots and partition checkpoints are written */
   checkpointMs: z.coerce.number().int().min(50),
+  /** FOOTFALL_SNAPSHOT_MS: a changed actor's snapshot is written at most this often (busy actors with large states) */
+  snapshotMs: z.coerce.number().int().min(0),
   /** FOOTFALL_IDLE_MS: actors idle this long are passivated (state snapshotted, dropped from memory) */
   idleMs: z.coerce.number().int().min(100),
   /** FOOTFALL_LATE_HORIZON_H: how late (event time behind the newest) a crossing may be and still correct history */
@@ -76,6 +78,7 @@ const ENV: Record<keyof Config, string> = {
   leaseTtlMs: "FOOTFALL_LEASE_TTL_MS",
   flushMs: "FOOTFALL_FLUSH_MS",
   checkpointMs: "FOOTFALL_CHECKPOINT_MS",
+  snapshotMs: "FOOTFALL_SNAPSHOT_MS",
   idleMs: "FOOTFALL_IDLE_MS",
   lateHorizonHours: "FOOTFALL_LATE_HORIZON_H",
   maxPayloadBytes: "FOOTFALL_MAX_PAYLOAD",
@@ -99,6 +102,7 @@ export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl"> = {
   leaseTtlMs: 5000,
   flushMs: 100,
   checkpointMs: 1000,
+  snapshotMs: 10_000,
   idleMs: 60_000,
   lateHorizonHours: 48,
   maxPayloadBytes: 256 * 1024,

@@ -26,6 +26,8 @@ export interface ActorHostOptions {
   flushMs: number;
   checkpointMs: number;
   idleMs: number;
+  /** a changed actor's snapshot is written at most this often (default: every checkpoint) */
+  snapshotMs?: number;
   hostId?: string;
   registry?: Registry;
   log: Logger;
@@ -247,6 +249,7 @@ export class ActorHost {
       flushMs: this.o.flushMs,
       checkpointMs: this.o.checkpointMs,
       idleMs: this.o.idleMs,
+      snapshotMs: this.o.snapshotMs ?? 0,
       now: this.o.now ?? Date.now,
       onLost: (p, reason) => this.drop(p, reason),
       ...(this.o.maxPayloadBytes ? { maxPayloadBytes: this.o.maxPayloadBytes } : {}),

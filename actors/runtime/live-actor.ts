@@ -17,6 +17,13 @@ export class LiveActor implements ActorContext {
   needsFlush = false;
   /** performance.now() of the last message */
   lastActive: number;
+  /** performance.now() of the last snapshot written (or of loading) */
+  savedAt: number;
+  /**
+   * lowest stream sequence handled since the state the latest snapshot holds (undefined: none);
+   * the partition checkpoint may not pass it until a newer snapshot is written
+   */
+  firstUnsavedSeq: number | undefined;
   private childLog: Logger | undefined;
 
   constructor(
@@ -32,6 +39,7 @@ export class LiveActor implements ActorContext {
     private readonly clock: () => number,
   ) {
     this.lastActive = performance.now();
+    this.savedAt = this.lastActive;
   }
 
   get log(): Logger {

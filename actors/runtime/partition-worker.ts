@@ -26,6 +26,13 @@ export interface PartitionWorkerOptions {
   flushMs: number;
   checkpointMs: number;
   idleMs: number;
+  /**
+   * A changed actor's snapshot is written at most this often (0: at every checkpoint). Busy
+   * actors with large states then cost one snapshot per interval instead of one per
+   * checkpoint; the partition checkpoint stays below their first unsaved message, so a crash
+   * replays a little more, which skipping by sequence makes harmless.
+   */
+  snapshotMs?: number;
   now: () => number;
   /** the worker found it no longer owns the partition (lease lapsed, a fenced write) */
   onLost: (partition: number, reason: string) => void;
@@ -102,7 +109,7 @@ export class PartitionWorker {
     let ok = !this.ready;
     for (let attempt = 0; this.ready && attempt < 5 && !this.abandoned; attempt++) {
       try {
-        await this.checkpoint();
+        await this.checkpoint(true);
         ok = true;
         break;
       } catch (e) {
@@ -248,6 +255,7 @@ export class PartitionWorker {
       end();
     }
     actor.seq = m.seq;
+    actor.firstUnsavedSeq ??= m.seq;
     actor.version++;
     actor.needsFlush = true;
     actor.lastActive = performance.now();
@@ -326,23 +334,31 @@ export class PartitionWorker {
   /**
    * Flush, then (outside the serial section, while messages keep flowing) wait for the side
    * effects to be durable, write the changed actors' snapshots, then the partition checkpoint.
+   * all: every changed actor's snapshot now (the final checkpoint of a clean stop).
    */
-  checkpoint(): Promise<void> {
+  checkpoint(all = false): Promise<void> {
     if (this.checkpointRun) return this.checkpointRun;
-    const run = this.checkpointOnce().finally(() => { this.checkpointRun = undefined; });
+    const run = this.checkpointOnce(all).finally(() => { this.checkpointRun = undefined; });
     this.checkpointRun = run.catch(() => {});
     return run;
   }
 
-  private async checkpointOnce(): Promise<void> {
+  /** all: snapshot every changed actor now (a clean stop or hand-over), whatever snapshotMs says */
+  private async checkpointOnce(all = false): Promise<void> {
     const cut = await this.serial(async () => {
       await this.flushActors();
-      const changed: { actor: LiveActor; version: number; value: Uint8Array }[] = [];
+      const changed: { actor: LiveActor; version: number; seq: number; value: Uint8Array }[] = [];
+      const now = performance.now();
+      const idleBefore = now - this.o.idleMs;
+      // the checkpoint may not pass the first unsaved message of an actor left for later
+      let seq = this.handledSeq;
       for (const a of this.actors.values()) {
         if (a.version === a.savedVersion) continue;
-        changed.push({ actor: a, version: a.version, value: encodeJson(a.snapshot()) });
+        const due = all || now - a.savedAt >= (this.o.snapshotMs ?? 0) || a.lastActive < idleBefore;
+        if (due) changed.push({ actor: a, version: a.version, seq: a.seq, value: encodeJson(a.snapshot()) });
+        else if (a.firstUnsavedSeq !== undefined) seq = Math.min(seq, a.firstUnsavedSeq - 1);
       }
-      return { seq: this.handledSeq, changed, published: this.outbox.flush(), written: this.o.writer.flush() };
+      return { seq, changed, published: this.outbox.flush(), written: this.o.writer.flush() };
     });
     // 1. side effects durable
     await cut.published;
@@ -356,7 +372,11 @@ export class PartitionWorker {
       for (let item = queue.shift(); item && failure === undefined && !this.abandoned; item = queue.shift()) {
         try {
           await item.actor.snapshotKey.write(item.value);
-          if (item.version > item.actor.savedVersion) item.actor.savedVersion = item.version;
+          const a = item.actor;
+          if (item.version > a.savedVersion) a.savedVersion = item.version;
+          a.savedAt = performance.now();
+          // messages handled while the snapshot was being written are not in it
+          a.firstUnsavedSeq = a.seq > item.seq ? item.seq + 1 : undefined;
         } catch (e) {
           failure ??= e;
         }

@@ -42,6 +42,8 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     leaseTtlMs: 2000,
     flushMs: 50,
     checkpointMs: 300,
+    // snapshots lag the checkpoints: a killed host replays more, which must change nothing
+    snapshotMs: 2000,
     logLevel: "warn",
     adminToken: "test-admin-token",
     ...opts.overrides,
@@ -55,7 +57,7 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     NATS_URL: cfg.natsUrl, INFLUX_URL: cfg.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
     FOOTFALL_PARTITIONS: String(cfg.partitions), FOOTFALL_LEASE_TTL_MS: String(cfg.leaseTtlMs),
     FOOTFALL_FLUSH_MS: String(cfg.flushMs), FOOTFALL_CHECKPOINT_MS: String(cfg.checkpointMs),
-    FOOTFALL_IDLE_MS: String(cfg.idleMs), FOOTFALL_HOST_OPS_PORT: String(opsPort),
+    FOOTFALL_IDLE_MS: String(cfg.idleMs), FOOTFALL_SNAPSHOT_MS: String(cfg.snapshotMs), FOOTFALL_HOST_OPS_PORT: String(opsPort),
     FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_TEST_HOST_LOG ?? "warn", FOOTFALL_INFLUX_DB: cfg.influxDb,
     FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours),
   });
