@@ -21,7 +21,13 @@ export async function runOccupancyHost(cfg: Config): Promise<{ stop(): Promise<v
   const registry = createRegistry("actor-host");
   const host = await runActorHost(
     cfg,
-    occupancyBehaviors({ topology, lateHorizonMs: cfg.lateHorizonHours * 3_600_000, registry }),
+    occupancyBehaviors({
+      topology,
+      lateHorizonMs: cfg.lateHorizonHours * 3_600_000,
+      maxEntries: cfg.maxTimeline,
+      ...(cfg.maxFutureMs > 0 ? { maxFutureMs: cfg.maxFutureMs } : {}),
+      registry,
+    }),
     { handleSignals: false, registry, influxSchemas: occupancySchemas(cfg.influxDb) },
   );
   return {

@@ -52,6 +52,10 @@ export const ConfigSchema = z.object({
   idleMs: z.coerce.number().int().min(100),
   /** FOOTFALL_LATE_HORIZON_H: how late (event time behind the newest) a crossing may be and still correct history */
   lateHorizonHours: z.coerce.number().min(0.01),
+  /** FOOTFALL_MAX_TIMELINE: most events (seen keys, points) one occupancy actor keeps for late corrections */
+  maxTimeline: z.coerce.number().int().min(1000),
+  /** FOOTFALL_MAX_FUTURE_MS: crossings stamped further ahead of the wall clock are refused (0 = accept any) */
+  maxFutureMs: z.coerce.number().int().min(0),
   /** FOOTFALL_MAX_PAYLOAD: largest MQTT / HTTP ingest payload in bytes */
   maxPayloadBytes: z.coerce.number().int().min(256),
   /** FOOTFALL_LOG_LEVEL */
@@ -81,6 +85,8 @@ const ENV: Record<keyof Config, string> = {
   snapshotMs: "FOOTFALL_SNAPSHOT_MS",
   idleMs: "FOOTFALL_IDLE_MS",
   lateHorizonHours: "FOOTFALL_LATE_HORIZON_H",
+  maxTimeline: "FOOTFALL_MAX_TIMELINE",
+  maxFutureMs: "FOOTFALL_MAX_FUTURE_MS",
   maxPayloadBytes: "FOOTFALL_MAX_PAYLOAD",
   logLevel: "FOOTFALL_LOG_LEVEL",
 };
@@ -105,6 +111,8 @@ export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl"> = {
   snapshotMs: 10_000,
   idleMs: 60_000,
   lateHorizonHours: 48,
+  maxTimeline: 200_000,
+  maxFutureMs: 10 * 60_000,
   maxPayloadBytes: 256 * 1024,
   logLevel: "info",
 };

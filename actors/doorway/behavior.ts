@@ -5,7 +5,7 @@ import { OUTSIDE } from "../../contracts/ids.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_CROSSINGS } from "../occupancy/measurements.ts";
-import type { LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
 import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
 import { uniqueNs } from "../occupancy/point-time.ts";
 import { SeenKeys } from "./seen-keys.ts";
@@ -49,7 +49,7 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
       if (!ends) return skip(ctx, "unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");
 
       const key = crossingMsgId(c.device, c.eventId);
-      const admission = state.seen.admit(key, c.ts, deps.lateHorizonMs);
+      const admission = state.seen.admit(key, c.ts, deps.lateHorizonMs, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
       if (admission === "too-late") {
         metrics.tooLate.inc({ kind });
         ctx.log.warn({ actor: ctx.id, key, ts: c.ts, newest: state.seen.newest, horizonMs: deps.lateHorizonMs },

@@ -1,11 +1,14 @@
 import { z } from "zod";
 import { KeyColumns, decodeKeys, decodeTimes, encodeKeys, encodeTimes } from "../occupancy/key-columns.ts";
+import { capKeep } from "../occupancy/late-horizon.ts";
 
 export type Admission = "fresh" | "duplicate" | "too-late";
 
 export const SeenKeysSnapshot = z.strictObject({
   v: z.literal(1),
   newest: z.number().int().nullable(),
+  /** keys at or before this ts were shed for the size cap: such crossings are refused */
+  floor: z.number().int().nullable().optional(),
   t: z.array(z.number().int()),
   k: KeyColumns,
 });
@@ -27,20 +30,36 @@ export class SeenKeys {
   private queueTs: number[] = [];
   private head = 0;
   private newestTs = Number.NEGATIVE_INFINITY;
+  private floorTs = Number.NEGATIVE_INFINITY;
 
   get size(): number { return this.byKey.size; }
   get newest(): number | undefined { return Number.isFinite(this.newestTs) ? this.newestTs : undefined; }
 
   /** Is this crossing new? If so it is remembered. */
-  admit(key: string, ts: number, horizonMs: number): Admission {
-    if (ts < this.newestTs - horizonMs) return "too-late";
+  admit(key: string, ts: number, horizonMs: number, maxEntries = Number.POSITIVE_INFINITY): Admission {
+    if (ts < this.newestTs - horizonMs || ts <= this.floorTs) return "too-late";
     if (this.byKey.has(key)) return "duplicate";
     this.remember(key, ts);
     if (ts > this.newestTs) {
       this.newestTs = ts;
       this.prune(horizonMs);
     }
+    if (this.byKey.size > maxEntries) this.shed(capKeep(maxEntries));
     return "fresh";
+  }
+
+  /**
+   * Over the size cap: forgets the oldest arrivals down to `keep` keys, and from then on refuses
+   * every crossing at or before the newest ts forgotten (so a forgotten key can never count twice).
+   */
+  private shed(keep: number): void {
+    const n = this.queueTs.length;
+    while (this.byKey.size > keep && this.head < n) {
+      this.byKey.delete(this.queueKeys[this.head]!);
+      if (this.queueTs[this.head]! > this.floorTs) this.floorTs = this.queueTs[this.head]!;
+      this.head++;
+    }
+    this.prune(Number.POSITIVE_INFINITY);
   }
 
   private remember(key: string, ts: number): void {
@@ -67,6 +86,7 @@ export class SeenKeys {
     return {
       v: 1,
       newest: this.newest ?? null,
+      floor: Number.isFinite(this.floorTs) ? this.floorTs : null,
       t: encodeTimes(this.queueTs.slice(this.head)),
       k: encodeKeys(this.queueKeys.slice(this.head)),
     };
@@ -79,6 +99,7 @@ export class SeenKeys {
     if (ts.length !== keys.length) throw new Error("seen-keys snapshot columns of different lengths");
     const out = new SeenKeys();
     out.newestTs = s.newest ?? Number.NEGATIVE_INFINITY;
+    out.floorTs = s.floor ?? Number.NEGATIVE_INFINITY;
     for (let i = 0; i < keys.length; i++) out.remember(keys[i]!, ts[i]!);
     return out;
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { KeyColumns, decodeKeys, decodeTimes, encodeKeys, encodeTimes } from "./key-columns.ts";
-import { worthFolding } from "./late-horizon.ts";
+import { capKeep, worthFolding } from "./late-horizon.ts";
 import { lowerBound, upperBound } from "./sorted-search.ts";
 
 export type InsertOutcome = "inserted" | "duplicate" | "too-late";
@@ -126,17 +126,22 @@ export class Timeline {
   }
 
   /**
-   * Folds events older than (newest - horizonMs) into `base`, never past an un-taken change.
+   * Folds events older than (newest - horizonMs) into `base`, never past an un-taken change;
+   * with more than maxEntries events, also the oldest ones down to 90 % of that.
    * lazy: wait until enough has accumulated for the fold to be cheap per event. Returns events folded.
    */
-  compact(horizonMs: number, lazy = true): number {
+  compact(horizonMs: number, lazy = true, maxEntries = Number.POSITIVE_INFINITY): number {
     this.mergePending();
     const newest = this.newest;
     if (newest === undefined) return 0;
-    const cutoff = Math.min(newest - horizonMs, this.dirty);
+    const n = this.ts.length;
+    const overCap = n > maxEntries;
+    let cutoff = newest - horizonMs;
+    if (overCap) cutoff = Math.max(cutoff, this.ts[n - capKeep(maxEntries)]!);
+    cutoff = Math.min(cutoff, this.dirty);
     const k = lowerBound(this.ts, cutoff);
     if (k === 0) return 0;
-    if (lazy && !worthFolding(k, this.ts.length)) return 0;
+    if (lazy && !overCap && !worthFolding(k, n)) return 0;
     this.settle();
     this.base = this.counts[k - 1]!;
     this.floor = this.ts[k - 1]!;

@@ -5,7 +5,7 @@ import type { SiteOccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, siteOccupancyEventSubject } from "../../contracts/nats-layout.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_SITE_OCCUPANCY, POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
-import type { LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
 import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
 import { msToNs } from "../occupancy/point-time.ts";
 import { SiteTimelines } from "./site-timelines.ts";
@@ -63,7 +63,7 @@ export function siteBehavior(deps: LateHorizonDeps): ActorBehavior<SiteState> {
           state.emitted = count;
         }
       }
-      state.timelines.compact(deps.lateHorizonMs);
+      state.timelines.compact(deps.lateHorizonMs, true, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
     },
 
     encode: (state) => ({ timelines: state.timelines.encode(), emitted: state.emitted }),

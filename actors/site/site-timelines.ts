@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { StepSeries, StepSeriesSnapshot, sumFrom } from "../occupancy/step-series.ts";
-import { worthFolding } from "../occupancy/late-horizon.ts";
+import { capKeep, worthFolding } from "../occupancy/late-horizon.ts";
 import type { CountsTail } from "../occupancy/timeline.ts";
 
 export const SiteTimelinesSnapshot = z.strictObject({
@@ -84,17 +84,27 @@ export class SiteTimelines {
     return tail;
   }
 
-  /** Folds points older than (newest - horizonMs) in every space; lazy waits for a worthwhile batch. */
-  compact(horizonMs: number, lazy = true): number {
+  /**
+   * Folds points older than (newest - horizonMs) in every space; lazy waits for a worthwhile
+   * batch. With more than maxEntries points in all, also the oldest down to 90 % of that.
+   */
+  compact(horizonMs: number, lazy = true, maxEntries = Number.POSITIVE_INFINITY): number {
     if (!Number.isFinite(this.newestTs)) return 0;
-    const cutoff = Math.min(this.newestTs - horizonMs, this.dirty);
+    let size = 0;
+    for (const s of this.spaces.values()) size += s.size;
+    const overCap = size > maxEntries;
+    let cutoff = this.newestTs - horizonMs;
+    if (overCap) {
+      const all: number[] = [];
+      for (const s of this.spaces.values()) for (let i = 0; i < s.size; i++) all.push(s.pointAt(i)![0]);
+      all.sort((a, b) => a - b);
+      cutoff = Math.max(cutoff, all[all.length - capKeep(maxEntries)]!);
+      lazy = false;
+    }
+    cutoff = Math.min(cutoff, this.dirty);
     if (cutoff <= this.floor) return 0;
     let foldable = 0;
-    let size = 0;
-    for (const s of this.spaces.values()) {
-      foldable += s.countBefore(cutoff);
-      size += s.size;
-    }
+    for (const s of this.spaces.values()) foldable += s.countBefore(cutoff);
     if (foldable === 0) return 0;
     if (lazy && !worthFolding(foldable, size)) return 0;
     for (const s of this.spaces.values()) s.foldBefore(cutoff);

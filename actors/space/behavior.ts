@@ -5,7 +5,7 @@ import type { OccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, occupancyEventSubject } from "../../contracts/nats-layout.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_OCCUPANCY, POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
-import type { LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
 import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
 import { msToNs } from "../occupancy/point-time.ts";
 import { Timeline } from "../occupancy/timeline.ts";
@@ -72,7 +72,7 @@ export function spaceBehavior(deps: LateHorizonDeps): ActorBehavior<SpaceState> 
           state.emitted = count;
         }
       }
-      state.timeline.compact(deps.lateHorizonMs);
+      state.timeline.compact(deps.lateHorizonMs, true, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
     },
 
     encode: (state) => ({ timeline: state.timeline.encode(), emitted: state.emitted }),

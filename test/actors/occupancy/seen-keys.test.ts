@@ -27,6 +27,22 @@ describe("SeenKeys", () => {
     expect(seen.admit("d:98998", 98_998, 1000)).toBe("too-late");
   });
 
+  it("keeps at most maxEntries keys; a forgotten key is refused as too late, never admitted again", () => {
+    const seen = new SeenKeys();
+    const horizon = 1_000_000; // the horizon alone would keep everything
+    for (let i = 0; i < 5_000; i++) expect(seen.admit(`d:${i}`, 10_000 + i, horizon, 1_000)).toBe("fresh");
+    expect(seen.size).toBeLessThanOrEqual(1_000);
+    expect(seen.size).toBeGreaterThanOrEqual(900);
+    // the oldest were shed: their re-sends (and anything as old) are refused
+    expect(seen.admit("d:0", 10_000, horizon, 1_000)).toBe("too-late");
+    expect(seen.admit("d:new-but-old", 10_001, horizon, 1_000)).toBe("too-late");
+    // recent ones are still remembered
+    expect(seen.admit("d:4999", 14_999, horizon, 1_000)).toBe("duplicate");
+    const back = SeenKeys.decode(JSON.parse(JSON.stringify(seen.encode())));
+    expect(back.admit("d:0", 10_000, horizon, 1_000)).toBe("too-late");
+    expect(back.admit("d:4999", 14_999, horizon, 1_000)).toBe("duplicate");
+  });
+
   it("survives encode/decode through JSON", () => {
     const seen = new SeenKeys();
     for (let i = 0; i < 50; i++) seen.admit(`dev${i % 2}:e${i}`, 10_000 + ((i * 37) % 50), 30);

@@ -136,6 +136,26 @@ describe("SiteTimelines", () => {
     }
   });
 
+  it("keeps at most maxEntries points in all, the totals after the folded part exact", () => {
+    const rnd = prng(5);
+    const spaces = ["a", "b", "c", "d"];
+    const events = new Map(spaces.map((s) => [s, randomEvents(1_500, rnd)]));
+    const site = new SiteTimelines();
+    for (const s of spaces) {
+      const tl = new Timeline();
+      for (const e of events.get(s)!) tl.insert(e.ts, e.key, e.delta);
+      const tail = tl.takeDirty()!;
+      site.apply(s, tail.from, tail.before, tail.points, tl.version);
+    }
+    site.takeDirty();
+    expect(site.compact(Number.POSITIVE_INFINITY, true, 2_000)).toBeGreaterThan(0);
+    const truths = spaces.map((s) => truthPoints(events.get(s)!));
+    const instants = [...new Set(truths.flatMap((p) => p.map((x) => x[0])))].filter((t) => t >= site.floorTs!);
+    expect(instants.length).toBeLessThanOrEqual(2_000);
+    expect(instants.length).toBeGreaterThan(1_000);
+    for (const t of instants) expect(site.totalAt(t)).toBe(truths.reduce((sum, p) => sum + truthAt(p, t), 0));
+  });
+
   it("after compaction keeps totals exact from the floor on and applies an older tail only from there", () => {
     const site = new SiteTimelines();
     site.apply("a", 0, 0, [[0, 1], [10, 2], [20, 3], [30, 4]], 1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Timeline } from "../../../actors/occupancy/timeline.ts";
-import { prng, randomEvents, shuffle, truthAt, truthPoints, type TruthEvent } from "./ground-truth.ts";
+import { onTimeOrder, prng, randomEvents, shuffle, truthAt, truthPoints, type TruthEvent } from "./ground-truth.ts";
 
 /** Applies tails the way InfluxDB does: same timestamp overwrites. */
 function applyTail(store: Map<number, number>, tail: { points: Array<[number, number]> } | undefined) {
@@ -178,5 +178,24 @@ describe("Timeline", () => {
     good.insert(1, "a", 1);
     const enc = good.encode();
     expect(() => Timeline.decode({ ...enc, d: "++" })).toThrow(/different lengths/);
+  });
+  it("keeps at most maxEntries events: counts after the folded part stay exact, older events are refused", () => {
+    const rnd = prng(77);
+    const events = randomEvents(5_000, rnd);
+    const truth = truthPoints(events);
+    const tl = new Timeline();
+    const store = new Map<number, number>();
+    for (const e of onTimeOrder(events)) {
+      tl.insert(e.ts, e.key, e.delta);
+      applyTail(store, tl.takeDirty());
+      tl.compact(Number.POSITIVE_INFINITY, true, 1_000);
+    }
+    expect(tl.size).toBeLessThanOrEqual(1_000);
+    expect(tl.floorTs).toBeDefined();
+    for (const [t, c] of truth) {
+      if (t > tl.floorTs!) expect(tl.countAt(t), `count at ${t}`).toBe(c);
+      expect(store.get(t), `point at ${t}`).toBe(c);
+    }
+    expect(tl.insert(tl.floorTs!, "late:1", 1)).toBe("too-late");
   });
 });
