@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "./log.ts";
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "footfall.js");
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "footfall.js");
 
 /**
  * Runs one footfall process (`footfall broker|host|api`) as a child, restarting it with

@@ -38,7 +38,7 @@ const opts = new Command()
   .parse()
   .opts<{ dpus: string; rate: string; seconds: string; hosts: string; dup: string; profile?: string }>();
 const DPUS = Number(opts.dpus), RATE = Number(opts.rate), SECONDS = Number(opts.seconds), HOSTS = Number(opts.hosts), DUP = Number(opts.dup);
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "footfall.js");
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
 const SITE = "bench";
 
 const services = await startTestServices();

@@ -8,7 +8,7 @@ import { startTestServices, type TestServices } from "./services.ts";
 import { freePort } from "./ports.ts";
 import { eventually } from "./retry.ts";
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "footfall.js");
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
 
 /** An actor host running as a real child process (`footfall host`), so tests can SIGKILL it. */
 export interface HostProcess { child: ChildProcess; opsPort: number; kill(): Promise<void>; stop(): Promise<void> }
