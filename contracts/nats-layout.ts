@@ -52,3 +52,4 @@ export function parseActorSubject(subject: string): { partition: number; kind: s
 
 export const occupancyEventSubject = (site: string, space: string) => `${EVENT_SUBJECT_ROOT}.occupancy.${site}.${space}`;
 export const siteOccupancyEventSubject = (site: string) => `${EVENT_SUBJECT_ROOT}.site_occupancy.${site}`;
+export const capacityAlertSubject = (site: string, space: string) => `${EVENT_SUBJECT_ROOT}.alert.${site}.${space}`;

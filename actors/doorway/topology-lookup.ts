@@ -8,33 +8,43 @@ import type { Logger } from "../../infra/log.ts";
 
 export interface DoorwayEnds { entering_to: string; exiting_to: string }
 
-/** Where a doorway leads, for the doorway actor. */
+/** Where a doorway leads (for the doorway actor) and how many a space may hold (for the space actor). */
 export interface TopologyLookup {
   doorway(site: string, doorwayId: string): { entering_to: string; exiting_to: string } | undefined;
+  /** the space's capacity, if the topology gives one */
+  capacity(site: string, spaceId: string): number | undefined;
 }
 
-/** What the doorway actor needs of a stored topology; other fields are not its business. */
+/** What the occupancy actors need of a stored topology; other fields are not their business. */
 const StoredDoorways = z.object({
   site: SiteId,
+  spaces: z.array(z.object({ id: SpaceId, capacity: z.number().int().positive().optional() })).default([]),
   doorways: z.array(z.object({ id: DoorwayId, entering_to: SpaceId, exiting_to: SpaceId })),
 });
 
-type SiteDoorways = Map<string, DoorwayEnds>;
+interface SiteDoorways { doorways: Map<string, DoorwayEnds>; capacities: Map<string, number> }
 
-function indexDoorways(doorways: ReadonlyArray<{ id: string; entering_to: string; exiting_to: string }>): SiteDoorways {
-  return new Map(doorways.map((d) => [d.id, { entering_to: d.entering_to, exiting_to: d.exiting_to }]));
+function indexSite(t: { spaces?: ReadonlyArray<{ id: string; capacity?: number | undefined }>; doorways: ReadonlyArray<{ id: string; entering_to: string; exiting_to: string }> }): SiteDoorways {
+  return {
+    doorways: new Map(t.doorways.map((d) => [d.id, { entering_to: d.entering_to, exiting_to: d.exiting_to }])),
+    capacities: new Map((t.spaces ?? []).flatMap((s) => (s.capacity === undefined ? [] : [[s.id, s.capacity] as const]))),
+  };
 }
 
 /** A fixed topology (tests, tools). */
 export class StaticTopologyLookup implements TopologyLookup {
   private sites = new Map<string, SiteDoorways>();
 
-  constructor(topologies: ReadonlyArray<Pick<StoredTopology, "site" | "doorways">>) {
-    for (const t of topologies) this.sites.set(t.site, indexDoorways(t.doorways));
+  constructor(topologies: ReadonlyArray<Pick<StoredTopology, "site" | "doorways"> & Partial<Pick<StoredTopology, "spaces">>>) {
+    for (const t of topologies) this.sites.set(t.site, indexSite(t));
   }
 
   doorway(site: string, doorwayId: string): DoorwayEnds | undefined {
-    return this.sites.get(site)?.get(doorwayId);
+    return this.sites.get(site)?.doorways.get(doorwayId);
+  }
+
+  capacity(site: string, spaceId: string): number | undefined {
+    return this.sites.get(site)?.capacities.get(spaceId);
   }
 }
 
@@ -68,7 +78,11 @@ export class KvTopologyLookup implements TopologyLookup {
   }
 
   doorway(site: string, doorwayId: string): DoorwayEnds | undefined {
-    return this.sites.get(site)?.doorways.get(doorwayId);
+    return this.sites.get(site)?.doorways.doorways.get(doorwayId);
+  }
+
+  capacity(site: string, spaceId: string): number | undefined {
+    return this.sites.get(site)?.doorways.capacities.get(spaceId);
   }
 
   /** Sites currently known. */
@@ -127,7 +141,7 @@ export class KvTopologyLookup implements TopologyLookup {
       this.log?.warn({ site, revision, stored: parsed.data.site }, "topology stored under another site's key; ignored");
       return;
     }
-    this.sites.set(site, { revision, doorways: indexDoorways(parsed.data.doorways) });
+    this.sites.set(site, { revision, doorways: indexSite(parsed.data) });
     this.log?.debug({ site, revision, doorways: parsed.data.doorways.length }, "topology loaded");
   }
 }

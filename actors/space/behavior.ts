@@ -1,8 +1,9 @@
 import type { IPoint } from "influx";
 import { z } from "zod";
 import { MoveMsg, type SpaceCountsMsg } from "../../contracts/actor-messages.ts";
-import type { OccupancyChanged } from "../../contracts/events.ts";
-import { ActorKinds, occupancyEventSubject } from "../../contracts/nats-layout.ts";
+import type { CapacityAlert, OccupancyChanged } from "../../contracts/events.ts";
+import { ActorKinds, capacityAlertSubject, occupancyEventSubject } from "../../contracts/nats-layout.ts";
+import type { TopologyLookup } from "../doorway/topology-lookup.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_OCCUPANCY, POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
 import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
@@ -14,23 +15,35 @@ export interface SpaceState {
   timeline: Timeline;
   /** the count last published as OccupancyChanged */
   emitted: number;
+  /** a capacity alert is open (the count went above capacity and has not come back) */
+  overCapacity: boolean;
 }
 
-const SpaceSnapshot = z.strictObject({ timeline: z.unknown(), emitted: z.number().int().nonnegative() });
+const SpaceSnapshot = z.strictObject({
+  timeline: z.unknown(),
+  emitted: z.number().int().nonnegative(),
+  overCapacity: z.boolean().default(false),
+});
+
+export interface SpaceDeps extends LateHorizonDeps {
+  /** capacities for alerts; without it no capacity alerts are raised */
+  topology?: Pick<TopologyLookup, "capacity">;
+}
 
 /**
  * space actor, id "{site}.{space}": the space's exact count timeline (see Timeline). At every
  * flush it rewrites the InfluxDB points from the earliest change on, passes the same tail to the
- * site actor and announces a changed current count.
+ * site actor, announces a changed current count, and raises or clears a capacity alert when the
+ * current count crosses the space's capacity.
  */
-export function spaceBehavior(deps: LateHorizonDeps): ActorBehavior<SpaceState> {
+export function spaceBehavior(deps: SpaceDeps): ActorBehavior<SpaceState> {
   const metrics = occupancyMetrics(deps.registry);
   const kind = ActorKinds.space;
   const skip = skipReporter(metrics, kind);
 
   return {
     kind,
-    initialState: () => ({ timeline: new Timeline(), emitted: 0 }),
+    initialState: () => ({ timeline: new Timeline(), emitted: 0, overCapacity: false }),
 
     handle(state, body, ctx) {
       const parsed = MoveMsg.safeParse(body);
@@ -71,14 +84,24 @@ export function spaceBehavior(deps: LateHorizonDeps): ActorBehavior<SpaceState> 
           ctx.emit(occupancyEventSubject(site, space), ev, `oc:${site}:${space}:${version}`);
           state.emitted = count;
         }
+        const capacity = deps.topology?.capacity(site, space);
+        const over = capacity !== undefined && count > capacity;
+        if (capacity !== undefined && over !== state.overCapacity) {
+          const alert: CapacityAlert = {
+            type: "alert.capacity", site, space, state: over ? "over" : "cleared", count, capacity, at: state.timeline.newest ?? tail.from,
+          };
+          ctx.emit(capacityAlertSubject(site, space), alert, `al:${site}:${space}:${version}`);
+          ctx.log.info({ actor: ctx.id, count, capacity, state: alert.state }, "capacity alert");
+          state.overCapacity = over;
+        }
       }
       state.timeline.compact(deps.lateHorizonMs, true, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
     },
 
-    encode: (state) => ({ timeline: state.timeline.encode(), emitted: state.emitted }),
+    encode: (state) => ({ timeline: state.timeline.encode(), emitted: state.emitted, overCapacity: state.overCapacity }),
     decode: (raw) => {
       const s = SpaceSnapshot.parse(raw);
-      return { timeline: Timeline.decode(s.timeline), emitted: s.emitted };
+      return { timeline: Timeline.decode(s.timeline), emitted: s.emitted, overCapacity: s.overCapacity };
     },
   };
 }

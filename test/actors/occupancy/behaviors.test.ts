@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
 import type { CrossingMsg, MoveMsg, SpaceCountsMsg } from "../../../contracts/actor-messages.ts";
-import { occupancyEventSubject, siteOccupancyEventSubject } from "../../../contracts/nats-layout.ts";
+import { capacityAlertSubject, occupancyEventSubject, siteOccupancyEventSubject } from "../../../contracts/nats-layout.ts";
 import { doorwayBehavior } from "../../../actors/doorway/behavior.ts";
 import { StaticTopologyLookup } from "../../../actors/doorway/topology-lookup.ts";
 import { occupancyBehaviors } from "../../../actors/occupancy/behaviors.ts";
@@ -240,6 +240,39 @@ describe("space actor", () => {
     expect(ctx.take()).toEqual({ sends: [], writes: [], emits: [] });
     expect(await counterValue(registry, "footfall_occupancy_skipped_total", { kind: "space", reason: "invalid" })).toBe(4);
     expect(await counterValue(registry, "footfall_occupancy_skipped_total", { kind: "space", reason: "misrouted" })).toBe(1);
+  });
+});
+
+describe("space actor capacity alerts", () => {
+  it("raises an alert when the count goes above the space's capacity, once, and clears it when it is back", () => {
+    const topology = new StaticTopologyLookup([{ site: "mall", doorways: [], spaces: [{ id: "hall", name: "Hall", capacity: 2 }] }]);
+    const b = spaceBehavior({ lateHorizonMs: HOUR, registry: new Registry(), topology });
+    let state = b.initialState("mall.hall");
+    const ctx = new RecordingContext("space", "mall.hall");
+    const alerts = () => ctx.emits.filter((e) => e.subject === capacityAlertSubject("mall", "hall")).map((e) => e.body);
+    for (let i = 1; i <= 3; i++) b.handle(state, move("hall", `d:${i}`, T0 + i, 1), ctx, meta());
+    b.flush!(state, ctx);
+    expect(alerts()).toEqual([{ type: "alert.capacity", site: "mall", space: "hall", state: "over", count: 3, capacity: 2, at: T0 + 3 }]);
+    // still over: no second alert, also not after a snapshot and restore
+    state = b.decode!(JSON.parse(JSON.stringify(b.encode!(state))), "mall.hall");
+    b.handle(state, move("hall", "d:4", T0 + 4, 1), ctx, meta());
+    b.flush!(state, ctx);
+    expect(alerts()).toHaveLength(1);
+    b.handle(state, move("hall", "d:5", T0 + 5, -1), ctx, meta());
+    b.handle(state, move("hall", "d:6", T0 + 6, -1), ctx, meta());
+    b.flush!(state, ctx);
+    expect(alerts()).toHaveLength(2);
+    expect(alerts()[1]).toMatchObject({ state: "cleared", count: 2, capacity: 2 });
+  });
+
+  it("raises no alert for a space without a capacity", () => {
+    const topology = new StaticTopologyLookup([{ site: "mall", doorways: [], spaces: [{ id: "hall", name: "Hall" }] }]);
+    const b = spaceBehavior({ lateHorizonMs: HOUR, registry: new Registry(), topology });
+    const state = b.initialState("mall.hall");
+    const ctx = new RecordingContext("space", "mall.hall");
+    for (let i = 1; i <= 50; i++) b.handle(state, move("hall", `d:${i}`, T0 + i, 1), ctx, meta());
+    b.flush!(state, ctx);
+    expect(ctx.emits.some((e) => e.subject.startsWith("evt.alert."))).toBe(false);
   });
 });
 
