@@ -1,7 +1,10 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { deviceTopic } from "../../contracts/topics.ts";
+import { occupancyEventSubject, STREAM_EVENTS } from "../../contracts/nats-layout.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { eventually } from "../support/retry.ts";
 
@@ -41,6 +44,17 @@ describe("a client we did not write: Debian's mosquitto_pub", () => {
     }, 30_000);
     const at = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count?at=${t0 + 2500}`);
     expect(((await at.json()) as { count: number }).count).toBe(3);
+    // dashboards get the current count from the events stream
+    const nc = await connect({ servers: stack.cfg.natsUrl! });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await eventually("the last occupancy.changed event says 2", async () => {
+        const m = await jsm.streams.getMessage(STREAM_EVENTS, { last_by_subj: occupancyEventSubject("shop", "floor") });
+        return m?.json<{ count: number }>().count === 2;
+      }, 15_000);
+    } finally {
+      await nc.close();
+    }
   });
 
   it("wrong credentials are refused", async () => {
