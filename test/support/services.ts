@@ -23,6 +23,10 @@ export interface TestServices {
   stop(): Promise<void>;
 }
 
+// vitest ends its worker processes with SIGTERM, which skips 'exit' handlers: turn it into an
+// exit so the services started here are killed with the worker (infra/services/child-process.ts)
+if (process.listenerCount("SIGTERM") === 0) process.once("SIGTERM", () => process.exit(143));
+
 async function onFreePorts<T>(n: number, start: (ports: number[]) => Promise<T>): Promise<[number, T]> {
   for (let attempt = 1; ; attempt++) {
     const ports: number[] = [];

@@ -48,9 +48,19 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     adminToken: "test-admin-token",
     ...opts.overrides,
   });
-  const broker = await runBroker(cfg);
-  const api = await runApi(cfg);
   const hosts: HostProcess[] = [];
+  const started: Array<{ stop(): Promise<void> }> = [];
+  // a stack that fails to come up takes down what it had started (no orphaned services)
+  const abandon = async (e: unknown): Promise<never> => {
+    await Promise.allSettled(hosts.map((h) => h.kill()));
+    for (const p of started.reverse()) await p.stop().catch(() => {});
+    await services.stop();
+    throw e;
+  };
+  const broker = await runBroker(cfg).catch(abandon);
+  started.push(broker);
+  const api = await runApi(cfg).catch(abandon);
+  started.push(api);
 
   const env = (opsPort: number): NodeJS.ProcessEnv => ({
     ...process.env,
@@ -65,17 +75,19 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
   async function startHost(): Promise<HostProcess> {
     const opsPort = await freePort();
     const child = spawn(process.execPath, [CLI, "host"], { env: env(opsPort), stdio: ["ignore", "inherit", "inherit"] });
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    const exited = new Promise<void>((r) => child.once("exit", () => { process.off("exit", killOnExit); r(); }));
     const h: HostProcess = {
       child, opsPort,
       kill: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGKILL"); await exited; } },
       stop: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGTERM"); await exited; } },
     };
-    await eventually(`actor host on ops port ${opsPort}`, async () => (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).ok, 30_000);
     hosts.push(h);
+    await eventually(`actor host on ops port ${opsPort}`, async () => (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).ok, 30_000);
     return h;
   }
-  for (let i = 0; i < (opts.hosts ?? 1); i++) await startHost();
+  for (let i = 0; i < (opts.hosts ?? 1); i++) await startHost().catch(abandon);
 
   const apiUrl = `http://127.0.0.1:${api.port}`;
   return {
