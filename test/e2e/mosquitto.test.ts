@@ -57,6 +57,23 @@ describe("a client we did not write: Debian's mosquitto_pub", () => {
     }
   });
 
+  it("HTTP ingest takes the same path: an event already sent over MQTT is a 409, a new one counts", async () => {
+    const auth = `Basic ${Buffer.from("dpu-front:front-door-secret").toString("base64")}`;
+    const post = (body: unknown) => fetch(`${stack.apiUrl}/api/v1/dpus/dpu-front/crossings`, {
+      method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    const before = ((await (await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count`)).json()) as { count: number }).count;
+    const again = await post({ id: "m-2", ts: Date.now() - 59_000, doorway: "front", delta: 1 });
+    expect(again.status).toBe(409);
+    const fresh = await post([{ id: "h-1", ts: Date.now() - 1000, doorway: "front", delta: 1 }]);
+    expect(fresh.status).toBe(201);
+    expect(await fresh.json()).toEqual({ stored: 1, duplicates: 0 });
+    await eventually("the HTTP crossing is counted", async () => {
+      const r = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count`);
+      return ((await r.json()) as { count: number }).count === before + 1;
+    }, 30_000);
+  });
+
   it("wrong credentials are refused", async () => {
     const topic = deviceTopic("shop", "dpu", "dpu-front", "crossing");
     await expect(run("mosquitto_pub", [
