@@ -6,7 +6,7 @@ import type { QueuedIterator } from "@nats-io/nats-core";
 import { DeviceRecord } from "../contracts/device.ts";
 import { KV_DEVICES } from "../contracts/nats-layout.ts";
 import type { Logger } from "../infra/log.ts";
-import { verifySecretAsync } from "./device-secret.ts";
+import { verifySecret } from "./device-secret.ts";
 
 /** Called after a device was added, changed (record) or removed (undefined). */
 export type DeviceChangeListener = (id: string, record: DeviceRecord | undefined) => void;
@@ -61,7 +61,7 @@ export class DeviceRegistry {
     const key = `${id}$${fingerprint}`;
     let pending = this.verifying.get(key);
     if (!pending) {
-      pending = verifySecretAsync(secret, device.secretHash).catch(() => false)
+      pending = verifySecret(secret, device.secretHash).catch(() => false)
         .finally(() => this.verifying.delete(key));
       this.verifying.set(key, pending);
     }

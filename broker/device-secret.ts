@@ -1,31 +1,34 @@
 import { randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 
-/** Device secrets are stored only as scrypt hashes: "scrypt$<salt hex>$<hash hex>". */
+/**
+ * Device secrets are stored only as scrypt hashes: "scrypt$<salt hex>$<hash hex>".
+ * scrypt costs ~40 ms: it runs on libuv's thread pool, so the event loop keeps serving.
+ */
 const KEYLEN = 32;
 const COST = { N: 16384, r: 8, p: 1 } as const;
 
-export function hashSecret(secret: string): string {
+const derive = (secret: string, salt: Buffer, keylen: number) =>
+  new Promise<Buffer>((resolve, reject) => scrypt(secret, salt, keylen, COST, (e, key) => (e ? reject(e) : resolve(key))));
+
+const format = (salt: Buffer, hash: Buffer) => `scrypt$${salt.toString("hex")}$${hash.toString("hex")}`;
+
+export async function hashSecret(secret: string): Promise<string> {
   const salt = randomBytes(16);
-  const hash = scryptSync(secret, salt, KEYLEN, COST);
-  return `scrypt$${salt.toString("hex")}$${hash.toString("hex")}`;
+  return format(salt, await derive(secret, salt, KEYLEN));
 }
 
-export function verifySecret(secret: string, stored: string): boolean {
-  const [alg, saltHex, hashHex] = stored.split("$");
-  if (alg !== "scrypt" || !saltHex || !hashHex) return false;
-  const expected = Buffer.from(hashHex, "hex");
-  const actual = scryptSync(secret, Buffer.from(saltHex, "hex"), expected.length, COST);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+/** hashSecret blocking the caller: for tools and test fixtures, never on a serving path. */
+export function hashSecretSync(secret: string): string {
+  const salt = randomBytes(16);
+  return format(salt, scryptSync(secret, salt, KEYLEN, COST));
 }
 
-/** verifySecret on libuv's thread pool: the event loop keeps serving while scrypt runs (~50 ms). */
-export async function verifySecretAsync(secret: string, stored: string): Promise<boolean> {
+export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const [alg, saltHex, hashHex] = stored.split("$");
   if (alg !== "scrypt" || !saltHex || !hashHex) return false;
   const expected = Buffer.from(hashHex, "hex");
   if (expected.length === 0) return false;
-  const actual = await new Promise<Buffer>((resolve, reject) =>
-    scrypt(secret, Buffer.from(saltHex, "hex"), expected.length, COST, (e, key) => (e ? reject(e) : resolve(key))));
+  const actual = await derive(secret, Buffer.from(saltHex, "hex"), expected.length);
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 

@@ -8,7 +8,7 @@
  * KV ff_topology    site id -> Topology (spaces, doorways, devices without secrets).
  * KV ff_leases      p{n} -> host id; bucket TTL makes a dead host's lease expire.
  * KV ff_hosts       host id -> heartbeat (live actor hosts, for sharing partitions fairly).
- * KV ff_snapshots   {kind}.{id} -> actor snapshot {seq, state}; p{n} -> partition checkpoint.
+ * KV ff_snapshots   a.{kind}.{id} -> actor snapshot {seq, state}; p{n} -> partition checkpoint {seq}.
  */
 export const STREAM_ACTORS = "FF_ACTORS";
 export const STREAM_EVENTS = "FF_EVENTS";

@@ -33,9 +33,6 @@ export function deriveSeed(seed: number, purpose: string): number {
 /** Uniform real in [lo, hi). */
 export const uniform = (rng: Rng, lo: number, hi: number) => lo + (hi - lo) * rng();
 
-/** Uniform integer in [lo, hi] (both inclusive). */
-export const intBetween = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
-
 /** Exponentially distributed value with the given mean. */
 export const exponential = (rng: Rng, mean: number) => -mean * Math.log(1 - rng());
 

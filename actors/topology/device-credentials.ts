@@ -8,8 +8,7 @@ import { generateSecret, hashSecret } from "../../broker/device-secret.ts";
  *  - a device already registered to this site without a new secret keeps its hash;
  *  - any other device gets a generated secret, reported once in `generated`.
  * One instance serves one store call across its CAS retries, so a secret generated (or hashed)
- * in a failed attempt is reused, never hashed or generated twice. scrypt is synchronous (~35 ms):
- * the event loop gets a turn before every hash, so a large import does not stall other requests.
+ * in a failed attempt is reused, never hashed or generated twice.
  */
 export class DeviceCredentials {
   private readonly hashed = new Map<string, { secret: string; hash: string }>();
@@ -23,8 +22,7 @@ export class DeviceCredentials {
     if (mine) return { record: { ...base, secretHash: mine.hash }, generated: mine.secret };
     if (existing && existing.site === site) return { record: { ...base, secretHash: existing.secretHash } };
     const secret = generateSecret();
-    await yieldToEventLoop();
-    const fresh = { secret, hash: hashSecret(secret) };
+    const fresh = { secret, hash: await hashSecret(secret) };
     this.minted.set(def.id, fresh);
     return { record: { ...base, secretHash: fresh.hash }, generated: secret };
   }
@@ -32,14 +30,11 @@ export class DeviceCredentials {
   private async hashOf(id: string, secret: string): Promise<string> {
     const known = this.hashed.get(id);
     if (known && known.secret === secret) return known.hash;
-    await yieldToEventLoop();
-    const hash = hashSecret(secret);
+    const hash = await hashSecret(secret);
     this.hashed.set(id, { secret, hash });
     return hash;
   }
 }
-
-const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export const sameRecord = (a: DeviceRecord, b: DeviceRecord) =>
   a.id === b.id && a.kind === b.kind && a.site === b.site && a.doorway === b.doorway && a.secretHash === b.secretHash;

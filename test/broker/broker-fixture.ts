@@ -9,7 +9,7 @@ import { KV_DEVICES, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { provisionNats } from "../../infra/provision.ts";
-import { hashSecret } from "../../broker/device-secret.ts";
+import { hashSecretSync } from "../../broker/device-secret.ts";
 import { DeviceRegistry } from "../../broker/device-registry.ts";
 import { startMqttBroker, type MqttBroker } from "../../broker/mqtt-broker.ts";
 import type { TestServices } from "../support/services.ts";
@@ -66,7 +66,7 @@ export async function startBrokerUnderTest(s: TestServices, opts: { maxPayloadBy
 export function device(id: string, opts: { kind?: DeviceKind; site?: string; doorway?: string } = {}): [DeviceRecord, string] {
   const secret = `secret-of-${id}`;
   const record: DeviceRecord = {
-    id, kind: opts.kind ?? "dpu", site: opts.site ?? "mall", secretHash: hashSecret(secret),
+    id, kind: opts.kind ?? "dpu", site: opts.site ?? "mall", secretHash: hashSecretSync(secret),
     ...(opts.kind && opts.kind !== "dpu" && !opts.doorway ? {} : { doorway: opts.doorway ?? "d1" }),
   };
   return [record, secret];

@@ -46,7 +46,7 @@ describe("device registry (real NATS KV ff_devices)", () => {
       expect(burst.every((d) => d?.id === "dpu-early")).toBe(true);
 
       // a new secret invalidates the cached verification of the old one
-      await b.kv.put("dpu-early", JSON.stringify({ ...early[0], secretHash: hashSecret("rotated") }));
+      await b.kv.put("dpu-early", JSON.stringify({ ...early[0], secretHash: await hashSecret("rotated") }));
       await eventually("rotated secret seen", () => reg.get("dpu-early")?.secretHash !== early[0].secretHash, 10_000, 50);
       expect(await reg.authenticate("dpu-early", early[1])).toBeUndefined();
       expect((await reg.authenticate("dpu-early", "rotated"))?.id).toBe("dpu-early");

@@ -64,9 +64,9 @@ describe("TopologyStore (real nats-server, KV ff_topology + ff_devices)", () => 
     const front = await record("dpu-front");
     expect(front).toMatchObject({ id: "dpu-front", kind: "dpu", site: "shop", doorway: "front" });
     expect(front!.secretHash).not.toContain("front-secret-1");
-    expect(verifySecret("front-secret-1", front!.secretHash)).toBe(true);
+    expect(await verifySecret("front-secret-1", front!.secretHash)).toBe(true);
     const back = await record("dpu-back");
-    expect(verifySecret(generated, back!.secretHash)).toBe(true);
+    expect(await verifySecret(generated, back!.secretHash)).toBe(true);
 
     // re-import without secrets: existing devices keep their hashes and nothing is generated again
     const again = await store.put("shop", doc({ ...shop, devices: shop.devices!.map(({ secret: _s, ...d }) => d) }));
@@ -90,8 +90,8 @@ describe("TopologyStore (real nats-server, KV ff_topology + ff_devices)", () => 
       devices: [{ id: "rot-1", kind: "dpu", doorway: "d1", secret: "new-secret-1" }],
     }));
     const r1 = await record("rot-1");
-    expect(verifySecret("new-secret-1", r1!.secretHash)).toBe(true);
-    expect(verifySecret("old-secret-1", r1!.secretHash)).toBe(false);
+    expect(await verifySecret("new-secret-1", r1!.secretHash)).toBe(true);
+    expect(await verifySecret("old-secret-1", r1!.secretHash)).toBe(false);
     expect(await record("rot-2")).toBeUndefined();
   });
 
@@ -127,7 +127,7 @@ describe("TopologyStore (real nats-server, KV ff_topology + ff_devices)", () => 
     const dev = await store.upsertDevice("office", { id: "dpu-office", kind: "dpu", doorway: "door" });
     expect(dev.created).toBe(true);
     expect(Object.keys(dev.generatedSecrets)).toEqual(["dpu-office"]);
-    expect(verifySecret(dev.generatedSecrets["dpu-office"]!, (await record("dpu-office"))!.secretHash)).toBe(true);
+    expect(await verifySecret(dev.generatedSecrets["dpu-office"]!, (await record("dpu-office"))!.secretHash)).toBe(true);
 
     const moved = await store.upsertDevice("office", { id: "dpu-office", kind: "dpu", doorway: "door" });
     expect(moved.created).toBe(false);
