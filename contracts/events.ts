@@ -35,3 +35,34 @@ export const CapacityAlert = z.strictObject({
   at: z.number().int(),
 });
 export type CapacityAlert = z.infer<typeof CapacityAlert>;
+
+/**
+ * Published by a camera actor to FF_EVENTS (evt.track.{site}.{camera}) after each processed frame
+ * with confirmed tracks: which detection went into which tracklet, and where on the floor it is.
+ */
+export const TrackUpdate = z.strictObject({
+  type: z.literal("track.update"),
+  site: SiteId,
+  camera: z.string(),
+  seq: z.number().int().nonnegative(),
+  frameTs: z.number().int(),
+  /** broker receive time of the frame (epoch ms), for latency figures */
+  receivedAt: z.number().int(),
+  /** [tid, oid of the detection matched in this frame, x, y (floor metres)] */
+  tracks: z.array(z.tuple([z.string(), z.string(), z.number(), z.number()])),
+});
+export type TrackUpdate = z.infer<typeof TrackUpdate>;
+
+/** Published by a person actor (evt.person.{site}) when a person's track changed: for live wall maps. */
+export const PersonUpdate = z.strictObject({
+  type: z.literal("person.update"),
+  site: SiteId,
+  person: z.string(),
+  /** newest position [ts, x, y] */
+  at: z.tuple([z.number().int(), z.number(), z.number()]),
+  space: z.string().nullable(),
+  distance_m: z.number().nonnegative(),
+  attrs: z.record(z.string(), z.strictObject({ value: z.string(), conf: z.number() })),
+  ended: z.boolean(),
+});
+export type PersonUpdate = z.infer<typeof PersonUpdate>;

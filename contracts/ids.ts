@@ -16,3 +16,6 @@ export const DeviceId = tokenId("device id");
 
 /** The implied space every doorway may lead to or from (seed 001). */
 export const OUTSIDE = "outside";
+
+/** A person track across cameras: assigned by the site's linker actor ("p1", "p2", ...). */
+export const PersonId = tokenId("person id");

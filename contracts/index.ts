@@ -7,3 +7,7 @@ export * from "./topology.ts";
 export * from "./nats-layout.ts";
 export * from "./actor-messages.ts";
 export * from "./events.ts";
+export * from "./geometry.ts";
+export * from "./detection.ts";
+export * from "./track-messages.ts";
+export * from "./track-store.ts";

@@ -9,6 +9,9 @@
  * KV ff_leases      p{n} -> host id; bucket TTL makes a dead host's lease expire.
  * KV ff_hosts       host id -> heartbeat (live actor hosts, for sharing partitions fairly).
  * KV ff_snapshots   a.{kind}.{id} -> actor snapshot {seq, state}; p{n} -> partition checkpoint {seq}.
+ * KV ff_queries     query id -> a stored path/stats/heatmap query: parameters, answer summary, timing, result.
+ * KV ff_jobs        job id -> a reprocessing job (attribute extraction over a stored range): state, progress.
+ * KV ff_extraction  "{site}.{attribute}" -> time ranges re-extracted by finished jobs.
  */
 export const STREAM_ACTORS = "FF_ACTORS";
 export const STREAM_EVENTS = "FF_EVENTS";
@@ -20,9 +23,16 @@ export const KV_TOPOLOGY = "ff_topology";
 export const KV_LEASES = "ff_leases";
 export const KV_HOSTS = "ff_hosts";
 export const KV_SNAPSHOTS = "ff_snapshots";
+export const KV_QUERIES = "ff_queries";
+export const KV_JOBS = "ff_jobs";
+export const KV_EXTRACTION = "ff_extraction";
 
 /** Actor kinds of the occupancy slice. Actor ids are dot-joined tokens: "{site}.{entity}" or "{site}". */
-export const ActorKinds = { doorway: "doorway", space: "space", site: "site" } as const;
+export const ActorKinds = {
+  doorway: "doorway", space: "space", site: "site",
+  /** camera pipeline: "{site}.{camera}", "{site}", "{site}.{person}", "{site}.{space}" */
+  camera: "camera", linker: "linker", person: "person", zone: "zone",
+} as const;
 
 /** FNV-1a 32-bit: stable across processes and versions (partition assignment depends on it). */
 export function fnv1a(s: string): number {
@@ -53,3 +63,5 @@ export function parseActorSubject(subject: string): { partition: number; kind: s
 export const occupancyEventSubject = (site: string, space: string) => `${EVENT_SUBJECT_ROOT}.occupancy.${site}.${space}`;
 export const siteOccupancyEventSubject = (site: string) => `${EVENT_SUBJECT_ROOT}.site_occupancy.${site}`;
 export const capacityAlertSubject = (site: string, space: string) => `${EVENT_SUBJECT_ROOT}.alert.${site}.${space}`;
+export const trackEventSubject = (site: string, camera: string) => `${EVENT_SUBJECT_ROOT}.track.${site}.${camera}`;
+export const personEventSubject = (site: string) => `${EVENT_SUBJECT_ROOT}.person.${site}`;
