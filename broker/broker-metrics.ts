@@ -9,7 +9,7 @@ export type RefusalReason =
   | "too_large"         // payload above maxPayloadBytes
   | "invalid_json"
   | "invalid_payload"   // JSON that does not match the topic's schema
-  | "device_mismatch"   // valid crossings the device may not report (wrong doorway, not a dpu, repeated ids)
+  | "device_mismatch"   // valid payload the device may not send (wrong doorway, not a dpu / camera, repeated ids)
   | "closing";          // publish while the broker shuts down
 
 export interface BrokerMetrics {
@@ -20,6 +20,9 @@ export interface BrokerMetrics {
   duplicateEvents: Counter;
   bridgeFailures: Counter;
   bridgeLatency: Histogram;
+  frames: Counter;
+  detections: Counter;
+  duplicateFrames: Counter;
 }
 
 /** The broker's prom-client metrics, registered in `registry`. `connected` is read at scrape time. */
@@ -39,5 +42,8 @@ export function createBrokerMetrics(registry: Registry, connected: () => number)
       name: "footfall_broker_bridge_latency_seconds", help: "time from a crossing publish's arrival to JetStream confirming all its events", registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
+    frames: new Counter({ name: "footfall_broker_frames_total", help: "camera frames newly stored in JetStream", registers }),
+    detections: new Counter({ name: "footfall_broker_detections_total", help: "detections in camera frames newly stored in JetStream", registers }),
+    duplicateFrames: new Counter({ name: "footfall_broker_duplicate_frames_total", help: "camera frames JetStream already had (re-sends)", registers }),
   };
 }

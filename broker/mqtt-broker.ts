@@ -9,6 +9,8 @@ import type { Logger } from "../infra/log.ts";
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
 import { CrossingBridge, checkDeviceCrossings } from "./crossing-bridge.ts";
 import { readCrossings, readJson } from "./crossing-payload.ts";
+import { checkCameraDevice, DetectionBridge } from "./detection-bridge.ts";
+import { readCameraStatus, readDetectionFrame } from "./detection-payload.ts";
 import type { DeviceRegistry } from "./device-registry.ts";
 import { maySubscribe, publishAccess } from "./topic-access.ts";
 
@@ -40,8 +42,8 @@ const MAX_CLIENT_ID = 128;
 /**
  * The edge MQTT broker (aedes over TCP). Devices log in with username = device id and
  * password = secret, publish only under their own topic prefix, and subscribe only to their
- * command topic. DPU crossings are validated and stored in JetStream (FF_ACTORS) by the
- * CrossingBridge inside aedes' authorizePublish hook: aedes writes a QoS 1 PUBACK (QoS 2 PUBREC)
+ * command topic. DPU crossings and camera frames are validated and stored in JetStream (FF_ACTORS)
+ * by the CrossingBridge / DetectionBridge inside aedes' authorizePublish hook: aedes writes a QoS 1 PUBACK (QoS 2 PUBREC)
  * only after that hook's callback, so a device is acknowledged only once JetStream has stored
  * every event of its publish. If JetStream does not confirm, the hook fails, aedes closes the
  * connection without acknowledging, and the device resends on reconnect (Nats-Msg-Id de-duplicates).
@@ -61,6 +63,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     maxInFlight: opts.maxInFlight ?? 256,
     log,
   });
+  const cameraBridge = new DetectionBridge(jetstream(opts.nc), { partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256 });
   /** authenticated client -> the device and the secret hash it proved */
   const devices = new WeakMap<Client, { id: string; secretHash: string }>();
   const clients = new Set<Client>();
@@ -169,6 +172,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     const access = publishAccess(device, packet.topic);
     if ("refused" in access) return refuse(client, device.id, packet, "topic_denied", access.refused, done);
 
+    if (access.type === "detections" || access.type === "status") return authorizeCameraPublish(client, device, packet, access.type, receivedAt, done);
     if (access.type !== "crossing") {
       const json = readJson(packet.payload, opts.maxPayloadBytes);
       if (!json.ok) return refuse(client, device.id, packet, json.reason, json.detail, done);
@@ -206,8 +210,57 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
         }
       },
     );
+    track(task);
+  }
+
+  function track(task: Promise<void>): void {
     inflight.add(task);
     void task.finally(() => inflight.delete(task));
+  }
+
+  /**
+   * A camera's frame (QoS 1: PUBACK only once JetStream stored it) or status heartbeat / last will
+   * (stored best effort, never holding the connection). Both go to the camera actor's subject.
+   */
+  function authorizeCameraPublish(
+    client: Client, device: DeviceRecord, packet: PublishPacket, type: "detections" | "status", receivedAt: number,
+    done: (err?: Error | null) => void,
+  ): void {
+    const notCamera = checkCameraDevice(device);
+    if (notCamera) return refuse(client, device.id, packet, "device_mismatch", notCamera, done);
+    if (type === "status") {
+      const read = readCameraStatus(packet.payload, opts.maxPayloadBytes);
+      if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
+      metrics.accepted.inc({ type: "status" });
+      track(cameraBridge.publishStatus(device, read.value, receivedAt).catch((err: unknown) => {
+        metrics.bridgeFailures.inc();
+        log.warn({ device: device.id, reason: err instanceof Error ? err.message : String(err) }, "camera status not stored");
+      }));
+      return done(null);
+    }
+    const read = readDetectionFrame(packet.payload, opts.maxPayloadBytes);
+    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
+    const frame = read.value;
+    const timer = metrics.bridgeLatency.startTimer();
+    track(cameraBridge.publishFrame(device, frame, receivedAt).then(
+      (duplicate) => {
+        timer();
+        metrics.accepted.inc({ type: "detections" });
+        if (duplicate) metrics.duplicateFrames.inc();
+        else {
+          metrics.frames.inc();
+          metrics.detections.inc(frame.detections.length);
+        }
+        done(null);
+      },
+      (err: unknown) => {
+        metrics.bridgeFailures.inc();
+        const reason = err instanceof Error ? err.message : String(err);
+        log.warn({ device: device.id, clientId: client.id, seq: frame.seq, reason }, "frame not acknowledged: jetstream did not confirm");
+        if (packet.qos === 0) done(null);
+        else done(new Error(`not stored: ${reason}`));
+      },
+    ));
   }
 
   const sockets = new Set<net.Socket>();

@@ -3,7 +3,7 @@ import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@
 import { Kvm } from "@nats-io/kv";
 import { InfluxDB } from "influx";
 import {
-  KV_DEVICES, KV_HOSTS, KV_LEASES, KV_SNAPSHOTS, KV_TOPOLOGY,
+  KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
   STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
 } from "../contracts/nats-layout.ts";
 import type { Config } from "./config.ts";
@@ -40,6 +40,10 @@ export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "lease
   await kvm.create(KV_SNAPSHOTS, { history: 1, maxValueSize: 8 * 1024 * 1024 });
   await kvm.create(KV_LEASES, { history: 1, ttl: cfg.leaseTtlMs });
   await kvm.create(KV_HOSTS, { history: 1, ttl: cfg.leaseTtlMs });
+  // query history and jobs are kept 30 days; a stored query result may be up to 4 MiB
+  await kvm.create(KV_QUERIES, { history: 1, ttl: 30 * DAY_MS, maxValueSize: 4 * 1024 * 1024 });
+  await kvm.create(KV_JOBS, { history: 1, ttl: 30 * DAY_MS });
+  await kvm.create(KV_EXTRACTION, { history: 1 });
   log?.info("nats streams and buckets ready");
 }
 

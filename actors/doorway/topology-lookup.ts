@@ -1,10 +1,9 @@
 import { z } from "zod";
-import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { DoorwayId, SiteId, SpaceId } from "../../contracts/ids.ts";
-import { KV_TOPOLOGY } from "../../contracts/nats-layout.ts";
 import type { StoredTopology } from "../../contracts/topology.ts";
 import type { Logger } from "../../infra/log.ts";
+import { TopologyWatch } from "../topology/topology-watch.ts";
 
 export interface DoorwayEnds { entering_to: string; exiting_to: string }
 
@@ -54,35 +53,23 @@ export class StaticTopologyLookup implements TopologyLookup {
  * logged and ignored (the site keeps its previous topology); a deleted key removes the site.
  */
 export class KvTopologyLookup implements TopologyLookup {
-  private sites = new Map<string, { revision: number; doorways: SiteDoorways }>();
-  /** newest bucket revision applied: a re-opened watch resumes after it */
-  private lastRevision = 0;
-  private closed = false;
-  private stopWatch: (() => void) | undefined;
+  private sites = new Map<string, SiteDoorways>();
+  private watch: TopologyWatch | undefined;
 
   private constructor(private readonly log?: Logger) {}
 
   static async open(nc: NatsConnection, log?: Logger): Promise<KvTopologyLookup> {
     const lookup = new KvTopologyLookup(log);
-    const kv = await new Kvm(nc).open(KV_TOPOLOGY);
-    const keys: string[] = [];
-    for await (const k of await kv.keys()) keys.push(k);
-    for (const k of keys) {
-      const e = await kv.get(k);
-      if (e) lookup.apply(e.key, e.revision, e.operation, e.value);
-    }
-    const first = await kv.watch();
-    lookup.stopWatch = () => first.stop();
-    void lookup.follow(nc, kv, first);
+    lookup.watch = await TopologyWatch.open(nc, (site, revision, json) => lookup.apply(site, revision, json), log);
     return lookup;
   }
 
   doorway(site: string, doorwayId: string): DoorwayEnds | undefined {
-    return this.sites.get(site)?.doorways.doorways.get(doorwayId);
+    return this.sites.get(site)?.doorways.get(doorwayId);
   }
 
   capacity(site: string, spaceId: string): number | undefined {
-    return this.sites.get(site)?.doorways.capacities.get(spaceId);
+    return this.sites.get(site)?.capacities.get(spaceId);
   }
 
   /** Sites currently known. */
@@ -91,45 +78,13 @@ export class KvTopologyLookup implements TopologyLookup {
   }
 
   close(): void {
-    this.closed = true;
-    this.stopWatch?.();
-    this.stopWatch = undefined;
+    this.watch?.close();
   }
 
-  /** Applies the watch; if it ever ends (e.g. its consumer vanished with a restarted server), watches again from the next revision. */
-  private async follow(nc: NatsConnection, kv: KV, first: Awaited<ReturnType<KV["watch"]>>): Promise<void> {
-    let it: Awaited<ReturnType<KV["watch"]>> | undefined = first;
-    while (!this.closed && !nc.isClosed()) {
-      try {
-        if (!it) {
-          it = await kv.watch({ resumeFromRevision: this.lastRevision + 1 });
-          const current = it;
-          this.stopWatch = () => current.stop();
-          if (this.closed) current.stop();
-        }
-        for await (const e of it) this.apply(e.key, e.revision, e.operation, e.value);
-      } catch (err) {
-        this.log?.warn({ err: (err as Error).message }, "topology watch failed; watching again");
-      }
-      it = undefined;
-      if (!this.closed) await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-
-  private apply(site: string, revision: number, operation: string, value: Uint8Array): void {
-    if (revision > this.lastRevision) this.lastRevision = revision;
-    const known = this.sites.get(site);
-    if (known && known.revision >= revision) return;
-    if (operation !== "PUT") {
+  private apply(site: string, revision: number, json: unknown): void {
+    if (json === undefined) {
       this.sites.delete(site);
       this.log?.info({ site, revision }, "topology removed");
-      return;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(value));
-    } catch (err) {
-      this.log?.warn({ site, revision, reason: (err as Error).message }, "topology value is not JSON; keeping the previous one");
       return;
     }
     const parsed = StoredDoorways.safeParse(json);
@@ -141,7 +96,7 @@ export class KvTopologyLookup implements TopologyLookup {
       this.log?.warn({ site, revision, stored: parsed.data.site }, "topology stored under another site's key; ignored");
       return;
     }
-    this.sites.set(site, { revision, doorways: indexSite(parsed.data) });
+    this.sites.set(site, indexSite(parsed.data));
     this.log?.debug({ site, revision, doorways: parsed.data.doorways.length }, "topology loaded");
   }
 }

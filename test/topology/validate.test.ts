@@ -88,3 +88,54 @@ describe("validateTopology", () => {
     expect(errs.length).toBe(5);
   });
 });
+
+describe("validateTopology: cameras", () => {
+  // a camera looking at the 10 m x 10 m lobby: image corners of a 640x480 view map to a trapezoid
+  const calibration = {
+    image_points: [[0, 480], [640, 480], [520, 120], [120, 120], [320, 300]] as [number, number][],
+    floor_points: [[2, 0], [8, 0], [10, 10], [0, 10], [5, 3.5]] as [number, number][],
+  };
+  const lobby = { id: "lobby", name: "Lobby", polygon: [[0, 0], [10, 0], [10, 10], [0, 10]] as [number, number][] };
+  const camDoc = (cam: Record<string, unknown>, more: Record<string, unknown>[] = []): TopologyDocIn => ({
+    spaces: [lobby], doorways: [], devices: [{ id: "cam-1", kind: "camera", ...cam } as never, ...(more as never[])],
+  });
+
+  it("accepts a calibrated camera with sees, neighbours and lines", () => {
+    expect(check(camDoc(
+      { calibration, sees: ["lobby"], neighbours: [{ camera: "cam-2", min_s: 0, max_s: 5 }], lines: [{ id: "l1", a: [0, 5], b: [10, 5] }] },
+      [{ id: "cam-2", kind: "camera", calibration }],
+    ))).toEqual({ ok: true });
+  });
+
+  it("refuses degenerate and inconsistent calibrations with the reason", () => {
+    const collinear = { image_points: [[0, 0], [10, 10], [20, 20], [30, 30]], floor_points: calibration.floor_points.slice(0, 4) };
+    expect(errorsOf(camDoc({ calibration: collinear }))[0]).toMatch(/cam-1.*calibration is degenerate.*collinear/);
+    const wrong = { ...calibration, floor_points: [[2, 0], [8, 0], [10, 10], [0, 10], [9, 9]] };
+    expect(errorsOf(camDoc({ calibration: wrong }))[0]).toMatch(/calibration points disagree.*m RMS/);
+    expect(() => TopologyDoc.parse(camDoc({ calibration: { image_points: [[0, 0]], floor_points: [[0, 0]] } }))).toThrow(/at least 4/);
+  });
+
+  it("refuses unknown spaces, neighbours, bad windows, duplicate lines and camera fields on other devices", () => {
+    const errs = errorsOf(camDoc(
+      { calibration, sees: ["attic"], neighbours: [{ camera: "cam-9", min_s: 5, max_s: 1 }, { camera: "cam-1", min_s: 0, max_s: 1 }],
+        lines: [{ id: "l1", a: [0, 5], b: [10, 5] }, { id: "l1", a: [0, 6], b: [0, 6] }] },
+      [{ id: "dpu-x", kind: "dpu", sees: ["lobby"] }],
+    ));
+    expect(errs).toEqual(expect.arrayContaining([
+      'device "cam-1": sees "attic", which is not a space of the site',
+      'device "cam-1": neighbour "cam-9" is not a camera of the site',
+      'device "cam-1": neighbour "cam-9" has min_s 5 > max_s 1',
+      'device "cam-1": a camera is not its own neighbour',
+      'line "l1" is declared more than once',
+      'line "l1" of device "cam-1" is shorter than 5 cm',
+      'device "dpu-x": sees is for cameras only, not a dpu',
+    ]));
+  });
+
+  it("refuses polygons without area or with crossing edges", () => {
+    expect(errorsOf({ spaces: [{ id: "a", name: "A", polygon: [[0, 0], [1, 1], [2, 2]] }], doorways: [] }))
+      .toEqual(['space "a": polygon has no area']);
+    expect(errorsOf({ spaces: [{ id: "a", name: "A", polygon: [[0, 0], [4, 0], [0, 4], [5, 6]] }], doorways: [] }))
+      .toEqual(['space "a": polygon edges cross each other']);
+  });
+});
