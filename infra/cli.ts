@@ -44,9 +44,9 @@ program.command("broker").description("the MQTT edge broker and its JetStream br
 });
 
 program.command("host").description("an actor host (run several to share the partitions)").action(async () => {
-  const { runOccupancyHost } = await import("../actors/main.ts");
+  const { runFootfallHost } = await import("../actors/main.ts");
   const cfg = config();
-  await runUntilSignal(() => runOccupancyHost(cfg));
+  await runUntilSignal(() => runFootfallHost(cfg));
 });
 
 program.command("api").description("the HTTP API").action(async () => {

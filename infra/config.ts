@@ -56,6 +56,10 @@ export const ConfigSchema = z.object({
   maxTimeline: z.coerce.number().int().min(1000),
   /** FOOTFALL_MAX_FUTURE_MS: crossings stamped further ahead of the wall clock are refused (0 = accept any) */
   maxFutureMs: z.coerce.number().int().min(0),
+  /** FOOTFALL_CAMERA_REORDER_MS: how long (frame time) a camera actor waits for a missing frame before tracking on without it */
+  cameraReorderMs: z.coerce.number().int().min(0).max(600_000),
+  /** FOOTFALL_PERSON_SILENCE_S: a person nobody has seen for this long (stream time) is ended; must exceed cameras' neighbour max_s */
+  personSilenceS: z.coerce.number().min(1).max(86_400),
   /** FOOTFALL_MAX_PAYLOAD: largest MQTT / HTTP ingest payload in bytes */
   maxPayloadBytes: z.coerce.number().int().min(256),
   /** FOOTFALL_LOG_LEVEL */
@@ -87,6 +91,8 @@ const ENV: Record<keyof Config, string> = {
   lateHorizonHours: "FOOTFALL_LATE_HORIZON_H",
   maxTimeline: "FOOTFALL_MAX_TIMELINE",
   maxFutureMs: "FOOTFALL_MAX_FUTURE_MS",
+  cameraReorderMs: "FOOTFALL_CAMERA_REORDER_MS",
+  personSilenceS: "FOOTFALL_PERSON_SILENCE_S",
   maxPayloadBytes: "FOOTFALL_MAX_PAYLOAD",
   logLevel: "FOOTFALL_LOG_LEVEL",
 };
@@ -113,6 +119,8 @@ export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl"> = {
   lateHorizonHours: 48,
   maxTimeline: 200_000,
   maxFutureMs: 10 * 60_000,
+  cameraReorderMs: 5000,
+  personSilenceS: 60,
   maxPayloadBytes: 256 * 1024,
   logLevel: "info",
 };
