@@ -50,6 +50,8 @@ interface Frame {
   /** hypotheses: tid and the true person of its detection (null: false positive or unknown oid) */
   tids: string[];
   truths: (string | null)[];
+  /** hypotheses whose oid is not a detection of this truth frame */
+  unknown: number;
   /** per-frame matches: GT person -> tid */
   matched: Map<string, string>;
 }
@@ -154,22 +156,20 @@ function joinFrames(truth: Iterable<TruthFrame>, hypotheses: Iterable<Hypothesis
       const h = hf.get(ts);
       const gt = new Set(t?.visible);
       if (t) for (const p of t.dets.values()) if (p !== null) gt.add(p);
-      const tids = h?.tids ?? [];
-      const truths = (h?.oids ?? []).map((oid) => {
-        const p = t?.dets.get(oid);
-        return p === undefined ? null : p;
-      });
-      const unknown = (h?.oids ?? []).map((oid) => t?.dets.get(oid) === undefined);
-      const frame: Frame = { camera, ts, index: frames.length, gt: [...gt], tids, truths, matched: new Map() };
-      unknownOf.set(frame, unknown.reduce((n, u) => n + (u ? 1 : 0), 0));
-      frames.push(frame);
+      const oids = h?.oids ?? [];
+      const truths: (string | null)[] = new Array(oids.length);
+      let unknown = 0;
+      for (let i = 0; i < oids.length; i++) {
+        const p = t?.dets.get(oids[i]!);
+        if (p === undefined) unknown++;
+        truths[i] = p ?? null;
+      }
+      frames.push({ camera, ts, index: frames.length, gt: [...gt], tids: h?.tids ?? [], truths, unknown, matched: new Map() });
     }
     out.set(camera, frames);
   }
   return out;
 }
-/** unknown-oid hypotheses per frame (kept beside the frame, used once) */
-const unknownOf = new WeakMap<Frame, number>();
 
 interface TrackShare {
   objects: number;
@@ -232,7 +232,7 @@ function evaluateCamera(frames: Frame[], o: Required<EvaluateOptions>): MotMetri
     c.frames++;
     c.gt += f.gt.length;
     c.hyp += f.tids.length;
-    c.unknownOids += unknownOf.get(f) ?? 0;
+    c.unknownOids += f.unknown;
     const candidates = new Map<string, string[]>();
     for (let i = 0; i < f.tids.length; i++) {
       const tid = f.tids[i]!, p = f.truths[i]!;

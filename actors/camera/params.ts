@@ -1,0 +1,59 @@
+import { z } from "zod";
+
+/**
+ * The camera actor's tuning: frame ordering, ByteTrack association, track life cycle and the
+ * floor smoother. Defaults suit 5-30 fps cameras looking at walking people; every time is in
+ * milliseconds of FRAME time (the camera's frame_ts), never wall time, except where noted.
+ */
+export const CameraParams = z.strictObject({
+  /** frames wait this long (frame time) for a missing earlier frame before the gap is given up;
+   *  at flush, a buffer whose oldest frame was received this long ago (wall time) is released */
+  reorderMs: z.number().int().min(0).max(120_000).default(5_000),
+  /** most frames held in the reorder buffer; beyond it the oldest gap is given up */
+  maxBufferedFrames: z.number().int().min(1).max(100_000).default(2_000),
+  /** detection ids remembered for the second de-duplication stage (frame time) */
+  oidWindowMs: z.number().int().min(0).max(3_600_000).default(60_000),
+  /** most detection ids remembered (oldest forgotten first) */
+  maxOids: z.number().int().min(0).max(1_000_000).default(100_000),
+  /** processed (seq, frame_ts) pairs remembered to tell a duplicate frame from a late one */
+  frameMemoryMs: z.number().int().min(0).max(3_600_000).default(30_000),
+
+  /** detections at or above this score take part in the first association */
+  highThresh: z.number().min(0).max(1).default(0.5),
+  /** detections in [lowThresh, highThresh) only extend tracks (second association) */
+  lowThresh: z.number().min(0).max(1).default(0.1),
+  /** unmatched high detections at or above this score start a tentative track */
+  newTrackThresh: z.number().min(0).max(1).default(0.6),
+  /** gate of the first association (confirmed and lost tracks vs high detections), on 1 - IoU */
+  matchGate: z.number().min(0).max(1).default(0.8),
+  /** gate of the second association (tracks still unmatched vs low detections), on 1 - IoU */
+  lowMatchGate: z.number().min(0).max(1).default(0.5),
+  /** gate of tentative tracks vs the high detections left over, on 1 - IoU */
+  tentativeGate: z.number().min(0).max(1).default(0.7),
+  /** consecutive matched frames that confirm a tentative track (1 = confirmed at birth) */
+  minHits: z.number().int().min(1).max(100).default(3),
+  /** a confirmed track unmatched for longer than this ends (frame time) */
+  lostMs: z.number().int().min(0).max(600_000).default(2_000),
+  /** frame rate the box filter's noise figures are tuned for (ByteTrack's 30 fps); scales noise by dt */
+  refFps: z.number().positive().max(1_000).default(30),
+
+  /** box jitter as a share of the box width / height (1 sigma), for the floor measurement noise */
+  boxJitter: z.number().min(0).max(1).default(0.04),
+  /** floor measurement noise floor (metres, 1 sigma) */
+  floorMinStd: z.number().min(0).max(10).default(0.05),
+  /** walking acceleration noise of the floor smoother (m/s², 1 sigma) */
+  floorAccelStd: z.number().min(0).max(100).default(0.6),
+  /** a floor measurement further than this many sigmas from the prediction is down-weighted */
+  floorGateSigma: z.number().positive().max(100).default(4),
+
+  /** a tracklet's mean embedding is re-sent at most this often (frame time); also sent at confirmation */
+  embeddingEveryMs: z.number().int().min(0).max(3_600_000).default(1_000),
+});
+export type CameraParams = z.output<typeof CameraParams>;
+
+/** Defaults merged with overrides, validated (throws on an out-of-range value, naming it). */
+export function cameraParams(overrides: Partial<CameraParams> = {}): CameraParams {
+  const p = CameraParams.parse(overrides);
+  if (p.lowThresh > p.highThresh) throw new Error("camera params: lowThresh must not exceed highThresh");
+  return p;
+}
