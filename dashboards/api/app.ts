@@ -1,11 +1,13 @@
 import express from "express";
 import type { InfluxDB } from "influx";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import type { Config } from "../../infra/config.ts";
 import type { Logger } from "../../infra/log.ts";
 import type { TopologyStore } from "../../actors/topology/topology-store.ts";
 import type { DeviceRegistry } from "../../broker/device-registry.ts";
 import type { CrossingBridge } from "../../broker/crossing-bridge.ts";
+import type { AttributeExtractor } from "../../models/extractor.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { errorHandler, sendError } from "./api-error.ts";
 import { ApiMetrics } from "./http-metrics.ts";
@@ -14,6 +16,8 @@ import { OccupancyReader } from "./occupancy-reader.ts";
 import { occupancyRoutes } from "./occupancy-routes.ts";
 import { openapiRoute, opsRoutes } from "./ops-routes.ts";
 import { topologyRoutes } from "./topology-routes.ts";
+import { trackApi, type TrackApiOptions } from "./track-api.ts";
+import type { JobRunner } from "./job-runner.ts";
 
 export interface ApiDeps {
   cfg: Config;
@@ -23,15 +27,29 @@ export interface ApiDeps {
   bridge: CrossingBridge;
   log: Logger;
   metrics: Registry;
+  /** NATS: query history, reprocessing jobs and their JetStream publishes */
+  nc: NatsConnection;
+  /** re-extracts attributes for reprocessing jobs; without one such jobs fail with a reason */
+  extractor?: AttributeExtractor | undefined;
+  track?: TrackApiOptions | undefined;
+}
+
+/** The express app and what runs beside it (the reprocessing job runner). */
+export interface ApiApp {
+  app: express.Express;
+  jobs: JobRunner;
+  /** stops background work (running jobs stay resumable by the next process) */
+  close(): Promise<void>;
 }
 
 export const API_PREFIX = "/api/v1";
 
 /**
- * The HTTP API (express 5): occupancy queries, topology administration, HTTP ingest under
- * /api/v1; /healthz and /metrics at the root. Every error is JSON {error, reason}.
+ * The HTTP API (express 5): occupancy queries, topology administration, HTTP ingest, and the
+ * camera pipeline's paths, statistics, heatmap, zones, cameras, query history and reprocessing
+ * jobs under /api/v1; /healthz and /metrics at the root. Every error is JSON {error, reason}.
  */
-export function createApiApp(deps: ApiDeps): express.Express {
+export function createApiApp(deps: ApiDeps): ApiApp {
   const { cfg, log } = deps;
   const app = express();
   app.disable("x-powered-by");
@@ -52,7 +70,12 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.use(API_PREFIX, occupancyRoutes({ reader: new OccupancyReader(deps.influx, cfg.influxDb), topology: deps.topology }));
   app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin: requireAdmin(cfg.adminToken), json }));
   app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, bridge: deps.bridge, metrics, json, log }));
+  const track = trackApi({
+    cfg, influx: deps.influx, nc: deps.nc, topology: deps.topology, log, metrics: deps.metrics,
+    extractor: deps.extractor, options: deps.track,
+  });
+  app.use(API_PREFIX, track.router);
   app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
-  return app;
+  return { app, jobs: track.runner, close: () => track.close() };
 }

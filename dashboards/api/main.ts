@@ -9,12 +9,22 @@ import { influxClient, provisionInflux, provisionNats } from "../../infra/provis
 import { TopologyStore } from "../../actors/topology/topology-store.ts";
 import { DeviceRegistry } from "../../broker/device-registry.ts";
 import { CrossingBridge } from "../../broker/crossing-bridge.ts";
-import { createApiApp } from "./app.ts";
+import type { AttributeExtractor } from "../../models/extractor.ts";
+import { createApiApp, type ApiApp } from "./app.ts";
+import type { TrackApiOptions } from "./track-api.ts";
 
-/** The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort. */
-export async function runApi(cfg: Config): Promise<{ port: number; stop(): Promise<void> }> {
+/**
+ * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
+ * the reprocessing job runner working beside it. `extractor`: what reprocessing jobs extract
+ * attributes with (none: such jobs fail with a reason).
+ */
+export async function runApi(
+  cfg: Config,
+  opts: { extractor?: AttributeExtractor; track?: TrackApiOptions } = {},
+): Promise<{ port: number; stop(): Promise<void> }> {
   const log = createLogger("api", cfg.logLevel);
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
+  let api: ApiApp | undefined;
   try {
     await provisionNats(nc, cfg, log);
     const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
@@ -22,9 +32,12 @@ export async function runApi(cfg: Config): Promise<{ port: number; stop(): Promi
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
     const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions, log: log.child({ component: "bridge" }) });
-    const app = createApiApp({ cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api") });
+    api = createApiApp({
+      cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api"), nc,
+      extractor: opts.extractor, track: opts.track,
+    });
 
-    const server = app.listen(cfg.httpPort, cfg.bind);
+    const server = api.app.listen(cfg.httpPort, cfg.bind);
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
       server.once("error", reject);
@@ -37,12 +50,14 @@ export async function runApi(cfg: Config): Promise<{ port: number; stop(): Promi
       port,
       stop: () => (stopping ??= (async () => {
         await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
+        await api?.close();
         registry.close();
         await nc.drain().catch(() => {});
         log.info("api stopped");
       })()),
     };
   } catch (e) {
+    await api?.close().catch(() => {});
     await nc.close().catch(() => {});
     throw e;
   }

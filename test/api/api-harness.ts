@@ -13,6 +13,9 @@ import { TopologyStore } from "../../actors/topology/topology-store.ts";
 import { DeviceRegistry } from "../../broker/device-registry.ts";
 import { CrossingBridge } from "../../broker/crossing-bridge.ts";
 import { createApiApp } from "../../dashboards/api/app.ts";
+import type { JobRunner } from "../../dashboards/api/job-runner.ts";
+import type { TrackApiOptions } from "../../dashboards/api/track-api.ts";
+import type { AttributeExtractor } from "../../models/extractor.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 
 /**
@@ -27,6 +30,8 @@ export interface ApiHarness {
   topology: TopologyStore;
   registry: DeviceRegistry;
   metrics: Registry;
+  /** the reprocessing job runner of the app */
+  jobs: JobRunner;
   url: string;
   /** fetch with the admin bearer token and a JSON body */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
@@ -35,7 +40,16 @@ export interface ApiHarness {
 
 export const ADMIN_TOKEN = "test-admin-token";
 
-export async function startApiHarness(opts: { influx?: boolean; overrides?: Partial<Config> } = {}): Promise<ApiHarness> {
+export interface ApiHarnessOptions {
+  influx?: boolean;
+  overrides?: Partial<Config>;
+  /** what reprocessing jobs extract attributes with */
+  extractor?: AttributeExtractor;
+  /** camera-pipeline query options (look-back, job runner timings) */
+  track?: TrackApiOptions;
+}
+
+export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<ApiHarness> {
   const services = await startTestServices({ influx: opts.influx ?? false });
   const cfg = loadConfig({
     dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
@@ -50,12 +64,12 @@ export async function startApiHarness(opts: { influx?: boolean; overrides?: Part
   const registry = await DeviceRegistry.open(nc);
   const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions });
   const metrics = createRegistry("api-test");
-  const app = createApiApp({ cfg, influx, topology, registry, bridge, log, metrics });
-  const server = http.createServer(app);
+  const api = createApiApp({ cfg, influx, topology, registry, bridge, log, metrics, nc, extractor: opts.extractor, track: opts.track });
+  const server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    services, cfg, nc, influx, topology, registry, metrics, url,
+    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, url,
     admin: (method, path, body) => fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
@@ -64,6 +78,7 @@ export async function startApiHarness(opts: { influx?: boolean; overrides?: Part
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await api.close();
       registry.close();
       await nc.close();
       await services.stop();
