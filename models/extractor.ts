@@ -25,7 +25,9 @@ export type AttributeEvidence = Record<string, number>;
 
 export interface AttributeExtractor {
   readonly name: string;
-  /** attributes it can extract */
+  /** attributes it can extract (as of the last refresh, for remote ones) */
   readonly attributes: readonly string[];
+  /** for extractors in other processes: learn what they can extract now (called before each job) */
+  refresh?(): Promise<void>;
   extract(req: ExtractionRequest): Promise<AttributeEvidence>;
 }

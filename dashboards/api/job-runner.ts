@@ -242,6 +242,7 @@ export class JobRunner {
       throw new JobFailure(`no attribute extractor is configured in this API process, so "${job.attribute}" cannot be extracted ` +
         `again from stored data; the range stays without it (configure an extractor, e.g. the video extractor)`);
     }
+    await extractor.refresh?.();
     if (!extractor.attributes.includes(job.attribute)) {
       throw new JobFailure(`the extractor "${extractor.name}" cannot extract "${job.attribute}" (it extracts ${extractor.attributes.join(", ") || "nothing"})`);
     }

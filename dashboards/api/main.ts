@@ -10,13 +10,15 @@ import { TopologyStore } from "../../actors/topology/topology-store.ts";
 import { DeviceRegistry } from "../../broker/device-registry.ts";
 import { CrossingBridge } from "../../broker/crossing-bridge.ts";
 import type { AttributeExtractor } from "../../models/extractor.ts";
+import { NatsExtractor } from "../../models/nats-extractor.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./track-api.ts";
 
 /**
  * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
  * the reprocessing job runner working beside it. `extractor`: what reprocessing jobs extract
- * attributes with (none: such jobs fail with a reason).
+ * attributes with; by default whichever extractor serves on NATS (models/nats-extractor.ts; none
+ * running: such jobs fail with a reason).
  */
 export async function runApi(
   cfg: Config,
@@ -34,7 +36,7 @@ export async function runApi(
     const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions, log: log.child({ component: "bridge" }) });
     api = createApiApp({
       cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api"), nc,
-      extractor: opts.extractor, track: opts.track,
+      extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track,
     });
 
     const server = api.app.listen(cfg.httpPort, cfg.bind);
