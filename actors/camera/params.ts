@@ -10,11 +10,13 @@ export const CameraParams = z.strictObject({
    *  at flush, a buffer whose oldest frame was received this long ago (wall time) is released */
   reorderMs: z.number().int().min(0).max(120_000).default(5_000),
   /** most frames held in the reorder buffer; beyond it the oldest gap is given up */
-  maxBufferedFrames: z.number().int().min(1).max(100_000).default(2_000),
+  maxBufferedFrames: z.number().int().min(1).max(100_000).default(1_000),
+  /** most bytes (JSON, estimated) held in the reorder buffer; beyond it the oldest gap is given up */
+  maxBufferedBytes: z.number().int().min(1).max(100_000_000).default(2_000_000),
   /** detection ids remembered for the second de-duplication stage (frame time) */
   oidWindowMs: z.number().int().min(0).max(3_600_000).default(60_000),
-  /** most detection ids remembered (oldest forgotten first) */
-  maxOids: z.number().int().min(0).max(1_000_000).default(100_000),
+  /** most characters of detection ids remembered (oldest forgotten first): bounds memory and snapshot size */
+  maxOidChars: z.number().int().min(0).max(50_000_000).default(500_000),
   /** processed (seq, frame_ts) pairs remembered to tell a duplicate frame from a late one */
   frameMemoryMs: z.number().int().min(0).max(3_600_000).default(30_000),
 
@@ -42,9 +44,24 @@ export const CameraParams = z.strictObject({
   /** floor measurement noise floor (metres, 1 sigma) */
   floorMinStd: z.number().min(0).max(10).default(0.05),
   /** walking acceleration noise of the floor smoother (m/s², 1 sigma) */
-  floorAccelStd: z.number().min(0).max(100).default(0.6),
+  floorAccelStd: z.number().min(0).max(100).default(1.0),
   /** a floor measurement further than this many sigmas from the prediction is down-weighted */
   floorGateSigma: z.number().positive().max(100).default(4),
+  /** a foot point far from where a track's person can be makes the pair less worth matching: it
+   *  loses the share floorCostWeight x min(1, d² / floorMatchSigma²) of its IoU worth, d the
+   *  Mahalanobis distance (the smaller of constant-velocity prediction and walking reach);
+   *  floorMatchSigma 0 turns floor hints off */
+  floorMatchSigma: z.number().min(0).max(100).default(4),
+  floorCostWeight: z.number().min(0).max(0.99).default(0.5),
+  /** ... and beyond floorVetoSigma it is never matched (another person at another depth) */
+  floorVetoSigma: z.number().positive().max(1000).default(3),
+  /** fastest walking speed (m/s) for the walking-reach distance */
+  walkMaxSpeed: z.number().positive().max(20).default(2),
+
+  /** a new observation goes to the linker when the smoothed position moved at least this far (metres) from the last one sent */
+  obsMinMoveM: z.number().min(0).max(100).default(0.5),
+  /** ... or when this long passed since the last one sent (frame time; the position then is the last one sent) */
+  obsMaxGapMs: z.number().int().min(0).max(3_600_000).default(1_000),
 
   /** a tracklet's mean embedding is re-sent at most this often (frame time); also sent at confirmation */
   embeddingEveryMs: z.number().int().min(0).max(3_600_000).default(1_000),
