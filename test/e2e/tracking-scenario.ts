@@ -1,0 +1,145 @@
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { TrackUpdate } from "../../contracts/events.ts";
+import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
+import { cameraMall, cameraMallSecrets, toCameraTopologyDoc, type CameraMallPlan } from "../../firmware-sim/camera-mall.ts";
+import { runCameraSim, type CameraRunResult } from "../../firmware-sim/camera-run.ts";
+import type { CameraFaults } from "../../firmware-sim/camera-detector.ts";
+import { influxClient } from "../../infra/provision.ts";
+import { evaluateScenario, type ScenarioFigures } from "../accuracy/scenario-evaluation.ts";
+import type { TestStack } from "../support/stack.ts";
+import { eventually } from "../support/retry.ts";
+
+export interface TrackingScenarioOptions {
+  site?: string;
+  walkers: number;
+  minutes: number;
+  seed: number;
+  fps?: number;
+  faults?: Partial<CameraFaults>;
+  /** called once the frames are published, before the results are read (e.g. to kill a host) */
+  midRun?: (progress: number) => Promise<void> | void;
+}
+
+export interface TrackingScenarioRun {
+  plan: CameraMallPlan;
+  secrets: Record<string, string>;
+  /** what the simulator was run with (rendering it again gives the same frames, byte for byte) */
+  simOptions: Parameters<typeof runCameraSim>[0];
+  sim: CameraRunResult;
+  figures: ScenarioFigures;
+  /** every person record the API returned (all pages of /paths over the run) */
+  persons: Array<Record<string, unknown>>;
+  from: number;
+  to: number;
+}
+
+type PathItem = { person: string; distance_m: number; attributes: Record<string, { value: string; conf: number }>; tracklets: Array<{ tid: string; camera: string; from: number; to: number }> };
+
+/** Every page of a /paths query. */
+export async function allPaths(apiUrl: string, query: string): Promise<{ status: number; items: PathItem[]; body?: unknown }> {
+  const items: PathItem[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const r = await fetch(`${apiUrl}/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const body = (await r.json()) as { items?: PathItem[]; next_cursor?: string | null };
+    if (r.status !== 200) return { status: r.status, items, body };
+    items.push(...(body.items ?? []));
+    if (!body.next_cursor) return { status: 200, items };
+    cursor = body.next_cursor;
+  }
+}
+
+/** TrackUpdate events of the site, read back from FF_EVENTS from the start. */
+async function trackUpdates(nc: NatsConnection, site: string): Promise<TrackUpdate[]> {
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(STREAM_EVENTS, { filter_subjects: `evt.track.${site}.>` });
+  const out: TrackUpdate[] = [];
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
+    let n = 0;
+    for await (const m of batch) {
+      out.push(TrackUpdate.parse(m.json()));
+      n++;
+      if (m.info.pending === 0) break;
+    }
+    if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
+  }
+  return out;
+}
+
+/**
+ * The camera acceptance scenario against a running stack: registers the camera mall, publishes the
+ * simulated cameras' frames over MQTT as fast as the broker acknowledges (faults on: misses,
+ * occlusion, false positives, jitter, colour confusion, 5 % duplicate sends, late batches), waits
+ * until every frame is tracked and the pipeline is quiet, then reads the answers through the HTTP
+ * API (/paths, zone occupancy) and the track.update events, and evaluates them against ground truth.
+ */
+export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, o: TrackingScenarioOptions): Promise<TrackingScenarioRun> {
+  const plan = cameraMall(o.site ?? "camera-mall");
+  const secrets = cameraMallSecrets(plan);
+  const put = await stack.admin("PUT", `/api/v1/sites/${plan.site}/topology`, toCameraTopologyDoc(plan, secrets));
+  if (put.status !== 200) throw new Error(`topology refused: ${put.status} ${await put.text()}`);
+  // the broker's registry follows KV: wait until every camera can log in
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const durationMs = o.minutes * 60_000;
+  // simulated time ends two minutes ago: every instant evaluated is in the past, within retention
+  const startTs = Date.now() - durationMs - 120_000;
+  let midRunDone = false;
+  const simOptions = {
+    mqttUrl: stack.mqttUrl, plan, secrets, walkers: o.walkers, durationMs, startTs, seed: o.seed, fps: o.fps ?? 5,
+    ...(o.faults ? { faults: o.faults } : {}),
+  };
+  const sim = await runCameraSim({
+    ...simOptions,
+    onProgress: (done, total) => {
+      if (!midRunDone && o.midRun && done >= total / 2) {
+        midRunDone = true;
+        void o.midRun(done / total);
+      }
+    },
+  });
+
+  // every distinct frame tracked (the camera actors' per-second aggregates add up), and the persons settle
+  const influx = influxClient(stack.cfg.influxUrl!, stack.cfg.influxDb);
+  await eventually("every frame tracked", async () => {
+    const rows = await influx.query<{ frames: number }>(`SELECT sum("frames") AS frames FROM "camera_stats" WHERE "site" = '${plan.site}'`);
+    return ((rows[0] as { frames?: number } | undefined)?.frames ?? 0) >= sim.frames;
+  }, 180_000, 500);
+  let last = "";
+  await eventually("person tracks settled", async () => {
+    const rows = await influx.query<{ n: number; obs: number }>(`SELECT count("obs") AS n, sum("obs") AS obs FROM "person" WHERE "site" = '${plan.site}'`);
+    const now = JSON.stringify(rows[0] ?? {});
+    const same = now === last;
+    last = now;
+    return same;
+  }, 120_000, 2000);
+
+  const from = startTs, to = startTs + durationMs;
+  const range = `site=${plan.site}&from=${from}&to=${to}`;
+  const all = await allPaths(stack.apiUrl, range);
+  if (all.status !== 200) throw new Error(`/paths answered ${all.status}: ${JSON.stringify(all.body)}`);
+  const blue = await allPaths(stack.apiUrl, `${range}&upper=blue`);
+  if (blue.status !== 200) throw new Error(`/paths?upper=blue answered ${blue.status}: ${JSON.stringify(blue.body)}`);
+
+  const updates = await trackUpdates(nc, plan.site);
+  const figures = await evaluateScenario(sim.truth, {
+    trackUpdates: updates,
+    persons: all.items.map((p) => ({
+      person: p.person,
+      distance_m: p.distance_m,
+      tracklets: p.tracklets.map((t) => [t.tid, t.camera, t.from, t.to] as [string, string, number, number]),
+      upper: p.attributes.upper?.value ?? "",
+      upper_conf: p.attributes.upper?.conf ?? 0,
+    })),
+    blueReturned: blue.items.map((p) => p.person),
+    zoneCount: async (space, at) => {
+      const r = await fetch(`${stack.apiUrl}/api/v1/sites/${plan.site}/zones/${space}/occupancy?at=${at}`);
+      const body = (await r.json()) as { count?: number };
+      if (r.status !== 200 || typeof body.count !== "number") throw new Error(`zone ${space} at ${at}: ${r.status} ${JSON.stringify(body)}`);
+      return body.count;
+    },
+  }, `camera mall: ${o.walkers} walkers, ${o.minutes} simulated minutes, seed ${o.seed}, ${plan.cameras.length} cameras`);
+  return { plan, secrets, simOptions, sim, figures, persons: all.items as unknown as Array<Record<string, unknown>>, from, to };
+}
