@@ -270,6 +270,10 @@ export interface CameraRunOptions extends CameraSimOptions {
   statusEveryMs?: number;
   /** frames acknowledged so far, of the frames rendered in the run */
   onProgress?: (done: number, total: number) => void;
+  /** called with the run's ground truth before the first frame (it fills as frames are rendered) */
+  onStart?: (truth: CameraTruth) => void;
+  /** stops the run early (live demos); the cameras still announce "offline" */
+  signal?: AbortSignal;
   log?: Logger;
 }
 
@@ -303,6 +307,7 @@ export async function runCameraSim(opts: CameraRunOptions): Promise<CameraRunRes
   if (!(speed > 0)) throw new RangeError("speed must be positive");
   const fps = opts.fps ?? 5;
   const stream = cameraFrameStream(opts);
+  opts.onStart?.(stream.truth);
   const cameras = opts.plan.cameras.filter((c) => !opts.cameras || opts.cameras.includes(c.id));
   const missing = cameras.filter((c) => typeof opts.secrets[c.id] !== "string").map((c) => c.id);
   if (missing.length > 0) throw new Error(`no secret for camera ${missing.join(", ")}`);
@@ -329,9 +334,11 @@ export async function runCameraSim(opts: CameraRunOptions): Promise<CameraRunRes
       }
     };
     for (const m of stream.frames) {
+      if (opts.signal?.aborted) break;
       if (Number.isFinite(speed)) {
         const wait = realStart + (m.publishAt - opts.startTs) / speed - performance.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => {});
+        if (opts.signal?.aborted) break;
       }
       heartbeats(Math.min(m.publishAt, opts.startTs + opts.durationMs - 1)); // while the run lasts
       while (open.size >= maxInFlight) await Promise.race(open);

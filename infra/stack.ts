@@ -9,7 +9,8 @@ import { Supervised } from "./supervisor.ts";
 
 /**
  * `footfall up`: services as children (unless NATS_URL / INFLUX_URL are given), provisioning,
- * then broker, actor host and API as supervised child processes; with demo, a simulated mall.
+ * then broker, actor host and API as supervised child processes; with demo, two simulated malls
+ * (one with doorway sensors, one with smart cameras).
  * SIGINT / SIGTERM stop everything in order: simulator, API and broker (no new input), actor
  * host (drains, flushes, checkpoints), then influxd and nats-server.
  */
@@ -34,9 +35,12 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
   await waitHealthy(`http://${cfg.bind}:${cfg.brokerOpsPort}/healthz`, 60_000);
 
   let demo: { stop(): Promise<void>; banner: string[] } | undefined;
+  let cameraDemo: { stop(): Promise<void>; banner: string[] } | undefined;
   if (opts.demo) {
     const { startDemo } = await import("../firmware-sim/demo.ts");
     demo = await startDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
+    const { startCameraDemo } = await import("../firmware-sim/camera-demo.ts");
+    cameraDemo = await startCameraDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
   }
 
   const lines = [
@@ -46,7 +50,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     `  MQTT:       mqtt://${cfg.bind}:${cfg.mqttPort}`,
     `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
     `  InfluxDB:   ${services.influxUrl} (database ${cfg.influxDb}; point Grafana here)`,
-    ...(demo?.banner ?? ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
+    ...(demo ? [...demo.banner, ...(cameraDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
     "  Ctrl-C stops everything.",
     "",
   ];
@@ -57,7 +61,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
-    await demo?.stop();
+    await Promise.all([demo?.stop(), cameraDemo?.stop()]);
     await Promise.all([procs.api.stop(), procs.broker.stop()]);
     await procs.host.stop();
     await nc.drain().catch(() => {});
