@@ -63,6 +63,9 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
     ctx.log.debug({ actor: ctx.id, seq: f.seq, frameTs: f.frameTs, last: state.order.last }, "late frame not tracked");
   };
 
+  /** wall time (ctx.now) each actor last got a frame: not state, only when to give up waiting at a stream's end */
+  const lastFrameAt = new WeakMap<CameraState, number>();
+
   const seen = (state: CameraState, receivedAt: number) => {
     if (state.lastSeen === null || receivedAt > state.lastSeen) state.lastSeen = receivedAt;
   };
@@ -79,6 +82,7 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
         const f = parsed.data;
         if (`${f.site}.${f.camera}` !== ctx.id) return skip(ctx, "misrouted", { site: f.site, camera: f.camera }, "frame of another camera skipped");
         seen(state, f.receivedAt);
+        lastFrameAt.set(state, ctx.now());
         const out: Release<FrameMsg> = { ready: [], late: [] };
         const admission = state.order.offer(f, out);
         if (admission === "duplicate") {
@@ -112,7 +116,10 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
 
     flush(state, ctx) {
       const out: Release<FrameMsg> = { ready: [], late: [] };
-      state.order.releaseStale(ctx.now(), out);
+      // a camera that went quiet (no frame for reorderMs of wall time) will not fill its gaps: track what it holds.
+      // While frames keep coming (also a backlog replayed after a crash) gaps are given up by frame time only.
+      const quietFor = ctx.now() - (lastFrameAt.get(state) ?? ctx.now());
+      if (quietFor > p.reorderMs) state.order.releaseStale(Number.POSITIVE_INFINITY, out);
       run(state, out, ctx);
       const dot = ctx.id.indexOf(".");
       const points = state.stats.takePoints(ctx.id.slice(0, dot), ctx.id.slice(dot + 1));

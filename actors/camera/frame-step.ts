@@ -8,7 +8,7 @@ import type { CameraMetrics } from "./camera-metrics.ts";
 import type { CameraState } from "./camera-state.ts";
 import { floorDistance2, floorReach2, footPoint, type FootPoint } from "./floor-track.ts";
 import type { CameraParams } from "./params.ts";
-import { addEmbedding, addVotes, embeddingDue, newTracklet, observeFloor, unsentLast } from "./tracklet.ts";
+import { addEmbedding, addLook, addVotes, embeddingDue, lookDistance, newTracklet, observeFloor, unsentLast } from "./tracklet.ts";
 
 /**
  * Tracks one frame (already in order and not a duplicate) and issues what it caused, with
@@ -72,12 +72,20 @@ export function trackFrame(
   // how implausible a pair is on the floor: the smaller of the constant-velocity and the
   // walking-reach distances (a stop or a turn breaks the first, not the second)
   const g2 = p.floorMatchSigma * p.floorMatchSigma, v2 = p.floorVetoSigma * p.floorVetoSigma;
-  const pairCost: PairCost | undefined = view && g2 > 0
+  // and how unlike the track's look (upper / lower colours so far) the detection is
+  const floorHints = view !== undefined && g2 > 0;
+  const pairCost: PairCost | undefined = floorHints || p.lookCostWeight > 0
     ? (t, det) => {
-      const f = s.tracklets.get(t.n)?.floor, z = feet[det];
-      if (!f || !z) return 0;
-      const d2 = Math.min(floorDistance2(f, ts, z, p.floorAccelStd), floorReach2(f, ts, z, p.walkMaxSpeed));
-      return d2 > v2 ? 1 : p.floorCostWeight * Math.min(1, d2 / g2);
+      const tl = s.tracklets.get(t.n);
+      if (!tl) return 0;
+      let share = p.lookCostWeight > 0 ? p.lookCostWeight * lookDistance(tl, kept[det]!.attrs, p.lookMinEvidence) : 0;
+      const f = tl.floor, z = feet[det];
+      if (floorHints && f && z) {
+        const d2 = Math.min(floorDistance2(f, ts, z, p.floorAccelStd), floorReach2(f, ts, z, p.walkMaxSpeed));
+        if (d2 > v2) return 1;
+        share += p.floorCostWeight * Math.min(1, d2 / g2);
+      }
+      return Math.min(0.99, share);
     }
     : undefined;
   const r = s.tracker.step(ts, boxes, scores, n, pairCost);
@@ -98,6 +106,7 @@ export function trackFrame(
     const z = feet[det];
     const floor = z ? observeFloor(tl, ts, z, p) : undefined;
     if (d.embedding) addEmbedding(tl, d.embedding);
+    if (d.attrs) addLook(tl, d.attrs);
     if (d.attrs && view) addVotes((tl.votes ??= {}), d.attrs);
     if (track.state === "tentative") {
       if (floor?.obs) tl.pending.push(floor.obs);

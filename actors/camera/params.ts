@@ -55,6 +55,12 @@ export const CameraParams = z.strictObject({
   floorCostWeight: z.number().min(0).max(0.99).default(0.5),
   /** ... and beyond floorVetoSigma it is never matched (another person at another depth) */
   floorVetoSigma: z.number().positive().max(1000).default(3),
+  /** a detection whose colours (upper, lower) are unlike the track's look so far loses the share
+   *  lookCostWeight x lookDistance of its worth (tracklet.ts lookDistance: the detection's
+   *  confidence times the track's evidence share for other colours); 0 turns it off */
+  lookCostWeight: z.number().min(0).max(0.99).default(0.6),
+  /** the look counts only once the track has this much evidence (summed confidence) per attribute */
+  lookMinEvidence: z.number().min(0).max(1000).default(1.5),
   /** fastest walking speed (m/s) for the walking-reach distance */
   walkMaxSpeed: z.number().positive().max(20).default(2),
 

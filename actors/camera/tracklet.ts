@@ -29,6 +29,8 @@ export interface Tracklet {
   pending: FloorObs[];
   /** attribute evidence not sent yet (of a tentative track, or since the last update) */
   votes: AttrVotes | null;
+  /** all colour evidence of the track so far (upper and lower): its look, for association */
+  look: AttrVotes | null;
   /** running mean embedding (float32, so snapshots stay small and exact) and how many went into it */
   emb: Float32Array | null;
   embN: number;
@@ -39,7 +41,7 @@ export interface Tracklet {
 }
 
 export const newTracklet = (): Tracklet =>
-  ({ floor: null, sent: null, last: null, pending: [], votes: null, emb: null, embN: 0, embSent: null, announced: false });
+  ({ floor: null, sent: null, last: null, pending: [], votes: null, look: null, emb: null, embN: 0, embSent: null, announced: false });
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
@@ -80,6 +82,39 @@ export function addVotes(votes: AttrVotes, attrs: NonNullable<FrameDetection["at
   }
 }
 
+/** The attributes that describe a person's look (what the tracker compares). */
+export const LOOK_ATTRIBUTES = ["upper", "lower"] as const;
+
+/** Adds a detection's colour attributes to the track's look. */
+export function addLook(t: Tracklet, attrs: NonNullable<FrameDetection["attrs"]>): void {
+  for (const name of LOOK_ATTRIBUTES) {
+    const a = attrs[name];
+    if (!a) continue;
+    const byValue = ((t.look ??= {})[name] ??= {});
+    byValue[a.value] = (byValue[a.value] ?? 0) + a.conf;
+  }
+}
+
+/**
+ * How unlike the track's look a detection is, in [0, 1]: per look attribute both have, the
+ * detection's confidence times the share of the track's evidence for OTHER values; averaged.
+ * 0 when the track has less than minEvidence (summed confidence) for an attribute.
+ */
+export function lookDistance(t: Tracklet, attrs: FrameDetection["attrs"], minEvidence: number): number {
+  if (!t.look || !attrs) return 0;
+  let sum = 0, n = 0;
+  for (const name of LOOK_ATTRIBUTES) {
+    const a = attrs[name], byValue = t.look[name];
+    if (!a || !byValue) continue;
+    let total = 0;
+    for (const v in byValue) total += byValue[v]!;
+    if (total < minEvidence) continue;
+    sum += a.conf * (1 - (byValue[a.value] ?? 0) / total);
+    n++;
+  }
+  return n === 0 ? 0 : sum / n;
+}
+
 /** Folds an embedding into the running mean (a different length starts the mean again). */
 export function addEmbedding(t: Tracklet, e: readonly number[]): void {
   if (!t.emb || t.emb.length !== e.length) {
@@ -101,30 +136,32 @@ export function embeddingDue(t: Tracklet, ts: number, everyMs: number, force: bo
 }
 
 const Obs = z.tuple([z.number(), z.number(), z.number()]);
-/** [n, floor filter (packed), sent, last, pending, votes, mean embedding (packed), embN, embSent, announced] */
+const Votes = z.record(z.string(), z.record(z.string(), z.number()));
+/** [n, floor filter (packed), sent, last, pending, votes, mean embedding (packed), embN, embSent, announced, look] */
 const TrackletRow = z.tuple([
   z.number().int(),
   z.string().nullable(),
   Obs.nullable(),
   Obs.nullable(),
   z.array(Obs),
-  z.record(z.string(), z.record(z.string(), z.number())).nullable(),
+  Votes.nullable(),
   z.string().nullable(),
   z.number().int(),
   z.number().nullable(),
   z.boolean(),
+  Votes.nullable().default(null),
 ]);
 export const TrackletsSnapshot = z.array(TrackletRow);
 export type TrackletsSnapshot = z.infer<typeof TrackletsSnapshot>;
 
 export function encodeTracklets(m: ReadonlyMap<number, Tracklet>): TrackletsSnapshot {
   return [...m].map(([n, t]) => [
-    n, t.floor ? packF64(t.floor) : null, t.sent, t.last, t.pending, t.votes, t.emb ? packF32(t.emb) : null, t.embN, t.embSent, t.announced,
+    n, t.floor ? packF64(t.floor) : null, t.sent, t.last, t.pending, t.votes, t.emb ? packF32(t.emb) : null, t.embN, t.embSent, t.announced, t.look,
   ]);
 }
 
 export function decodeTracklets(raw: unknown): Map<number, Tracklet> {
   const rows = TrackletsSnapshot.parse(raw);
-  return new Map(rows.map(([n, floor, sent, last, pending, votes, emb, embN, embSent, announced]) =>
-    [n, { floor: floor === null ? null : unpackF64(floor), sent, last, pending, votes, emb: emb === null ? null : unpackF32(emb), embN, embSent, announced }]));
+  return new Map(rows.map(([n, floor, sent, last, pending, votes, emb, embN, embSent, announced, look]) =>
+    [n, { floor: floor === null ? null : unpackF64(floor), sent, last, pending, votes, look, emb: emb === null ? null : unpackF32(emb), embN, embSent, announced }]));
 }

@@ -27,6 +27,8 @@ export interface TrackingScenarioRun {
   /** what the simulator was run with (rendering it again gives the same frames, byte for byte) */
   simOptions: Parameters<typeof runCameraSim>[0];
   sim: CameraRunResult;
+  /** frames the camera actors counted as too late to track */
+  lateFrames: number;
   figures: ScenarioFigures;
   /** every person record the API returned (all pages of /paths over the run) */
   persons: Array<Record<string, unknown>>;
@@ -103,10 +105,17 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
 
   // every distinct frame tracked (the camera actors' per-second aggregates add up), and the persons settle
   const influx = influxClient(stack.cfg.influxUrl!, stack.cfg.influxDb);
-  await eventually("every frame tracked", async () => {
-    const rows = await influx.query<{ frames: number }>(`SELECT sum("frames") AS frames FROM "camera_stats" WHERE "site" = '${plan.site}'`);
-    return ((rows[0] as { frames?: number } | undefined)?.frames ?? 0) >= sim.frames;
-  }, 180_000, 500);
+  let counted = { frames: 0, late: 0 };
+  try {
+    await eventually("every frame tracked", async () => {
+      const rows = await influx.query(`SELECT sum("frames") AS frames, sum("late") AS late FROM "camera_stats" WHERE "site" = '${plan.site}'`);
+      const r = rows[0] as { frames?: number; late?: number } | undefined;
+      counted = { frames: r?.frames ?? 0, late: r?.late ?? 0 };
+      return counted.frames + counted.late >= sim.frames;
+    }, 240_000, 500);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: ${counted.frames} tracked + ${counted.late} late of ${sim.frames} frames`);
+  }
   let last = "";
   await eventually("person tracks settled", async () => {
     const rows = await influx.query<{ n: number; obs: number }>(`SELECT count("obs") AS n, sum("obs") AS obs FROM "person" WHERE "site" = '${plan.site}'`);
@@ -141,5 +150,5 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
       return body.count;
     },
   }, `camera mall: ${o.walkers} walkers, ${o.minutes} simulated minutes, seed ${o.seed}, ${plan.cameras.length} cameras`);
-  return { plan, secrets, simOptions, sim, figures, persons: all.items as unknown as Array<Record<string, unknown>>, from, to };
+  return { plan, secrets, simOptions, sim, lateFrames: counted.late, figures, persons: all.items as unknown as Array<Record<string, unknown>>, from, to };
 }

@@ -60,6 +60,7 @@ describe("camera pipeline end to end: accuracy against ground truth (real nats-s
   });
 
   it("re-sent frames change nothing", async () => {
+    expect(run.lateFrames).toBe(0);
     // the simulator already re-sent 5 % of frames; now re-send the whole first minute once more
     expect(run.sim.duplicatesSent).toBeGreaterThan(1000);
     const before = await allPaths(stack.apiUrl, `site=${run.plan.site}&from=${run.from}&to=${run.to}`);
