@@ -32,7 +32,7 @@ export async function runFootfallHost(cfg: Config): Promise<{ stop(): Promise<vo
       ...(cfg.maxFutureMs > 0 ? { maxFutureMs: cfg.maxFutureMs } : {}),
       registry,
     }),
-    ...trackingBehaviors({ sites, reorderMs: cfg.cameraReorderMs, silenceS: cfg.personSilenceS, registry }),
+    ...trackingBehaviors({ sites, reorderMs: cfg.cameraReorderMs, silenceS: cfg.personSilenceS, linkerWaitMs: cfg.linkerWaitMs, registry }),
   ]);
   const host = await runActorHost(cfg, behaviors, {
     handleSignals: false, registry, influxSchemas: [...occupancySchemas(cfg.influxDb), ...trackSchemas(cfg.influxDb)],

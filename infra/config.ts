@@ -58,6 +58,8 @@ export const ConfigSchema = z.object({
   maxFutureMs: z.coerce.number().int().min(0),
   /** FOOTFALL_CAMERA_REORDER_MS: how long (frame time) a camera actor waits for a missing frame before tracking on without it */
   cameraReorderMs: z.coerce.number().int().min(0).max(600_000),
+  /** FOOTFALL_LINKER_WAIT_MS: the linker merges its cameras in event time and waits for a camera at most this far (frame time) behind the newest */
+  linkerWaitMs: z.coerce.number().int().min(0).max(24 * 3_600_000),
   /** FOOTFALL_PERSON_SILENCE_S: a person nobody has seen for this long (stream time) is ended; must exceed cameras' neighbour max_s */
   personSilenceS: z.coerce.number().min(1).max(86_400),
   /** FOOTFALL_MAX_PAYLOAD: largest MQTT / HTTP ingest payload in bytes */
@@ -93,6 +95,7 @@ const ENV: Record<keyof Config, string> = {
   maxFutureMs: "FOOTFALL_MAX_FUTURE_MS",
   cameraReorderMs: "FOOTFALL_CAMERA_REORDER_MS",
   personSilenceS: "FOOTFALL_PERSON_SILENCE_S",
+  linkerWaitMs: "FOOTFALL_LINKER_WAIT_MS",
   maxPayloadBytes: "FOOTFALL_MAX_PAYLOAD",
   logLevel: "FOOTFALL_LOG_LEVEL",
 };
@@ -121,6 +124,7 @@ export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl"> = {
   maxFutureMs: 10 * 60_000,
   cameraReorderMs: 5000,
   personSilenceS: 60,
+  linkerWaitMs: 60_000,
   maxPayloadBytes: 256 * 1024,
   logLevel: "info",
 };

@@ -126,6 +126,8 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
       if (points.length > 0) ctx.write(points);
     },
 
+    wantsFlush: (state) => state.order.size > 0,
+
     encode: (state) => encodeCameraState(state),
     decode: (raw) => decodeCameraState(raw, p),
   };

@@ -33,6 +33,8 @@ export interface CameraState {
   status: CameraStatusInfo | null;
   /** latest broker receive time of any message of this camera */
   lastSeen: number | null;
+  /** frame time of the last TrackletsMsg sent to the linker (it hears from every camera at least every linkerTickMs) */
+  linkerTs: number;
   /** not in the snapshot: the missing calibration was already logged by this actor instance */
   warnedNoGeometry: boolean;
 }
@@ -63,6 +65,7 @@ export function newCameraState(p: CameraParams): CameraState {
     stats: new CameraStats(statsKeepMs(p)),
     status: null,
     lastSeen: null,
+    linkerTs: 0,
     warnedNoGeometry: false,
   };
 }
@@ -85,6 +88,7 @@ export const CameraSnapshot = z.strictObject({
   stats: z.unknown(),
   status: StatusSnapshot.nullable(),
   lastSeen: z.number().int().nullable(),
+  linkerTs: z.number().int().default(0),
 });
 export type CameraSnapshot = z.infer<typeof CameraSnapshot>;
 
@@ -98,6 +102,7 @@ export function encodeCameraState(s: CameraState): CameraSnapshot {
     stats: s.stats.encode(),
     status: s.status,
     lastSeen: s.lastSeen,
+    linkerTs: s.linkerTs,
   };
 }
 
@@ -111,6 +116,7 @@ export function decodeCameraState(raw: unknown, p: CameraParams): CameraState {
     stats: CameraStats.decode(s.stats, statsKeepMs(p)),
     status: s.status ? stripUndefined(s.status) : null,
     lastSeen: s.lastSeen,
+    linkerTs: s.linkerTs,
     warnedNoGeometry: false,
   };
   return state;

@@ -104,6 +104,9 @@ export class FrameOrder<F extends OrderedFrame> {
     return "accepted";
   }
 
+  /** frames waiting in the buffer */
+  get size(): number { return this.buffer.size; }
+
   /** At flush: releases the whole buffer if its oldest frame was received more than reorderMs before now. */
   releaseStale(now: number, out: Release<F>): void {
     if (this.buffer.size === 0) return;

@@ -148,7 +148,10 @@ export function trackFrame(
   }
   for (const t of r.dropped) s.tracklets.delete(t.n);
 
-  if (updates.length > 0) sendTracklets(ctx, f, updates);
+  if (view && (updates.length > 0 || ts - s.linkerTs >= p.linkerTickMs)) {
+    sendTracklets(ctx, f, updates);
+    s.linkerTs = ts;
+  }
   if (moved.length > 0) {
     const ev: TrackUpdate = { type: "track.update", site: f.site, camera, seq: f.seq, frameTs: ts, receivedAt: f.receivedAt, tracks: moved };
     ctx.emit(trackEventSubject(f.site, camera), ev, `tu:${camera}:${f.seq}:${ts}`);

@@ -69,6 +69,9 @@ export const CameraParams = z.strictObject({
   /** ... or when this long passed since the last one sent (frame time; the position then is the last one sent) */
   obsMaxGapMs: z.number().int().min(0).max(3_600_000).default(1_000),
 
+  /** the linker hears from the camera at least this often (frame time), an empty TrackletsMsg if
+   *  nothing changed: its event-time merge of all cameras must not wait on a camera nobody walks past */
+  linkerTickMs: z.number().int().min(100).max(60_000).default(1_000),
   /** a tracklet's mean embedding is re-sent at most this often (frame time); also sent at confirmation */
   embeddingEveryMs: z.number().int().min(0).max(3_600_000).default(1_000),
 });

@@ -291,10 +291,10 @@ export class PartitionWorker {
     return actor;
   }
 
-  /** behaviour.flush for actors that handled messages since the last flush. Runs inside serial(). */
+  /** behaviour.flush for actors that handled messages since the last flush (or want one). Runs inside serial(). */
   private async flushActors(): Promise<void> {
     for (const a of this.actors.values()) {
-      if (!a.needsFlush) continue;
+      if (!a.needsFlush && !a.behavior.wantsFlush?.(a.state)) continue;
       a.needsFlush = false;
       if (!a.behavior.flush) continue;
       try {

@@ -44,6 +44,12 @@ export interface ActorBehavior<S = unknown> {
   handle(state: S, body: unknown, ctx: ActorContext, meta: MessageMeta): void | Promise<void>;
   /** Called at every flush (FOOTFALL_FLUSH_MS) for actors that handled messages since the last one: emit deferred writes. */
   flush?(state: S, ctx: ActorContext): void | Promise<void>;
+  /**
+   * For actors holding work that waits on time passing (a reorder buffer, an event-time merge):
+   * asked at every flush tick while the actor is in memory but handled no message; true = flush
+   * it anyway, so a stream's end is released without waiting for another message.
+   */
+  wantsFlush?(state: S): boolean;
   encode?(state: S): unknown;
   decode?(raw: unknown, id: string): S;
 }

@@ -12,6 +12,8 @@ export interface TrackingDeps {
   reorderMs?: number;
   /** FOOTFALL_PERSON_SILENCE_S */
   silenceS?: number;
+  /** FOOTFALL_LINKER_WAIT_MS */
+  linkerWaitMs?: number;
   registry?: Registry;
 }
 
@@ -20,7 +22,10 @@ export function trackingBehaviors(deps: TrackingDeps): BehaviorRegistry {
   const common = { sites: deps.sites, ...(deps.registry ? { registry: deps.registry } : {}) };
   const behaviors = [
     cameraBehavior({ ...common, params: deps.reorderMs === undefined ? {} : { reorderMs: deps.reorderMs } }),
-    linkerBehavior({ ...common, params: deps.silenceS === undefined ? {} : { silenceS: deps.silenceS } }),
+    linkerBehavior({
+      ...common,
+      params: { ...(deps.silenceS === undefined ? {} : { silenceS: deps.silenceS }), ...(deps.linkerWaitMs === undefined ? {} : { liveLagMs: deps.linkerWaitMs }) },
+    }),
     personBehavior(common),
     zoneBehavior(common),
   ];

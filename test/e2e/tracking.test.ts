@@ -21,7 +21,9 @@ describe("camera pipeline end to end: accuracy against ground truth (real nats-s
   const log = (s: string) => { if (process.env.FOOTFALL_TEST_REPORT) console.log(s); };
 
   beforeAll(async () => {
-    stack = await startTestStack({ hosts: 1, overrides: { snapshotMs: 2000 } });
+    // simulated time runs ~40x faster than real time here: partitions drift apart by many seconds
+    // of frame time, so the linker waits for lagging cameras longer than it would live
+    stack = await startTestStack({ hosts: 1, overrides: { snapshotMs: 2000, linkerWaitMs: 30 * 60_000 } });
     nc = await connect({ servers: stack.cfg.natsUrl! });
     run = await runTrackingScenario(stack, nc, {
       walkers: 300, minutes: 15, seed: 7,

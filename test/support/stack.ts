@@ -71,6 +71,7 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_TEST_HOST_LOG ?? "warn", FOOTFALL_INFLUX_DB: cfg.influxDb,
     FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours),
     FOOTFALL_CAMERA_REORDER_MS: String(cfg.cameraReorderMs), FOOTFALL_PERSON_SILENCE_S: String(cfg.personSilenceS),
+    FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs),
     FOOTFALL_MAX_FUTURE_MS: String(cfg.maxFutureMs),
   });
 

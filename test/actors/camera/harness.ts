@@ -36,8 +36,9 @@ export class CameraHarness {
     this.state = this.behavior.decode!(raw, this.ctx.id);
   }
 
+  /** TrackletsMsgs sent to the linker that carry updates (not the once-a-second empty ticks). */
   tracklets(): TrackletsMsg[] {
-    return this.ctx.sends.filter((s) => s.kind === "linker").map((s) => s.body as TrackletsMsg);
+    return this.ctx.sends.filter((s) => s.kind === "linker").map((s) => s.body as TrackletsMsg).filter((m) => m.updates.length > 0);
   }
 
   /** Every observation sent per tid, in order. */

@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { TrackletsMsg } from "../../contracts/track-messages.ts";
+
+/**
+ * The linker's event-time merge of its cameras' streams. Camera actors live in different
+ * partitions and progress at their own pace (a partition replaying after a crash, or simply
+ * behind), so their TrackletsMsgs reach the linker interleaved in arrival order, not in the order
+ * things happened. Linking needs the latter: a hand-over from camera A to camera B can only be
+ * recognised if A's end is seen before B's start.
+ *
+ * So messages are held and released in (frameTs, camera, seq) order up to the watermark: the
+ * oldest "latest frameTs" among the live cameras. Every camera actor sends at least one message per
+ * second of frame time (an empty one if nothing changed), so a camera nobody walks past does not
+ * hold the others back. A camera whose latest frameTs is more than liveLagMs behind the newest
+ * camera is not waited for (it is off, or far behind): its messages are applied as they arrive.
+ * A merge that received nothing for a while (the end of a stream) is released whole by flush.
+ */
+export interface MergeState {
+  /** held messages, sorted by (frameTs, camera, seq) */
+  inbox: TrackletsMsg[];
+  /** camera -> newest frameTs it reported */
+  cameraTs: Map<string, number>;
+  /** everything at or before this frameTs was released */
+  released: number;
+}
+
+export const newMergeState = (): MergeState => ({ inbox: [], cameraTs: new Map(), released: Number.NEGATIVE_INFINITY });
+
+const before = (a: TrackletsMsg, b: TrackletsMsg) =>
+  a.frameTs - b.frameTs || (a.camera < b.camera ? -1 : a.camera > b.camera ? 1 : 0) || a.seq - b.seq;
+
+/** Takes a message in; returns the messages now ready, in event-time order. */
+export function mergeOffer(s: MergeState, m: TrackletsMsg, liveLagMs: number): TrackletsMsg[] {
+  s.cameraTs.set(m.camera, Math.max(s.cameraTs.get(m.camera) ?? Number.NEGATIVE_INFINITY, m.frameTs));
+  if (m.frameTs <= s.released) return [m]; // behind the watermark: nothing to wait for
+  let lo = 0, hi = s.inbox.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(s.inbox[mid]!, m) <= 0) lo = mid + 1; else hi = mid;
+  }
+  s.inbox.splice(lo, 0, m);
+  return mergeRelease(s, watermark(s, liveLagMs));
+}
+
+/** The oldest newest-frameTs among cameras within liveLagMs of the newest camera. */
+export function watermark(s: MergeState, liveLagMs: number): number {
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const ts of s.cameraTs.values()) if (ts > newest) newest = ts;
+  let w = Number.POSITIVE_INFINITY;
+  for (const ts of s.cameraTs.values()) if (ts >= newest - liveLagMs && ts < w) w = ts;
+  return w;
+}
+
+/** Releases the held messages at or before `upTo` (everything with Infinity). */
+export function mergeRelease(s: MergeState, upTo: number): TrackletsMsg[] {
+  let n = 0;
+  while (n < s.inbox.length && s.inbox[n]!.frameTs <= upTo) n++;
+  if (n === 0) return [];
+  const out = s.inbox.splice(0, n);
+  s.released = Math.max(s.released, out[out.length - 1]!.frameTs);
+  return out;
+}
+
+export const MergeSnapshot = z.strictObject({
+  inbox: z.array(TrackletsMsg),
+  cameraTs: z.array(z.tuple([z.string(), z.number()])),
+  released: z.number().nullable(),
+});
+
+export function encodeMerge(s: MergeState): z.infer<typeof MergeSnapshot> {
+  return { inbox: s.inbox, cameraTs: [...s.cameraTs], released: Number.isFinite(s.released) ? s.released : null };
+}
+
+export function decodeMerge(raw: z.infer<typeof MergeSnapshot>): MergeState {
+  return { inbox: raw.inbox, cameraTs: new Map(raw.cameraTs), released: raw.released ?? Number.NEGATIVE_INFINITY };
+}
