@@ -1,3 +1,4 @@
+import type { EmbeddingModel } from "./camera-embedding.ts";
 import { COLOURS, type Colour, type DetectionFrameIn } from "../contracts/detection.ts";
 import type { Point } from "../contracts/geometry.ts";
 import { gaussian, type MallCamera } from "./camera-mall.ts";
@@ -57,6 +58,9 @@ export const DEFAULT_FAULTS: CameraFaults = {
   lateBatchFrames: [5, 20],
   maxLateMs: 3000,
 };
+
+/** What a simulated smart camera can do beyond detecting: send a re-ID embedding of this many dimensions (0 = none). */
+export interface CameraCapabilities { embeddingDims: number }
 
 /** A perfect camera (people hidden behind others are still detected): for tests of everything else. */
 export const NO_FAULTS: CameraFaults = {
@@ -126,7 +130,10 @@ export class SimulatedDetector {
   readonly sees: ReadonlySet<string>;
   private oidCounter = 0;
 
-  constructor(readonly camera: MallCamera, readonly faults: CameraFaults, private readonly rng: Rng, private readonly oidPrefix: string) {
+  constructor(
+    readonly camera: MallCamera, readonly faults: CameraFaults, private readonly rng: Rng, private readonly oidPrefix: string,
+    private readonly embeddings?: EmbeddingModel,
+  ) {
     this.model = new CameraModel(camera.pose);
     this.sees = new Set(camera.sees);
   }
@@ -160,7 +167,9 @@ export class SimulatedDetector {
       const box = this.jitter(r.box);
       if (!box) { out.missed++; continue; }
       const score = chance(rng, f.lowScoreRate) ? uniform(rng, f.lowScore[0], f.lowScore[1]) : uniform(rng, f.highScore[0], f.highScore[1]);
-      found.push({ d: { oid: this.nextOid(), cls: "person", score: r3(score), box, attrs: { upper: this.colour(p.upper), lower: this.colour(p.lower) } }, person: p.id });
+      const d: DetectionOut = { oid: this.nextOid(), cls: "person", score: r3(score), box, attrs: { upper: this.colour(p.upper), lower: this.colour(p.lower) } };
+      if (this.embeddings) d.embedding = this.embeddings.embed(p.id, p.upper, p.lower, this.camera.id, rng);
+      found.push({ d, person: p.id });
     }
     if (chance(rng, f.falsePositiveRate)) {
       const d = this.falsePositive();
@@ -208,7 +217,9 @@ export class SimulatedDetector {
       const box = this.jitter(r.box);
       if (!box) continue;
       const colour = () => ({ value: pickOne(this.rng, COLOURS), conf: r3(uniform(this.rng, 0.2, 0.5)) });
-      return { oid: this.nextOid(), cls: "person", score: r3(uniform(this.rng, f.falsePositiveScore[0], f.falsePositiveScore[1])), box, attrs: { upper: colour(), lower: colour() } };
+      const d: DetectionOut = { oid: this.nextOid(), cls: "person", score: r3(uniform(this.rng, f.falsePositiveScore[0], f.falsePositiveScore[1])), box, attrs: { upper: colour(), lower: colour() } };
+      if (this.embeddings) d.embedding = this.embeddings.embed(`fp:${d.oid}`, pickOne(this.rng, COLOURS), pickOne(this.rng, COLOURS), this.camera.id, this.rng);
+      return d;
     }
     return undefined;
   }

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from "../infra/log.ts";
 import { CameraFirmware } from "./camera-firmware.ts";
 import type { CameraMallPlan } from "./camera-mall.ts";
 import { DEFAULT_FAULTS, SimulatedDetector, type CameraFaults, type PersonInView } from "./camera-detector.ts";
+import { EmbeddingModel } from "./camera-embedding.ts";
 import { CameraTruth } from "./camera-truth.ts";
 import { simulateCameraWalkers, WalkerCursor, type CameraWalker, type WalkBehaviour } from "./camera-walkers.ts";
 import { chance, deriveSeed, mulberry32, uniform, type Rng } from "./random.ts";
@@ -28,6 +29,8 @@ export interface CameraSimOptions {
   /** frames per second of every camera (default 5) */
   fps?: number;
   faults?: Partial<CameraFaults>;
+  /** the cameras also send re-ID embeddings of this many dimensions (camera-embedding.ts; default 0 = none) */
+  embeddingDims?: number;
   walk?: Partial<WalkBehaviour>;
   /** walkers arrive in [startTs, startTs + arrivalWindowMs) (default durationMs) */
   arrivalWindowMs?: number;
@@ -138,6 +141,7 @@ export function cameraFrameStream(opts: CameraSimOptions): CameraFrameStream {
   if (!(fps > 0 && fps <= 60)) throw new RangeError("fps must be in (0, 60]");
   if (!(opts.durationMs > 0)) throw new RangeError("durationMs must be positive");
   const faults: CameraFaults = { ...DEFAULT_FAULTS, ...opts.faults };
+  const embeddings = opts.embeddingDims ? new EmbeddingModel(deriveSeed(opts.seed, "embeddings"), opts.embeddingDims) : undefined;
   const endTs = opts.startTs + opts.durationMs;
   const walkers = typeof opts.walkers === "number"
     ? simulateCameraWalkers({ plan: opts.plan, walkers: opts.walkers, startTs: opts.startTs, durationMs: opts.durationMs, seed: opts.seed, arrivalWindowMs: opts.arrivalWindowMs, ...opts.walk })
@@ -150,7 +154,7 @@ export function cameraFrameStream(opts: CameraSimOptions): CameraFrameStream {
     const oidPrefix = deriveSeed(opts.seed, `oid:${c.id}`).toString(36);
     return {
       id: c.id, phase,
-      detector: new SimulatedDetector(c, faults, mulberry32(deriveSeed(opts.seed, `detector:${c.id}`)), oidPrefix),
+      detector: new SimulatedDetector(c, faults, mulberry32(deriveSeed(opts.seed, `detector:${c.id}`)), oidPrefix, embeddings),
       rng: mulberry32(deriveSeed(opts.seed, `uplink:${c.id}`)),
       held: [], holdLeft: 0, holdFirstTs: 0, noHoldBefore: -Infinity,
     };

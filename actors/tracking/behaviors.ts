@@ -5,6 +5,8 @@ import { cameraBehavior } from "../camera/behavior.ts";
 import { linkerBehavior } from "../linker/behavior.ts";
 import { personBehavior } from "../person-track/behavior.ts";
 import { zoneBehavior } from "../zone/behavior.ts";
+import type { CameraParams } from "../camera/params.ts";
+import type { LinkerParams } from "../linker/params.ts";
 
 export interface TrackingDeps {
   sites: SiteLookup;
@@ -15,16 +17,23 @@ export interface TrackingDeps {
   /** FOOTFALL_LINKER_WAIT_MS */
   linkerWaitMs?: number;
   registry?: Registry;
+  /** tuning beyond the configuration (tests, benchmarks) */
+  camera?: Partial<CameraParams>;
+  linker?: Partial<LinkerParams>;
 }
 
 /** The camera pipeline's actor kinds (camera, linker, person, zone), for an actor host. */
 export function trackingBehaviors(deps: TrackingDeps): BehaviorRegistry {
   const common = { sites: deps.sites, ...(deps.registry ? { registry: deps.registry } : {}) };
   const behaviors = [
-    cameraBehavior({ ...common, params: deps.reorderMs === undefined ? {} : { reorderMs: deps.reorderMs } }),
+    cameraBehavior({ ...common, params: { ...deps.camera, ...(deps.reorderMs === undefined ? {} : { reorderMs: deps.reorderMs }) } }),
     linkerBehavior({
       ...common,
-      params: { ...(deps.silenceS === undefined ? {} : { silenceS: deps.silenceS }), ...(deps.linkerWaitMs === undefined ? {} : { liveLagMs: deps.linkerWaitMs }) },
+      params: {
+        ...deps.linker,
+        ...(deps.silenceS === undefined ? {} : { silenceS: deps.silenceS }),
+        ...(deps.linkerWaitMs === undefined ? {} : { liveLagMs: deps.linkerWaitMs }),
+      },
     }),
     personBehavior(common),
     zoneBehavior(common),
