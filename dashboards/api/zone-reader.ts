@@ -8,6 +8,7 @@ import { msLit } from "./track-reader.ts";
  *                   second whose count may have changed (dense while people are there, and 0
  *                   where a count was retracted); a second without a point had nobody: count 0.
  *   zone_visit      one point per closed visit (time = enter): person, enter, leave, dwell_s
+ *                   (dwell_s 0: a visit retracted by a correction, skipped)
  *   zone_line       per second: in, out per counting line
  */
 
@@ -75,11 +76,12 @@ export class ZoneReader {
   /** dwell_s of the visits to a space that entered within [from, to]. */
   async dwells(site: string, space: string, from: number, to: number): Promise<number[]> {
     const rows = await this.influx.query<{ dwell_s: unknown }>(
-      `SELECT "dwell_s" FROM ${this.from(M.zoneVisit)} WHERE ${this.zone(site, space)} AND time >= ${msLit(from)} AND time < ${msLit(to + 1)}`,
+      `SELECT "dwell_s" FROM ${this.from(M.zoneVisit)} WHERE ${this.zone(site, space)} AND "dwell_s" > 0 AND time >= ${msLit(from)} AND time < ${msLit(to + 1)}`,
       { database: this.database },
     );
+    // a visit the zone actor retracted (it disappeared or moved after a correction) is rewritten with dwell_s 0
     const out: number[] = [];
-    for (const r of rows) if (typeof r.dwell_s === "number" && Number.isFinite(r.dwell_s)) out.push(r.dwell_s);
+    for (const r of rows) if (typeof r.dwell_s === "number" && Number.isFinite(r.dwell_s) && r.dwell_s > 0) out.push(r.dwell_s);
     return out;
   }
 
