@@ -38,11 +38,16 @@ export function personBehavior(deps: PersonDeps): ActorBehavior<PersonTrackState
   const metrics = personMetrics(deps.registry);
   const skip = skipper(metrics.skipped);
 
+  /** not state (wall clock): when the person last got a message, and whether its point waits behind the throttle */
+  const lastMessageAt = new WeakMap<PersonTrackState, number>();
+  const stale = new WeakSet<PersonTrackState>();
+
   return {
     kind: ActorKinds.person,
     initialState: initialPersonState,
 
     handle(state, body, ctx) {
+      lastMessageAt.set(state, ctx.now());
       const parsed = PersonInbound.safeParse(body);
       if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid person message skipped");
       const m = parsed.data;
@@ -69,15 +74,26 @@ export function personBehavior(deps: PersonDeps): ActorBehavior<PersonTrackState
     },
 
     flush(state, ctx) {
-      if (!state.dirty) return;
+      if (!state.dirty) {
+        // the point skipped by the throttle is written once the person has been quiet for a while
+        const since = lastMessageAt.get(state);
+        if (!stale.has(state) || (since !== undefined && ctx.now() - since < QUIET_MS)) return;
+        state.writeDue = true;
+      }
       state.dirty = false;
-      publish(state, ctx, deps.sites, p);
+      if (publish(state, ctx, deps.sites, p)) stale.delete(state);
+      else stale.add(state);
     },
+
+    wantsFlush: (state) => stale.has(state),
 
     encode: encodePerson,
     decode: (raw) => decodePerson(raw),
   };
 }
+
+/** A person point held back by the throttle is written after this much wall time without a message (ms). */
+const QUIET_MS = 2000;
 
 /** Folds a batch; true when it added at least one observation. */
 function foldObs(state: PersonTrackState, m: PersonObsMsg, p: PersonParams, metrics: PersonMetrics): boolean {
@@ -113,9 +129,12 @@ function foldObs(state: PersonTrackState, m: PersonObsMsg, p: PersonParams, metr
   return changed;
 }
 
-/** Recomputes everything from the state and publishes it: person point (throttled), PersonUpdate, changed zones. */
-function publish(state: PersonTrackState, ctx: ActorContext, sites: SiteLookup, p: PersonParams): void {
-  if (state.founded === undefined || !state.first || !state.newest) return;
+/**
+ * Recomputes everything from the state and publishes it: person point (throttled), PersonUpdate,
+ * changed zones. Returns false when the throttle held the point back (it is then stale).
+ */
+function publish(state: PersonTrackState, ctx: ActorContext, sites: SiteLookup, p: PersonParams): boolean {
+  if (state.founded === undefined || !state.first || !state.newest) return true;
   const [site, person] = splitId(ctx.id);
   const geo = sites.site(site);
   const spaceAt = (pt: [number, number]) => geo?.spaceAt(pt);
@@ -135,6 +154,7 @@ function publish(state: PersonTrackState, ctx: ActorContext, sites: SiteLookup, 
     state.writtenAt = state.newest[0];
     state.writeDue = false;
   }
+  const written = due;
 
   const [ts, x, y] = state.newest;
   const update: PersonUpdate = {
@@ -154,6 +174,7 @@ function publish(state: PersonTrackState, ctx: ActorContext, sites: SiteLookup, 
     ctx.send(ActorKinds.zone, `${site}.${space}`, msg, trackMsgIds.zonePerson(site, space, person, state.version));
     state.sentZones.set(space, hash);
   }
+  return written;
 }
 
 /** The `person` point: the whole track as of now, at the person's founding instant (ns). */

@@ -72,7 +72,7 @@ export class ActorPipeline {
 
   private async flushAll(): Promise<void> {
     for (const a of this.actors.values()) {
-      if (!a.dirty) continue;
+      if (!a.dirty && !a.behavior.wantsFlush?.(a.state)) continue;
       a.dirty = false;
       await a.behavior.flush?.(a.state, a.ctx);
     }

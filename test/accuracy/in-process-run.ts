@@ -53,7 +53,7 @@ export async function runInProcess(o: Omit<CameraSimOptions, "plan"> & { snapsho
   const plan = cameraMall("camera-mall");
   const doc = TopologyDoc.parse(toCameraTopologyDoc(plan, cameraMallSecrets(plan)));
   const sites = new StaticSiteLookup([{ site: plan.site, spaces: doc.spaces, devices: doc.devices }]);
-  const pipeline = new ActorPipeline(trackingBehaviors({ sites, ...o.tuning }), { flushEvery: 200, ...(o.snapshotEvery ? { snapshotEvery: o.snapshotEvery } : {}) });
+  const pipeline = new ActorPipeline(trackingBehaviors({ sites, ...o.tuning }), { flushEvery: Number(process.env.FLUSH_EVERY ?? 200), ...(o.snapshotEvery ? { snapshotEvery: o.snapshotEvery } : {}) });
   const { frames, truth } = simulateCameraFrames({ ...o, plan });
   for (const f of frames) {
     const frame = DetectionFrame.parse(JSON.parse(f.payload));

@@ -43,7 +43,9 @@ export async function allPaths(apiUrl: string, query: string): Promise<{ status:
   const items: PathItem[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const r = await fetch(`${apiUrl}/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const url = `${apiUrl}/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    // a keep-alive connection the server closed meanwhile fails once: ask again
+    const r = await fetch(url).catch(() => fetch(url));
     const body = (await r.json()) as { items?: PathItem[]; next_cursor?: string | null };
     if (r.status !== 200) return { status: r.status, items, body };
     items.push(...(body.items ?? []));
@@ -86,8 +88,9 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
   await new Promise((r) => setTimeout(r, 1000));
 
   const durationMs = o.minutes * 60_000;
-  // simulated time ends two minutes ago: every instant evaluated is in the past, within retention
-  const startTs = Date.now() - durationMs - 120_000;
+  // simulated time ends about two minutes ago: every instant evaluated is in the past, within
+  // retention. Whole minutes, so every run of a seed has the same figures (the actors bin per second).
+  const startTs = Math.floor((Date.now() - durationMs - 120_000) / 60_000) * 60_000;
   let midRunDone = false;
   const simOptions = {
     mqttUrl: stack.mqttUrl, plan, secrets, walkers: o.walkers, durationMs, startTs, seed: o.seed, fps: o.fps ?? 5,
