@@ -14,6 +14,8 @@ import { TrackletsMsg } from "../../contracts/track-messages.ts";
  * hold the others back. A camera whose latest frameTs is more than liveLagMs behind the newest
  * camera is not waited for (it is off, or far behind): its messages are applied as they arrive.
  * A merge that received nothing for a while (the end of a stream) is released whole by flush.
+ * A camera that has not reported yet is not waited for (within a second of frame time after a
+ * start every running camera has ticked).
  */
 export interface MergeState {
   /** held messages, sorted by (frameTs, camera, seq) */
