@@ -13,24 +13,18 @@
  * At the end the camera actors' per-second aggregates (camera_stats) must add up to exactly the
  * distinct frames and detections sent: fewer = lost, more = doubled.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import mqtt from "mqtt";
 import hdr from "hdr-histogram-js";
 import { connect } from "@nats-io/transport-node";
-import { loadConfig } from "../../infra/config.ts";
 import { influxClient } from "../../infra/provision.ts";
-import { runApi } from "../../dashboards/api/main.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import type { TrackUpdate } from "../../contracts/events.ts";
 import type { DetectionFrameIn } from "../../contracts/detection.ts";
 import type { Point } from "../../contracts/geometry.ts";
 import { applyHomography, invertHomography } from "../../actors/geometry/homography.ts";
-import { startTestServices } from "../support/services.ts";
-import { freePort } from "../support/ports.ts";
+import { startBenchStack } from "./bench-stack.ts";
 
 const opts = new Command()
   .option("--cameras <n>", "simulated cameras", "20")
@@ -45,7 +39,6 @@ const opts = new Command()
 const CAMERAS = Number(opts.cameras), PEOPLE = Number(opts.people), RATE = Number(opts.rate), SECONDS = Number(opts.seconds);
 const HOSTS = Number(opts.hosts), DUP = Number(opts.dup);
 const FPS = RATE / (CAMERAS * PEOPLE);
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
 const SITE = "bench-cams";
 
 // image 1280x720 looking at floor x 0..20, y 0..12 (a mild perspective)
@@ -54,20 +47,9 @@ const FLOOR_OF = { h: [0.0173, 0.0041, -2.1, 0.0002, -0.0206, 15.2, 0.00001, 0.0
 const floorPoints = IMAGE.map((p) => applyHomography(FLOOR_OF, p)!);
 const toImage = invertHomography(FLOOR_OF);
 
-const services = await startTestServices();
-const cfg = loadConfig({
-  dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
-  httpPort: await freePort(), mqttPort: await freePort(), brokerOpsPort: await freePort(), hostOpsPort: 0,
-  logLevel: "warn", adminToken: "bench-admin-token",
-});
-const env = { ...process.env, NATS_URL: cfg.natsUrl, INFLUX_URL: cfg.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
-  FOOTFALL_MQTT_PORT: String(cfg.mqttPort), FOOTFALL_BROKER_OPS_PORT: String(cfg.brokerOpsPort), FOOTFALL_LOG_LEVEL: "warn" };
-const api = await runApi(cfg);
-const prof = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opts.profile)}`] : [];
-const children: ChildProcess[] = [spawn(process.execPath, [...prof, CLI, "broker"], { env, stdio: "inherit" })];
-for (let i = 0; i < HOSTS; i++) children.push(spawn(process.execPath, [...prof, CLI, "host"], { env: { ...env, FOOTFALL_HOST_OPS_PORT: "0" }, stdio: "inherit" }));
-const waitOk = async (url: string) => { for (let i = 0; i < 300; i++) { try { if ((await fetch(url)).ok) return; } catch { /* */ } await new Promise((r) => setTimeout(r, 100)); } throw new Error(`${url} not healthy`); };
-await waitOk(`http://127.0.0.1:${cfg.brokerOpsPort}/healthz`);
+const bench = await startBenchStack({ hosts: HOSTS, profileDir: opts.profile });
+const cfg = bench.cfg;
+const api = { port: bench.apiPort };
 
 const cams = Array.from({ length: CAMERAS }, (_, i) => ({ id: `bench-cam-${i}`, secret: `bench-cam-secret-${i}`, space: `patch-${i}` }));
 const put = await fetch(`http://127.0.0.1:${api.port}/api/v1/sites/${SITE}/topology`, {
@@ -189,8 +171,5 @@ console.log(JSON.stringify(fig, null, 2));
 for (const c of clients) c.end(true);
 sub.unsubscribe();
 await nc.close();
-for (const c of children) c.kill("SIGTERM");
-await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
-await api.stop();
-await services.stop();
+await bench.stop();
 process.exit(fig.lost_frames === 0 && fig.doubled_frames === 0 ? 0 : 1);

@@ -13,20 +13,14 @@
  * InfluxDB for a sample of crossings, one at a time ("queryable" latency: publish → its
  * occupancy point answers a query; the 20 ms poll interval is part of that figure).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import mqtt from "mqtt";
 import hdr from "hdr-histogram-js";
 import { connect } from "@nats-io/transport-node";
-import { loadConfig } from "../../infra/config.ts";
 import { influxClient } from "../../infra/provision.ts";
-import { runApi } from "../../dashboards/api/main.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
-import { startTestServices } from "../support/services.ts";
-import { freePort } from "../support/ports.ts";
+import { startBenchStack } from "./bench-stack.ts";
 
 const opts = new Command()
   .option("--dpus <n>", "simulated DPUs", "50")
@@ -38,23 +32,11 @@ const opts = new Command()
   .parse()
   .opts<{ dpus: string; rate: string; seconds: string; hosts: string; dup: string; profile?: string }>();
 const DPUS = Number(opts.dpus), RATE = Number(opts.rate), SECONDS = Number(opts.seconds), HOSTS = Number(opts.hosts), DUP = Number(opts.dup);
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
 const SITE = "bench";
 
-const services = await startTestServices();
-const cfg = loadConfig({
-  dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
-  httpPort: await freePort(), mqttPort: await freePort(), brokerOpsPort: await freePort(), hostOpsPort: 0,
-  logLevel: "warn", adminToken: "bench-admin-token",
-});
-const env = { ...process.env, NATS_URL: cfg.natsUrl, INFLUX_URL: cfg.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
-  FOOTFALL_MQTT_PORT: String(cfg.mqttPort), FOOTFALL_BROKER_OPS_PORT: String(cfg.brokerOpsPort), FOOTFALL_LOG_LEVEL: "warn" };
-const api = await runApi(cfg);
-const prof = opts.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opts.profile)}`] : [];
-const children: ChildProcess[] = [spawn(process.execPath, [...prof, CLI, "broker"], { env, stdio: "inherit" })];
-for (let i = 0; i < HOSTS; i++) children.push(spawn(process.execPath, [...prof, CLI, "host"], { env: { ...env, FOOTFALL_HOST_OPS_PORT: "0" }, stdio: "inherit" }));
-const waitOk = async (url: string) => { for (let i = 0; i < 300; i++) { try { if ((await fetch(url)).ok) return; } catch { /* */ } await new Promise((r) => setTimeout(r, 100)); } throw new Error(`${url} not healthy`); };
-await waitOk(`http://127.0.0.1:${cfg.brokerOpsPort}/healthz`);
+const bench = await startBenchStack({ hosts: HOSTS, profileDir: opts.profile });
+const cfg = bench.cfg;
+const api = { port: bench.apiPort };
 
 const dpus = Array.from({ length: DPUS }, (_, i) => ({ id: `bench-dpu-${i}`, doorway: `door-${i}`, space: `space-${i}`, secret: `bench-secret-${i}` }));
 const put = await fetch(`http://127.0.0.1:${api.port}/api/v1/sites/${SITE}/topology`, {
@@ -174,8 +156,5 @@ console.log(JSON.stringify(fig, null, 2));
 for (const c of clients) c.end(true);
 sub.unsubscribe();
 await nc.close();
-for (const c of children) c.kill("SIGTERM");
-await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
-await api.stop();
-await services.stop();
+await bench.stop();
 process.exit(lost === 0 && doubled === 0 ? 0 : 1);

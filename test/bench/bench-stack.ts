@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfig, type Config } from "../../infra/config.ts";
+import { runApi } from "../../dashboards/api/main.ts";
+import { startTestServices } from "../support/services.ts";
+import { freePort } from "../support/ports.ts";
+
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
+
+/**
+ * The stack a benchmark measures: its own nats-server and influxd, the API in the bench process,
+ * the broker and `hosts` actor hosts as child processes (as in production, so their CPU is their
+ * own; `profileDir` writes their V8 CPU profiles). stop() ends everything.
+ */
+export async function startBenchStack(o: { hosts: number; profileDir?: string | undefined }): Promise<{ cfg: Config; apiPort: number; stop(): Promise<void> }> {
+  const services = await startTestServices();
+  const cfg = loadConfig({
+    dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
+    httpPort: await freePort(), mqttPort: await freePort(), brokerOpsPort: await freePort(), hostOpsPort: 0,
+    logLevel: "warn", adminToken: "bench-admin-token",
+  });
+  const env = { ...process.env, NATS_URL: cfg.natsUrl, INFLUX_URL: cfg.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
+    FOOTFALL_MQTT_PORT: String(cfg.mqttPort), FOOTFALL_BROKER_OPS_PORT: String(cfg.brokerOpsPort), FOOTFALL_LOG_LEVEL: "warn" };
+  const api = await runApi(cfg);
+  const prof = o.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(o.profileDir)}`] : [];
+  const children: ChildProcess[] = [spawn(process.execPath, [...prof, CLI, "broker"], { env, stdio: "inherit" })];
+  for (let i = 0; i < o.hosts; i++) children.push(spawn(process.execPath, [...prof, CLI, "host"], { env: { ...env, FOOTFALL_HOST_OPS_PORT: "0" }, stdio: "inherit" }));
+  const healthz = `http://127.0.0.1:${cfg.brokerOpsPort}/healthz`;
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(healthz)).ok) break; } catch { /* not yet */ }
+    if (i >= 300) throw new Error(`${healthz} not healthy`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    cfg, apiPort: api.port,
+    async stop() {
+      for (const c of children) c.kill("SIGTERM");
+      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+      await api.stop();
+      await services.stop();
+    },
+  };
+}
