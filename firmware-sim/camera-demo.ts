@@ -31,7 +31,8 @@ function cameraSecrets(plan: CameraMallPlan, dataDir: string, log: Logger): Reco
 /**
  * The camera half of `footfall up --demo`: registers the camera mall (14 smart cameras, shops and
  * corridors with floor outlines) and runs its cameras in real time at 5 fps, walkers arriving
- * about 20 a minute, with the simulator's usual faults. It also serves the simulated attribute
+ * about 20 a minute, with the simulator's usual faults; these cameras also send 16-number re-ID
+ * embeddings (camera-embedding.ts), which the linker uses. It also serves the simulated attribute
  * extractor on NATS, so queries on attributes the cameras do not extract (shoes=) run a
  * re-processing job and then answer.
  */
@@ -54,7 +55,7 @@ export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiU
     for (let run = 0; !abort.signal.aborted; run++) {
       await runCameraSim({
         mqttUrl: `mqtt://${host}:${cfg.mqttPort}`, plan, secrets, walkers: Math.round((RUN_MS / 60_000) * 20), durationMs: RUN_MS,
-        startTs: Date.now(), seed: Date.now() % 1_000_000, fps: 5, speed: 1, maxInFlight: 64, signal: abort.signal, log,
+        startTs: Date.now(), seed: Date.now() % 1_000_000, fps: 5, embeddingDims: 16, speed: 1, maxInFlight: 64, signal: abort.signal, log,
         onStart: (truth) => {
           served?.stop();
           served = serveExtractor(o.nc, new SimulatedExtractor(truth), log);
