@@ -92,7 +92,6 @@ describe("scale", () => {
     const m = evaluateTracking({ truth, hypotheses, persons: persons.values() });
     const ms = performance.now() - t0;
     console.log(`500k detections evaluated in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(10_000);
     for (const r of [m.crossCamera, poolCameras(m.perCamera.values())]) {
       expect([r.gt, r.fn, r.fp, r.idsw]).toEqual([gt, fn, fp, 0]);
       expect(r.mota).toBeCloseTo(1 - (fn + fp) / gt, 12);
