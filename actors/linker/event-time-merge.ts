@@ -31,6 +31,13 @@ export const newMergeState = (): MergeState => ({ inbox: [], cameraTs: new Map()
 const before = (a: TrackletsMsg, b: TrackletsMsg) =>
   a.frameTs - b.frameTs || (a.camera < b.camera ? -1 : a.camera > b.camera ? 1 : 0) || a.seq - b.seq;
 
+/**
+ * Most messages held. Beyond it the oldest are released even though a camera is still behind
+ * (ordering then degrades): the held messages are part of the linker's snapshot, which must stay
+ * well below NATS' max payload.
+ */
+export const MAX_HELD = 5_000;
+
 /** Takes a message in; returns the messages now ready, in event-time order. */
 export function mergeOffer(s: MergeState, m: TrackletsMsg, liveLagMs: number): TrackletsMsg[] {
   s.cameraTs.set(m.camera, Math.max(s.cameraTs.get(m.camera) ?? Number.NEGATIVE_INFINITY, m.frameTs));
@@ -41,7 +48,9 @@ export function mergeOffer(s: MergeState, m: TrackletsMsg, liveLagMs: number): T
     if (before(s.inbox[mid]!, m) <= 0) lo = mid + 1; else hi = mid;
   }
   s.inbox.splice(lo, 0, m);
-  return mergeRelease(s, watermark(s, liveLagMs));
+  const ready = mergeRelease(s, watermark(s, liveLagMs));
+  if (s.inbox.length > MAX_HELD) ready.push(...mergeRelease(s, s.inbox[s.inbox.length - MAX_HELD - 1]!.frameTs));
+  return ready;
 }
 
 /** The oldest newest-frameTs among cameras within liveLagMs of the newest camera. */

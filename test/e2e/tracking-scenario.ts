@@ -17,7 +17,9 @@ export interface TrackingScenarioOptions {
   seed: number;
   fps?: number;
   faults?: Partial<CameraFaults>;
-  /** called once the frames are published, before the results are read (e.g. to kill a host) */
+  /** simulated ms per real ms (default 15: the 15 minutes go out in a minute, about what one actor host tracks) */
+  speed?: number;
+  /** called half-way through publishing (e.g. to kill a host) */
   midRun?: (progress: number) => Promise<void> | void;
 }
 
@@ -98,6 +100,7 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
   };
   const sim = await runCameraSim({
     ...simOptions,
+    speed: o.speed ?? 15,
     onProgress: (done, total) => {
       if (!midRunDone && o.midRun && done >= total / 2) {
         midRunDone = true;

@@ -39,3 +39,15 @@ describe("event-time merge of the linker's cameras", () => {
     expect(order(mergeOffer(back, msg("b", 1, 1500), 60_000))).toEqual(["a@1000", "b@1500"]);
   });
 });
+
+describe("event-time merge: bounded", () => {
+  it("never holds more than MAX_HELD messages, releasing the oldest when a camera stays behind", async () => {
+    const { MAX_HELD } = await import("../../../actors/linker/event-time-merge.ts");
+    const s = newMergeState();
+    mergeOffer(s, msg("stuck", 0, 0), Number.POSITIVE_INFINITY);
+    const released: TrackletsMsg[] = [];
+    for (let i = 1; i <= MAX_HELD + 10; i++) released.push(...mergeOffer(s, msg("busy", i, i), Number.POSITIVE_INFINITY));
+    expect(s.inbox.length).toBe(MAX_HELD);
+    expect(order(released)).toEqual(Array.from({ length: 10 }, (_, i) => `busy@${i + 1}`));
+  });
+});
