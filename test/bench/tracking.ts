@@ -33,7 +33,8 @@ if (o.inProcess) {
   const r = await runInProcess({ walkers, durationMs: minutes * 60_000, startTs: Date.UTC(2026, 10, 23, 10), seed, fps, title: `in process: ${walkers} walkers, ${minutes} simulated minutes, seed ${seed}` });
   console.log(r.figures.report);
 } else {
-  const stack = await startTestStack({ hosts: 1, overrides: { linkerWaitMs: 30 * 60_000 } });
+  // one partition: at this speed several would drift apart further than the linker's merge holds (see test/e2e/tracking.test.ts)
+  const stack = await startTestStack({ hosts: 1, partitions: 1, overrides: { linkerWaitMs: 30 * 60_000 } });
   const nc = await connect({ servers: stack.cfg.natsUrl! });
   try {
     const run = await runTrackingScenario(stack, nc, { walkers, minutes, seed, fps });

@@ -17,7 +17,7 @@ export interface TrackingScenarioOptions {
   seed: number;
   fps?: number;
   faults?: Partial<CameraFaults>;
-  /** simulated ms per real ms (default 15: the 15 minutes go out in a minute, about what one actor host tracks) */
+  /** simulated ms per real ms (default: as fast as the broker acknowledges) */
   speed?: number;
   /** called half-way through publishing (e.g. to kill a host) */
   midRun?: (progress: number) => Promise<void> | void;
@@ -100,7 +100,7 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
   };
   const sim = await runCameraSim({
     ...simOptions,
-    speed: o.speed ?? 15,
+    ...(o.speed ? { speed: o.speed } : {}),
     onProgress: (done, total) => {
       if (!midRunDone && o.midRun && done >= total / 2) {
         midRunDone = true;
