@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { waitOnline } from "./firmware-online.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
 import type { BuildingPlan } from "./building.ts";
 import { CrossingQueue } from "./crossing-queue.ts";
@@ -98,7 +99,7 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
   log.info({ site: opts.plan.site, walkers: opts.walkers, crossings: total, dpus: fws.size, runTag }, "building simulation starting");
   try {
     await Promise.all([...fws.values()].map((f) => f.start()));
-    await waitOnline([...fws.values()], 15_000, opts.mqttUrl);
+    await waitOnline([...fws.values()], 15_000, opts.mqttUrl, 100);
 
     let done = 0;
     const failures: Error[] = [];
@@ -143,19 +144,6 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
     return result;
   } finally {
     await Promise.all([...fws.values()].map((f) => f.stop()));
-  }
-}
-
-/** Waits until every firmware is connected; throws naming the refused or unreachable ones. */
-async function waitOnline(fws: DpuFirmware[], timeoutMs: number, url: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const refused = fws.filter((f) => !f.online && f.counters.refused > 0).map((f) => f.deviceId);
-    if (refused.length > 0) throw new Error(`the broker at ${url} refused the credentials of ${refused.join(", ")}`);
-    const offline = fws.filter((f) => !f.online).map((f) => f.deviceId);
-    if (offline.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`could not connect to the broker at ${url}: ${offline.join(", ")}`);
-    await sleep(100);
   }
 }
 

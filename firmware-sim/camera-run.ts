@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DetectionFrameIn } from "../contracts/detection.ts";
+import { waitOnline } from "./firmware-online.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
 import { CameraFirmware } from "./camera-firmware.ts";
 import type { CameraMallPlan } from "./camera-mall.ts";
 import { DEFAULT_FAULTS, SimulatedDetector, type CameraFaults, type PersonInView } from "./camera-detector.ts";
 import { EmbeddingModel } from "./camera-embedding.ts";
+import { MinHeap } from "./min-heap.ts";
 import { CameraTruth } from "./camera-truth.ts";
 import { simulateCameraWalkers, WalkerCursor, type CameraWalker, type WalkBehaviour } from "./camera-walkers.ts";
 import { chance, deriveSeed, mulberry32, uniform, type Rng } from "./random.ts";
@@ -85,42 +87,13 @@ const frameTsOf = (startTs: number, phase: number, fps: number, k: number) => st
 
 /** Pending sends ordered by (publishAt, insertion). */
 class SendQueue {
-  private readonly items: Array<{ at: number; n: number; f: SimFrame }> = [];
+  private readonly heap = new MinHeap<{ at: number; n: number; f: SimFrame }>((a, b) => a.at < b.at || (a.at === b.at && a.n < b.n));
   private n = 0;
-  get size(): number { return this.items.length; }
-  peekAt(): number { return this.items[0]?.at ?? Infinity; }
-  push(f: SimFrame): void {
-    const h = this.items;
-    h.push({ at: f.publishAt, n: this.n++, f });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
-  }
-  pop(): SimFrame | undefined {
-    const h = this.items;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top?.f;
-  }
+  get size(): number { return this.heap.size; }
+  peekAt(): number { return this.heap.peek()?.at ?? Infinity; }
+  push(f: SimFrame): void { this.heap.push({ at: f.publishAt, n: this.n++, f }); }
+  pop(): SimFrame | undefined { return this.heap.pop()?.f; }
 }
-const before = (a: { at: number; n: number }, b: { at: number; n: number }) => a.at < b.at || (a.at === b.at && a.n < b.n);
 
 interface CameraState {
   id: string;
@@ -368,18 +341,5 @@ export async function runCameraSim(opts: CameraRunOptions): Promise<CameraRunRes
     return result;
   } finally {
     await Promise.all([...fws.values()].map((f) => f.stop({ announceOffline: true })));
-  }
-}
-
-/** Waits until every camera is connected; throws naming the refused or unreachable ones. */
-async function waitOnline(fws: CameraFirmware[], timeoutMs: number, url: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const refused = fws.filter((f) => !f.online && f.counters.refused > 0).map((f) => f.deviceId);
-    if (refused.length > 0) throw new Error(`the broker at ${url} refused the credentials of ${refused.join(", ")}`);
-    const offline = fws.filter((f) => !f.online).map((f) => f.deviceId);
-    if (offline.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`could not connect to the broker at ${url}: ${offline.join(", ")}`);
-    await sleep(50);
   }
 }

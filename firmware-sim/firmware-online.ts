@@ -1,0 +1,21 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** What waitOnline needs of a simulated device's firmware (DPU or camera). */
+export interface OnlineFirmware {
+  readonly deviceId: string;
+  readonly online: boolean;
+  readonly counters: { refused: number };
+}
+
+/** Waits until every firmware is connected; throws naming the refused or unreachable ones. */
+export async function waitOnline(fws: readonly OnlineFirmware[], timeoutMs: number, url: string, pollMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const refused = fws.filter((f) => !f.online && f.counters.refused > 0).map((f) => f.deviceId);
+    if (refused.length > 0) throw new Error(`the broker at ${url} refused the credentials of ${refused.join(", ")}`);
+    const offline = fws.filter((f) => !f.online).map((f) => f.deviceId);
+    if (offline.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`could not connect to the broker at ${url}: ${offline.join(", ")}`);
+    await sleep(pollMs);
+  }
+}
