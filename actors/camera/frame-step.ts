@@ -74,11 +74,16 @@ export function trackFrame(
   const g2 = p.floorMatchSigma * p.floorMatchSigma, v2 = p.floorVetoSigma * p.floorVetoSigma;
   // and how unlike the track's look (upper / lower colours so far) the detection is
   const floorHints = view !== undefined && g2 > 0;
-  const pairCost: PairCost | undefined = floorHints || p.lookCostWeight > 0
+  const pairCost: PairCost | undefined = floorHints || p.lookCostWeight > 0 || p.lookVeto < 1
     ? (t, det) => {
       const tl = s.tracklets.get(t.n);
       if (!tl) return 0;
-      let share = p.lookCostWeight > 0 ? p.lookCostWeight * lookDistance(tl, kept[det]!.attrs, p.lookMinEvidence) : 0;
+      let share = 0;
+      if (p.lookCostWeight > 0 || p.lookVeto < 1) {
+        const look = lookDistance(tl, kept[det]!.attrs, p.lookMinEvidence);
+        if (look.max >= p.lookVeto) return 1;
+        share = p.lookCostWeight * look.mean;
+      }
       const f = tl.floor, z = feet[det];
       if (floorHints && f && z) {
         const d2 = Math.min(floorDistance2(f, ts, z, p.floorAccelStd), floorReach2(f, ts, z, p.walkMaxSpeed));

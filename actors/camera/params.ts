@@ -33,7 +33,7 @@ export const CameraParams = z.strictObject({
   /** gate of tentative tracks vs the high detections left over, on 1 - IoU */
   tentativeGate: z.number().min(0).max(1).default(0.7),
   /** consecutive matched frames that confirm a tentative track (1 = confirmed at birth) */
-  minHits: z.number().int().min(1).max(100).default(3),
+  minHits: z.number().int().min(1).max(100).default(2),
   /** a confirmed track unmatched for longer than this ends (frame time) */
   lostMs: z.number().int().min(0).max(600_000).default(2_000),
   /** frame rate the box filter's noise figures are tuned for (ByteTrack's 30 fps); scales noise by dt */
@@ -59,6 +59,10 @@ export const CameraParams = z.strictObject({
    *  lookCostWeight x lookDistance of its worth (tracklet.ts lookDistance: the detection's
    *  confidence times the track's evidence share for other colours); 0 turns it off */
   lookCostWeight: z.number().min(0).max(0.99).default(0.6),
+  /** ... and a detection is never matched to the track when, for one colour, its confidence
+   *  times the track's evidence share for other colours is at least this (a confidently
+   *  different garment); 1 turns the veto off */
+  lookVeto: z.number().min(0).max(1).default(0.6),
   /** the look counts only once the track has this much evidence (summed confidence) per attribute */
   lookMinEvidence: z.number().min(0).max(1000).default(1.5),
   /** fastest walking speed (m/s) for the walking-reach distance */

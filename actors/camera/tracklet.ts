@@ -97,23 +97,28 @@ export function addLook(t: Tracklet, attrs: NonNullable<FrameDetection["attrs"]>
 
 /**
  * How unlike the track's look a detection is, in [0, 1]: per look attribute both have, the
- * detection's confidence times the share of the track's evidence for OTHER values; averaged.
- * 0 when the track has less than minEvidence (summed confidence) for an attribute.
+ * detection's confidence times the share of the track's evidence for OTHER values; `mean` over
+ * those attributes and the largest one (`max`). 0 for an attribute the track has less than
+ * minEvidence (summed confidence) for.
  */
-export function lookDistance(t: Tracklet, attrs: FrameDetection["attrs"], minEvidence: number): number {
-  if (!t.look || !attrs) return 0;
-  let sum = 0, n = 0;
+export function lookDistance(t: Tracklet, attrs: FrameDetection["attrs"], minEvidence: number): { mean: number; max: number } {
+  if (!t.look || !attrs) return NO_DISTANCE;
+  let sum = 0, n = 0, max = 0;
   for (const name of LOOK_ATTRIBUTES) {
     const a = attrs[name], byValue = t.look[name];
     if (!a || !byValue) continue;
     let total = 0;
     for (const v in byValue) total += byValue[v]!;
     if (total < minEvidence) continue;
-    sum += a.conf * (1 - (byValue[a.value] ?? 0) / total);
+    const d = a.conf * (1 - (byValue[a.value] ?? 0) / total);
+    sum += d;
+    if (d > max) max = d;
     n++;
   }
-  return n === 0 ? 0 : sum / n;
+  return n === 0 ? NO_DISTANCE : { mean: sum / n, max };
 }
+
+const NO_DISTANCE = Object.freeze({ mean: 0, max: 0 });
 
 /** Folds an embedding into the running mean (a different length starts the mean again). */
 export function addEmbedding(t: Tracklet, e: readonly number[]): void {

@@ -44,7 +44,7 @@ export function bestCandidate(
   for (const person of state.persons.values()) {
     if (busyOnCamera(state, person, t.camera, first[0])) continue;
     // seen at the same time from two views is the stronger evidence: it wins over a hand-over
-    const overlap = overlapCost(state, person, t, p);
+    const overlap = overlapCost(person, t, p);
     const handover = overlap === undefined ? handoverCost(person, t.camera, first, site, sites, p) : undefined;
     let spatial: number, kind: LinkKind;
     if (overlap !== undefined) { spatial = overlap; kind = "overlap"; }
@@ -60,7 +60,7 @@ export function bestCandidate(
 }
 
 /** The person already has a tracklet on this camera that is still being observed at or after `t0`. */
-function busyOnCamera(state: LinkerState, person: Person, camera: string, t0: number): boolean {
+export function busyOnCamera(state: LinkerState, person: Person, camera: string, t0: number): boolean {
   const tid = person.active.get(camera);
   if (tid === undefined) return false;
   const other = state.tracklets.get(tid);
@@ -68,18 +68,20 @@ function busyOnCamera(state: LinkerState, person: Person, camera: string, t0: nu
   return lastObs !== undefined && lastObs[0] >= t0;
 }
 
-/** Mean distance / overlapDistM over the best of the person's live tracklets on other cameras, or undefined. */
-function overlapCost(state: LinkerState, person: Person, t: Tracklet, p: LinkerParams): number | undefined {
+/**
+ * Mean distance / overlapDistM against the best of the person's recent observations on other
+ * cameras (its tails, kept after those tracklets end), or undefined. At least half the new
+ * tracklet's observations (at most overlapMatches) must have a partner within overlapDtS.
+ */
+export function overlapCost(person: Person, t: Tracklet, p: LinkerParams): number | undefined {
   let best: number | undefined;
   const tol = p.overlapDtS * 1000;
-  const need = Math.max(1, Math.ceil(t.obs.length / 2));
-  for (const [camera, tid] of person.active) {
-    if (camera === t.camera) continue;
-    const other = state.tracklets.get(tid);
-    if (!other || other.obs.length === 0) continue;
+  const need = Math.max(1, Math.min(p.overlapMatches, Math.ceil(t.obs.length / 2)));
+  for (const [camera, tail] of person.tails) {
+    if (camera === t.camera || tail.length === 0) continue;
     let sum = 0, matched = 0;
     for (const [ts, x, y] of t.obs) {
-      const at = positionAt(other.obs, ts, tol);
+      const at = positionAt(tail, ts, tol);
       if (!at) continue;
       sum += dist(x, y, at[0], at[1]);
       matched++;
@@ -96,12 +98,13 @@ export function neighbourWindow(sites: SiteLookup, site: string, a: string, b: s
   return sites.camera(site, a)?.neighbours.get(b) ?? sites.camera(site, b)?.neighbours.get(a);
 }
 
-function handoverCost(person: Person, camera: string, first: FloorObs, site: string, sites: SiteLookup, p: LinkerParams): number | undefined {
+export function handoverCost(person: Person, camera: string, first: FloorObs, site: string, sites: SiteLookup, p: LinkerParams): number | undefined {
   const t0 = first[0];
   // 0 inside a listed window (same camera or topology neighbour); unlistedCost for any other camera within unlistedGapS
   let windowCost: number | undefined;
-  for (const [c, last] of person.lastByCamera) {
-    if (last[0] < person.lastTs - p.lastSeenS * 1000) continue;
+  for (const [c, tail] of person.tails) {
+    const last = tail[tail.length - 1];
+    if (!last || last[0] < person.lastTs - p.lastSeenS * 1000) continue;
     const gapS = (t0 - last[0]) / 1000;
     const w = c === camera ? { min_s: 0, max_s: p.sameCameraGapS, slack: 0 } : { ...neighbourWindow(sites, site, camera, c), slack: p.slackS };
     if (w.min_s !== undefined && w.max_s !== undefined && gapS >= w.min_s - w.slack && gapS <= w.max_s + w.slack) { windowCost = 0; break; }

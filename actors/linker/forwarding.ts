@@ -2,7 +2,7 @@ import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { trackMsgIds, type AttrVotes, type FloorObs, type PersonEndMsg, type PersonObsMsg } from "../../contracts/track-messages.ts";
 import type { ActorContext } from "../runtime/types.ts";
 import { addVotes } from "./appearance.ts";
-import { insertByTs, keepWindow } from "./floor-track.ts";
+import { insertByTs, keepNewest, keepWindow } from "./floor-track.ts";
 import type { LinkerParams } from "./params.ts";
 import type { Person } from "./state.ts";
 
@@ -15,7 +15,7 @@ import type { Person } from "./state.ts";
 
 export function newPerson(id: string): Person {
   return {
-    id, active: new Map(), recent: [], lastByCamera: new Map(), lastTs: 0,
+    id, active: new Map(), recent: [], tails: new Map(), lastTs: 0,
     votes: {}, emb: undefined, batch: [], batchFrom: 0, batchTo: 0, batchN: 0,
   };
 }
@@ -29,16 +29,18 @@ export function addToPerson(person: Person, tid: string, camera: string, obs: re
     person.batch.push(entry);
   }
   let empty = batchObsCount(person) === 0;
+  let tail = person.tails.get(camera);
+  if (!tail) person.tails.set(camera, tail = []);
   for (const o of obs) {
     entry.obs.push(o);
     if (empty) { person.batchFrom = o[0]; person.batchTo = o[0]; empty = false; }
     else { person.batchFrom = Math.min(person.batchFrom, o[0]); person.batchTo = Math.max(person.batchTo, o[0]); }
     insertByTs(person.recent, o);
-    const last = person.lastByCamera.get(camera);
-    if (!last || o[0] >= last[0]) person.lastByCamera.set(camera, o);
+    insertByTs(tail, o);
     if (o[0] > person.lastTs) person.lastTs = o[0];
   }
   keepWindow(person.recent, p.recentMs);
+  keepNewest(tail, p.tailObs);
   addVotes(entry.votes, votes);
   addVotes(person.votes, votes);
 }

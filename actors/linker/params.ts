@@ -7,6 +7,8 @@ export interface LinkerParams {
   minObs: number;
   /** overlap candidates: observations of two cameras at most this far apart in time are compared (s) */
   overlapDtS: number;
+  /** overlap candidates: this many of the new tracklet's observations (or half of them, if fewer) need a partner in time */
+  overlapMatches: number;
   /** overlap candidates: the mean floor distance of the compared observations must be at most this (m) */
   overlapDistM: number;
   /** hand-over on the same camera: largest gap between the person's last observation there and the new tracklet (s) */
@@ -50,7 +52,7 @@ export interface LinkerParams {
   batchMs: number;
   /** a person not observed for this long (linker stream time) is ended; must exceed the neighbours' max_s (s) */
   silenceS: number;
-  /** observations kept per linked tracklet for overlap checks */
+  /** observations kept per linked tracklet, and per person and camera, for overlap checks */
   tailObs: number;
   /** a person's recent observations (all cameras) kept for its position and velocity (ms) */
   recentMs: number;
@@ -63,8 +65,9 @@ export interface LinkerParams {
 }
 
 export const DEFAULT_LINKER_PARAMS: Readonly<LinkerParams> = Object.freeze({
-  minObs: 3,
+  minObs: 6,
   overlapDtS: 0.4,
+  overlapMatches: 3,
   overlapDistM: 1.2,
   sameCameraGapS: 4,
   slackS: 2,
@@ -82,7 +85,7 @@ export const DEFAULT_LINKER_PARAMS: Readonly<LinkerParams> = Object.freeze({
   appearanceAttrs: ["upper", "lower"],
   contradictionVotes: 1,
   contradictionShare: 0.6,
-  maxCost: 1.5,
+  maxCost: 1.6,
   batchMs: 1000,
   silenceS: 60,
   tailObs: 25,

@@ -34,8 +34,8 @@ export interface Person {
   active: Map<string, string>;
   /** newest observations over all cameras, sorted by ts (params.recentMs of them) */
   recent: FloorObs[];
-  /** camera -> newest observation of the person on it */
-  lastByCamera: Map<string, FloorObs>;
+  /** camera -> the person's newest observations on it (params.tailObs, sorted by ts), kept after its tracklets there end */
+  tails: Map<string, FloorObs[]>;
   /** ts of the newest observation */
   lastTs: number;
   votes: AttrVotes;
@@ -75,7 +75,7 @@ const PersonSnap = z.strictObject({
   id: z.string(),
   active: z.array(z.tuple([z.string(), z.string()])),
   recent: z.array(FloorObs),
-  lastByCamera: z.array(z.tuple([z.string(), FloorObs])),
+  tails: z.array(z.tuple([z.string(), z.array(FloorObs)])),
   lastTs: z.number(),
   votes: AttrVotes,
   emb: Emb,
@@ -85,7 +85,7 @@ const PersonSnap = z.strictObject({
   batchN: z.number().int().nonnegative(),
 });
 const LinkerSnap = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(2),
   tracklets: z.array(TrackletSnap),
   persons: z.array(PersonSnap),
   closed: z.array(z.tuple([z.string(), z.number()])),
@@ -97,13 +97,13 @@ const LinkerSnap = z.strictObject({
 
 export function encodeLinker(s: LinkerState): unknown {
   return {
-    v: 1,
+    v: 2,
     tracklets: [...s.tracklets.values()].map((t) => [t.tid, t.camera, t.person ?? null, t.obs, t.n, t.votes, t.seen, ...(t.emb ? [t.emb] : [])]),
     persons: [...s.persons.values()].map((p) => ({
       id: p.id,
       active: [...p.active],
       recent: p.recent,
-      lastByCamera: [...p.lastByCamera],
+      tails: [...p.tails],
       lastTs: p.lastTs,
       votes: p.votes,
       ...(p.emb ? { emb: p.emb } : {}),
@@ -126,7 +126,7 @@ export function decodeLinker(raw: unknown): LinkerState {
     tracklets: new Map(s.tracklets.map(([tid, camera, person, obs, n, votes, seen, emb]) =>
       [tid, { tid, camera, person: person ?? undefined, obs, n, votes, emb, seen }])),
     persons: new Map(s.persons.map((p) => [p.id, {
-      ...p, active: new Map(p.active), lastByCamera: new Map(p.lastByCamera), emb: p.emb,
+      ...p, active: new Map(p.active), tails: new Map(p.tails), emb: p.emb,
     }])),
     closed: new Map(s.closed),
     counter: s.counter,

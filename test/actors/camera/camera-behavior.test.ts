@@ -57,7 +57,8 @@ function faulty(frames: FrameMsg[], seed: number): FrameMsg[] {
 
 describe("camera actor", () => {
   it("sends tracklets to the linker and track.update events with deterministic ids", () => {
-    const h = inOrder(scene.frames);
+    // three confirming frames: a false positive seen twice in a row is never confirmed
+    const h = inOrder(scene.frames, { minHits: 3 });
     const msgs = h.tracklets();
     expect(msgs.length).toBeGreaterThan(30);
     for (const s of h.ctx.sends) {
@@ -243,7 +244,7 @@ describe("camera actor", () => {
       ...f,
       detections: f.detections.map((d, i) => ({ ...d, attrs: { upper: { value: "blue", conf: 0.8 }, ...(f.seq % 2 === 0 && i === 0 ? { lower: { value: "black", conf: 0.6 } } : {}) } })),
     }));
-    const h = inOrder(frames);
+    const h = inOrder(frames, { minHits: 3 });
     const final = influx(h.ctx.writes);
     const stats = [...final.entries()].filter(([k]) => k.startsWith(`${M.cameraStats}|`)).map(([, v]) => v);
     expect(stats).toEqual([
@@ -255,7 +256,7 @@ describe("camera actor", () => {
     expect(attrs.map(([k, v]) => [JSON.parse(k.split("|")[1]!).attr, v!.n])).toEqual([
       ["lower", 5], ["upper", 10], ["lower", 5], ["upper", 10], ["lower", 5], ["upper", 10],
     ]);
-    // votes reach the linker: the confirming update carries the tentative frames' votes too
+    // votes reach the linker: the confirming update carries the tentative frames' votes too (3 frames)
     const first = h.tracklets()[0]!.updates[0]!;
     expect(first.obs.length).toBeGreaterThanOrEqual(1);
     expect(first.votes!.upper!.blue).toBeCloseTo(2.4);
@@ -278,11 +279,35 @@ describe("camera actor", () => {
     expect(updates.at(-1)!.ended).toBe(true);
   });
 
+  it("does not let a track take a detection whose clothes are confidently different (look veto)", () => {
+    // one path; the first 15 frames show a person in blue / black, the rest someone in red / white
+    // exactly where the first one would be: an identity switch in the making
+    const frames = render([straight([-3, 6], [3, 6], 1.2)], { fps: 10, frames: 30, seed: 3 }).frames.map((f) => ({
+      ...f,
+      detections: f.detections.map((d) => ({
+        ...d,
+        attrs: f.seq < 15 ? { upper: { value: "blue", conf: 0.8 }, lower: { value: "black", conf: 0.8 } } : { upper: { value: "red", conf: 0.8 }, lower: { value: "white", conf: 0.8 } },
+      })),
+    }));
+    const tidsBefore = (h: CameraHarness, before: boolean) => new Set(h.ctx.emits.flatMap((e) => {
+      const u = e.body as TrackUpdate;
+      return (u.seq < 15) === before ? u.tracks.map(([tid]) => tid) : [];
+    }));
+    const vetoed = inOrder(frames);
+    const [first] = [...tidsBefore(vetoed, true)];
+    expect(first).toBeDefined();
+    expect(tidsBefore(vetoed, false).has(first!)).toBe(false);
+    expect(tidsBefore(vetoed, false).size).toBe(1);
+    // without the veto the colours only lower the pair's worth, and the track switches people
+    const open = inOrder(frames, { lookVeto: 1 });
+    expect([...tidsBefore(open, false)]).toEqual([...tidsBefore(open, true)]);
+  });
+
   it("sends the mean embedding at confirmation and then at most once a second", () => {
     const frames = render([straight([-3, 6], [3, 6], 1.2)], { fps: 10, frames: 40, seed: 3 }).frames.map((f) => ({
       ...f, detections: f.detections.map((d) => ({ ...d, embedding: [f.seq % 2, 1, 0.123456] })),
     }));
-    const h = inOrder(frames);
+    const h = inOrder(frames, { minHits: 3 });
     const withEmb = h.tracklets().flatMap((m) => m.updates.filter((u) => u.emb).map((u) => ({ ts: m.frameTs, emb: u.emb! })));
     expect(withEmb[0]!.emb).toEqual([1 / 3, 1, 0.1235].map((v) => Math.round(v * 10_000) / 10_000));
     expect(withEmb.length).toBe(4);

@@ -29,9 +29,9 @@ describe("floor positions", () => {
     for (const [x, y] of [[1, 6], [-2, 9], [0.5, 3.5]] as Point[]) {
       const still: Walk = () => [x, y];
       const scene = render([still], { fps: 10, frames: 150, jitter: 0.03, seed: 21 });
-      const h = new CameraHarness();
+      const h = new CameraHarness({ minHits: 3 });
       for (const f of scene.frames) h.handle(f);
-      // every frame's smoothed position (track.update events), after the first few frames
+      // every frame's smoothed position (track.update events) from confirmation on (3 frames)
       const live = h.ctx.emits.map((e) => e.body as TrackUpdate).map((u) => u.tracks[0]!);
       expect(live.length).toBe(148);
       const errors = live.slice(5).map(([, , px, py]) => Math.hypot(px - x, py - y));

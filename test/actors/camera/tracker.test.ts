@@ -124,7 +124,7 @@ describe("ByteTracker", () => {
     expect(fps.some((d) => byOid.has(d.oid))).toBe(false);
     const confirmed = steps.flatMap((r) => r.confirmed);
     expect(confirmed).toHaveLength(1);
-    expect(steps.findIndex((r) => r.confirmed.length > 0)).toBe(2);
+    expect(steps.findIndex((r) => r.confirmed.length > 0)).toBe(cameraParams().minHits - 1);
     // minHits 1: confirmed at birth (and false positives then become tracks too)
     const eager = track(scene.frames, { minHits: 1 });
     const personFirst = scene.frames[0]!.detections.findIndex((d) => !d.oid.includes("fp"));

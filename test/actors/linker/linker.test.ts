@@ -80,6 +80,22 @@ describe("linker actor", () => {
     expect(ctx.sends[0]).toMatchObject({ kind: "person", id: "mall.p1", msgId: "pobs:mall:p1:0" });
   });
 
+  it("links by overlap with a view the walker has just left (the other camera's tracklet already ended)", async () => {
+    // cam-a loses the walker at 5 s and ends its tracklet at once; cam-b picks them up at 4.6 s,
+    // but its tracklet is only decided after minObs observations, when cam-a's is over
+    const walk = line(T0, [2, 3], T0 + 12 * S, [16, 3]);
+    const other = line(T0, [2, 7], T0 + 12 * S, [16, 7]);
+    const { ctx, registry } = run(feed([
+      { camera: "cam-a", tid: "cam-a:1", from: T0, to: T0 + 5 * S, pos: walk, votes: blue },
+      { camera: "cam-a", tid: "cam-a:2", from: T0, to: T0 + 12 * S, pos: other, votes: blue },
+      { camera: "cam-b", tid: "cam-b:1", from: T0 + 4600, to: T0 + 12 * S, pos: walk, votes: blue },
+    ], { jitter: 0.1, endAfterMs: 0 }), { minObs: 6 });
+    const persons = personOf(ctx.sends);
+    expect(persons.get("cam-b:1")).toBe(persons.get("cam-a:1"));
+    expect(persons.get("cam-a:2")).not.toBe(persons.get("cam-a:1"));
+    expect(await counter(registry, "footfall_linker_tracklets_total", { outcome: "overlap" })).toBe(1);
+  });
+
   it("hands a walker over from a camera to its neighbour within the walking-time window", async () => {
     // cam-b sees x 0..6 (t 0..5 s), the walker is unseen for 5 s, cam-c sees x 12..18 (t 10..15 s): 1.2 m/s throughout
     const walk = line(T0, [0, 12], T0 + 15 * S, [18, 12]);
