@@ -8,9 +8,11 @@ import type { LinkerState, Person, Tracklet } from "./state.ts";
 /**
  * Which open person a newly decided tracklet continues, if any.
  *
- * Overlap: a person with a live tracklet on ANOTHER camera whose observations, interpolated to
- * the times of the new tracklet's (|dt| <= overlapDtS), lie on average within overlapDistM:
- * two overlapping views see the same walker. Spatial cost = mean distance / overlapDistM.
+ * Overlap: a person whose newest observations on ANOTHER camera (its tails: kept after that
+ * camera's tracklet ended, so a tracklet decided after the walker left the other view still
+ * finds them), interpolated to the times of the new tracklet's (|dt| <= overlapDtS), lie on
+ * average within overlapDistM: two overlapping views see the same walker. Spatial cost = mean
+ * distance / overlapDistM.
  *
  * Hand-over: a person last seen (by any camera that saw it within lastSeenS of its newest
  * observation) on this camera at most sameCameraGapS before the tracklet's first observation,
@@ -60,7 +62,7 @@ export function bestCandidate(
 }
 
 /** The person already has a tracklet on this camera that is still being observed at or after `t0`. */
-export function busyOnCamera(state: LinkerState, person: Person, camera: string, t0: number): boolean {
+function busyOnCamera(state: LinkerState, person: Person, camera: string, t0: number): boolean {
   const tid = person.active.get(camera);
   if (tid === undefined) return false;
   const other = state.tracklets.get(tid);
@@ -73,7 +75,7 @@ export function busyOnCamera(state: LinkerState, person: Person, camera: string,
  * cameras (its tails, kept after those tracklets end), or undefined. At least half the new
  * tracklet's observations (at most overlapMatches) must have a partner within overlapDtS.
  */
-export function overlapCost(person: Person, t: Tracklet, p: LinkerParams): number | undefined {
+function overlapCost(person: Person, t: Tracklet, p: LinkerParams): number | undefined {
   let best: number | undefined;
   const tol = p.overlapDtS * 1000;
   const need = Math.max(1, Math.min(p.overlapMatches, Math.ceil(t.obs.length / 2)));
@@ -98,7 +100,7 @@ export function neighbourWindow(sites: SiteLookup, site: string, a: string, b: s
   return sites.camera(site, a)?.neighbours.get(b) ?? sites.camera(site, b)?.neighbours.get(a);
 }
 
-export function handoverCost(person: Person, camera: string, first: FloorObs, site: string, sites: SiteLookup, p: LinkerParams): number | undefined {
+function handoverCost(person: Person, camera: string, first: FloorObs, site: string, sites: SiteLookup, p: LinkerParams): number | undefined {
   const t0 = first[0];
   // 0 inside a listed window (same camera or topology neighbour); unlistedCost for any other camera within unlistedGapS
   let windowCost: number | undefined;

@@ -75,7 +75,9 @@ const PersonSnap = z.strictObject({
   id: z.string(),
   active: z.array(z.tuple([z.string(), z.string()])),
   recent: z.array(FloorObs),
-  tails: z.array(z.tuple([z.string(), z.array(FloorObs)])),
+  tails: z.array(z.tuple([z.string(), z.array(FloorObs)])).optional(),
+  /** version 1 kept only each camera's newest observation */
+  lastByCamera: z.array(z.tuple([z.string(), FloorObs])).optional(),
   lastTs: z.number(),
   votes: AttrVotes,
   emb: Emb,
@@ -85,7 +87,7 @@ const PersonSnap = z.strictObject({
   batchN: z.number().int().nonnegative(),
 });
 const LinkerSnap = z.strictObject({
-  v: z.literal(2),
+  v: z.union([z.literal(1), z.literal(2)]),
   tracklets: z.array(TrackletSnap),
   persons: z.array(PersonSnap),
   closed: z.array(z.tuple([z.string(), z.number()])),
@@ -125,8 +127,9 @@ export function decodeLinker(raw: unknown): LinkerState {
   return {
     tracklets: new Map(s.tracklets.map(([tid, camera, person, obs, n, votes, seen, emb]) =>
       [tid, { tid, camera, person: person ?? undefined, obs, n, votes, emb, seen }])),
-    persons: new Map(s.persons.map((p) => [p.id, {
-      ...p, active: new Map(p.active), tails: new Map(p.tails), emb: p.emb,
+    persons: new Map(s.persons.map(({ lastByCamera, tails, ...p }) => [p.id, {
+      ...p, active: new Map(p.active), emb: p.emb,
+      tails: new Map(tails ?? (lastByCamera ?? []).map(([camera, o]) => [camera, [o]])),
     }])),
     closed: new Map(s.closed),
     counter: s.counter,

@@ -235,6 +235,21 @@ describe("linker actor", () => {
     expect(JSON.stringify(b.encode!(restored))).toBe(JSON.stringify(b.encode!(whole.state)));
   });
 
+  it("reads a version-1 snapshot (each camera's newest observation only) into per-camera tails", () => {
+    const b = linkerBehavior({ sites, registry: new Registry() });
+    const v1 = {
+      v: 1, tracklets: [], closed: [], counter: 1, streamTs: T0 + 5 * S, nextSweep: T0 + 6 * S,
+      persons: [{
+        id: "p1", active: [], recent: [[T0 + 5 * S, 3, 3]], lastByCamera: [["cam-a", [T0 + 5 * S, 3, 3]], ["cam-b", [T0 + 4 * S, 2, 3]]],
+        lastTs: T0 + 5 * S, votes: {}, batch: [], batchFrom: 0, batchTo: 0, batchN: 2,
+      }],
+    };
+    const state = b.decode!(v1, "mall");
+    expect([...state.persons.get("p1")!.tails]).toEqual([["cam-a", [[T0 + 5 * S, 3, 3]]], ["cam-b", [[T0 + 4 * S, 2, 3]]]]);
+    expect((b.encode!(state) as { v: number }).v).toBe(2);
+    expect(() => b.decode!({ ...v1, v: 3 }, "mall")).toThrow();
+  });
+
   it("skips invalid and misrouted messages without throwing", async () => {
     const registry = new Registry();
     const b = linkerBehavior({ sites, registry });
