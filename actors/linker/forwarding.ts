@@ -41,6 +41,11 @@ export function addToPerson(person: Person, tid: string, camera: string, obs: re
   }
   keepWindow(person.recent, p.recentMs);
   keepNewest(tail, p.tailObs);
+  // a camera that has not seen the person for tailMs keeps only its newest observation (for hand-overs)
+  for (const other of person.tails.values()) {
+    const last = other[other.length - 1];
+    if (other.length > 1 && last && last[0] < person.lastTs - p.tailMs) other.splice(0, other.length - 1);
+  }
   addVotes(entry.votes, votes);
   addVotes(person.votes, votes);
 }

@@ -54,6 +54,8 @@ export interface LinkerParams {
   silenceS: number;
   /** observations kept per linked tracklet, and per person and camera, for overlap checks */
   tailObs: number;
+  /** a camera that has not seen a person for this long keeps only its newest observation of them (ms) */
+  tailMs: number;
   /** a person's recent observations (all cameras) kept for its position and velocity (ms) */
   recentMs: number;
   /** most observations a pending tracklet keeps (beyond this its oldest ones are dropped) */
@@ -89,6 +91,7 @@ export const DEFAULT_LINKER_PARAMS: Readonly<LinkerParams> = Object.freeze({
   batchMs: 1000,
   silenceS: 60,
   tailObs: 25,
+  tailMs: 10_000,
   recentMs: 3000,
   maxBacklog: 3000,
   liveLagMs: 30_000,
