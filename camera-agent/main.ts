@@ -23,8 +23,9 @@ const opts = new Command()
   .option("--loop", "loop a file forever (treated as a live source)")
   .option("--format <f>", "chunk container: mp4, mkv or ts", "mp4")
   .option("--key-file <file>", "file holding the camera's HMAC key (else FOOTFALL_CAMERA_KEY)")
+  .option("--rtsp-transport <t>", "RTSP media over tcp (interleaved) or udp", "tcp")
   .parse()
-  .opts<{ camera: string; source: string; data: string; segment: string; realtime?: boolean; loop?: boolean; format: string; keyFile?: string }>();
+  .opts<{ camera: string; source: string; data: string; segment: string; realtime?: boolean; loop?: boolean; format: string; keyFile?: string; rtspTransport: string }>();
 
 const log = createLogger("camera-agent");
 const key = opts.keyFile ? readFileSync(opts.keyFile).toString("utf8").replace(/\r?\n$/, "") : process.env.FOOTFALL_CAMERA_KEY;
@@ -32,8 +33,12 @@ if (!key) {
   log.error("no camera key: set FOOTFALL_CAMERA_KEY or --key-file");
   process.exit(2);
 }
+if (opts.rtspTransport !== "tcp" && opts.rtspTransport !== "udp") {
+  log.error({ rtspTransport: opts.rtspTransport }, "--rtsp-transport must be tcp or udp");
+  process.exit(2);
+}
 const source: VideoSource = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.source)
-  ? { kind: "url", url: opts.source }
+  ? { kind: "url", url: opts.source, rtspTransport: opts.rtspTransport }
   : { kind: "file", path: opts.source, pace: opts.realtime ? "realtime" : "fast", loop: !!opts.loop };
 
 const ac = new AbortController();

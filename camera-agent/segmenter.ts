@@ -5,9 +5,10 @@
  * polled and every completed chunk is handed to `onSegment` in sequence order, one at a time.
  *
  * Sources: a file read as fast as possible, a file paced in real time (`-re`), either looped
- * (`-stream_loop -1`), or a URL (rtsp://, http(s)://, tcp://, ...). A seekable source (a file
- * that is not looped) can start at `seekSeconds`. Chunks are cut only on keyframes, so with a
- * GOP of g seconds a chunk lasts a whole number of GOPs ≥ segmentSeconds.
+ * (`-stream_loop -1`), or a URL (rtsp://, http(s)://, tcp://, ...). RTSP media comes over TCP
+ * (interleaved) unless the source asks for RTP over UDP (servers without interleaving). A
+ * seekable source (a file that is not looped) can start at `seekSeconds`. Chunks are cut only
+ * on keyframes, so with a GOP of g seconds a chunk lasts a whole number of GOPs ≥ segmentSeconds.
  *
  * Stopping: on `signal` abort ffmpeg gets SIGINT, closes the chunk being written (it becomes the
  * last segment, marked `cutByStop`) and exits; no further segment is handed over after the
@@ -23,7 +24,12 @@ import { removeFfmpegPid, writeFfmpegPid } from "./ffmpeg-pid.ts";
 
 export type VideoSource =
   | { kind: "file"; path: string; pace?: "fast" | "realtime"; loop?: boolean }
-  | { kind: "url"; url: string };
+  | {
+      kind: "url";
+      url: string;
+      /** RTSP media transport (default "tcp", interleaved on the RTSP connection; "udp" for servers without it) */
+      rtspTransport?: "tcp" | "udp";
+    };
 
 /** A source whose position can be chosen at start (resume without gap or duplicate). */
 export const isSeekable = (s: VideoSource): boolean => s.kind === "file" && !s.loop;
@@ -89,9 +95,10 @@ function inputOptions(source: VideoSource, seekSeconds: number): string[] {
     if (source.pace === "realtime") o.push("-re");
     if (seekSeconds > 0 && !source.loop) o.push("-ss", seekSeconds.toFixed(6));
   } else {
-    if (source.url.startsWith("rtsp://") || source.url.startsWith("rtsps://")) o.push("-rtsp_transport", "tcp");
-    // live inputs: give up when the stream stalls for 10 s instead of hanging
-    if (/^(rtsp|rtsps|tcp|http|https):/.test(source.url)) o.push("-rw_timeout", "10000000");
+    // live inputs: give up when the stream stalls for 10 s instead of hanging (the RTSP demuxer
+    // has no -rw_timeout: its socket I/O timeout is -timeout; over UDP it gives up after 10 s itself)
+    if (/^rtsps?:/.test(source.url)) o.push("-rtsp_transport", source.rtspTransport ?? "tcp", "-timeout", "10000000");
+    else if (/^(tcp|http|https):/.test(source.url)) o.push("-rw_timeout", "10000000");
     // read at most 1 s of stream to learn its parameters (default 5 s: a 5-s burst at start)
     o.push("-analyzeduration", "1000000");
   }

@@ -78,4 +78,23 @@ program.command("sim")
     process.exit(ok ? 0 : 1);
   });
 
+program.command("detect")
+  .description("run the person detector and garment colours on a video, image or URL; one JSON line per processed frame")
+  .argument("<file>", "video or image file (or a URL ffmpeg can read)")
+  .option("--fps <n>", "frames per second of source time (default 5)")
+  .option("--every <n>", "every n-th source frame instead of --fps")
+  .option("--threads <n>", "ONNX Runtime intra-op threads", "2")
+  .option("--score <n>", "score threshold", "0.35")
+  .option("--max-frames <n>", "stop after n sampled frames")
+  .option("--duration <s>", "stop after s seconds of source time")
+  .option("--start <s>", "start s seconds into the source")
+  .option("--motion [fraction]", "skip frames with less changed area than this (default 0.005)")
+  .option("--max-skip <n>", "with --motion: process at least every n+1-th frame (default 10)")
+  .option("--no-progress", "no progress bar on stderr")
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .action(async (file: string, o: Record<string, string | boolean>) => {
+    const { runDetect } = await import("./detect-command.ts");
+    process.exit(await runDetect(file, o));
+  });
+
 await program.parseAsync(process.argv);

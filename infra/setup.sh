@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a Debian machine, only what is missing:
-#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients (needs root or sudo)
+#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, and for the RTSP source
+#                    tests rtsp-server-perl and GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0,
+#                    gstreamer1.0-plugins-good) (needs root or sudo)
 #   npm packages:    npm install (the versions pinned in package-lock.json)
 #   models/cache/nanodet.onnx (converted from the tfjs graph), .footfall/media/vtest.avi (from opencv-doc)
 set -euo pipefail
@@ -12,6 +14,12 @@ have nats-server   || need+=(nats-server)
 have influxd       || need+=(influxdb)
 have ffmpeg        || need+=(ffmpeg)
 have mosquitto_pub || need+=(mosquitto-clients)
+# RTSP servers that run here, for the camera agent's RTSP tests: rtsp-server-perl (RTP over UDP)
+# and GStreamer's (RTP over TCP too), driven from Python
+[ -x /usr/bin/rtsp-server-perl ] || need+=(rtsp-server-perl)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import gi' 2>/dev/null || need+=(python3-gi)
+[ -e /usr/lib/x86_64-linux-gnu/girepository-1.0/GstRtspServer-1.0.typelib ] || ls /usr/lib/*/girepository-1.0/GstRtspServer-1.0.typelib >/dev/null 2>&1 || need+=(gir1.2-gst-rtsp-server-1.0)
+ls /usr/lib/*/gstreamer-1.0/libgstrtp.so >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi

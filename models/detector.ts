@@ -8,7 +8,7 @@
 import { letterbox, type LetterboxTransform } from "./letterbox.ts";
 import { nms, type Detection } from "./nms.ts";
 import { OnnxSession, type SessionOptions } from "./onnx-session.ts";
-import { getModel, type ModelSpec } from "./registry.ts";
+import { detectorModelFromEnv, getModel, type ModelSpec } from "./registry.ts";
 
 export interface DetectorOptions extends SessionOptions {
   model?: string;
@@ -43,7 +43,7 @@ export class Detector {
   ) {}
 
   static async create(opts: DetectorOptions = {}): Promise<Detector> {
-    const model = getModel(opts.model ?? "nanodet-m");
+    const model = getModel(opts.model ?? detectorModelFromEnv());
     const names = opts.classes ?? ["person"];
     const classIds =
       names.length === 0

@@ -1,7 +1,7 @@
 /**
  * Camera agent on URL sources: an MPEG-TS file over HTTP (read to the end), and a live MPEG-TS
  * stream over TCP from a real-time publisher (ffmpeg -re), stopped after a few chunks.
- * (RTSP goes through the same path with `-rtsp_transport tcp`; no RTSP server is available here.)
+ * (RTSP sources, against real RTSP servers, are in rtsp-source.test.ts.)
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createReadStream } from "node:fs";
