@@ -2,7 +2,8 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { frameMsgId, type CameraStatus, type DetectionFrame } from "../contracts/detection.ts";
 import type { DeviceRecord } from "../contracts/device.ts";
 import { ActorKinds, actorSubject } from "../contracts/nats-layout.ts";
-import type { CameraStatusMsg, FrameMsg } from "../contracts/track-messages.ts";
+import { chunkMsgId, type CameraStatusMsg, type ChunkMsg, type FrameMsg } from "../contracts/track-messages.ts";
+import type { ChunkMeta } from "../contracts/video.ts";
 import { PublishTick } from "../infra/publish-tick.ts";
 import { InflightLimit } from "./inflight-limit.ts";
 
@@ -17,7 +18,8 @@ export function checkCameraDevice(device: DeviceRecord): string | undefined {
  * is kept end to end), with Nats-Msg-Id "{camera}:f{seq}:{frame_ts}": a re-sent frame is stored
  * once inside JetStream's duplicate window (first de-duplication stage; the camera actor is the
  * second). publishFrame resolves once JetStream stored the frame (true if it already had it).
- * Status heartbeats and last wills go the same way, without de-duplication.
+ * Status heartbeats and last wills go the same way, without de-duplication. Chunk announcements
+ * (publishChunk) too, de-duplicated by "{camera}:c{seq}".
  */
 export class DetectionBridge {
   private readonly limit: InflightLimit;
@@ -63,6 +65,20 @@ export class DetectionBridge {
     return this.limit.run(async () => {
       await this.tick.next();
       await this.js.publish(this.subject(device), JSON.stringify(msg));
+    });
+  }
+
+  /** Stores a chunk announcement; resolves once JetStream has it (true if it already had it). */
+  publishChunk(device: DeviceRecord, meta: ChunkMeta, receivedAt: number): Promise<boolean> {
+    const msg: ChunkMsg = {
+      type: "chunk", site: device.site, camera: device.id, seq: meta.seq, start_ms: meta.start_ms, end_ms: meta.end_ms,
+      duration_s: meta.duration_s, frames: meta.frames, bytes: meta.bytes, width: meta.width, height: meta.height,
+      gap_before_ms: meta.gap_before_ms, receivedAt: Math.floor(receivedAt),
+    };
+    return this.limit.run(async () => {
+      await this.tick.next();
+      const ack = await this.js.publish(this.subject(device), JSON.stringify(msg), { msgID: chunkMsgId(device.id, meta.seq) });
+      return ack.duplicate;
     });
   }
 

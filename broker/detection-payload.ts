@@ -1,4 +1,5 @@
 import { CameraStatus, DetectionFrame } from "../contracts/detection.ts";
+import { ChunkMeta } from "../contracts/video.ts";
 import { describeIssues, readJson, type PayloadReading } from "./crossing-payload.ts";
 
 /** A camera's detections payload (one processed frame), validated against the camera event contract. */
@@ -20,6 +21,15 @@ export function readCameraStatus(payload: Buffer | string, maxBytes: number): Pa
   const json = readJson(payload, maxBytes);
   if (!json.ok) return json;
   const parsed = CameraStatus.safeParse(json.value);
+  if (!parsed.success) return { ok: false, reason: "invalid_payload", detail: describeIssues(parsed.error) };
+  return { ok: true, value: parsed.data };
+}
+
+/** A camera agent's announcement of a stored video chunk (its signed record). */
+export function readChunkAnnouncement(payload: Buffer | string, maxBytes: number): PayloadReading<ChunkMeta> {
+  const json = readJson(payload, maxBytes);
+  if (!json.ok) return json;
+  const parsed = ChunkMeta.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: "invalid_payload", detail: describeIssues(parsed.error) };
   return { ok: true, value: parsed.data };
 }

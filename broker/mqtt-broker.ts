@@ -10,7 +10,7 @@ import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./b
 import { CrossingBridge, checkDeviceCrossings } from "./crossing-bridge.ts";
 import { readCrossings, readJson } from "./crossing-payload.ts";
 import { checkCameraDevice, DetectionBridge } from "./detection-bridge.ts";
-import { readCameraStatus, readDetectionFrame } from "./detection-payload.ts";
+import { readCameraStatus, readChunkAnnouncement, readDetectionFrame } from "./detection-payload.ts";
 import type { DeviceRegistry } from "./device-registry.ts";
 import { maySubscribe, publishAccess } from "./topic-access.ts";
 
@@ -173,6 +173,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     if ("refused" in access) return refuse(client, device.id, packet, "topic_denied", access.refused, done);
 
     if (access.type === "detections" || access.type === "status") return authorizeCameraPublish(client, device, packet, access.type, receivedAt, done);
+    if (access.type === "chunk") return authorizeChunkAnnouncement(client, device, packet, receivedAt, done);
     if (access.type !== "crossing") {
       const json = readJson(packet.payload, opts.maxPayloadBytes);
       if (!json.ok) return refuse(client, device.id, packet, json.reason, json.detail, done);
@@ -257,6 +258,34 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
         metrics.bridgeFailures.inc();
         const reason = err instanceof Error ? err.message : String(err);
         log.warn({ device: device.id, clientId: client.id, seq: frame.seq, reason }, "frame not acknowledged: jetstream did not confirm");
+        if (packet.qos === 0) done(null);
+        else done(new Error(`not stored: ${reason}`));
+      },
+    ));
+  }
+
+  /**
+   * A camera agent's announcement of a video chunk the chunk store accepted (its signed ChunkMeta,
+   * for this camera): stored in JetStream for the camera actor (QoS 1: PUBACK once stored).
+   */
+  function authorizeChunkAnnouncement(client: Client, device: DeviceRecord, packet: PublishPacket, receivedAt: number, done: (err?: Error | null) => void): void {
+    const notCamera = checkCameraDevice(device);
+    if (notCamera) return refuse(client, device.id, packet, "device_mismatch", notCamera, done);
+    const read = readChunkAnnouncement(packet.payload, opts.maxPayloadBytes);
+    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
+    const meta = read.value;
+    if (meta.camera !== device.id) {
+      return refuse(client, device.id, packet, "device_mismatch", `chunk of camera ${meta.camera} announced by device ${device.id}`, done);
+    }
+    track(cameraBridge.publishChunk(device, meta, receivedAt).then(
+      () => {
+        metrics.accepted.inc({ type: "chunk" });
+        done(null);
+      },
+      (err: unknown) => {
+        metrics.bridgeFailures.inc();
+        const reason = err instanceof Error ? err.message : String(err);
+        log.warn({ device: device.id, clientId: client.id, seq: meta.seq, reason }, "chunk announcement not acknowledged: jetstream did not confirm");
         if (packet.qos === 0) done(null);
         else done(new Error(`not stored: ${reason}`));
       },

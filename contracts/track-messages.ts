@@ -7,6 +7,7 @@ import { LineId } from "./topology.ts";
  * Actor messages of the camera pipeline (stream FF_ACTORS, JSON bodies). The flow:
  *
  *   broker --FrameMsg/CameraStatusMsg--> camera actor "{site}.{camera}"   (single-camera tracking)
+ *   broker --ChunkMsg------------------> camera actor                      (video chunk stored: coverage series)
  *   camera --TrackletsMsg-------------> linker actor "{site}"              (cross-camera linking)
  *   linker --PersonObsMsg/PersonEndMsg-> person actor "{site}.{person}"    (path, distance, attributes)
  *   reprocess job --PersonAttrsMsg----> person actor                        (attributes extracted later)
@@ -58,6 +59,27 @@ export const CameraStatusMsg = z.strictObject({
   receivedAt: ms,
 });
 export type CameraStatusMsg = z.infer<typeof CameraStatusMsg>;
+
+/** broker -> camera actor: the camera agent announced a video chunk the chunk store accepted. */
+export const ChunkMsg = z.strictObject({
+  type: z.literal("chunk"),
+  site: SiteId,
+  camera: DeviceId,
+  seq: z.number().int().nonnegative(),
+  start_ms: ms,
+  end_ms: ms,
+  duration_s: z.number().min(0),
+  frames: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  width: z.number().int().min(1),
+  height: z.number().int().min(1),
+  gap_before_ms: z.number().int().min(0),
+  receivedAt: ms,
+});
+export type ChunkMsg = z.infer<typeof ChunkMsg>;
+
+/** JetStream de-duplication id of a chunk announcement. */
+export const chunkMsgId = (camera: string, seq: number) => `${camera}:c${seq}`;
 
 /** [ts (epoch ms), x, y (floor metres)] */
 export const FloorObs = z.tuple([ms, metres, metres]);

@@ -12,6 +12,9 @@ import { fnv1a } from "./nats-layout.ts";
  *  camera_attrs    tags site, camera, attr     per second: n = detections that carried the attribute
  *                                              (tells which attributes were extracted when)
  *  camera_status   tags site, camera           per heartbeat: state, fps, width, height, uptime_s
+ *  video_chunk     tags site, camera           per video chunk the store accepted (announced by the
+ *                                              camera agent), time = chunk start: seq, duration_s,
+ *                                              frames, bytes, width, height, gap_before_ms
  *  person          tag site                    one point per person track, rewritten as it grows;
  *                                              time = founding instant (+ a per-person ns offset)
  *  zone_occupancy  tags site, space            per second: count (camera-based)
@@ -22,6 +25,7 @@ export const M = {
   cameraStats: "camera_stats",
   cameraAttrs: "camera_attrs",
   cameraStatus: "camera_status",
+  videoChunk: "video_chunk",
   person: "person",
   zoneOccupancy: "zone_occupancy",
   zoneVisit: "zone_visit",
@@ -71,6 +75,10 @@ export function trackSchemas(database?: string): ISchemaOptions[] {
     { ...db, measurement: M.cameraStats, tags: ["site", "camera"], fields: { frames: I, detections: I, duplicates: I, late: I, tracks: I } },
     { ...db, measurement: M.cameraAttrs, tags: ["site", "camera", "attr"], fields: { n: I } },
     { ...db, measurement: M.cameraStatus, tags: ["site", "camera"], fields: { state: S, fps: F, width: I, height: I, uptime_s: F } },
+    {
+      ...db, measurement: M.videoChunk, tags: ["site", "camera"],
+      fields: { seq: I, duration_s: F, frames: I, bytes: I, width: I, height: I, gap_before_ms: I },
+    },
     {
       ...db, measurement: M.person, tags: ["site"],
       fields: {

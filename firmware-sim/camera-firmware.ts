@@ -1,5 +1,6 @@
 import { connect, type MqttClient } from "mqtt";
 import { deviceTopic } from "../contracts/topics.ts";
+import type { ChunkMeta } from "../contracts/video.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
 
 /**
@@ -8,6 +9,7 @@ import { createLogger, type Logger } from "../infra/log.ts";
  *
  *   footfall/v1/{site}/camera/{id}/detections   one DetectionFrame per frame, QoS 1, in the order given
  *   footfall/v1/{site}/camera/{id}/status       heartbeats at QoS 0; last will {"state":"offline"}
+ *   footfall/v1/{site}/camera/{id}/chunk        a video chunk the camera agent stored (ChunkMeta), QoS 1
  *
  * What goes into a frame (and which frames are late or duplicated) is decided by the simulator
  * (camera-run.ts); this class only connects, publishes and reports acknowledgements. mqtt.js
@@ -17,6 +19,8 @@ export interface CameraFirmwareOptions {
   /** broker URL, e.g. mqtt://127.0.0.1:1883 */
   url: string;
   deviceId: string;
+  /** MQTT client id (default: the device id); one device's processes need distinct ones, e.g. "cam-1.detect" */
+  clientId?: string;
   secret: string;
   site: string;
   fps: number;
@@ -54,6 +58,7 @@ export class CameraFirmware {
   readonly counters: CameraFirmwareCounters = { framesAcked: 0, statusSent: 0, refused: 0 };
   readonly detectionsTopic: string;
   readonly statusTopic: string;
+  readonly chunkTopic: string;
   private client: MqttClient | undefined;
   private readonly log: Logger;
   private stopped = false;
@@ -62,6 +67,7 @@ export class CameraFirmware {
     this.log = (opts.log ?? (defaultLog ??= createLogger("camera-firmware"))).child({ device: opts.deviceId });
     this.detectionsTopic = deviceTopic(opts.site, "camera", opts.deviceId, "detections");
     this.statusTopic = deviceTopic(opts.site, "camera", opts.deviceId, "status");
+    this.chunkTopic = deviceTopic(opts.site, "camera", opts.deviceId, "chunk");
   }
 
   get deviceId(): string { return this.opts.deviceId; }
@@ -73,7 +79,7 @@ export class CameraFirmware {
     if (this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} was stopped`));
     if (this.client) return Promise.resolve(this.online);
     const client = connect(this.opts.url, {
-      clientId: this.opts.deviceId,
+      clientId: this.opts.clientId ?? this.opts.deviceId,
       username: this.opts.deviceId,
       password: this.opts.secret,
       clean: false,
@@ -110,6 +116,15 @@ export class CameraFirmware {
         this.counters.framesAcked++;
         resolve();
       });
+    });
+  }
+
+  /** Announces a stored video chunk (its signed ChunkMeta) at QoS 1; resolves on its PUBACK. */
+  publishChunk(meta: ChunkMeta): Promise<void> {
+    const client = this.client;
+    if (!client || this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} is not started`));
+    return new Promise((resolve, reject) => {
+      client.publish(this.chunkTopic, JSON.stringify(meta), { qos: 1 }, (err) => (err ? reject(err) : resolve()));
     });
   }
 

@@ -64,6 +64,12 @@ export const ConfigSchema = z.object({
   personSilenceS: z.coerce.number().min(1).max(86_400),
   /** FOOTFALL_MAX_PAYLOAD: largest MQTT / HTTP ingest payload in bytes */
   maxPayloadBytes: z.coerce.number().int().min(256),
+  /** FOOTFALL_MAX_CHUNK_BYTES: largest video chunk a camera agent may upload */
+  maxChunkBytes: z.coerce.number().int().min(1024),
+  /** FOOTFALL_VIDEO_SWEEP_S: how often the video retention job runs (warm -> cold -> purged, quotas) */
+  videoSweepS: z.coerce.number().min(1),
+  /** FOOTFALL_VIDEO_URL_SECRET: key of signed chunk URLs (default: a random key kept in {dataDir}/video/url-secret) */
+  videoUrlSecret: z.string().min(16, "must be at least 16 characters").optional(),
   /** FOOTFALL_LOG_LEVEL */
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
 });
@@ -97,10 +103,13 @@ const ENV: Record<keyof Config, string> = {
   personSilenceS: "FOOTFALL_PERSON_SILENCE_S",
   linkerWaitMs: "FOOTFALL_LINKER_WAIT_MS",
   maxPayloadBytes: "FOOTFALL_MAX_PAYLOAD",
+  maxChunkBytes: "FOOTFALL_MAX_CHUNK_BYTES",
+  videoSweepS: "FOOTFALL_VIDEO_SWEEP_S",
+  videoUrlSecret: "FOOTFALL_VIDEO_URL_SECRET",
   logLevel: "FOOTFALL_LOG_LEVEL",
 };
 
-export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl"> = {
+export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl" | "videoUrlSecret"> = {
   dataDir: path.resolve(".footfall"),
   bind: "127.0.0.1",
   httpPort: 8080,
@@ -126,6 +135,8 @@ export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl"> = {
   personSilenceS: 60,
   linkerWaitMs: 60_000,
   maxPayloadBytes: 256 * 1024,
+  maxChunkBytes: 256 * 1024 * 1024,
+  videoSweepS: 3600,
   logLevel: "info",
 };
 

@@ -2,7 +2,7 @@ import type { IPoint } from "influx";
 import type { Registry } from "prom-client";
 import { z } from "zod";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
-import { CameraStatusMsg, FrameMsg } from "../../contracts/track-messages.ts";
+import { CameraStatusMsg, ChunkMsg, FrameMsg } from "../../contracts/track-messages.ts";
 import { M } from "../../contracts/track-store.ts";
 import { msToNs } from "../occupancy/point-time.ts";
 import type { ActorBehavior, ActorContext } from "../runtime/types.ts";
@@ -109,6 +109,19 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
         if (m.uptime_s !== undefined) fields.uptime_s = info.uptime_s = m.uptime_s;
         if (!state.status || m.ts >= state.status.ts) state.status = info;
         ctx.write([{ measurement: M.cameraStatus, tags: { site: m.site, camera: m.camera }, fields, timestamp: msToNs(m.ts) }]);
+        return;
+      }
+      if (type === "chunk") {
+        // a video chunk the store accepted: one point per chunk (a re-sent announcement rewrites the same point)
+        const parsed = ChunkMsg.safeParse(body);
+        if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid chunk message skipped");
+        const c = parsed.data;
+        if (`${c.site}.${c.camera}` !== ctx.id) return skip(ctx, "misrouted", { site: c.site, camera: c.camera }, "chunk of another camera skipped");
+        seen(state, c.receivedAt);
+        ctx.write([{
+          measurement: M.videoChunk, tags: { site: c.site, camera: c.camera }, timestamp: msToNs(c.start_ms),
+          fields: { seq: c.seq, duration_s: c.duration_s, frames: c.frames, bytes: c.bytes, width: c.width, height: c.height, gap_before_ms: c.gap_before_ms },
+        }]);
         return;
       }
       skip(ctx, "invalid", { type: typeof type === "string" ? type : typeof type }, "camera actor message of an unknown type skipped");

@@ -18,6 +18,8 @@ import { openapiRoute, opsRoutes } from "./ops-routes.ts";
 import { topologyRoutes } from "./topology-routes.ts";
 import { trackApi, type TrackApiOptions } from "./track-api.ts";
 import type { JobRunner } from "./job-runner.ts";
+import { videoRoutes } from "./video-routes.ts";
+import type { VideoService } from "../video/video-service.ts";
 
 export interface ApiDeps {
   cfg: Config;
@@ -32,6 +34,10 @@ export interface ApiDeps {
   /** re-extracts attributes for reprocessing jobs; without one such jobs fail with a reason */
   extractor?: AttributeExtractor | undefined;
   track?: TrackApiOptions | undefined;
+  /** the chunk store, clips and retention; without it the video routes answer 404 */
+  video?: VideoService | undefined;
+  /** true once the process is stopping (uploads answer 503) */
+  closing?: () => boolean;
 }
 
 /** The express app and what runs beside it (the reprocessing job runner). */
@@ -47,7 +53,7 @@ export const API_PREFIX = "/api/v1";
 /**
  * The HTTP API (express 5): occupancy queries, topology administration, HTTP ingest, and the
  * camera pipeline's paths, statistics, heatmap, zones, cameras, query history and reprocessing
- * jobs under /api/v1; /healthz and /metrics at the root. Every error is JSON {error, reason}.
+ * jobs, and video (chunk upload, signed chunk URLs, clips, retention) under /api/v1; /healthz and /metrics at the root. Every error is JSON {error, reason}.
  */
 export function createApiApp(deps: ApiDeps): ApiApp {
   const { cfg, log } = deps;
@@ -75,6 +81,14 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     extractor: deps.extractor, options: deps.track,
   });
   app.use(API_PREFIX, track.router);
+  if (deps.video) {
+    const v = deps.video;
+    app.use(API_PREFIX, videoRoutes({
+      store: v.store, retention: v.retention, registry: deps.registry, admin: requireAdmin(cfg.adminToken), json,
+      urlSecret: v.urlSecret, maxChunkBytes: v.maxChunkBytes, clock: v.clock, log: log.child({ component: "video" }),
+      closing: deps.closing,
+    }));
+  }
   app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return { app, jobs: track.runner, close: () => track.close() };

@@ -13,6 +13,7 @@ import type { AttributeExtractor } from "../../models/extractor.ts";
 import { NatsExtractor } from "../../models/nats-extractor.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./track-api.ts";
+import { openVideoService, type VideoService } from "../video/video-service.ts";
 
 /**
  * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
@@ -27,6 +28,8 @@ export async function runApi(
   const log = createLogger("api", cfg.logLevel);
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
   let api: ApiApp | undefined;
+  let video: VideoService | undefined;
+  let closing = false;
   try {
     await provisionNats(nc, cfg, log);
     const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
@@ -34,9 +37,10 @@ export async function runApi(
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
     const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions, log: log.child({ component: "bridge" }) });
+    video = await openVideoService(cfg, registry, log);
     api = createApiApp({
       cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api"), nc,
-      extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track,
+      extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
     });
 
     const server = api.app.listen(cfg.httpPort, cfg.bind);
@@ -51,8 +55,10 @@ export async function runApi(
     return {
       port,
       stop: () => (stopping ??= (async () => {
+        closing = true;
         await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
         await api?.close();
+        await video?.stop();
         registry.close();
         await nc.drain().catch(() => {});
         log.info("api stopped");
@@ -60,6 +66,7 @@ export async function runApi(
     };
   } catch (e) {
     await api?.close().catch(() => {});
+    await video?.stop().catch(() => {});
     await nc.close().catch(() => {});
     throw e;
   }

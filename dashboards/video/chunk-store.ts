@@ -181,18 +181,30 @@ export class ChunkStore {
     return p;
   }
 
-  /** Stores the chunk at `file` with its signed record (see the file comment for the checks). */
-  put(record: unknown, file: string): Promise<PutResult> {
-    return this.serial(() => this.putNow(record, file));
+  /**
+   * Stores the chunk at `file` with its signed record (see the file comment for the checks).
+   * `key`: the camera's key when the caller has it (the HTTP upload: the secret the camera just
+   * authenticated with); otherwise it is looked up through `keyOf`.
+   */
+  put(record: unknown, file: string, key?: CameraKey): Promise<PutResult> {
+    return this.serial(() => this.putNow(record, file, key));
   }
 
-  private async putNow(record: unknown, file: string): Promise<PutResult> {
+  /** The chunks whose stored blob is `sha256` (usually one). */
+  byBlob(sha256: string): ChunkEntry[] {
+    const out: ChunkEntry[] = [];
+    if (!this.refs.has(sha256)) return out;
+    for (const list of this.byCamera.values()) for (const e of list) if (e.blob === sha256) out.push(e);
+    return out;
+  }
+
+  private async putNow(record: unknown, file: string, givenKey?: CameraKey): Promise<PutResult> {
     const parsed = ChunkMeta.safeParse(record);
     if (!parsed.success) {
       return { ok: false, code: "invalid_record", reason: `invalid chunk record: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
     }
     const meta = parsed.data;
-    const key = await this.keyOf(meta.camera);
+    const key = givenKey ?? await this.keyOf(meta.camera);
     if (key === undefined) return { ok: false, code: "unknown_camera", reason: `camera ${meta.camera} is not known to the store` };
     if (!verifyChunkMeta(meta, key)) {
       return { ok: false, code: "bad_signature", reason: `the signature of chunk ${meta.camera}/${meta.seq} does not verify with the camera's key` };

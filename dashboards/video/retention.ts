@@ -176,6 +176,11 @@ export class Retention {
     return this.sweeping;
   }
 
+  /** Resolves when no sweep is running (the one in progress, if any, has finished). */
+  async idle(): Promise<void> {
+    await this.sweeping?.catch(() => undefined);
+  }
+
   private async sweepNow(now: number): Promise<SweepReport> {
     const { store, log } = this.opts;
     await this.reload();

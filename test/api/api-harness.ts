@@ -16,6 +16,7 @@ import { createApiApp } from "../../dashboards/api/app.ts";
 import type { JobRunner } from "../../dashboards/api/job-runner.ts";
 import type { TrackApiOptions } from "../../dashboards/api/track-api.ts";
 import type { AttributeExtractor } from "../../models/extractor.ts";
+import { openVideoService, type VideoService } from "../../dashboards/video/video-service.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 
 /**
@@ -32,6 +33,8 @@ export interface ApiHarness {
   metrics: Registry;
   /** the reprocessing job runner of the app */
   jobs: JobRunner;
+  /** the chunk store, clips and retention (when asked for) */
+  video: VideoService | undefined;
   url: string;
   /** fetch with the admin bearer token and a JSON body */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
@@ -47,6 +50,8 @@ export interface ApiHarnessOptions {
   extractor?: AttributeExtractor;
   /** camera-pipeline query options (look-back, job runner timings) */
   track?: TrackApiOptions;
+  /** serve the video routes (chunk store under the data folder), on this clock */
+  video?: { clock?: () => number };
 }
 
 export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<ApiHarness> {
@@ -64,12 +69,13 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   const registry = await DeviceRegistry.open(nc);
   const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions });
   const metrics = createRegistry("api-test");
-  const api = createApiApp({ cfg, influx, topology, registry, bridge, log, metrics, nc, extractor: opts.extractor, track: opts.track });
+  const video = opts.video ? await openVideoService(cfg, registry, log, opts.video) : undefined;
+  const api = createApiApp({ cfg, influx, topology, registry, bridge, log, metrics, nc, extractor: opts.extractor, track: opts.track, video });
   const server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, url,
+    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, video, url,
     admin: (method, path, body) => fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
@@ -79,6 +85,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await api.close();
+      await video?.stop();
       registry.close();
       await nc.close();
       await services.stop();

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MqttClient } from "mqtt";
 import { STREAM_ACTORS, actorSubject } from "../../contracts/nats-layout.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
-import { CameraStatusMsg, FrameMsg } from "../../contracts/track-messages.ts";
+import { CameraStatusMsg, ChunkMsg, FrameMsg } from "../../contracts/track-messages.ts";
+import type { ChunkMeta } from "../../contracts/video.ts";
+import { signChunkMeta } from "../../camera-agent/chunk-meta.ts";
 import type { DetectionFrameIn } from "../../contracts/detection.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 import { eventually } from "../support/retry.ts";
@@ -95,6 +97,37 @@ describe("mqtt broker: camera frames and status into jetstream (real nats-server
     await c.publishAsync(detections("cam-1"), JSON.stringify(frame(11)), { qos: 1 });
     expect(await actorMessages(b.jsm)).toBe(before + 1);
     expect(c.connected).toBe(true);
+  });
+
+  it("stores a chunk announcement once before the PUBACK; refuses another camera's chunk and bad records", async () => {
+    const c = await connect(cam1);
+    const dpu = await connect(dpu1);
+    const chunkTopic = deviceTopic("mall", "camera", "cam-1", "chunk");
+    const meta = (camera: string, seq: number): ChunkMeta => signChunkMeta({
+      v: 1, camera, seq, file: `chunk-${String(seq).padStart(8, "0")}.mp4`, start_ms: TS + seq * 2000, end_ms: TS + seq * 2000 + 2000,
+      gap_before_ms: 0, duration_s: 2, frames: 50, width: 1280, height: 720, codec: "h264", bytes: 123_456, sha256: "ab".repeat(32),
+    }, "k");
+    const before = await actorMessages(b.jsm);
+    await c.publishAsync(chunkTopic, JSON.stringify(meta("cam-1", 4)), { qos: 1 });
+    expect(await actorMessages(b.jsm)).toBe(before + 1);
+    const sm = await b.jsm.streams.getMessage(STREAM_ACTORS, { last_by_subj: subject });
+    expect(sm!.header.get("Nats-Msg-Id")).toBe("cam-1:c4");
+    expect(ChunkMsg.parse(sm!.json())).toMatchObject({ type: "chunk", site: "mall", camera: "cam-1", seq: 4, start_ms: TS + 8000, duration_s: 2, bytes: 123_456 });
+    await c.publishAsync(chunkTopic, JSON.stringify(meta("cam-1", 4)), { qos: 1 }); // a re-send
+    expect(await actorMessages(b.jsm)).toBe(before + 1);
+
+    const logsBefore = b.logs.lines.length;
+    const bad: Array<[MqttClient, string, unknown, RegExp]> = [
+      [c, chunkTopic, meta("cam-2", 5), /chunk of camera cam-2 announced by device cam-1/],
+      [c, chunkTopic, { ...meta("cam-1", 6), sha256: "xyz" }, /sha256/],
+      [c, chunkTopic, { ...meta("cam-1", 7), end_ms: TS }, /end_ms/],
+      [dpu, deviceTopic("mall", "dpu", "dpu-1", "chunk"), meta("dpu-1", 8), /not a camera/],
+    ];
+    for (const [client, topic, payload] of bad) await client.publishAsync(topic, JSON.stringify(payload), { qos: 1 });
+    expect(await actorMessages(b.jsm)).toBe(before + 1);
+    const refusals = b.logs.lines.slice(logsBefore).filter((l) => l.msg === "publish refused");
+    expect(refusals.length).toBe(bad.length);
+    bad.forEach(([, , , why], i) => expect(String(refusals[i]!.detail)).toMatch(why));
   });
 
   it("stores status heartbeats, and the last will when a camera drops off", async () => {

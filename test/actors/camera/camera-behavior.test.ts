@@ -1,7 +1,7 @@
 import type { IPoint } from "influx";
 import { describe, expect, it } from "vitest";
 import { TrackUpdate } from "../../../contracts/events.ts";
-import { TrackletsMsg, trackMsgIds, type CameraStatusMsg, type FrameMsg } from "../../../contracts/track-messages.ts";
+import { TrackletsMsg, trackMsgIds, type CameraStatusMsg, type ChunkMsg, type FrameMsg } from "../../../contracts/track-messages.ts";
 import { M } from "../../../contracts/track-store.ts";
 import { trackEventSubject } from "../../../contracts/nats-layout.ts";
 import { StaticSiteLookup } from "../../../actors/topology/site-geometry.ts";
@@ -237,6 +237,25 @@ describe("camera actor", () => {
     expect(h.state.lastSeen).toBe(T0 + 5010);
     h.roundTrip();
     expect(h.state.status).toEqual({ state: "offline", ts: T0 + 5000 });
+  });
+
+  it("writes one video_chunk point per announced chunk; a re-sent announcement rewrites the same point", () => {
+    const h = new CameraHarness();
+    const chunk = (seq: number): ChunkMsg => ({
+      type: "chunk", site: SITE, camera: CAMERA, seq, start_ms: T0 + seq * 2000, end_ms: T0 + seq * 2000 + 2000, duration_s: 2,
+      frames: 50, bytes: 1000 + seq, width: 768, height: 576, gap_before_ms: 0, receivedAt: T0 + 60_000,
+    });
+    h.handle(chunk(0));
+    h.handle(chunk(1));
+    h.handle(chunk(1));
+    h.handle({ ...chunk(2), camera: "another-camera" });
+    h.handle({ ...chunk(3), duration_s: -1 });
+    const points = influx(h.ctx.writes.filter((p) => p.measurement === M.videoChunk));
+    expect([...points.values()]).toEqual([
+      { seq: 0, duration_s: 2, frames: 50, bytes: 1000, width: 768, height: 576, gap_before_ms: 0 },
+      { seq: 1, duration_s: 2, frames: 50, bytes: 1001, width: 768, height: 576, gap_before_ms: 0 },
+    ]);
+    expect([...points.keys()][1]).toBe(`${M.videoChunk}|${JSON.stringify({ site: SITE, camera: CAMERA })}|${T0 + 2000}000000`);
   });
 
   it("aggregates per second of frame time: frames, detections, tracks and attributes", () => {
