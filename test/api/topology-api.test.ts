@@ -151,7 +151,7 @@ describe("topology API (real nats-server)", () => {
     for (const p of [
       "/sites/{site}/spaces/{space}/count:", "/sites/{site}/spaces/{space}/series:", "/sites/{site}/spaces/{space}/daily:",
       "/sites/{site}/count:", "/sites:", "/sites/{site}/topology:", "/sites/{site}/spaces/{id}:", "/sites/{site}/doorways/{id}:",
-      "/sites/{site}/devices/{id}:", "/dpus/{device}/crossings:", "/healthz:", "/metrics:", "/openapi.yaml:",
+      "/sites/{site}/devices/{id}:", "/dpus/{device}/crossings:", "/cameras/{camera}/chunks/{seq}:", "/cameras/{camera}/clip:", "/video/retention/cameras/{camera}:", "/healthz:", "/metrics:", "/openapi.yaml:",
     ]) expect(text, p).toContain(`  ${p}`);
   });
 
