@@ -10,6 +10,13 @@
  * seekable source (a file that is not looped) can start at `seekSeconds`. Chunks are cut only
  * on keyframes, so with a GOP of g seconds a chunk lasts a whole number of GOPs ≥ segmentSeconds.
  *
+ * Packet logs (option `packetLogDir`): the same ffmpeg also writes, for every chunk, a log of the
+ * chunk's video packets (timestamps, durations, keyframe flags; see packet-log.ts) through a
+ * second segment muxer fed the very same packets with the same cut options, so the logs are cut
+ * at the same keyframes as the chunks. Its own segment list must name the same times as the
+ * chunks' list; a segment is handed over with its packet log when both lists have it (or
+ * without one, when the logs' list does not keep up or does not match).
+ *
  * Stopping: on `signal` abort ffmpeg gets SIGINT, closes the chunk being written (it becomes the
  * last segment, marked `cutByStop`) and exits; no further segment is handed over after the
  * current `onSegment` call returns.
@@ -49,17 +56,19 @@ export interface SegmenterOptions {
   format?: ChunkFormat;
   signal?: AbortSignal;
   log?: Logger;
-  /** segment list poll interval, ms */
+  /** segment list poll interval, ms (default 50 for a file read as fast as possible, else 200) */
   pollMs?: number;
   /**
    * called as soon as a completed chunk appears in the list, before it is handed to onSegment
    * (lets the caller start work on later chunks while an earlier one is being handed over)
    */
-  onListed?: (seg: { seq: number; path: string }) => void;
+  onListed?: (seg: { seq: number; path: string; packetLog?: string }) => void;
   /** write ffmpeg's pid here while it runs (see ffmpeg-pid.ts) */
   pidFile?: string;
   /** called once ffmpeg has opened the input, with the clock then (epoch ms) */
   onInputOpened?: (atMs: number) => void;
+  /** folder for the chunks' packet logs (packets-%08d.crc); none written when absent */
+  packetLogDir?: string;
 }
 
 export interface CompletedSegment {
@@ -71,6 +80,8 @@ export interface CompletedSegment {
   listEnd: number;
   /** the last chunk of a run stopped by the abort signal: it ends where ffmpeg was stopped */
   cutByStop: boolean;
+  /** absolute path of the chunk's packet log (complete), when packet logs are written and it matched */
+  packetLog?: string;
 }
 
 export interface SegmenterResult {
@@ -88,8 +99,14 @@ export const chunkFileName = (seq: number, format: ChunkFormat = "mp4"): string 
 
 export const CHUNK_FILE_RE = /^chunk-(\d{8,})\.(mp4|mkv|ts)$/;
 
+export const PACKET_LOG_FILE_RE = /^packets-(\d{8,})\.crc$/;
+
 function inputOptions(source: VideoSource, seekSeconds: number): string[] {
-  const o = ["-nostdin"];
+  // -copytb 1: the chunks keep the demuxer's time base (e.g. 1/90000 for RTSP, MPEG-TS) instead of
+  // one derived from the frame rate (timestamps rounded to whole frames). The chunks and their
+  // packet logs then share one time base, so a timestamp ffmpeg has to repair (a live stream's
+  // first packets may have none) is repaired alike in both and they are cut at the same keyframes.
+  const o = ["-nostdin", "-copytb", "1"];
   if (source.kind === "file") {
     if (source.loop) o.push("-stream_loop", "-1");
     if (source.pace === "realtime") o.push("-re");
@@ -105,9 +122,25 @@ function inputOptions(source: VideoSource, seekSeconds: number): string[] {
   return o;
 }
 
+/** ffmpeg segment muxer options shared by the chunks and their packet logs (same cuts). */
+function segmentOptions(segmentSeconds: number, startNumber: number, segmentFormat: string, listFile: string): string[] {
+  return [
+    "-map", "0:v:0", "-c", "copy",
+    "-f", "segment",
+    "-segment_time", String(segmentSeconds),
+    "-reset_timestamps", "1",
+    "-segment_format", segmentFormat,
+    "-segment_list", listFile,
+    "-segment_list_type", "csv",
+    "-segment_start_number", String(startNumber),
+  ];
+}
+
+export interface SegmentListEntry { file: string; start: number; end: number }
+
 /** Parses complete lines of ffmpeg's CSV segment list ("file,start,end"). */
-export function parseSegmentList(text: string): { file: string; start: number; end: number }[] {
-  const out: { file: string; start: number; end: number }[] = [];
+export function parseSegmentList(text: string): SegmentListEntry[] {
+  const out: SegmentListEntry[] = [];
   const complete = text.slice(0, text.lastIndexOf("\n") + 1);
   for (const line of complete.split("\n")) {
     if (!line.trim()) continue;
@@ -128,25 +161,31 @@ export async function runSegmenter(
   onSegment: (seg: CompletedSegment) => Promise<void>,
 ): Promise<SegmenterResult> {
   const format = opts.format ?? "mp4";
-  const pollMs = opts.pollMs ?? 200;
+  // a file read as fast as possible yields many chunks a second: list them without delay
+  const fastFile = opts.source.kind === "file" && opts.source.pace !== "realtime";
+  const pollMs = opts.pollMs ?? (fastFile ? 50 : 200);
   await mkdir(opts.outDir, { recursive: true });
   const listFile = path.join(opts.outDir, `segments-${process.pid}-${opts.startNumber}.csv`);
   await rm(listFile, { force: true });
 
+  const logDir = opts.packetLogDir;
+  const logListFile = logDir ? path.join(logDir, `packets-${process.pid}-${opts.startNumber}.csv`) : undefined;
+  if (logDir && logListFile) {
+    await mkdir(logDir, { recursive: true });
+    await rm(logListFile, { force: true });
+  }
+
   const source = opts.source.kind === "file" ? opts.source.path : opts.source.url;
-  const cmd = ffmpeg(source)
-    .inputOptions(inputOptions(opts.source, opts.seekSeconds ?? 0))
-    .outputOptions([
-      "-map", "0:v:0", "-c", "copy",
-      "-f", "segment",
-      "-segment_time", String(opts.segmentSeconds),
-      "-reset_timestamps", "1",
-      "-segment_format", format === "mkv" ? "matroska" : format === "ts" ? "mpegts" : "mp4",
-      "-segment_list", listFile,
-      "-segment_list_type", "csv",
-      "-segment_start_number", String(opts.startNumber),
-    ])
-    .output(path.join(opts.outDir, `chunk-%08d.${format}`));
+  const cmd = ffmpeg(source).inputOptions(inputOptions(opts.source, opts.seekSeconds ?? 0));
+  // the packet logs come first: ffmpeg hands each packet to its outputs in order, so a log's
+  // segment is closed no later than its chunk's
+  if (logDir && logListFile) {
+    cmd.output(path.join(logDir, "packets-%08d.crc"))
+      .outputOptions(segmentOptions(opts.segmentSeconds, opts.startNumber, "framecrc", logListFile));
+  }
+  const segmentFormat = format === "mkv" ? "matroska" : format === "ts" ? "mpegts" : "mp4";
+  cmd.output(path.join(opts.outDir, `chunk-%08d.${format}`))
+    .outputOptions(segmentOptions(opts.segmentSeconds, opts.startNumber, segmentFormat, listFile));
   if (process.env.FFMPEG_PATH) cmd.setFfmpegPath(process.env.FFMPEG_PATH);
 
   let command = "";
@@ -156,7 +195,8 @@ export async function runSegmenter(
   let abortedWhileRunning = false;
   let exitError: Error | undefined;
   let handed = 0;
-  let listed = 0;
+  /** the packet log (if any) of each segment announced to onListed so far, by list index */
+  const listedLogs: (string | undefined)[] = [];
   let pidWritten: Promise<void> = Promise.resolve();
   let wake: (() => void) | undefined;
   const exitedP = new Promise<void>((resolve) => {
@@ -194,7 +234,18 @@ export async function runSegmenter(
     const t = setTimeout(() => { wake = undefined; resolve(); }, pollMs);
     wake = () => { clearTimeout(t); wake = undefined; resolve(); };
   });
-  const readList = async () => (existsSync(listFile) ? parseSegmentList(await readFile(listFile, "utf8")) : []);
+  const readListFile = async (file: string | undefined) => (file && existsSync(file) ? parseSegmentList(await readFile(file, "utf8")) : []);
+  let logsMismatched = false;
+  /** the packet log of list entry i, if the logs' list has it for the same cut */
+  const packetLogOf = (i: number, e: SegmentListEntry, logEntries: SegmentListEntry[]): string | undefined => {
+    const le = logEntries[i];
+    if (!logDir || !le || logsMismatched) return undefined;
+    const m = PACKET_LOG_FILE_RE.exec(le.file);
+    if (m && Number(m[1]) === opts.startNumber + i && le.start === e.start && le.end === e.end) return path.join(logDir, le.file);
+    logsMismatched = true;
+    opts.log?.warn({ chunk: e, packetLog: le }, "packet log list does not match the chunk list: chunks measured with ffprobe from here on");
+    return undefined;
+  };
 
   try {
     for (;;) {
@@ -203,11 +254,20 @@ export async function runSegmenter(
       // stopped while running: wait until ffmpeg has closed the chunk it was writing
       if (stopping && !exited) { await exitedP; continue; }
       const done = exited;
-      const entries = await readList();
-      for (; listed < entries.length; listed++) {
-        opts.onListed?.({ seq: opts.startNumber + listed, path: path.join(opts.outDir, entries[listed]!.file) });
+      // the chunks' list first: the logs' list read after it is at least as far
+      const entries = await readListFile(listFile);
+      const logEntries = await readListFile(logListFile);
+      // a chunk is ready when its packet log is listed too, or the logs' list will not catch up:
+      // ffmpeg has exited, the chunks' list is already a segment further, or logs are off/mismatched
+      const ready = (i: number) => !logDir || logsMismatched || done || i < logEntries.length || i + 1 < entries.length;
+      while (listedLogs.length < entries.length && ready(listedLogs.length)) {
+        const i = listedLogs.length;
+        const e = entries[i]!;
+        const packetLog = packetLogOf(i, e, logEntries);
+        listedLogs.push(packetLog);
+        opts.onListed?.({ seq: opts.startNumber + i, path: path.join(opts.outDir, e.file), ...(packetLog ? { packetLog } : {}) });
       }
-      while (handed < entries.length) {
+      while (handed < listedLogs.length) {
         // after a stop, hand over only from a read of the list made after ffmpeg exited
         if (stopping && (!abortedWhileRunning || !done)) break;
         const i = handed;
@@ -216,11 +276,13 @@ export async function runSegmenter(
         const m = CHUNK_FILE_RE.exec(e.file);
         if (!m || Number(m[1]) !== seq) throw new Error(`segment list out of order: ${e.file} where chunk ${seq} was expected`);
         const cutByStop = stopping && done && i === entries.length - 1;
-        await onSegment({ seq, path: path.join(opts.outDir, e.file), listStart: e.start, listEnd: e.end, cutByStop });
+        const packetLog = listedLogs[i];
+        await onSegment({ seq, path: path.join(opts.outDir, e.file), listStart: e.start, listEnd: e.end, cutByStop, ...(packetLog ? { packetLog } : {}) });
         handed++;
       }
       if (done) break;
-      if (!stopping) await sleep();
+      // (ffmpeg may have exited while chunks were handed over: read the lists again at once)
+      if (!stopping && !exited) await sleep();
     }
   } catch (err) {
     stopping = true;
@@ -229,6 +291,7 @@ export async function runSegmenter(
     await pidWritten;
     if (opts.pidFile) await removeFfmpegPid(opts.pidFile);
     await rm(listFile, { force: true });
+    if (logListFile) await rm(logListFile, { force: true });
     opts.signal?.removeEventListener("abort", stop);
     throw err;
   }
@@ -236,6 +299,7 @@ export async function runSegmenter(
   await pidWritten;
   if (opts.pidFile) await removeFfmpegPid(opts.pidFile);
   await rm(listFile, { force: true });
+  if (logListFile) await rm(logListFile, { force: true });
   opts.signal?.removeEventListener("abort", stop);
   const reason = stopping ? "aborted" : exitError ? "failed" : "ended";
   return { reason, segments: handed, command, ...(exitError ? { error: exitError } : {}) };

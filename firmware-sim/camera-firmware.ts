@@ -26,6 +26,8 @@ export interface CameraFirmwareOptions {
   fps: number;
   width: number;
   height: number;
+  /** leave the last will {"state":"offline"} (default true); false for a client that is not the camera's voice, e.g. the chunk uploader */
+  will?: boolean;
   /** longest wait for a CONNACK (default 5 s) */
   connectTimeoutMs?: number;
   /** pause between reconnect attempts (default 500 ms) */
@@ -87,7 +89,9 @@ export class CameraFirmware {
       keepalive: 30,
       reconnectPeriod: this.opts.reconnectPeriodMs ?? 500,
       connectTimeout: this.opts.connectTimeoutMs ?? 5000,
-      will: { topic: this.statusTopic, payload: Buffer.from(JSON.stringify({ state: "offline" })), qos: 1, retain: false },
+      ...(this.opts.will === false ? {} : {
+        will: { topic: this.statusTopic, payload: Buffer.from(JSON.stringify({ state: "offline" })), qos: 1 as const, retain: false },
+      }),
     });
     this.client = client;
     return new Promise((resolve) => {

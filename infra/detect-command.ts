@@ -12,13 +12,19 @@
  * A progress bar goes to stderr when stderr is a terminal, and a one-line summary with the time
  * per stage goes to stderr at the end; stdout carries the JSON lines only.
  * Exit codes: 0 done, 1 failure while running, 2 bad option or unreadable input.
+ * The pipeline is the camera agent's detection loop (camera-agent/detect-loop.ts), the same code
+ * that publishes frames over MQTT (camera-agent/detect-main.ts); boxes less than 1 px wide or high
+ * (a detection in the letterbox padding) are left out, as the camera event contract requires.
  */
 import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
+import { r3 } from "../camera-agent/detect-frame.ts";
+import { detectFrames } from "../camera-agent/detect-loop.ts";
+import type { DetectSource } from "../camera-agent/detect-source.ts";
+import { DetectStats } from "../camera-agent/detect-stats.ts";
 import { MotionGate } from "../camera-agent/motion-gate.ts";
-import { probeSource, sampleFrames, type SampledFrame, type SourceInfo } from "../camera-agent/frame-sampler.ts";
+import { probeSource, type SourceInfo } from "../camera-agent/frame-sampler.ts";
 import { Detector } from "../models/detector.ts";
-import { garmentColours } from "../models/garment-colour.ts";
 
 /** the options as commander hands them over (strings) */
 export interface DetectCliOptions {
@@ -100,10 +106,6 @@ export function parseDetectOptions(source: string, o: DetectCliOptions): DetectS
   };
 }
 
-const r1 = (v: number) => Math.round(v * 10) / 10;
-const r2 = (v: number) => Math.round(v * 100) / 100;
-const r3 = (v: number) => Math.round(v * 1000) / 1000;
-
 /** expected number of sampled frames, for the progress bar (undefined if unknown) */
 function expectedFrames(s: DetectSettings, info: SourceInfo): number | undefined {
   const total = info.durationS !== undefined ? Math.max(0, info.durationS - (s.startS ?? 0)) : undefined;
@@ -169,52 +171,27 @@ export async function runDetect(source: string, o: DetectCliOptions): Promise<nu
       })
     : undefined;
   bar?.start(total ?? 0, 0, { rate: "-", persons: 0 });
+  const stats = new DetectStats();
+  const progress = () => bar?.update(stats.sampled, { rate: (stats.sampled / Math.max(stats.wallS, 1e-9)).toFixed(1), persons: stats.detections });
 
-  const ms = { sample: 0, detect: 0, colours: 0, write: 0 };
-  let sampled = 0;
-  let processed = 0;
-  let persons = 0;
-  const t0 = performance.now();
+  // the shared detection loop (camera-agent/detect-loop.ts); a URL is read once, not reconnected
+  const input: DetectSource = isUrl(s.source) ? { kind: "url", url: s.source } : { kind: "file", path: s.source };
   try {
-    const frames = sampleFrames({
-      source: s.source, info, signal: abort.signal,
+    for await (const f of detectFrames({
+      camera: "cli", source: input, detector, info, stats, signal: abort.signal,
+      ...(gate ? { gate } : {}),
       ...(s.fps !== undefined ? { fps: s.fps } : {}),
       ...(s.every !== undefined ? { every: s.every } : {}),
       ...(s.maxFrames !== undefined ? { maxFrames: s.maxFrames } : {}),
       ...(s.durationS !== undefined ? { durationS: s.durationS } : {}),
       ...(s.startS !== undefined ? { startS: s.startS } : {}),
-    });
-    let tWait = performance.now();
-    for await (const f of frames as AsyncIterable<SampledFrame>) {
-      const tGot = performance.now();
-      ms.sample += tGot - tWait;
-      sampled++;
-      if (gate && !gate.check(f.rgb, f.width, f.height).pass) {
-        bar?.update(sampled, { rate: (sampled / ((performance.now() - t0) / 1000)).toFixed(1), persons });
-        tWait = performance.now();
-        continue;
-      }
-      const { detections } = await detector.detect(f.rgb, f.width, f.height);
-      const tDet = performance.now();
-      const out = detections.map((d) => {
-        const c = garmentColours(f.rgb, f.width, f.height, d.box);
-        return {
-          box: d.box.map(r1),
-          score: r3(d.score),
-          attrs: { upper: { value: c.upper.value, conf: r2(c.upper.conf) }, lower: { value: c.lower.value, conf: r2(c.lower.conf) } },
-        };
-      });
-      const tCol = performance.now();
-      ms.detect += tDet - tGot;
-      ms.colours += tCol - tDet;
-      processed++;
-      persons += out.length;
-      const ok = await writeLine(JSON.stringify({ frame: f.index, ts: r3(f.ts), detections: out }));
-      ms.write += performance.now() - tCol;
-      bar?.update(sampled, { rate: (sampled / ((performance.now() - t0) / 1000)).toFixed(1), persons });
+      onHeld: progress,
+    })) {
+      const out = f.frame.detections.map((d) => ({ box: d.box, score: d.score, attrs: d.attrs }));
+      const ok = await writeLine(JSON.stringify({ frame: f.index, ts: r3(f.t), detections: out }));
+      progress();
       if (!ok) abort.abort();
       if (abort.signal.aborted) break;
-      tWait = performance.now();
     }
   } catch (e) {
     bar?.stop();
@@ -227,12 +204,12 @@ export async function runDetect(source: string, o: DetectCliOptions): Promise<nu
   }
   bar?.stop();
   await detector.close();
-  const wall = (performance.now() - t0) / 1000;
-  const per = (v: number, n: number) => (n > 0 ? (v / n).toFixed(1) : "-");
+  const wall = stats.wallS;
+  const per = (v: number, n: number) => (n > 0 ? v.toFixed(1) : "-");
   console.error(
-    `footfall detect: ${processed} frames processed of ${sampled} sampled, ${persons} detections, ` +
-      `${wall.toFixed(1)} s, ${(processed / Math.max(wall, 1e-9)).toFixed(1)} processed frames/s; ms per frame: ` +
-      `sample ${per(ms.sample, sampled)}, detect ${per(ms.detect, processed)}, colours ${per(ms.colours, processed)}` +
+    `footfall detect: ${stats.processed} frames processed of ${stats.sampled} sampled, ${stats.detections} detections, ` +
+      `${wall.toFixed(1)} s, ${(stats.processed / Math.max(wall, 1e-9)).toFixed(1)} processed frames/s; ms per frame: ` +
+      `sample ${per(stats.mean("decode"), stats.sampled)}, detect ${per(stats.detectMean, stats.processed)}, colours ${per(stats.mean("colours"), stats.processed)}` +
       ` (threads ${s.threads})`,
   );
   return 0;

@@ -128,7 +128,9 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
     // nothing of the body is read before the checks that can refuse the request
     const refuse = (status: number, code: string, reason: string) => {
       log.info({ camera: req.params.camera, seq: req.params.seq, status, reason }, "chunk upload refused");
-      res.set("Connection", "close"); // the unread body is not drained
+      // the body is read and thrown away, so the client gets to read the answer (closing the
+      // connection with the body unread makes the kernel reset it, and the answer is lost)
+      req.resume();
       sendError(res, status, code, reason);
     };
     if (deps.closing?.()) return refuse(503, "unavailable", "the chunk store is shutting down; retry");

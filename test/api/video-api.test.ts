@@ -102,8 +102,8 @@ describe("video API: chunk upload", () => {
     expect((await jsonOf(await upload(m, body, { seq: m.seq + 1 }))).body.reason).toMatch(/must be for camera cam-1, seq/);
     const invalid = await jsonOf(await upload({ ...m, duration_s: -1 }, body));
     expect(invalid).toMatchObject({ status: 400, body: { error: "invalid_record" } });
-    const big = await jsonOf(await upload(m, Buffer.alloc(MAX_CHUNK + 1)));
-    expect(big.status).toBe(413);
+    // refused before the body is read, and the answer still reaches the client every time
+    for (let i = 0; i < 3; i++) expect((await jsonOf(await upload(m, Buffer.alloc(MAX_CHUNK + 1)))).status).toBe(413);
     // the bytes differ from the record, or the record is signed with another key
     const tampered = Buffer.from(body);
     tampered[tampered.length - 10]! ^= 0xff;

@@ -2,13 +2,17 @@
  * Camera agent on a file read as fast as possible: chunks in order, contiguous, durations and
  * frames adding up to the source, signatures and hashes right; a stop in the middle and a
  * restart continue with no gap and no duplicate (same frames as the source, in order).
+ * Chunks are measured from the packet logs the segmenting ffmpeg writes; every record agrees
+ * with ffprobe of its chunk file, and a run measuring every chunk with ffprobe (packet logs
+ * off) gives the same records.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChunkMeta } from "../../contracts/video.ts";
-import { runCameraAgent, sidecarOf, chunksDir } from "../../camera-agent/agent.ts";
+import { runCameraAgent, sidecarOf, chunksDir, packetLogsDir } from "../../camera-agent/agent.ts";
 import { hashFile, verifyChunkMeta } from "../../camera-agent/chunk-meta.ts";
 import { probeChunk } from "../../camera-agent/chunk-probe.ts";
 import { loadResumeState } from "../../camera-agent/resume-state.ts";
@@ -69,7 +73,16 @@ describe("camera agent: file source read as fast as possible", () => {
     const res = await runCameraAgent({ camera: "cam-1", key: KEY, source: { kind: "file", path: src }, dataDir, segmentSeconds: 2 });
     console.log(`whole run: ${(performance.now() - t).toFixed(0)} ms, reason=${res.reason}`);
     expect(res.reason).toBe("ended");
+    // every chunk measured from its packet log (the first one also checked against ffprobe)
+    expect(res.measuredBy).toEqual({ "packet-log": res.chunks.length, ffprobe: 0 });
     await checkRecording(res.chunks, dataDir);
+    expect(existsSync(packetLogsDir(dataDir))).toBe(false);
+    // the packet logs' measures are ffprobe's of the chunk files
+    for (const c of res.chunks) {
+      const probed = await probeChunk(path.join(chunksDir(dataDir), c.file));
+      expect([c.frames, c.width, c.height, c.codec]).toEqual([probed.frames, probed.width, probed.height, probed.codec]);
+      expect(Math.abs(c.duration_s - probed.duration_s)).toBeLessThanOrEqual(1e-6);
+    }
     const state = await loadResumeState(path.join(dataDir, "state.json"));
     expect(state?.next_seq).toBe(res.chunks.length);
     expect(state?.next_start_ms).toBe(res.chunks.at(-1)!.end_ms);
@@ -103,6 +116,21 @@ describe("camera agent: file source read as fast as possible", () => {
     console.log(`first run: ${first.chunks.length} chunks (${first.dropped} dropped), second run: ${second.chunks.length} chunks, reason=${second.reason}`);
     expect(second.reason).toBe("ended");
     expect(second.chunks[0]!.seq).toBe(6);
+    expect(second.measuredBy.ffprobe).toBe(0);
     await checkRecording([...first.chunks, ...second.chunks], dataDir);
+  });
+
+  it("with packet logs off, ffprobe of every chunk gives the same records (as the first test's)", async () => {
+    const dataDir = path.join(tmp, "ffprobe");
+    const res = await runCameraAgent({ camera: "cam-1", key: KEY, source: { kind: "file", path: src }, dataDir, segmentSeconds: 2, packetLog: false });
+    expect(res.reason).toBe("ended");
+    expect(res.measuredBy).toEqual({ "packet-log": 0, ffprobe: res.chunks.length });
+    for (const c of res.chunks) expect(verifyChunkMeta(c, KEY)).toBe(true);
+    const fromLogs = await Promise.all((await readdir(chunksDir(path.join(tmp, "whole"))))
+      .filter((f) => f.endsWith(".json")).sort()
+      .map(async (f) => JSON.parse(await readFile(path.join(chunksDir(path.join(tmp, "whole")), f), "utf8")) as ChunkMeta));
+    expect(fromLogs.length).toBeGreaterThan(0);
+    const fields = (c: ChunkMeta) => [c.seq, c.file, c.duration_s, c.frames, c.width, c.height, c.codec, c.bytes, c.sha256];
+    expect(res.chunks.map(fields)).toEqual(fromLogs.map(fields));
   });
 });

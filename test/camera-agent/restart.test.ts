@@ -96,5 +96,10 @@ describe("camera agent: restart of a real-time source", () => {
     const frames: string[] = [];
     for (const c of all) frames.push(...(await frameMd5s(path.join(chunksDir(dataDir), c.file))));
     expect(frames).toEqual(await frameMd5s(src));
+    // a third start on the file recorded to its end records nothing (not the last GOP again)
+    const third = await runCameraAgent({ camera: "cam-live", key: KEY, source, dataDir, segmentSeconds: 1 });
+    expect(third.reason).toBe("ended");
+    expect(third.chunks).toEqual([]);
+    expect(third.state?.next_seq).toBe(all.length);
   });
 });
