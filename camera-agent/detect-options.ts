@@ -116,7 +116,7 @@ export function parseDetectMainOptions(raw: DetectMainRawOptions): DetectMainOpt
     ...(o.duration !== undefined ? { durationS: o.duration } : {}),
     ...(motion ? { motion } : {}),
     threads: o.threads ?? 2,
-    score: o.score ?? 0.35,
+    score: o.score ?? 0.5,
     ...(o.state !== undefined ? { stateFile: o.state } : {}),
     maxInFlight: o.maxInFlight ?? 16,
     statusEveryMs: (o.statusEvery ?? 5) * 1000,

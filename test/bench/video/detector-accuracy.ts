@@ -8,9 +8,9 @@
  *   npx tsx test/bench/detector-accuracy.ts [--thresholds 0.25,0.35,0.5,0.65] [--iou 0.5] [--model nanodet-m]
  */
 import { Command } from "commander";
-import { Detector } from "../../models/detector.ts";
-import { formatAccuracyTable, runVtestAccuracy } from "../models/detection-accuracy.ts";
-import { hasVtest, VTEST_AVI } from "../models/frames.ts";
+import { Detector } from "../../../models/detector.ts";
+import { formatAccuracyTable, runVtestAccuracy } from "../../models/detection-accuracy.ts";
+import { hasVtest, VTEST_AVI } from "../../models/frames.ts";
 
 const opts = new Command()
   .option("--thresholds <list>", "score thresholds", "0.25,0.35,0.5,0.65")
