@@ -28,9 +28,11 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { Command } from "commander";
 import { CameraFirmware } from "../firmware-sim/camera-firmware.ts";
 import { createLogger } from "../infra/log.ts";
+import { createRegistry, startOpsServer, type OpsServer } from "../infra/ops-server.ts";
 import { Detector } from "../models/detector.ts";
 import { detectFrames } from "./detect-loop.ts";
 import { DetectOptionsError, parseDetectMainOptions, type DetectMainOptions, type DetectMainRawOptions } from "./detect-options.ts";
+import { registerDetectMetrics } from "./detect-metrics.ts";
 import { FramePublisher } from "./detect-publisher.ts";
 import { SeqCounter } from "./detect-seq.ts";
 import { sourceLocation } from "./detect-source.ts";
@@ -62,6 +64,8 @@ const raw = new Command()
   .option("--state <file>", "frame counter state file (seq continues across restarts)")
   .option("--max-in-flight <n>", "frames published but not yet acknowledged, at most (default 16)")
   .option("--status-every <s>", "seconds between status heartbeats (default 5)")
+  .option("--ops-port <n>", "serve /healthz and /metrics on this port (0: any free port)")
+  .option("--ops-host <host>", "address of the ops port", "127.0.0.1")
   .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
   .parse()
   .opts<DetectMainRawOptions>();
@@ -127,6 +131,26 @@ if (!connected && fw.counters.refused > 0) {
 if (!connected) log.warn({ mqtt: o.mqtt }, "broker not reachable yet; retrying in the background");
 const publisher = new FramePublisher(fw, o.maxInFlight, log);
 
+let running = true;
+let ops: OpsServer | undefined;
+if (raw.opsPort !== undefined) {
+  const port = Number(raw.opsPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    log.error({ opsPort: raw.opsPort }, "bad options: --ops-port must be a port number");
+    process.exit(2);
+  }
+  const registry = createRegistry("camera-detect");
+  registerDetectMetrics(registry, stats, publisher);
+  ops = await startOpsServer({
+    host: raw.opsHost ?? "127.0.0.1", port, registry,
+    health: () => ({
+      ok: true, camera: o.camera, running, mqtt: fw.online ? "connected" : "disconnected",
+      processed: stats.processed, in_flight: publisher.pending, last_frame_ts: stats.lastFrameTs ?? null,
+    }),
+  });
+  log.info({ ops: `${raw.opsHost ?? "127.0.0.1"}:${ops.port}` }, "ops port listening");
+}
+
 let size: { width: number; height: number } | undefined = info ? { width: info.width, height: info.height } : undefined;
 const heartbeat = () => {
   fw.publishStatus({
@@ -170,6 +194,7 @@ try {
   log.error({ err: (e as Error).message }, "detection failed");
 }
 
+running = false;
 clearInterval(beat);
 const drained = await publisher.drain(5000);
 if (!drained) log.warn({ pending: publisher.pending }, "frames still unacknowledged at the stop");
@@ -177,6 +202,7 @@ heartbeat();
 await seq.close().catch((e: Error) => log.error({ err: e.message }, "cannot write the frame counter state"));
 await fw.stop({ graceMs: 2000, announceOffline: true });
 await detector.close();
+await ops?.close();
 log.info({
   reason, ...stats.summary(), published: publisher.counters.acked, sent: publisher.counters.sent, failed: publisher.counters.failed,
   first_seq: firstSeq, next_seq: seq.next, last_frame_ts: stats.lastFrameTs ?? null,

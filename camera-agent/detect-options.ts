@@ -30,6 +30,8 @@ export interface DetectMainRawOptions {
   state?: string;
   maxInFlight?: string;
   statusEvery?: string;
+  opsPort?: string;
+  opsHost?: string;
 }
 
 export class DetectOptionsError extends Error {}

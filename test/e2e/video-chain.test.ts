@@ -41,6 +41,7 @@ import { influxClient } from "../../infra/provision.ts";
 import { loadVtestAnnotations } from "../models/detection-accuracy.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
 import { eventually } from "../support/retry.ts";
+import { freePort } from "../support/ports.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -302,14 +303,24 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> detect-main -> MQTT -> acto
     try {
       const state = path.join(dir, `${camera}.json`);
       // a camera paced in real time (frame time = now), stopped by SIGTERM once frames are being tracked
-      const run = async (trackedBefore: number) => {
+      const run = async (trackedBefore: number, opsPort?: number) => {
         const agent = startDetectMain(["--camera", camera, "--site", site, "--mqtt", stack.mqttUrl, "--source", VTEST_AVI,
-          "--realtime", "--loop", "--state", state, "--threads", "1"], secret);
+          "--realtime", "--loop", "--state", state, "--threads", "1", ...(opsPort ? ["--ops-port", String(opsPort)] : [])], secret);
         await eventually("frames of this run tracked", async () => (await tracked()).frames >= trackedBefore + 10, 60_000, 300);
+        if (opsPort) {
+          // the process's own health and Prometheus metrics
+          const health = await getJson<{ ok: boolean; camera: string; mqtt: string; processed: number }>(`http://127.0.0.1:${opsPort}/healthz`);
+          expect(health.status).toBe(200);
+          expect(health.body).toMatchObject({ ok: true, camera, mqtt: "connected" });
+          expect(health.body.processed).toBeGreaterThan(0);
+          const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+          expect(metrics).toMatch(/footfall_camera_detect_frames_total\{[^}]*outcome="processed"[^}]*\} [1-9]/);
+          expect(metrics).toMatch(/footfall_camera_detect_stage_seconds_total\{[^}]*stage="infer"/);
+        }
         agent.child.kill("SIGTERM");
         return agent.done;
       };
-      const first = await run(0);
+      const first = await run(0, await freePort());
       expect(first.code).toBe(0);
       expect(first.summary).toMatchObject({ reason: "signal", failed: 0, first_seq: 0 });
       expect(first.summary.published).toBe(first.summary.processed); // in-flight frames were acknowledged before the disconnect
