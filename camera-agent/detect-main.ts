@@ -182,7 +182,10 @@ try {
     ...(o.motion ? { gate: new MotionGate({ threshold: o.motion.threshold, maxSkip: o.motion.maxSkip }) } : {}),
   })) {
     size = { width: f.width, height: f.height };
-    await publisher.publish(f.frame);
+    if (!(await publisher.publish(f.frame, ac.signal))) {
+      log.warn({ seq: f.frame.seq, in_flight: publisher.pending }, "stopping while the broker holds back acknowledgements: frame not published");
+      break;
+    }
     if (Date.now() - lastProgress >= 10_000) {
       lastProgress = Date.now();
       log.info({ ...stats.summary(), acked: publisher.counters.acked, frame_ts: f.frame.frame_ts }, "progress");

@@ -38,9 +38,20 @@ export class FramePublisher {
     return this.inFlight.size;
   }
 
-  /** Hands the frame to the connection; resolves when there is room for the next one. */
-  async publish(frame: DetectionFrame): Promise<void> {
-    while (this.inFlight.size >= this.maxInFlight) await new Promise<void>((r) => this.waiters.push(r));
+  /**
+   * Hands the frame to the connection; resolves when there is room for the next one. Resolves
+   * false without publishing when `signal` aborts while it waits for room (a stop while the
+   * broker is unreachable must not wait for it forever).
+   */
+  async publish(frame: DetectionFrame, signal?: AbortSignal): Promise<boolean> {
+    while (this.inFlight.size >= this.maxInFlight) {
+      if (signal?.aborted) return false;
+      await new Promise<void>((r) => {
+        const wake = () => { signal?.removeEventListener("abort", wake); r(); };
+        this.waiters.push(wake);
+        signal?.addEventListener("abort", wake, { once: true });
+      });
+    }
     const p: Promise<void> = this.uplink.publishFrame(JSON.stringify(frame)).then(
       () => { this.counters.acked++; },
       (err: Error) => {
@@ -55,6 +66,7 @@ export class FramePublisher {
     });
     this.inFlight.add(p);
     this.counters.sent++;
+    return true;
   }
 
   /** Waits for every frame in flight, at most `timeoutMs`; true when none is left. */

@@ -10,7 +10,7 @@ import { Supervised } from "./supervisor.ts";
 /**
  * `footfall up`: services as children (unless NATS_URL / INFLUX_URL are given), provisioning,
  * then broker, actor host and API as supervised child processes; with demo, two simulated malls
- * (one with doorway sensors, one with smart cameras).
+ * (one with doorway sensors, one with smart cameras) and the camera agent on real footage (vtest.avi).
  * SIGINT / SIGTERM stop everything in order: simulator, API and broker (no new input), actor
  * host (drains, flushes, checkpoints), then influxd and nats-server.
  */
@@ -36,11 +36,14 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
 
   let demo: { stop(): Promise<void>; banner: string[] } | undefined;
   let cameraDemo: { stop(): Promise<void>; banner: string[] } | undefined;
+  let videoDemo: { stop(): Promise<void>; banner: string[] } | undefined;
   if (opts.demo) {
     const { startDemo } = await import("../firmware-sim/demo.ts");
     demo = await startDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
     const { startCameraDemo } = await import("../firmware-sim/camera-demo.ts");
     cameraDemo = await startCameraDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
+    const { startVideoDemo } = await import("../firmware-sim/video-demo.ts");
+    videoDemo = await startVideoDemo(cfg, { apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
   }
 
   const lines = [
@@ -50,7 +53,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     `  MQTT:       mqtt://${cfg.bind}:${cfg.mqttPort}`,
     `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
     `  InfluxDB:   ${services.influxUrl} (database ${cfg.influxDb}; point Grafana here)`,
-    ...(demo ? [...demo.banner, ...(cameraDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
+    ...(demo ? [...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
     "  Ctrl-C stops everything.",
     "",
   ];
@@ -61,7 +64,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
-    await Promise.all([demo?.stop(), cameraDemo?.stop()]);
+    await Promise.all([demo?.stop(), cameraDemo?.stop(), videoDemo?.stop()]);
     await Promise.all([procs.api.stop(), procs.broker.stop()]);
     await procs.host.stop();
     await nc.drain().catch(() => {});

@@ -37,6 +37,7 @@ import { loadSeqState } from "../../camera-agent/detect-seq.ts";
 import { COLOURS } from "../../contracts/detection.ts";
 import type { TopologyDocIn } from "../../contracts/topology.ts";
 import { CameraFirmware } from "../../firmware-sim/camera-firmware.ts";
+import { PLAZA_CALIBRATION, PLAZA_FLOOR, PLAZA_SPACE, plazaTopology } from "../../firmware-sim/vtest-plaza.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { loadVtestAnnotations } from "../models/detection-accuracy.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
@@ -51,22 +52,14 @@ if (NO_VTEST) console.log("vtest.avi missing: infra/setup.sh extracts it from th
 const SITE = "plaza-vtest";
 const CAMERA = "cam-plaza";
 const SECRET = "plaza-camera-secret";
-const ZONE = "plaza";
+const ZONE = PLAZA_SPACE;
 const CLIP_S = 45; // the annotated instants 1, 12, 25 and 40 s, and 5 s after the last (the end of a stream is released last)
 const FPS = 5;
 
-/** image pixel -> floor metres: 4 pairs (an approximate homography of the plaza) */
-const CALIBRATION = {
-  image_points: [[0, 576], [768, 576], [768, 90], [0, 90]] as [number, number][],
-  floor_points: [[4.5, 0], [15.5, 0], [21, 15], [-1, 15]] as [number, number][],
-};
-const FLOOR = [[-5, -1], [25, -1], [25, 25], [-5, 25]] as [number, number][];
+const CALIBRATION = PLAZA_CALIBRATION;
+const FLOOR = PLAZA_FLOOR;
 
-const topology: TopologyDocIn = {
-  spaces: [{ id: ZONE, name: "Plaza", polygon: FLOOR }],
-  doorways: [],
-  devices: [{ id: CAMERA, kind: "camera", secret: SECRET, calibration: CALIBRATION, sees: [ZONE] }],
-};
+const topology: TopologyDocIn = plazaTopology(CAMERA, SECRET);
 
 interface PathItem {
   person: string;
