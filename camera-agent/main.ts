@@ -62,6 +62,9 @@ const secret = fromFiles[0] ?? process.env.FOOTFALL_CAMERA_SECRET ?? process.env
 if (!secret) fail("no camera secret: set FOOTFALL_CAMERA_SECRET or --secret-file");
 const key: string = secret;
 if (opts.rtspTransport !== "tcp" && opts.rtspTransport !== "udp") fail("--rtsp-transport must be tcp or udp", { rtspTransport: opts.rtspTransport });
+const segmentSeconds = Number(opts.segment);
+if (!(segmentSeconds > 0 && segmentSeconds <= 3600)) fail("--segment must be seconds, > 0 and ≤ 3600", { value: opts.segment });
+if (!["mp4", "mkv", "ts"].includes(opts.format)) fail("--format must be mp4, mkv or ts", { value: opts.format });
 const concurrency = Number(opts.uploadConcurrency);
 if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_UPLOAD_CONCURRENCY) fail(`--upload-concurrency must be 1..${MAX_UPLOAD_CONCURRENCY}`, { value: opts.uploadConcurrency });
 const graceMs = Number(opts.uploadGrace) * 1000;
@@ -122,7 +125,7 @@ if (opts.opsPort !== undefined) {
 }
 
 const res = await runCameraAgent({
-  camera: opts.camera, key, source, dataDir: opts.data, segmentSeconds: Number(opts.segment),
+  camera: opts.camera, key, source, dataDir: opts.data, segmentSeconds,
   format: opts.format as ChunkFormat, signal: ac.signal, log,
   onChunk: (meta, file) => {
     log.info({ chunk: meta }, "chunk recorded");
