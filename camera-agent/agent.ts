@@ -30,7 +30,7 @@ import type { Logger } from "pino";
 import type { ChunkMeta } from "../contracts/video.ts";
 import { chunkMetaOf, type CameraKey } from "./chunk-meta.ts";
 import { ChunkMeasurer, type ChunkMeasure, type MeasuredBy } from "./chunk-measure.ts";
-import { ffprobePath } from "./chunk-probe.ts";
+import { ffprobePath } from "./ffmpeg-tools.ts";
 import { concurrencyLimit } from "./concurrency-limit.ts";
 import { stopOrphanFfmpeg } from "./ffmpeg-pid.ts";
 import { sha256File } from "./file-sha256.ts";

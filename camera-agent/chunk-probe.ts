@@ -10,6 +10,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { ffprobePath, rational } from "./ffmpeg-tools.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -23,20 +24,12 @@ export interface ChunkProbe {
   frame_s: number;
 }
 
-export const ffprobePath = (): string => process.env.FFPROBE_PATH ?? "ffprobe";
 
 interface ProbeJson {
   packets?: { pts?: string | number; duration?: string | number }[];
   streams?: { codec_name?: string; width?: number; height?: number; time_base?: string; avg_frame_rate?: string; r_frame_rate?: string }[];
 }
 
-function rational(s: string | undefined): number | undefined {
-  if (!s) return undefined;
-  const [n, d] = s.split("/").map(Number);
-  if (n === undefined || !Number.isFinite(n)) return undefined;
-  const v = d === undefined ? n : n / d;
-  return Number.isFinite(v) && v > 0 ? v : undefined;
-}
 
 const int = (v: string | number | undefined): number | undefined => {
   if (v === undefined || v === "N/A") return undefined;

@@ -12,11 +12,11 @@
  * Without a state file seq starts at 0 each run, which the contract allows because every run's
  * frame times are newer than the last run's (wall-clock start), and oids carry the frame time.
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { DeviceId } from "../contracts/ids.ts";
-import { writeFileAtomic } from "./resume-state.ts";
+import { readStateFile, writeFileAtomic } from "./resume-state.ts";
 
 export const SeqState = z.strictObject({
   v: z.literal(1),
@@ -28,16 +28,7 @@ export const SeqState = z.strictObject({
 });
 export type SeqState = z.output<typeof SeqState>;
 
-export async function loadSeqState(file: string): Promise<SeqState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-  return SeqState.parse(JSON.parse(text));
-}
+export const loadSeqState = (file: string): Promise<SeqState | undefined> => readStateFile(file, SeqState);
 
 export class SeqCounter {
   private reservedTo: number;

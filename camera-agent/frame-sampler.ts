@@ -32,11 +32,10 @@
  */
 import { spawn, execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { ffmpegPath, ffprobePath, rational } from "./ffmpeg-tools.ts";
 
 const execFileAsync = promisify(execFile);
 
-export const ffmpegPath = (): string => process.env.FFMPEG_PATH ?? "ffmpeg";
-export const ffprobePath = (): string => process.env.FFPROBE_PATH ?? "ffprobe";
 
 export interface SampledFrame {
   /** index of this frame among the sampled frames (0, 1, 2, ...) */
@@ -80,13 +79,6 @@ export interface SamplerOptions {
   info?: SourceInfo;
 }
 
-function rational(s: string | undefined): number | undefined {
-  if (!s) return undefined;
-  const [n, d] = s.split("/").map(Number);
-  if (n === undefined || !Number.isFinite(n)) return undefined;
-  const v = d === undefined ? n : n / d;
-  return Number.isFinite(v) && v > 0 ? v : undefined;
-}
 
 const positive = (v: unknown): number | undefined => {
   const n = typeof v === "string" ? Number(v) : typeof v === "number" ? v : NaN;

@@ -21,8 +21,8 @@ export const ResumeState = z.strictObject({
 });
 export type ResumeState = z.output<typeof ResumeState>;
 
-/** The state at `file`, or undefined when there is none yet. Throws on a corrupt file. */
-export async function loadResumeState(file: string): Promise<ResumeState | undefined> {
+/** The JSON file at `file` parsed with `schema`, or undefined when there is none yet. Throws on a corrupt file. */
+export async function readStateFile<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S> | undefined> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -30,8 +30,11 @@ export async function loadResumeState(file: string): Promise<ResumeState | undef
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  return ResumeState.parse(JSON.parse(text));
+  return schema.parse(JSON.parse(text));
 }
+
+/** The state at `file`, or undefined when there is none yet. Throws on a corrupt file. */
+export const loadResumeState = (file: string): Promise<ResumeState | undefined> => readStateFile(file, ResumeState);
 
 /** Writes `text` to `file` atomically: a reader sees the old or the new content, never a mix. */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {

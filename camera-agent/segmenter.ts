@@ -28,6 +28,7 @@ import type { ChildProcess } from "node:child_process";
 import ffmpeg from "fluent-ffmpeg";
 import type { Logger } from "pino";
 import { removeFfmpegPid, writeFfmpegPid } from "./ffmpeg-pid.ts";
+import { ffmpegPath } from "./ffmpeg-tools.ts";
 
 export type VideoSource =
   | { kind: "file"; path: string; pace?: "fast" | "realtime"; loop?: boolean }
@@ -186,7 +187,7 @@ export async function runSegmenter(
   const segmentFormat = format === "mkv" ? "matroska" : format === "ts" ? "mpegts" : "mp4";
   cmd.output(path.join(opts.outDir, `chunk-%08d.${format}`))
     .outputOptions(segmentOptions(opts.segmentSeconds, opts.startNumber, segmentFormat, listFile));
-  if (process.env.FFMPEG_PATH) cmd.setFfmpegPath(process.env.FFMPEG_PATH);
+  cmd.setFfmpegPath(ffmpegPath());
 
   let command = "";
   let exited = false;
@@ -247,6 +248,16 @@ export async function runSegmenter(
     return undefined;
   };
 
+  /** after ffmpeg exited: its pid file and segment lists removed, the abort listener gone */
+  const cleanUp = async () => {
+    await exitedP;
+    await pidWritten;
+    if (opts.pidFile) await removeFfmpegPid(opts.pidFile);
+    await rm(listFile, { force: true });
+    if (logListFile) await rm(logListFile, { force: true });
+    opts.signal?.removeEventListener("abort", stop);
+  };
+
   try {
     for (;;) {
       // ffmpeg had finished before the abort: the chunks not handed over yet are left alone
@@ -287,20 +298,10 @@ export async function runSegmenter(
   } catch (err) {
     stopping = true;
     kill();
-    await exitedP;
-    await pidWritten;
-    if (opts.pidFile) await removeFfmpegPid(opts.pidFile);
-    await rm(listFile, { force: true });
-    if (logListFile) await rm(logListFile, { force: true });
-    opts.signal?.removeEventListener("abort", stop);
+    await cleanUp();
     throw err;
   }
-  await exitedP;
-  await pidWritten;
-  if (opts.pidFile) await removeFfmpegPid(opts.pidFile);
-  await rm(listFile, { force: true });
-  if (logListFile) await rm(logListFile, { force: true });
-  opts.signal?.removeEventListener("abort", stop);
+  await cleanUp();
   const reason = stopping ? "aborted" : exitError ? "failed" : "ended";
   return { reason, segments: handed, command, ...(exitError ? { error: exitError } : {}) };
 }

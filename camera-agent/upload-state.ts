@@ -9,11 +9,10 @@
  * A crash between the store's answer and the ledger write only means the chunk is uploaded again
  * on the next start (the store answers 200 duplicate).
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { DeviceId } from "../contracts/ids.ts";
-import { writeFileAtomic } from "./resume-state.ts";
+import { readStateFile, writeFileAtomic } from "./resume-state.ts";
 
 const Seq = z.number().int().min(0);
 
@@ -56,15 +55,8 @@ export class UploadLedger {
   }
 
   /** Reads the ledger file (undefined when there is none). Throws on a corrupt file. */
-  static async read(file: string): Promise<UploadState | undefined> {
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
-    return UploadState.parse(JSON.parse(text));
+  static read(file: string): Promise<UploadState | undefined> {
+    return readStateFile(file, UploadState);
   }
 
   /** Every seq below this is settled. */

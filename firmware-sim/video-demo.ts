@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { generateSecret } from "../broker/device-secret.ts";
+import { ffmpegPath } from "../camera-agent/ffmpeg-tools.ts";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
 import { Supervised } from "../infra/supervisor.ts";
@@ -32,7 +33,7 @@ async function cameraFootage(vtest: string, dataDir: string): Promise<string> {
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(dataDir, { recursive: true });
   const tmp = `${out}.tmp.mp4`;
-  await promisify(execFile)(process.env.FFMPEG_PATH ?? "ffmpeg", [
+  await promisify(execFile)(ffmpegPath(), [
     "-hide_banner", "-loglevel", "error", "-y", "-i", vtest, "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
     "-g", "20", "-pix_fmt", "yuv420p", "-movflags", "+faststart", tmp,
   ]);

@@ -24,9 +24,8 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ffprobePath } from "../../camera-agent/chunk-probe.ts";
 import type { ChunkEntry, ChunkStore } from "./chunk-store.ts";
-import { ffmpegPath } from "./retention.ts";
+import { ffmpegPath, ffprobePath } from "../../camera-agent/ffmpeg-tools.ts";
 
 const run = promisify(execFile);
 

@@ -24,12 +24,12 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { DeviceId, SiteId } from "../../contracts/ids.ts";
 import { probeChunk } from "../../camera-agent/chunk-probe.ts";
+import { ffmpegPath } from "../../camera-agent/ffmpeg-tools.ts";
 import { writeFileAtomic } from "../../camera-agent/resume-state.ts";
 import { ChunkStore, type ChunkEntry } from "./chunk-store.ts";
 
 const run = promisify(execFile);
 const DAY_MS = 86_400_000;
-export const ffmpegPath = (): string => process.env.FFMPEG_PATH ?? "ffmpeg";
 
 const days = z.number().min(0).max(36_500);
 export const TierDays = z.strictObject({ warm_days: days, cold_days: days });

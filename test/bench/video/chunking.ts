@@ -16,15 +16,14 @@
  * Each row: wall time and multiple of real time per run (after one uncounted warm-up run); the
  * summary gives median (min–max).
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
 import { runCameraAgent } from "../../../camera-agent/agent.ts";
 import { probeChunk } from "../../../camera-agent/chunk-probe.ts";
 import { runSegmenter } from "../../../camera-agent/segmenter.ts";
-import { makeTestSource } from "../../camera-agent/media.ts";
+import { benchCacheDir, benchSource1080p } from "./bench-source.ts";
 
 const opts = new Command()
   .option("--seconds <n>", "source duration", "60")
@@ -36,15 +35,8 @@ const opts = new Command()
 const SECONDS = Number(opts.seconds), RUNS = Number(opts.runs);
 const SEGMENTS = opts.segments.split(",").map(Number);
 
-const cacheDir = path.join(os.tmpdir(), "footfall-bench");
-await mkdir(cacheDir, { recursive: true });
-const src = path.join(cacheDir, `src-1080p-${SECONDS}s.mp4`);
-if (!existsSync(src)) {
-  const t = performance.now();
-  console.log(`generating ${src} (x264 ultrafast, once) ...`);
-  await makeTestSource(src, { size: "1920x1080", rate: 25, seconds: SECONDS, gop: 50, preset: "ultrafast" });
-  console.log(`  took ${((performance.now() - t) / 1000).toFixed(1)} s`);
-}
+const cacheDir = benchCacheDir;
+const src = await benchSource1080p(SECONDS);
 const probe = await probeChunk(src);
 const srcBytes = (await stat(src)).size;
 console.log(`source: ${probe.width}x${probe.height} ${probe.codec}, ${probe.duration_s.toFixed(3)} s, ${probe.frames} frames, ` +

@@ -14,15 +14,15 @@
  * with 0 the two cores are shared by client and server, so the figures are a floor.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
 import { runCameraAgent } from "../../../camera-agent/agent.ts";
 import { uploadStateFile } from "../../../camera-agent/upload-state.ts";
 import { Uploader } from "../../../camera-agent/uploader.ts";
-import { makeTestSource } from "../../camera-agent/media.ts";
 import { startStoreServer } from "../../camera-agent/upload-store-server.ts";
+import { benchCacheDir, benchSource1080p } from "./bench-source.ts";
 
 const opts = new Command()
   .option("--seconds <n>", "source duration", "60")
@@ -40,15 +40,8 @@ const RUNS = Number(opts.runs);
 const CAM = "cam-bench";
 const SECRET = "bench-secret";
 
-const cacheDir = path.join(os.tmpdir(), "footfall-bench");
-await mkdir(cacheDir, { recursive: true });
-const src = path.join(cacheDir, `src-1080p-${SECONDS}s.mp4`);
-if (!existsSync(src)) {
-  const t = performance.now();
-  console.log(`generating ${src} (x264 ultrafast, once) ...`);
-  await makeTestSource(src, { size: "1920x1080", rate: 25, seconds: SECONDS, gop: 50, preset: "ultrafast" });
-  console.log(`  took ${((performance.now() - t) / 1000).toFixed(1)} s`);
-}
+const cacheDir = benchCacheDir;
+const src = await benchSource1080p(SECONDS);
 const dataDir = path.join(cacheDir, `upload-agent-${SECONDS}s-${SEGMENT}s`);
 if (!existsSync(path.join(dataDir, "state.json"))) {
   await rm(dataDir, { recursive: true, force: true });
