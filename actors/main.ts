@@ -3,12 +3,12 @@ import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { provisionNats } from "../infra/provision.ts";
 import { natsUrlOf } from "../infra/config.ts";
-import { runActorHost } from "./host.ts";
+import { runActorHost } from "./host-process.ts";
 import { occupancyBehaviors } from "./occupancy/behaviors.ts";
-import { occupancySchemas } from "./occupancy/measurements.ts";
+import { occupancySchemas } from "../contracts/occupancy-store.ts";
 import { createRegistry } from "../infra/ops-server.ts";
-import { KvTopologyLookup } from "./doorway/topology-lookup.ts";
-import { KvSiteLookup } from "./topology/kv-site-lookup.ts";
+import { KvTopologyLookup } from "../topology/topology-lookup.ts";
+import { KvSiteLookup } from "../topology/kv-site-lookup.ts";
 import { trackingBehaviors } from "./tracking/behaviors.ts";
 import { trackSchemas } from "../contracts/track-store.ts";
 

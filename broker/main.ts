@@ -6,7 +6,7 @@ import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { createRegistry, startOpsServer } from "../infra/ops-server.ts";
 import { provisionNats } from "../infra/provision.ts";
-import { DeviceRegistry } from "./device-registry.ts";
+import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { startMqttBroker } from "./mqtt-broker.ts";
 
 export interface RunningBroker {

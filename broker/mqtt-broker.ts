@@ -11,7 +11,7 @@ import { CrossingBridge, checkDeviceCrossings } from "./crossing-bridge.ts";
 import { readCrossings, readJson } from "./crossing-payload.ts";
 import { checkCameraDevice, DetectionBridge } from "./detection-bridge.ts";
 import { readCameraStatus, readChunkAnnouncement, readDetectionFrame } from "./detection-payload.ts";
-import type { DeviceRegistry } from "./device-registry.ts";
+import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { maySubscribe, publishAccess } from "./topic-access.ts";
 
 export interface MqttBrokerOptions {

@@ -4,7 +4,7 @@ import { MAX_TS, MIN_TS } from "./time.ts";
 
 /**
  * The video chunk contract: the metadata record of one chunk cut by a camera agent
- * (camera-agent/). The agent announces it (later over MQTT) and the chunk store keeps it next to
+ * (video/agent/). The agent announces it (later over MQTT) and the chunk store keeps it next to
  * the chunk file.
  *
  * A camera's chunks are numbered `seq` 0, 1, 2, ... without gaps, also across the agent's

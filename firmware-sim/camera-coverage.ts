@@ -1,6 +1,6 @@
 import type { Point } from "../contracts/geometry.ts";
 import type { CameraNeighbour } from "../contracts/topology.ts";
-import { pointInPolygon, segmentCrossing } from "../actors/geometry/polygon.ts";
+import { pointInPolygon, segmentCrossing } from "../topology/geometry/polygon.ts";
 import type { CameraMallPlan } from "./camera-mall.ts";
 import { CameraModel } from "./camera-model.ts";
 

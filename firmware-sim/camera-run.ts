@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { DetectionFrameIn } from "../contracts/detection.ts";
 import { waitOnline } from "./firmware-online.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
-import { CameraFirmware } from "./camera-firmware.ts";
+import { CameraUplink } from "../video/agent/camera-uplink.ts";
 import type { CameraMallPlan } from "./camera-mall.ts";
 import { DEFAULT_FAULTS, SimulatedDetector, type CameraFaults, type PersonInView } from "./camera-detector.ts";
 import { EmbeddingModel } from "./camera-embedding.ts";
@@ -273,7 +273,7 @@ export interface CameraRunResult {
 }
 
 /**
- * Publishes a run over MQTT: one CameraFirmware per camera, messages in publish order, paced to
+ * Publishes a run over MQTT: one CameraUplink per camera, messages in publish order, paced to
  * `speed` (or as fast as acknowledgements come), at most maxInFlight unacknowledged frames,
  * heartbeats every statusEveryMs of simulated time. Resolves when every frame was acknowledged;
  * the cameras then announce "offline" and disconnect.
@@ -288,7 +288,7 @@ export async function runCameraSim(opts: CameraRunOptions): Promise<CameraRunRes
   const cameras = opts.plan.cameras.filter((c) => !opts.cameras || opts.cameras.includes(c.id));
   const missing = cameras.filter((c) => typeof opts.secrets[c.id] !== "string").map((c) => c.id);
   if (missing.length > 0) throw new Error(`no secret for camera ${missing.join(", ")}`);
-  const fws = new Map(cameras.map((c) => [c.id, new CameraFirmware({
+  const fws = new Map(cameras.map((c) => [c.id, new CameraUplink({
     url: opts.mqttUrl, deviceId: c.id, secret: opts.secrets[c.id]!, site: opts.plan.site,
     fps, width: c.pose.width, height: c.pose.height, log,
   })]));

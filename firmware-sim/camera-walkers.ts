@@ -1,7 +1,7 @@
 import { COLOURS, type Colour } from "../contracts/detection.ts";
 import type { Point } from "../contracts/geometry.ts";
 import { OUTSIDE } from "../contracts/ids.ts";
-import { pointInPolygon } from "../actors/geometry/polygon.ts";
+import { pointInPolygon } from "../topology/geometry/polygon.ts";
 import { centroid, gaussian, type CameraMallPlan, type MallDoorway, type MallSpace } from "./camera-mall.ts";
 import { chance, deriveSeed, mulberry32, pickOne, shuffle, uniform, type Rng } from "./random.ts";
 import type { SimCrossing } from "./walkers.ts";

@@ -3,8 +3,8 @@
  * vtest.avi (extracted by infra/setup.sh; MS-MPEG4, which no camera sends, so it is re-encoded
  * once to H.264 with a 2-s GOP, like a camera's stream) plays as a live camera (paced in real
  * time, looped) of site `plaza`:
- *   camera-agent/main.ts         cuts 4-s chunks, uploads them to the chunk store, announces them
- *   camera-agent/detect-main.ts  detects people at 5 fps (motion gate on), publishes over MQTT
+ *   video/agent/main.ts         cuts 4-s chunks, uploads them to the chunk store, announces them
+ *   video/detect/main.ts  detects people at 5 fps (motion gate on), publishes over MQTT
  * Both are supervised child processes (restarted if they die, stopped with SIGTERM). Their data
  * and the camera's secret live under {dataDir}; at most 200 MB of uploaded chunks stay there.
  */
@@ -13,11 +13,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { generateSecret } from "../broker/device-secret.ts";
-import { ffmpegPath } from "../camera-agent/ffmpeg-tools.ts";
+import { generateSecret } from "../topology/devices/device-secret.ts";
+import { ffmpegPath } from "../video/chunk/ffmpeg-tools.ts";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
-import { Supervised } from "../infra/supervisor.ts";
+import { Supervised } from "../infra/stack/supervisor.ts";
 import { plazaTopology } from "./vtest-plaza.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -78,12 +78,12 @@ export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: 
     "--camera", PLAZA_CAMERA, ...source, "--data", path.join(o.dataDir, "camera-agent", PLAZA_CAMERA), "--segment", "4",
     "--api", o.apiUrl, "--mqtt", mqtt, "--site", PLAZA_SITE, "--secret-file", secretFile, "--keep-mb", "200",
     "--ops-port", String(AGENT_OPS_PORT),
-  ], env, log, path.join(ROOT, "camera-agent", "main.ts"));
+  ], env, log, path.join(ROOT, "video", "agent", "main.ts"));
   const detect = new Supervised("camera-detect", [
     "--camera", PLAZA_CAMERA, "--site", PLAZA_SITE, "--mqtt", mqtt, ...source, "--secret-file", secretFile,
     "--motion", "--threads", "1", "--state", path.join(o.dataDir, `${PLAZA_CAMERA}.detect.json`),
     "--ops-port", String(DETECT_OPS_PORT),
-  ], env, log, path.join(ROOT, "camera-agent", "detect-main.ts"));
+  ], env, log, path.join(ROOT, "video", "detect", "main.ts"));
   agent.start();
   detect.start();
 

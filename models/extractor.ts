@@ -1,6 +1,6 @@
 /**
  * An attribute extractor: looks again at stored data (video, later) for one tracklet and returns
- * evidence for one attribute. Reprocessing jobs (dashboards/api/) call it when a query asks for an
+ * evidence for one attribute. Reprocessing jobs (api/) call it when a query asks for an
  * attribute that was not extracted for part of the range (seed 000: "if the transformed data does
  * not have the datapoints we need, we trigger video -> raw data -> transformed data again").
  *

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assignFlat } from "../geometry/assignment.ts";
+import { assignFlat } from "./assignment.ts";
 import { BOX_FILTER_SIZE, boxOf, freezeHeight, initiateBox, predictBox, updateBox, type BoxFilter } from "./kalman-box.ts";
 import { iouCost } from "./iou.ts";
 import { packF64, unpackF64 } from "./packed-floats.ts";

@@ -1,7 +1,7 @@
 import type { IPoint } from "influx";
 import { z } from "zod";
 import { M } from "../../contracts/track-store.ts";
-import { msToNs } from "../occupancy/point-time.ts";
+import { msToNs } from "../runtime/point-time.ts";
 
 /**
  * Per-second aggregates of one camera (contracts/track-store.ts): camera_stats (frames,

@@ -1,4 +1,4 @@
-import type { Homography } from "../geometry/homography.ts";
+import type { Homography } from "../../topology/geometry/homography.ts";
 
 /**
  * Floor positions of a tracked person: the bottom centre of the matched detection box mapped

@@ -2,7 +2,7 @@ import type { TrackUpdate } from "../../contracts/events.ts";
 import { ActorKinds, trackEventSubject } from "../../contracts/nats-layout.ts";
 import { trackMsgIds, type FrameDetection, type FrameMsg, type TrackletsMsg, type TrackletUpdate } from "../../contracts/track-messages.ts";
 import type { ActorContext } from "../runtime/types.ts";
-import type { CameraView } from "../topology/site-geometry.ts";
+import type { CameraView } from "../../topology/site-geometry.ts";
 import type { PairCost, Track } from "./byte-tracker.ts";
 import type { CameraMetrics } from "./camera-metrics.ts";
 import type { CameraState } from "./camera-state.ts";

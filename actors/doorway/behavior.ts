@@ -4,12 +4,12 @@ import { crossingMsgId } from "../../contracts/crossing.ts";
 import { OUTSIDE } from "../../contracts/ids.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
-import { MEASUREMENT_CROSSINGS } from "../occupancy/measurements.ts";
-import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
+import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../timeline/late-horizon.ts";
 import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
-import { uniqueNs } from "../occupancy/point-time.ts";
+import { uniqueNs } from "../runtime/point-time.ts";
 import { SeenKeys } from "./seen-keys.ts";
-import type { TopologyLookup } from "./topology-lookup.ts";
+import type { TopologyLookup } from "../../topology/topology-lookup.ts";
 
 export interface DoorwayDeps extends LateHorizonDeps {
   topology: TopologyLookup;

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { KeyColumns, decodeKeys, decodeTimes, encodeKeys, encodeTimes } from "../occupancy/key-columns.ts";
-import { capKeep } from "../occupancy/late-horizon.ts";
+import { KeyColumns, decodeKeys, decodeTimes, encodeKeys, encodeTimes } from "../timeline/key-columns.ts";
+import { capKeep } from "../timeline/late-horizon.ts";
 
 export type Admission = "fresh" | "duplicate" | "too-late";
 

@@ -1,6 +1,6 @@
 import type { FloorObs } from "../../contracts/track-messages.ts";
-import type { SiteLookup } from "../topology/site-geometry.ts";
-import { appearanceCost } from "./appearance.ts";
+import type { SiteLookup } from "../../topology/site-geometry.ts";
+import { appearanceCost } from "../appearance/appearance.ts";
 import { dist, latestAtOrBefore, positionAt, velocity } from "./floor-track.ts";
 import type { LinkerParams } from "./params.ts";
 import type { LinkerState, Person, Tracklet } from "./state.ts";

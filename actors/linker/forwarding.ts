@@ -1,7 +1,7 @@
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { trackMsgIds, type AttrVotes, type FloorObs, type PersonEndMsg, type PersonObsMsg } from "../../contracts/track-messages.ts";
 import type { ActorContext } from "../runtime/types.ts";
-import { addVotes } from "./appearance.ts";
+import { addVotes } from "../appearance/appearance.ts";
 import { insertByTs, keepNewest, keepWindow } from "./floor-track.ts";
 import type { LinkerParams } from "./params.ts";
 import type { Person } from "./state.ts";

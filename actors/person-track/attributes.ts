@@ -1,5 +1,5 @@
 import type { AttrVotes } from "../../contracts/track-messages.ts";
-import { topValue } from "../linker/appearance.ts";
+import { topValue } from "../appearance/appearance.ts";
 
 /** A person's attributes from its summed votes: per attribute the value with the most confidence, conf = its share. */
 export type Attributes = Record<string, { value: string; conf: number }>;

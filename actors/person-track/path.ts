@@ -1,6 +1,6 @@
 import type { Point } from "../../contracts/geometry.ts";
-import { segmentCrossing } from "../geometry/polygon.ts";
-import type { LineOnFloor } from "../topology/site-geometry.ts";
+import { segmentCrossing } from "../../topology/geometry/polygon.ts";
+import type { LineOnFloor } from "../../topology/site-geometry.ts";
 import type { SecondBins } from "./bins.ts";
 
 /**

@@ -7,7 +7,7 @@ import type { InfluxDB } from "influx";
 import { Registry } from "prom-client";
 import { fnv1a, KV_HOSTS, KV_LEASES, KV_SNAPSHOTS } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
-import { backoffMs, pause } from "./backoff.ts";
+import { backoffMs, pause } from "../../infra/backoff.ts";
 import { planShare } from "./fair-share.ts";
 import { HostRegistry } from "./host-registry.ts";
 import { InfluxWriter } from "./influx-writer.ts";

@@ -1,6 +1,6 @@
 import type { InfluxDB, IPoint } from "influx";
 import type { Logger } from "../../infra/log.ts";
-import { backoffMs, pause } from "./backoff.ts";
+import { backoffMs, pause } from "../../infra/backoff.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 
 /** Largest batch sent to InfluxDB in one request. */

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../infra/log.ts";
 import { PublishTick } from "../../infra/publish-tick.ts";
-import { backoffMs, pause } from "./backoff.ts";
+import { backoffMs, pause } from "../../infra/backoff.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 
 export class OutboxAbandonedError extends Error {

@@ -1,7 +1,7 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { partitionFilter, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
-import { backoffMs, pause } from "./backoff.ts";
+import { backoffMs, pause } from "../../infra/backoff.ts";
 
 /**
  * The messages of one partition, in stream order, from a given sequence on: an ordered

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { parseActorSubject } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
-import { backoffMs, pause } from "./backoff.ts";
+import { backoffMs, pause } from "../../infra/backoff.ts";
 import type { InfluxWriter } from "./influx-writer.ts";
 import type { Lease } from "./lease.ts";
 import { LiveActor } from "./live-actor.ts";

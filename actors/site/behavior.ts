@@ -4,10 +4,10 @@ import { SpaceCountsMsg } from "../../contracts/actor-messages.ts";
 import type { SiteOccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, siteOccupancyEventSubject } from "../../contracts/nats-layout.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
-import { MEASUREMENT_SITE_OCCUPANCY, POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
-import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { MEASUREMENT_SITE_OCCUPANCY, POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
+import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../timeline/late-horizon.ts";
 import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
-import { msToNs } from "../occupancy/point-time.ts";
+import { msToNs } from "../runtime/point-time.ts";
 import { SiteTimelines } from "./site-timelines.ts";
 
 export interface SiteState {

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { StepSeries, StepSeriesSnapshot, sumFrom } from "../occupancy/step-series.ts";
-import { capKeep, worthFolding } from "../occupancy/late-horizon.ts";
-import type { CountsTail } from "../occupancy/timeline.ts";
+import { StepSeries, StepSeriesSnapshot, sumFrom } from "../timeline/step-series.ts";
+import { capKeep, worthFolding } from "../timeline/late-horizon.ts";
+import type { CountsTail } from "../timeline/timeline.ts";
 
 export const SiteTimelinesSnapshot = z.strictObject({
   v: z.literal(1),

@@ -3,13 +3,13 @@ import { z } from "zod";
 import { MoveMsg, type SpaceCountsMsg } from "../../contracts/actor-messages.ts";
 import type { CapacityAlert, OccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, capacityAlertSubject, occupancyEventSubject } from "../../contracts/nats-layout.ts";
-import type { TopologyLookup } from "../doorway/topology-lookup.ts";
+import type { TopologyLookup } from "../../topology/topology-lookup.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
-import { MEASUREMENT_OCCUPANCY, POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
-import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../occupancy/late-horizon.ts";
+import { MEASUREMENT_OCCUPANCY, POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
+import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../timeline/late-horizon.ts";
 import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
-import { msToNs } from "../occupancy/point-time.ts";
-import { Timeline } from "../occupancy/timeline.ts";
+import { msToNs } from "../runtime/point-time.ts";
+import { Timeline } from "../timeline/timeline.ts";
 
 export interface SpaceState {
   timeline: Timeline;

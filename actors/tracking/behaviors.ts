@@ -1,6 +1,6 @@
 import type { Registry } from "prom-client";
 import type { BehaviorRegistry } from "../runtime/types.ts";
-import type { SiteLookup } from "../topology/site-geometry.ts";
+import type { SiteLookup } from "../../topology/site-geometry.ts";
 import { cameraBehavior } from "../camera/behavior.ts";
 import { linkerBehavior } from "../linker/behavior.ts";
 import { personBehavior } from "../person-track/behavior.ts";

@@ -5,10 +5,10 @@ import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { M } from "../../contracts/track-store.ts";
 import { ZonePersonMsg } from "../../contracts/track-messages.ts";
 import { skipper } from "../linker/metrics.ts";
-import { POINTS_PER_CHUNK } from "../occupancy/measurements.ts";
-import { msToNs } from "../occupancy/point-time.ts";
+import { POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
+import { msToNs } from "../runtime/point-time.ts";
 import type { ActorBehavior, ActorContext } from "../runtime/types.ts";
-import type { SiteLookup } from "../topology/site-geometry.ts";
+import type { SiteLookup } from "../../topology/site-geometry.ts";
 import { zoneMetrics } from "./metrics.ts";
 import { decodeZone, encodeZone, initialZoneState, prune, replacePerson, type ZonePerson, type ZoneState } from "./presence.ts";
 

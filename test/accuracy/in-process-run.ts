@@ -5,7 +5,7 @@ import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { TopologyDoc } from "../../contracts/topology.ts";
 import { M } from "../../contracts/track-store.ts";
 import type { FrameMsg } from "../../contracts/track-messages.ts";
-import { StaticSiteLookup } from "../../actors/topology/site-geometry.ts";
+import { StaticSiteLookup } from "../../topology/site-geometry.ts";
 import { trackingBehaviors, type TrackingDeps } from "../../actors/tracking/behaviors.ts";
 import { cameraMall, cameraMallSecrets, toCameraTopologyDoc } from "../../firmware-sim/camera-mall.ts";
 import { simulateCameraFrames, type CameraSimOptions } from "../../firmware-sim/camera-run.ts";

@@ -9,14 +9,14 @@ import { createLogger } from "../../infra/log.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { createRegistry } from "../../infra/ops-server.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
-import { TopologyStore } from "../../actors/topology/topology-store.ts";
-import { DeviceRegistry } from "../../broker/device-registry.ts";
+import { TopologyStore } from "../../topology/topology-store.ts";
+import { DeviceRegistry } from "../../topology/devices/device-registry.ts";
 import { CrossingBridge } from "../../broker/crossing-bridge.ts";
-import { createApiApp } from "../../dashboards/api/app.ts";
-import type { JobRunner } from "../../dashboards/api/job-runner.ts";
-import type { TrackApiOptions } from "../../dashboards/api/track-api.ts";
+import { createApiApp } from "../../api/app.ts";
+import type { JobRunner } from "../../api/jobs/job-runner.ts";
+import type { TrackApiOptions } from "../../api/tracks/track-api.ts";
 import type { AttributeExtractor } from "../../models/extractor.ts";
-import { openVideoService, type VideoService } from "../../dashboards/video/video-service.ts";
+import { openVideoService, type VideoService } from "../../video/store/video-service.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 
 /**

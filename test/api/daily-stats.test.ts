@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { summarizeDays } from "../../dashboards/api/daily-stats.ts";
+import { summarizeDays } from "../../api/occupancy/daily-stats.ts";
 
 const D0 = Date.UTC(2024, 2, 4);
 const H = 3_600_000;

@@ -4,11 +4,11 @@ import { jetstream } from "@nats-io/jetstream";
 import { KV_EXTRACTION, KV_JOBS } from "../../contracts/nats-layout.ts";
 import { createLogger } from "../../infra/log.ts";
 import { createRegistry } from "../../infra/ops-server.ts";
-import { ExtractionCoverage } from "../../dashboards/api/extraction-coverage.ts";
-import { JobRunner } from "../../dashboards/api/job-runner.ts";
-import { JobStore, newJobId, type JobRecord } from "../../dashboards/api/jobs.ts";
-import { QueryMetrics } from "../../dashboards/api/query-metrics.ts";
-import { PersonReader } from "../../dashboards/api/track-reader.ts";
+import { ExtractionCoverage } from "../../api/jobs/extraction-coverage.ts";
+import { JobRunner } from "../../api/jobs/job-runner.ts";
+import { JobStore, newJobId, type JobRecord } from "../../api/jobs/jobs.ts";
+import { QueryMetrics } from "../../api/queries/query-metrics.ts";
+import { PersonReader } from "../../api/tracks/track-reader.ts";
 import { eventually } from "../support/retry.ts";
 import { jsonOf, startApiHarness, type ApiHarness } from "./api-harness.ts";
 import {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FieldType, InfluxDB } from "influx";
 import { startApiHarness, jsonOf, type ApiHarness } from "./api-harness.ts";
-import { runApi } from "../../dashboards/api/main.ts";
+import { runApi } from "../../api/main.ts";
 import { loadConfig } from "../../infra/config.ts";
 import { freePort } from "../support/ports.ts";
 

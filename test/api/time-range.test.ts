@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../dashboards/api/api-error.ts";
-import { defaultStep, formatStep, parseStep, readDayRange, readInstant, readSeriesRange } from "../../dashboards/api/time-range.ts";
+import { ApiError } from "../../api/http/api-error.ts";
+import { defaultStep, formatStep, parseStep, readDayRange, readInstant, readSeriesRange } from "../../api/http/time-range.ts";
 
 const NOW = Date.UTC(2024, 5, 15, 12, 0, 0);
 const refused = (fn: () => unknown) => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../dashboards/api/api-error.ts";
-import { decodeCursor, encodeCursor } from "../../dashboards/api/page-cursor.ts";
-import { RetentionGuard, durationMs } from "../../dashboards/api/retention.ts";
-import { parseDistanceQuery, parseDwellQuery, parseHeatmapQuery, parsePathsQuery } from "../../dashboards/api/track-filters.ts";
+import { ApiError } from "../../api/http/api-error.ts";
+import { decodeCursor, encodeCursor } from "../../api/tracks/page-cursor.ts";
+import { RetentionGuard, durationMs } from "../../api/tracks/retention.ts";
+import { parseDistanceQuery, parseDwellQuery, parseHeatmapQuery, parsePathsQuery } from "../../api/tracks/track-filters.ts";
 
 const NOW = Date.UTC(2026, 10, 23, 12);
 const H = 3_600_000;

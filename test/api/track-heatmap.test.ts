@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../dashboards/api/api-error.ts";
-import { mergeRanges, subtractRanges } from "../../dashboards/api/extraction-coverage.ts";
-import { boundsOf, HeatGrid } from "../../dashboards/api/heatmap.ts";
-import { pathWithin } from "../../dashboards/api/job-runner.ts";
-import type { PathPoint } from "../../dashboards/api/person-record.ts";
-import { percentile, summarize } from "../../dashboards/api/track-stats.ts";
+import { ApiError } from "../../api/http/api-error.ts";
+import { mergeRanges, subtractRanges } from "../../api/jobs/extraction-coverage.ts";
+import { boundsOf, HeatGrid } from "../../api/tracks/heatmap.ts";
+import { pathWithin } from "../../api/jobs/job-runner.ts";
+import type { PathPoint } from "../../api/tracks/person-record.ts";
+import { percentile, summarize } from "../../api/tracks/track-stats.ts";
 
 const T0 = 1_700_000_000_000; // a whole second
 

@@ -17,9 +17,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChunkMeta } from "../../contracts/video.ts";
-import { signChunkMeta } from "../../camera-agent/chunk-meta.ts";
-import { chunksDir, runCameraAgent } from "../../camera-agent/agent.ts";
-import { makeTestSource } from "../camera-agent/media.ts";
+import { signChunkMeta } from "../../video/chunk/chunk-meta.ts";
+import { chunksDir, runCameraAgent } from "../../video/agent/agent.ts";
+import { makeTestSource } from "../video/media.ts";
 import { eventually } from "../support/retry.ts";
 import { jsonOf, startApiHarness, type ApiHarness } from "./api-harness.ts";
 

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../../infra/config.ts";
-import { runApi } from "../../dashboards/api/main.ts";
+import { runApi } from "../../api/main.ts";
 import { startTestServices } from "../support/services.ts";
 import { freePort } from "../support/ports.ts";
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
 
 /**
  * The stack a benchmark measures: its own nats-server and influxd, the API in the bench process,

@@ -23,7 +23,7 @@ import { deviceTopic } from "../../contracts/topics.ts";
 import type { TrackUpdate } from "../../contracts/events.ts";
 import type { DetectionFrameIn } from "../../contracts/detection.ts";
 import type { Point } from "../../contracts/geometry.ts";
-import { applyHomography, invertHomography } from "../../actors/geometry/homography.ts";
+import { applyHomography, invertHomography } from "../../topology/geometry/homography.ts";
 import { startBenchStack } from "./bench-stack.ts";
 
 const opts = new Command()

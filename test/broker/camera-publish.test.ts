@@ -4,7 +4,7 @@ import { STREAM_ACTORS, actorSubject } from "../../contracts/nats-layout.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { CameraStatusMsg, ChunkMsg, FrameMsg } from "../../contracts/track-messages.ts";
 import type { ChunkMeta } from "../../contracts/video.ts";
-import { signChunkMeta } from "../../camera-agent/chunk-meta.ts";
+import { signChunkMeta } from "../../video/chunk/chunk-meta.ts";
 import type { DetectionFrameIn } from "../../contracts/detection.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 import { eventually } from "../support/retry.ts";

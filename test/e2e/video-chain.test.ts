@@ -1,6 +1,6 @@
 /**
  * The whole chain on real footage: vtest.avi (opencv-doc's 768x576 pedestrian clip, an elevated
- * view of a plaza) -> camera-agent/detect-main.ts as a child process (ffmpeg, NanoDet ONNX,
+ * view of a plaza) -> video/detect/main.ts as a child process (ffmpeg, NanoDet ONNX,
  * garment colours) -> MQTT (QoS 1) -> the aedes broker -> JetStream -> camera actor (tracking,
  * floor positions through the calibration) -> linker -> person-track actors -> InfluxDB -> the
  * HTTP API. Real nats-server, influxd, broker, API and an actor host process; nothing simulated
@@ -33,10 +33,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadSeqState } from "../../camera-agent/detect-seq.ts";
+import { loadSeqState } from "../../video/detect/detect-seq.ts";
 import { COLOURS } from "../../contracts/detection.ts";
 import type { TopologyDocIn } from "../../contracts/topology.ts";
-import { CameraFirmware } from "../../firmware-sim/camera-firmware.ts";
+import { CameraUplink } from "../../video/agent/camera-uplink.ts";
 import { PLAZA_CALIBRATION, PLAZA_FLOOR, PLAZA_SPACE, plazaTopology } from "../../firmware-sim/vtest-plaza.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { loadVtestAnnotations } from "../models/detection-accuracy.ts";
@@ -94,7 +94,7 @@ interface StopSummary {
 
 /** detect-main as a child process; `done` resolves with its exit code and its last log line ("detection stopped"). */
 function startDetectMain(args: string[], secret: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "camera-agent/detect-main.ts"), ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "video/detect/main.ts"), ...args], {
     cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: secret, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "inherit"],
   });
   const killOnExit = () => child.kill("SIGKILL");
@@ -114,7 +114,7 @@ function startDetectMain(args: string[], secret: string) {
 /** waits until the camera can log in (the broker's device registry follows KV) */
 async function cameraCanLogIn(mqttUrl: string, site: string, camera: string, secret: string): Promise<void> {
   await eventually(`camera ${camera} known to the broker`, async () => {
-    const probe = new CameraFirmware({ url: mqttUrl, deviceId: camera, clientId: `${camera}.probe`, secret, site, fps: FPS, width: VTEST_WIDTH, height: VTEST_HEIGHT });
+    const probe = new CameraUplink({ url: mqttUrl, deviceId: camera, clientId: `${camera}.probe`, secret, site, fps: FPS, width: VTEST_WIDTH, height: VTEST_HEIGHT });
     const ok = await probe.start();
     await probe.stop({ graceMs: 500 });
     return ok;
@@ -337,7 +337,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> detect-main -> MQTT -> acto
 
 describe("detect-main refuses bad options and a missing secret (exit 2, nothing published)", () => {
   const main = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "camera-agent/detect-main.ts"), ...args], {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "video/detect/main.ts"), ...args], {
       cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, FOOTFALL_CAMERA_SECRET: "", FOOTFALL_LOG_LEVEL: "info", ...env },
     });
     return { code: r.status, out: r.stdout + r.stderr };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { OUTSIDE } from "../../contracts/ids.ts";
 import { TopologyDoc } from "../../contracts/topology.ts";
-import { validateTopology } from "../../actors/topology/validate.ts";
+import { validateTopology } from "../../topology/validate.ts";
 import { demoMall, planSecrets, simulateWalkers, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
 import { CrossingQueue } from "../../firmware-sim/crossing-queue.ts";
 import { PlanError } from "../../firmware-sim/floor-graph.ts";

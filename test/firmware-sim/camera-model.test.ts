@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Point } from "../../contracts/geometry.ts";
-import { applyHomography, fitHomography } from "../../actors/geometry/homography.ts";
+import { applyHomography, fitHomography } from "../../topology/geometry/homography.ts";
 import { cameraCoverage } from "../../firmware-sim/camera-coverage.ts";
 import { calibrationFor, cameraMall } from "../../firmware-sim/camera-mall.ts";
 import { CameraModel, deg, type CameraPose } from "../../firmware-sim/camera-model.ts";

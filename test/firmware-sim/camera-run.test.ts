@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DetectionFrame, type Colour } from "../../contracts/detection.ts";
 import type { Point } from "../../contracts/geometry.ts";
-import { applyHomography, fitHomography } from "../../actors/geometry/homography.ts";
+import { applyHomography, fitHomography } from "../../topology/geometry/homography.ts";
 import { cameraCoverage } from "../../firmware-sim/camera-coverage.ts";
 import { SIMILAR_COLOURS, NO_FAULTS } from "../../firmware-sim/camera-detector.ts";
 import { cameraMall, cameraMallSecrets, toCameraTopologyDoc } from "../../firmware-sim/camera-mall.ts";

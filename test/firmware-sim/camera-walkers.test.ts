@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Point } from "../../contracts/geometry.ts";
 import { OUTSIDE } from "../../contracts/ids.ts";
-import { pointInPolygon } from "../../actors/geometry/polygon.ts";
+import { pointInPolygon } from "../../topology/geometry/polygon.ts";
 import { cameraMall } from "../../firmware-sim/camera-mall.ts";
 import { CameraTruth } from "../../firmware-sim/camera-truth.ts";
 import { simulateCameraWalkers, walkerDoorCrossings, walkerPosition, WalkerCursor, type CameraWalker } from "../../firmware-sim/camera-walkers.ts";

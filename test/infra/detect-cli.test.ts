@@ -1,5 +1,5 @@
 /**
- * `footfall detect` as a user runs it: the real CLI (node infra/footfall.js, tsx, ffmpeg,
+ * `footfall detect` as a user runs it: the real CLI (node infra/cli/footfall.js, tsx, ffmpeg,
  * onnxruntime-node) on a few seconds of vtest.avi. Every stdout line must be JSON in the issue's
  * format (frame, ts, detections with box in source pixels, score, upper/lower colour attrs that
  * pass the camera event contract); some frames hold ≥ 2 persons; the summary on stderr is printed.
@@ -16,7 +16,7 @@ import { AttrValue, Colour, Detection } from "../../contracts/detection.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CLI = path.join(ROOT, "infra", "footfall.js");
+const CLI = path.join(ROOT, "infra", "cli", "footfall.js");
 const NO_VTEST = !hasVtest();
 if (NO_VTEST) console.log("vtest.avi missing: infra/setup.sh extracts it from the Debian package opencv-doc (npm run setup)");
 

@@ -3,12 +3,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../../infra/config.ts";
 import { runBroker } from "../../broker/main.ts";
-import { runApi } from "../../dashboards/api/main.ts";
+import { runApi } from "../../api/main.ts";
 import { startTestServices, type TestServices } from "./services.ts";
 import { freePort } from "./ports.ts";
 import { eventually } from "./retry.ts";
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "footfall.js");
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
 
 /** An actor host running as a real child process (`footfall host`), so tests can SIGKILL it. */
 export interface HostProcess { child: ChildProcess; opsPort: number; kill(): Promise<void>; stop(): Promise<void> }

@@ -5,9 +5,9 @@ import { provisionNats } from "../../infra/provision.ts";
 import { KV_DEVICES, KV_TOPOLOGY } from "../../contracts/nats-layout.ts";
 import { TopologyDoc, type TopologyDocIn } from "../../contracts/topology.ts";
 import type { DeviceRecord } from "../../contracts/device.ts";
-import { verifySecret } from "../../broker/device-secret.ts";
-import { TopologyStore } from "../../actors/topology/topology-store.ts";
-import { TopologyError } from "../../actors/topology/topology-error.ts";
+import { verifySecret } from "../../topology/devices/device-secret.ts";
+import { TopologyStore } from "../../topology/topology-store.ts";
+import { TopologyError } from "../../topology/topology-error.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 
 const doc = (d: TopologyDocIn) => TopologyDoc.parse(d);

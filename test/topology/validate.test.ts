@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { validateTopology } from "../../actors/topology/validate.ts";
+import { validateTopology } from "../../topology/validate.ts";
 import { TopologyDoc, type TopologyDocIn } from "../../contracts/topology.ts";
 import type { DeviceRecord } from "../../contracts/device.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { solveAssignment } from "../../../actors/geometry/assignment.ts";
+import { solveAssignment } from "../../../actors/camera/assignment.ts";
 import type { TrackUpdate } from "../../../contracts/events.ts";
 import type { CameraParams } from "../../../actors/camera/params.ts";
 import { CameraHarness } from "./harness.ts";

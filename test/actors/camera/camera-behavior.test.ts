@@ -4,7 +4,7 @@ import { TrackUpdate } from "../../../contracts/events.ts";
 import { TrackletsMsg, trackMsgIds, type CameraStatusMsg, type ChunkMsg, type FrameMsg } from "../../../contracts/track-messages.ts";
 import { M } from "../../../contracts/track-store.ts";
 import { trackEventSubject } from "../../../contracts/nats-layout.ts";
-import { StaticSiteLookup } from "../../../actors/topology/site-geometry.ts";
+import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
 import { mulberry32 } from "../../../firmware-sim/random.ts";
 import { CameraHarness } from "./harness.ts";
 import { CAMERA, render, SITE, straight, T0, type Walk } from "./scene.ts";

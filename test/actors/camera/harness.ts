@@ -2,7 +2,7 @@ import { Registry } from "prom-client";
 import { cameraBehavior } from "../../../actors/camera/behavior.ts";
 import type { CameraState } from "../../../actors/camera/camera-state.ts";
 import type { CameraParams } from "../../../actors/camera/params.ts";
-import type { SiteLookup } from "../../../actors/topology/site-geometry.ts";
+import type { SiteLookup } from "../../../topology/site-geometry.ts";
 import type { FloorObs, TrackletsMsg } from "../../../contracts/track-messages.ts";
 import { meta, RecordingContext } from "../occupancy/recording-context.ts";
 import { CAMERA, SITE, sites } from "./scene.ts";

@@ -1,6 +1,6 @@
 import type { Point } from "../../../contracts/geometry.ts";
 import type { FrameDetection, FrameMsg } from "../../../contracts/track-messages.ts";
-import { StaticSiteLookup } from "../../../actors/topology/site-geometry.ts";
+import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
 import { mulberry32, type Rng } from "../../../firmware-sim/random.ts";
 
 /**

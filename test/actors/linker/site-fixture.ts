@@ -1,6 +1,6 @@
 import type { StoredTopology } from "../../../contracts/topology.ts";
 import type { AttrVotes, FloorObs, TrackletsMsg } from "../../../contracts/track-messages.ts";
-import { StaticSiteLookup } from "../../../actors/topology/site-geometry.ts";
+import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
 import { prng } from "../occupancy/ground-truth.ts";
 
 /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InfluxDB, IPoint } from "influx";
 import type { CrossingMsg } from "../../../contracts/actor-messages.ts";
-import { StaticTopologyLookup } from "../../../actors/doorway/topology-lookup.ts";
-import { occupancySchemas } from "../../../actors/occupancy/measurements.ts";
+import { StaticTopologyLookup } from "../../../topology/topology-lookup.ts";
+import { occupancySchemas } from "../../../contracts/occupancy-store.ts";
 import { influxClient, provisionInflux } from "../../../infra/provision.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
 import { OccupancyHarness, siteTruth } from "./occupancy-harness.ts";

@@ -2,7 +2,7 @@ import type { IPoint } from "influx";
 import { Registry } from "prom-client";
 import type { CrossingMsg } from "../../../contracts/actor-messages.ts";
 import { OUTSIDE } from "../../../contracts/ids.ts";
-import type { TopologyLookup } from "../../../actors/doorway/topology-lookup.ts";
+import type { TopologyLookup } from "../../../topology/topology-lookup.ts";
 import { occupancyBehaviors } from "../../../actors/occupancy/behaviors.ts";
 import type { ActorBehavior, BehaviorRegistry } from "../../../actors/runtime/types.ts";
 import { meta, RecordingContext, type Emitted } from "./recording-context.ts";

@@ -3,7 +3,7 @@ import type { IPoint } from "influx";
 import { Registry } from "prom-client";
 import type { PersonUpdate } from "../../../contracts/events.ts";
 import type { ZonePersonMsg } from "../../../contracts/track-messages.ts";
-import { pointInPolygon } from "../../../actors/geometry/polygon.ts";
+import { pointInPolygon } from "../../../topology/geometry/polygon.ts";
 import { linkerBehavior } from "../../../actors/linker/behavior.ts";
 import { personBehavior } from "../../../actors/person-track/behavior.ts";
 import type { ActorBehavior } from "../../../actors/runtime/types.ts";

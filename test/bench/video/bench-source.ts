@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { makeTestSource } from "../../camera-agent/media.ts";
+import { makeTestSource } from "../../video/media.ts";
 
 export const benchCacheDir = path.join(os.tmpdir(), "footfall-bench");
 

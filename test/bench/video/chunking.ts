@@ -20,9 +20,9 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
-import { runCameraAgent } from "../../../camera-agent/agent.ts";
-import { probeChunk } from "../../../camera-agent/chunk-probe.ts";
-import { runSegmenter } from "../../../camera-agent/segmenter.ts";
+import { runCameraAgent } from "../../../video/agent/agent.ts";
+import { probeChunk } from "../../../video/chunk/chunk-probe.ts";
+import { runSegmenter } from "../../../video/agent/segmenter.ts";
 import { benchCacheDir, benchSource1080p } from "./bench-source.ts";
 
 const opts = new Command()

@@ -1,6 +1,6 @@
 /**
  * Person detection benchmark on real footage (a script, not a test): the camera agent's detection
- * loop (camera-agent/detect-loop.ts — ffmpeg sampler, NanoDet-m ONNX at 416x416, garment colours)
+ * loop (video/detect/detect-loop.ts — ffmpeg sampler, NanoDet-m ONNX at 416x416, garment colours)
  * over opencv-doc's vtest.avi (768x576, 10 fps), sampled at --fps, once per intra-op thread count.
  * Prints ms per frame of each stage and frames/s in a table:
  *
@@ -20,10 +20,10 @@
  * pattern when opencv-doc's path was missing.)
  */
 import { Command } from "commander";
-import { detectFrames } from "../../../camera-agent/detect-loop.ts";
-import { DetectStats } from "../../../camera-agent/detect-stats.ts";
-import { probeSource, sampleFrames } from "../../../camera-agent/frame-sampler.ts";
-import { MotionGate } from "../../../camera-agent/motion-gate.ts";
+import { detectFrames } from "../../../video/detect/detect-loop.ts";
+import { DetectStats } from "../../../video/detect/detect-stats.ts";
+import { probeSource, sampleFrames } from "../../../video/detect/frame-sampler.ts";
+import { MotionGate } from "../../../video/detect/motion-gate.ts";
 import { Detector } from "../../../models/detector.ts";
 import { ensureNanodetOnnx } from "../../../models/convert-nanodet.ts";
 import { hasVtest, VTEST_AVI } from "../../models/frames.ts";

@@ -1,6 +1,6 @@
 /**
  * Upload benchmark (a script, not a test): throughput of the camera agent's uploader
- * (camera-agent/uploader.ts) sending 2-s 1080p H.264 chunks to a local chunk store server, at
+ * (video/agent/uploader.ts) sending 2-s 1080p H.264 chunks to a local chunk store server, at
  * several upload concurrencies.
  *
  *   npx tsx test/bench/video/upload.ts [--seconds 60] [--segment 2] [--concurrency 1,4,6,8] [--latency-ms 0,20] [--runs 1]
@@ -8,7 +8,7 @@
  * The source (testsrc2 1920x1080 25 fps, GOP 2 s, x264 ultrafast, ~14 Mbit/s; the same file
  * chunking.ts uses) is generated once and cut into chunks once by the real agent, cached in
  * os.tmpdir()/footfall-bench/. Each run uploads every chunk into a fresh store behind
- * test/camera-agent/upload-store-server.ts (the upload contract on the real ChunkStore: the body
+ * test/video/agent/upload-store-server.ts (the upload contract on the real ChunkStore: the body
  * streamed to disk, sha256 and signature checked, the blob written), in the same process, over
  * loopback HTTP. `--latency-ms` holds each answer that long (a stand-in for a far-away store);
  * with 0 the two cores are shared by client and server, so the figures are a floor.
@@ -18,10 +18,10 @@ import { readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Command } from "commander";
-import { runCameraAgent } from "../../../camera-agent/agent.ts";
-import { uploadStateFile } from "../../../camera-agent/upload-state.ts";
-import { Uploader } from "../../../camera-agent/uploader.ts";
-import { startStoreServer } from "../../camera-agent/upload-store-server.ts";
+import { runCameraAgent } from "../../../video/agent/agent.ts";
+import { uploadStateFile } from "../../../video/agent/upload-state.ts";
+import { Uploader } from "../../../video/agent/uploader.ts";
+import { startStoreServer } from "../../video/agent/upload-store-server.ts";
 import { benchCacheDir, benchSource1080p } from "./bench-source.ts";
 
 const opts = new Command()

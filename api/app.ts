@@ -1,0 +1,95 @@
+import express from "express";
+import type { InfluxDB } from "influx";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Registry } from "prom-client";
+import type { Config } from "../infra/config.ts";
+import type { Logger } from "../infra/log.ts";
+import type { TopologyStore } from "../topology/topology-store.ts";
+import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
+import type { CrossingBridge } from "../broker/crossing-bridge.ts";
+import type { AttributeExtractor } from "../models/extractor.ts";
+import { requireAdmin } from "./http/admin-auth.ts";
+import { errorHandler, sendError } from "./http/api-error.ts";
+import { ApiMetrics } from "./http/http-metrics.ts";
+import { ingestRoutes } from "./ingest-routes.ts";
+import { OccupancyReader } from "./occupancy/occupancy-reader.ts";
+import { occupancyRoutes } from "./occupancy/occupancy-routes.ts";
+import { openapiRoute, opsRoutes } from "./http/ops-routes.ts";
+import { topologyRoutes } from "./topology-routes.ts";
+import { trackApi, type TrackApiOptions } from "./tracks/track-api.ts";
+import type { JobRunner } from "./jobs/job-runner.ts";
+import { videoRoutes } from "./video-routes.ts";
+import type { VideoService } from "../video/store/video-service.ts";
+
+export interface ApiDeps {
+  cfg: Config;
+  influx: InfluxDB;
+  topology: TopologyStore;
+  registry: DeviceRegistry;
+  bridge: CrossingBridge;
+  log: Logger;
+  metrics: Registry;
+  /** NATS: query history, reprocessing jobs and their JetStream publishes */
+  nc: NatsConnection;
+  /** re-extracts attributes for reprocessing jobs; without one such jobs fail with a reason */
+  extractor?: AttributeExtractor | undefined;
+  track?: TrackApiOptions | undefined;
+  /** the chunk store, clips and retention; without it the video routes answer 404 */
+  video?: VideoService | undefined;
+  /** true once the process is stopping (uploads answer 503) */
+  closing?: () => boolean;
+}
+
+/** The express app and what runs beside it (the reprocessing job runner). */
+export interface ApiApp {
+  app: express.Express;
+  jobs: JobRunner;
+  /** stops background work (running jobs stay resumable by the next process) */
+  close(): Promise<void>;
+}
+
+export const API_PREFIX = "/api/v1";
+
+/**
+ * The HTTP API (express 5): occupancy queries, topology administration, HTTP ingest, and the
+ * camera pipeline's paths, statistics, heatmap, zones, cameras, query history and reprocessing
+ * jobs, and video (chunk upload, signed chunk URLs, clips, retention) under /api/v1; /healthz and /metrics at the root. Every error is JSON {error, reason}.
+ */
+export function createApiApp(deps: ApiDeps): ApiApp {
+  const { cfg, log } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  const metrics = new ApiMetrics(deps.metrics);
+  /** JSON bodies of admin and ingest routes: any content type, at most FOOTFALL_MAX_PAYLOAD bytes. */
+  const json = express.json({ limit: cfg.maxPayloadBytes, type: () => true, strict: true });
+
+  app.use(metrics.middleware());
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.once("finish", () => log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - started) }, "http request"));
+    next();
+  });
+  app.use(opsRoutes({ topology: deps.topology, influx: deps.influx, metrics: deps.metrics }));
+  app.use(API_PREFIX, openapiRoute());
+  app.use(API_PREFIX, occupancyRoutes({ reader: new OccupancyReader(deps.influx, cfg.influxDb), topology: deps.topology }));
+  app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin: requireAdmin(cfg.adminToken), json }));
+  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, bridge: deps.bridge, metrics, json, log }));
+  const track = trackApi({
+    cfg, influx: deps.influx, nc: deps.nc, topology: deps.topology, log, metrics: deps.metrics,
+    extractor: deps.extractor, options: deps.track,
+  });
+  app.use(API_PREFIX, track.router);
+  if (deps.video) {
+    const v = deps.video;
+    app.use(API_PREFIX, videoRoutes({
+      store: v.store, retention: v.retention, registry: deps.registry, admin: requireAdmin(cfg.adminToken), json,
+      urlSecret: v.urlSecret, maxChunkBytes: v.maxChunkBytes, clock: v.clock, log: log.child({ component: "video" }),
+      closing: deps.closing,
+    }));
+  }
+  app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
+  app.use(errorHandler(log));
+  return { app, jobs: track.runner, close: () => track.close() };
+}

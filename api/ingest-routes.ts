@@ -1,0 +1,74 @@
+import { Router, type RequestHandler } from "express";
+import { CrossingHttpBody } from "../contracts/crossing.ts";
+import type { DeviceRecord } from "../contracts/device.ts";
+import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
+import { checkDeviceCrossings, type CrossingBridge } from "../broker/crossing-bridge.ts";
+import type { Logger } from "../infra/log.ts";
+import { describeIssues, sendError } from "./http/api-error.ts";
+import { basicCredentials, DPU_REALM } from "./http/device-auth.ts";
+import type { ApiMetrics } from "./http/http-metrics.ts";
+
+/**
+ * HTTP ingest for DPUs that cannot speak MQTT: POST /dpus/{device}/crossings with HTTP Basic
+ * (user = device id, password = its secret), body one crossing or an array. The same checks and
+ * the same bridge into JetStream as the MQTT path, so an event sent both ways is stored once.
+ *   201 {stored, duplicates}  at least one event was new
+ *   409 duplicate             every event was already stored (a retry)
+ *   400 / 401                 refused payload / bad credentials
+ *   503                       JetStream did not confirm: retry later
+ */
+export function ingestRoutes(deps: {
+  registry: DeviceRegistry; bridge: CrossingBridge; metrics: ApiMetrics; json: RequestHandler; log: Logger;
+}): Router {
+  const { registry, bridge, metrics, log } = deps;
+  const router = Router();
+
+  const authenticate: RequestHandler = async (req, res, next) => {
+    res.locals.receivedAt = Date.now();
+    const creds = basicCredentials(req.get("authorization"));
+    const id = req.params.device;
+    const device = creds && creds.user === id ? await registry.authenticate(id, creds.password) : undefined;
+    if (!device) {
+      metrics.ingestRequests.inc({ outcome: "unauthorized" });
+      res.set("WWW-Authenticate", DPU_REALM);
+      return sendError(res, 401, "unauthorized",
+        creds ? `credentials not accepted for device "${id}"` : "HTTP Basic credentials required (user = device id, password = device secret)");
+    }
+    res.locals.device = device;
+    next();
+  };
+
+  router.post("/dpus/:device/crossings", authenticate, deps.json, async (req, res) => {
+    const device = res.locals.device as DeviceRecord;
+    const refuse = (reason: string, events = 0) => {
+      metrics.ingestRequests.inc({ outcome: "refused" });
+      if (events > 0) metrics.ingestEvents.inc({ result: "refused" }, events);
+      log.info({ device: device.id, reason }, "http crossings refused");
+      sendError(res, 400, "invalid_payload", reason);
+    };
+    const parsed = CrossingHttpBody.safeParse(req.body);
+    if (!parsed.success) return refuse(`invalid crossings: ${describeIssues(parsed.error)}`);
+    const events = parsed.data;
+    const refusal = checkDeviceCrossings(device, events);
+    if (refusal) return refuse(refusal, events.length);
+
+    let result: { stored: number; duplicates: number };
+    try {
+      result = await bridge.publish(device, events, res.locals.receivedAt as number);
+    } catch (e) {
+      metrics.ingestRequests.inc({ outcome: "unavailable" });
+      log.warn({ device: device.id, err: (e as Error).message }, "http crossings not stored");
+      return sendError(res, 503, "unavailable", "crossings could not be stored right now; retry (duplicates are detected)");
+    }
+    metrics.ingestEvents.inc({ result: "stored" }, result.stored);
+    metrics.ingestEvents.inc({ result: "duplicate" }, result.duplicates);
+    if (result.stored === 0) {
+      metrics.ingestRequests.inc({ outcome: "duplicate" });
+      return sendError(res, 409, "duplicate", `all ${result.duplicates} crossing(s) were already stored`, result);
+    }
+    metrics.ingestRequests.inc({ outcome: "stored" });
+    res.status(201).json(result);
+  });
+
+  return router;
+}

@@ -1,0 +1,80 @@
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { jetstream } from "@nats-io/jetstream";
+import { influxUrlOf, loadConfig, natsUrlOf, type Config } from "../infra/config.ts";
+import { createLogger } from "../infra/log.ts";
+import { connectNats } from "../infra/nats.ts";
+import { createRegistry } from "../infra/ops-server.ts";
+import { influxClient, provisionInflux, provisionNats } from "../infra/provision.ts";
+import { TopologyStore } from "../topology/topology-store.ts";
+import { DeviceRegistry } from "../topology/devices/device-registry.ts";
+import { CrossingBridge } from "../broker/crossing-bridge.ts";
+import type { AttributeExtractor } from "../models/extractor.ts";
+import { NatsExtractor } from "../models/nats-extractor.ts";
+import { createApiApp, type ApiApp } from "./app.ts";
+import type { TrackApiOptions } from "./tracks/track-api.ts";
+import { openVideoService, type VideoService } from "../video/store/video-service.ts";
+
+/**
+ * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
+ * the reprocessing job runner working beside it. `extractor`: what reprocessing jobs extract
+ * attributes with; by default whichever extractor serves on NATS (models/nats-extractor.ts; none
+ * running: such jobs fail with a reason).
+ */
+export async function runApi(
+  cfg: Config,
+  opts: { extractor?: AttributeExtractor; track?: TrackApiOptions } = {},
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const log = createLogger("api", cfg.logLevel);
+  const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
+  let api: ApiApp | undefined;
+  let video: VideoService | undefined;
+  let closing = false;
+  try {
+    await provisionNats(nc, cfg, log);
+    const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
+    await provisionInflux(influx, cfg, log);
+    const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
+    const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
+    const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions, log: log.child({ component: "bridge" }) });
+    video = await openVideoService(cfg, registry, log);
+    api = createApiApp({
+      cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api"), nc,
+      extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
+    });
+
+    const server = api.app.listen(cfg.httpPort, cfg.bind);
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    log.info({ bind: cfg.bind, port }, "api listening");
+
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      stop: () => (stopping ??= (async () => {
+        closing = true;
+        await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
+        await api?.close();
+        await video?.stop();
+        registry.close();
+        await nc.drain().catch(() => {});
+        log.info("api stopped");
+      })()),
+    };
+  } catch (e) {
+    await api?.close().catch(() => {});
+    await video?.stop().catch(() => {});
+    await nc.close().catch(() => {});
+    throw e;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const api = await runApi(loadConfig());
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => { void api.stop().then(() => process.exit(0), () => process.exit(1)); });
+  }
+}

@@ -1,0 +1,100 @@
+import { Command } from "commander";
+import { ConfigError, loadConfig, type Config } from "../config.ts";
+
+/** The footfall CLI: each command's body lives in its own module, loaded on demand. */
+const program = new Command("footfall")
+  .description("people-flow analytics for buildings")
+  .showHelpAfterError();
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) { console.error(e.message); process.exit(2); }
+    throw e;
+  }
+}
+
+/** Runs a long-lived process until SIGTERM / SIGINT, then its clean stop. */
+async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const running = await start();
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    try { await running.stop(); } catch (e) { console.error(`stop after ${signal} failed: ${(e as Error).message}`); process.exit(1); }
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+program.command("up")
+  .description("start services, broker, actor host and API (Ctrl-C stops everything)")
+  .option("--demo", "also run a simulated mall (DPUs over MQTT, walkers in real time)")
+  .action(async (o: { demo?: boolean }) => {
+    const { runStack } = await import("../stack/stack.ts");
+    await runStack(config(), { demo: Boolean(o.demo) });
+  });
+
+program.command("broker").description("the MQTT edge broker and its JetStream bridge").action(async () => {
+  const { runBroker } = await import("../../broker/main.ts");
+  const cfg = config();
+  await runUntilSignal(() => runBroker(cfg));
+});
+
+program.command("host").description("an actor host (run several to share the partitions)").action(async () => {
+  const { runFootfallHost } = await import("../../actors/main.ts");
+  const cfg = config();
+  await runUntilSignal(() => runFootfallHost(cfg));
+});
+
+program.command("api").description("the HTTP API").action(async () => {
+  const { runApi } = await import("../../api/main.ts");
+  const cfg = config();
+  await runUntilSignal(() => runApi(cfg));
+});
+
+program.command("sim")
+  .description("run a simulated building against a running stack, then compare every count with ground truth")
+  .option("--api <url>", "API base URL", "")
+  .option("--mqtt <url>", "MQTT URL", "")
+  .option("--site <id>", "site id", "sim-mall")
+  .option("--walkers <n>", "walkers", "200")
+  .option("--minutes <n>", "simulated minutes", "10")
+  .option("--duplicates <rate>", "share of events sent twice", "0.05")
+  .option("--skew <ms>", "largest device clock skew", "300")
+  .option("--seed <n>", "random seed", "1")
+  .option("--outage <device:from-to>", "take a DPU offline from..to simulated minutes, e.g. dpu-main-entrance:2-5")
+  .action(async (o: Record<string, string>) => {
+    const { runSimCommand } = await import("../../firmware-sim/sim-command.ts");
+    const cfg = config();
+    const ok = await runSimCommand(cfg, {
+      apiUrl: o.api || `http://127.0.0.1:${cfg.httpPort}`,
+      mqttUrl: o.mqtt || `mqtt://127.0.0.1:${cfg.mqttPort}`,
+      site: o.site!, walkers: Number(o.walkers), minutes: Number(o.minutes), duplicateRate: Number(o.duplicates),
+      maxSkewMs: Number(o.skew), seed: Number(o.seed), ...(o.outage ? { outage: o.outage } : {}),
+    });
+    process.exit(ok ? 0 : 1);
+  });
+
+program.command("detect")
+  .description("run the person detector and garment colours on a video, image or URL; one JSON line per processed frame")
+  .argument("<file>", "video or image file (or a URL ffmpeg can read)")
+  .option("--fps <n>", "frames per second of source time (default 5)")
+  .option("--every <n>", "every n-th source frame instead of --fps")
+  .option("--threads <n>", "ONNX Runtime intra-op threads", "2")
+  .option("--score <n>", "score threshold", "0.35")
+  .option("--max-frames <n>", "stop after n sampled frames")
+  .option("--duration <s>", "stop after s seconds of source time")
+  .option("--start <s>", "start s seconds into the source")
+  .option("--motion [fraction]", "skip frames with less changed area than this (default 0.005)")
+  .option("--max-skip <n>", "with --motion: process at least every n+1-th frame (default 10)")
+  .option("--no-progress", "no progress bar on stderr")
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+  .action(async (file: string, o: Record<string, string | boolean>) => {
+    const { runDetect } = await import("./detect-command.ts");
+    process.exit(await runDetect(file, o));
+  });
+
+await program.parseAsync(process.argv);

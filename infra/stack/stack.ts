@@ -1,0 +1,86 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Config } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { connectNats } from "../nats.ts";
+import { influxClient, provisionInflux, provisionNats } from "../provision.ts";
+import { startServices } from "../services/index.ts";
+import { Supervised } from "./supervisor.ts";
+
+/**
+ * `footfall up`: services as children (unless NATS_URL / INFLUX_URL are given), provisioning,
+ * then broker, actor host and API as supervised child processes; with demo, two simulated malls
+ * (one with doorway sensors, one with smart cameras) and the camera agent on real footage (vtest.avi).
+ * SIGINT / SIGTERM stop everything in order: simulator, API and broker (no new input), actor
+ * host (drains, flushes, checkpoints), then influxd and nats-server.
+ */
+export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<void> {
+  const log = createLogger("footfall-up", cfg.logLevel);
+  fs.mkdirSync(cfg.dataDir, { recursive: true });
+  const services = await startServices(cfg, log);
+  const nc = await connectNats(services.natsUrl, "footfall-up", log);
+  await provisionNats(nc, cfg, log);
+  await provisionInflux(influxClient(services.influxUrl, cfg.influxDb), cfg, log);
+
+  const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: services.natsUrl, INFLUX_URL: services.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir };
+  const procs = {
+    broker: new Supervised("broker", ["broker"], env, log),
+    host: new Supervised("host", ["host"], env, log),
+    api: new Supervised("api", ["api"], env, log),
+  };
+  for (const p of Object.values(procs)) p.start();
+
+  const apiUrl = `http://${cfg.bind}:${cfg.httpPort}`;
+  await waitHealthy(`${apiUrl}/healthz`, 60_000);
+  await waitHealthy(`http://${cfg.bind}:${cfg.brokerOpsPort}/healthz`, 60_000);
+
+  let demo: { stop(): Promise<void>; banner: string[] } | undefined;
+  let cameraDemo: { stop(): Promise<void>; banner: string[] } | undefined;
+  let videoDemo: { stop(): Promise<void>; banner: string[] } | undefined;
+  if (opts.demo) {
+    const { startDemo } = await import("../../firmware-sim/demo.ts");
+    demo = await startDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
+    const { startCameraDemo } = await import("../../firmware-sim/camera-demo.ts");
+    cameraDemo = await startCameraDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
+    const { startVideoDemo } = await import("../../firmware-sim/video-demo.ts");
+    videoDemo = await startVideoDemo(cfg, { apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
+  }
+
+  const lines = [
+    "",
+    "footfall is up.",
+    `  API:        ${apiUrl}/api/v1   (OpenAPI: ${apiUrl}/api/v1/openapi.yaml)`,
+    `  MQTT:       mqtt://${cfg.bind}:${cfg.mqttPort}`,
+    `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
+    `  InfluxDB:   ${services.influxUrl} (database ${cfg.influxDb}; point Grafana here)`,
+    ...(demo ? [...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
+    "  Ctrl-C stops everything.",
+    "",
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    await Promise.all([demo?.stop(), cameraDemo?.stop(), videoDemo?.stop()]);
+    await Promise.all([procs.api.stop(), procs.broker.stop()]);
+    await procs.host.stop();
+    await nc.drain().catch(() => {});
+    await services.stop();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+}
+
+async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try { if ((await fetch(url)).ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer healthy within ${timeoutMs} ms`);
+}

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "../log.ts";
+
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "cli", "footfall.js");
+
+/**
+ * Runs one footfall process (`footfall broker|host|api`, or with `script` another TypeScript entry
+ * such as video/agent/main.ts) as a child, restarting it with back-off if it dies, until stop()
+ * (SIGTERM, then SIGKILL after a grace period).
+ * Children share our stdout/stderr, so their JSON log lines reach the console.
+ */
+export class Supervised {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restarts = 0;
+  private exitWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly name: string, private readonly args: string[], private readonly env: NodeJS.ProcessEnv, private readonly log: Logger,
+    /** a TypeScript entry run through tsx instead of the footfall CLI */
+    private readonly script?: string,
+  ) {}
+
+  start(): void {
+    // own process group: Ctrl-C reaches `footfall up` only, which stops the children in order
+    const entry = this.script ? ["--import", "tsx", this.script] : [CLI];
+    const child = spawn(process.execPath, [...entry, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
+    this.child = child;
+    // its own process group: if `footfall up` itself ends without stop(), take the child along
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
+      this.child = undefined;
+      for (const w of this.exitWaiters.splice(0)) w();
+      if (this.stopping) return;
+      this.restarts++;
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(this.restarts, 6));
+      this.log.error({ proc: this.name, code, signal, restartInMs: delay }, "process exited; restarting");
+      setTimeout(() => { if (!this.stopping) this.start(); }, delay).unref();
+    });
+  }
+
+  get pid(): number | undefined { return this.child?.pid; }
+
+  async stop(graceMs = 15_000): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((r) => this.exitWaiters.push(r));
+    child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(t);
+  }
+}

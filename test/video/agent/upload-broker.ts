@@ -1,0 +1,87 @@
+/**
+ * A bare aedes MQTT broker over real TCP for the uploader's tests: authenticates devices by
+ * user/password, lets a camera publish only a valid ChunkMeta of its own on its own
+ * footfall/v1/{site}/camera/{id}/chunk topic (and status messages, e.g. CameraUplink's last
+ * will), and records each announcement with what `onChunk` says at that instant (e.g. whether
+ * the store already holds the chunk).
+ */
+import net from "node:net";
+import { Aedes, type AuthenticateError } from "aedes";
+import { parseDeviceTopic } from "../../../contracts/topics.ts";
+import { ChunkMeta } from "../../../contracts/video.ts";
+import { freePort } from "../../support/ports.ts";
+
+export interface ChunkAnnouncement {
+  clientId: string | undefined;
+  topic: string;
+  qos: number;
+  meta: ChunkMeta;
+  /** onChunk's verdict when the broker received it */
+  note: unknown;
+}
+
+export interface ChunkBroker {
+  url: string;
+  announcements: ChunkAnnouncement[];
+  /** status payloads published for a camera (last wills included), with the client id */
+  statuses: { clientId: string | undefined; payload: string }[];
+  refused: string[];
+  close(): Promise<void>;
+}
+
+export async function startChunkBroker(
+  credentials: Record<string, string>, onChunk: (meta: ChunkMeta) => unknown = () => undefined, listenPort?: number,
+): Promise<ChunkBroker> {
+  const announcements: ChunkAnnouncement[] = [];
+  const refused: string[] = [];
+  const statuses: ChunkBroker["statuses"] = [];
+  const sockets = new Set<net.Socket>();
+  const userOf = new WeakMap<object, string>();
+  const broker = await Aedes.createBroker({
+    authenticate: (client, username, password, done) => {
+      if (username !== undefined && credentials[username] !== undefined && password?.toString() === credentials[username]) {
+        userOf.set(client, username);
+        return done(null, true);
+      }
+      const err = new Error("bad user name or password") as AuthenticateError;
+      err.returnCode = 4;
+      done(err, null);
+    },
+    authorizePublish: (client, packet, done) => {
+      const t = parseDeviceTopic(packet.topic);
+      const refuse = (why: string) => { refused.push(`${packet.topic}: ${why}`); done(new Error(why)); };
+      if (t?.kind === "camera" && t.type === "status" && client && userOf.get(client) === t.deviceId) {
+        statuses.push({ clientId: client.id, payload: packet.payload.toString() });
+        return done(null);
+      }
+      if (!t || t.kind !== "camera" || t.type !== "chunk" || !client || userOf.get(client) !== t.deviceId) return refuse("not this camera's chunk topic");
+      let body: unknown;
+      try { body = JSON.parse(packet.payload.toString()); } catch { return refuse("not JSON"); }
+      const parsed = ChunkMeta.safeParse(body);
+      if (!parsed.success || parsed.data.camera !== t.deviceId) return refuse("not a ChunkMeta of this camera");
+      announcements.push({ clientId: client?.id, topic: packet.topic, qos: packet.qos, meta: parsed.data, note: onChunk(parsed.data) });
+      done(null);
+    },
+  });
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  const port = listenPort ?? await freePort();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => { server.off("error", reject); resolve(); });
+  });
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    announcements,
+    statuses,
+    refused,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => broker.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { createHash } from "node:crypto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator } from "@nats-io/nats-core";
+import { DeviceRecord } from "../../contracts/device.ts";
+import { KV_DEVICES } from "../../contracts/nats-layout.ts";
+import type { Logger } from "../../infra/log.ts";
+import { verifySecret } from "./device-secret.ts";
+
+/** Called after a device was added, changed (record) or removed (undefined). */
+export type DeviceChangeListener = (id: string, record: DeviceRecord | undefined) => void;
+
+/**
+ * The devices the edge may accept, mirrored from the NATS KV bucket ff_devices (key = device id,
+ * value = JSON DeviceRecord). Loaded once at open, then kept current by a KV watch, so adding,
+ * changing or deleting a device takes effect without a restart. Invalid values are logged and
+ * ignored (an invalid value for a known key removes that device: it no longer has a valid record).
+ *
+ * authenticate() verifies the scrypt hash off the event loop and remembers the last successful
+ * verification per device (sha256 of the secret + the stored hash), so HTTP ingest with Basic auth
+ * on every request pays scrypt only once per device and secret.
+ */
+export class DeviceRegistry {
+  private readonly devices = new Map<string, DeviceRecord>();
+  /** device id -> `${sha256(secret)}$${secretHash}` of the last successful verification */
+  private readonly verified = new Map<string, string>();
+  /** verifications running right now, so a burst of requests for one device runs scrypt once */
+  private readonly verifying = new Map<string, Promise<boolean>>();
+  private readonly listeners = new Set<DeviceChangeListener>();
+  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private lastRevision = 0;
+  private closed = false;
+
+  private constructor(private readonly kv: KV, private readonly log?: Logger) {}
+
+  static async open(nc: NatsConnection, log?: Logger): Promise<DeviceRegistry> {
+    const kv = await new Kvm(nc).open(KV_DEVICES);
+    const registry = new DeviceRegistry(kv, log);
+    const jsm = await jetstreamManager(nc);
+    const state = (await jsm.streams.info(`KV_${KV_DEVICES}`)).state;
+    await registry.follow(state.messages === 0 ? 0 : state.last_seq);
+    log?.info({ devices: registry.devices.size }, "device registry loaded");
+    return registry;
+  }
+
+  get(id: string): DeviceRecord | undefined {
+    return this.devices.get(id);
+  }
+
+  get size(): number {
+    return this.devices.size;
+  }
+
+  /** The device if `secret` is its secret, else undefined. Never throws for bad input. */
+  async authenticate(id: string, secret: string): Promise<DeviceRecord | undefined> {
+    const device = this.devices.get(id);
+    if (!device || typeof secret !== "string" || secret.length === 0 || secret.length > 1024) return undefined;
+    const fingerprint = `${createHash("sha256").update(secret).digest("hex")}$${device.secretHash}`;
+    if (this.verified.get(id) === fingerprint) return device;
+    const key = `${id}$${fingerprint}`;
+    let pending = this.verifying.get(key);
+    if (!pending) {
+      pending = verifySecret(secret, device.secretHash).catch(() => false)
+        .finally(() => this.verifying.delete(key));
+      this.verifying.set(key, pending);
+    }
+    if (!(await pending)) return undefined;
+    // the record may have changed while scrypt ran: accept only against the hash we verified
+    const now = this.devices.get(id);
+    if (!now || now.secretHash !== device.secretHash) return undefined;
+    this.verified.set(id, fingerprint);
+    return now;
+  }
+
+  /** Listens to device changes seen by the watch; returns the unsubscribe function. */
+  onChange(listener: DeviceChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.stop();
+    this.listeners.clear();
+  }
+
+  /**
+   * Starts the watch; resolves once every entry up to `loadedAt` (the bucket's last sequence
+   * when we looked, 0 if empty) has been applied. If the watch ever ends while we are open
+   * (e.g. its consumer was lost), it is re-established from the last revision seen.
+   */
+  private async follow(loadedAt: number): Promise<void> {
+    let markLoaded!: () => void;
+    const loaded = new Promise<void>((r) => { markLoaded = r; });
+    if (loadedAt === 0) markLoaded();
+    const start = async (): Promise<void> => {
+      const watch = await this.kv.watch(this.lastRevision > 0 ? { resumeFromRevision: this.lastRevision + 1 } : {});
+      this.watcher = watch;
+      if (this.closed) watch.stop();
+      (async () => {
+        for await (const e of watch) {
+          this.apply(e);
+          if (e.isUpdate || e.revision >= loadedAt) markLoaded();
+        }
+      })()
+        .catch((err: unknown) => this.log?.warn({ err }, "device registry watch failed"))
+        .finally(() => {
+          if (this.closed) return;
+          this.log?.warn({ revision: this.lastRevision }, "device registry watch ended; watching again");
+          setTimeout(() => { void this.restart(start); }, 500).unref();
+        });
+    };
+    await start();
+    await loaded;
+  }
+
+  private async restart(start: () => Promise<void>): Promise<void> {
+    while (!this.closed) {
+      try { await start(); return; } catch (err) {
+        this.log?.warn({ err }, "device registry watch could not start; retrying");
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+  }
+
+  private apply(e: KvWatchEntry): void {
+    if (e.revision > this.lastRevision) this.lastRevision = e.revision;
+    const id = e.key;
+    if (e.operation === "DEL" || e.operation === "PURGE") {
+      this.remove(id, "deleted");
+      return;
+    }
+    let parsed: ReturnType<typeof DeviceRecord.safeParse> | undefined;
+    try {
+      parsed = DeviceRecord.safeParse(JSON.parse(e.string()));
+    } catch (err) {
+      this.log?.warn({ device: id, revision: e.revision, reason: `invalid JSON: ${(err as Error).message}` }, "device record ignored");
+      this.remove(id, "invalid record");
+      return;
+    }
+    if (!parsed.success) {
+      const reason = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+      this.log?.warn({ device: id, revision: e.revision, reason }, "device record ignored");
+      this.remove(id, "invalid record");
+      return;
+    }
+    if (parsed.data.id !== id) {
+      this.log?.warn({ device: id, revision: e.revision, reason: `record id ${parsed.data.id} differs from key ${id}` }, "device record ignored");
+      this.remove(id, "invalid record");
+      return;
+    }
+    const before = this.devices.get(id);
+    this.devices.set(id, parsed.data);
+    if (before && before.secretHash !== parsed.data.secretHash) this.verified.delete(id);
+    this.log?.info({ device: id, kind: parsed.data.kind, site: parsed.data.site, revision: e.revision }, before ? "device updated" : "device added");
+    this.emit(id, parsed.data);
+  }
+
+  private remove(id: string, why: string): void {
+    this.verified.delete(id);
+    if (!this.devices.delete(id)) return;
+    this.log?.info({ device: id, why }, "device removed");
+    this.emit(id, undefined);
+  }
+
+  private emit(id: string, record: DeviceRecord | undefined): void {
+    for (const l of this.listeners) {
+      try { l(id, record); } catch (err) { this.log?.error({ err, device: id }, "device change listener failed"); }
+    }
+  }
+}
