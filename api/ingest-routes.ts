@@ -4,8 +4,8 @@ import type { DeviceRecord } from "../contracts/device.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { checkDeviceCrossings, type CrossingBridge } from "../broker/crossing-bridge.ts";
 import type { Logger } from "../infra/log.ts";
-import { describeIssues, sendError } from "./http/api-error.ts";
-import { basicCredentials, DPU_REALM } from "./http/device-auth.ts";
+import { describeBody, sendError } from "./http/api-error.ts";
+import { deviceLogin, DPU_REALM, refuseLogin } from "./http/device-auth.ts";
 import type { ApiMetrics } from "./http/http-metrics.ts";
 
 /**
@@ -25,16 +25,12 @@ export function ingestRoutes(deps: {
 
   const authenticate: RequestHandler = async (req, res, next) => {
     res.locals.receivedAt = Date.now();
-    const creds = basicCredentials(req.get("authorization"));
-    const id = req.params.device;
-    const device = creds && creds.user === id ? await registry.authenticate(id, creds.password) : undefined;
-    if (!device) {
+    const login = await deviceLogin(req.get("authorization"), String(req.params.device), registry, "device");
+    if ("refused" in login) {
       metrics.ingestRequests.inc({ outcome: "unauthorized" });
-      res.set("WWW-Authenticate", DPU_REALM);
-      return sendError(res, 401, "unauthorized",
-        creds ? `credentials not accepted for device "${id}"` : "HTTP Basic credentials required (user = device id, password = device secret)");
+      return refuseLogin(res, DPU_REALM, login.refused);
     }
-    res.locals.device = device;
+    res.locals.device = login.device;
     next();
   };
 
@@ -47,7 +43,7 @@ export function ingestRoutes(deps: {
       sendError(res, 400, "invalid_payload", reason);
     };
     const parsed = CrossingHttpBody.safeParse(req.body);
-    if (!parsed.success) return refuse(`invalid crossings: ${describeIssues(parsed.error)}`);
+    if (!parsed.success) return refuse(`invalid crossings: ${describeBody(parsed.error)}`);
     const events = parsed.data;
     const refusal = checkDeviceCrossings(device, events);
     if (refusal) return refuse(refusal, events.length);

@@ -1,10 +1,9 @@
 import type { AddressInfo } from "node:net";
-import { pathToFileURL } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
-import { influxUrlOf, loadConfig, natsUrlOf, type Config } from "../infra/config.ts";
+import { influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
-import { createRegistry } from "../infra/ops-server.ts";
+import { createRegistry } from "../infra/metrics.ts";
 import { influxClient, provisionInflux, provisionNats } from "../infra/provision.ts";
 import { TopologyStore } from "../topology/topology-store.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
@@ -69,12 +68,5 @@ export async function runApi(
     await video?.stop().catch(() => {});
     await nc.close().catch(() => {});
     throw e;
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const api = await runApi(loadConfig());
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    process.once(sig, () => { void api.stop().then(() => process.exit(0), () => process.exit(1)); });
   }
 }

@@ -15,7 +15,7 @@ import { ClipError, cutClip, type ClipQuality } from "../video/store/clip.ts";
 import { CameraPolicy, SitePolicy, type Retention } from "../video/store/retention.ts";
 import { signChunkUrl, verifyChunkUrl, type UrlSecret } from "../video/store/signed-url.ts";
 import { ApiError, badRequest, parseOr400, sendError } from "./http/api-error.ts";
-import { basicCredentials } from "./http/device-auth.ts";
+import { CAMERA_REALM, deviceLogin, refuseLogin } from "./http/device-auth.ts";
 import { readInstant } from "./http/time-range.ts";
 
 /**
@@ -67,7 +67,6 @@ const SeqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Quality = z.enum(["hd", "sd"]);
 const TtlParam = z.coerce.number().int().min(1).max(7 * 86_400);
 const TierDaysBody = z.strictObject({ warm_days: z.number().min(0).max(36_500), cold_days: z.number().min(0).max(36_500) });
-const CAMERA_REALM = 'Basic realm="footfall-camera", charset="UTF-8"';
 const PUT_STATUS = { invalid_record: 400, unknown_camera: 403, bad_signature: 422, hash_mismatch: 422, conflict: 409 } as const;
 const CONTENT_TYPES: Record<string, string> = { mp4: "video/mp4", mkv: "video/x-matroska", ts: "video/mp2t" };
 
@@ -109,19 +108,16 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
   /** The camera of the path, authenticated by its device secret (HTTP Basic). */
   const authenticateCamera = async (req: Request, res: Response): Promise<{ device: DeviceRecord; secret: string } | undefined> => {
     const id = param(req, "camera", DeviceId);
-    const creds = basicCredentials(req.get("authorization"));
-    const device = creds && creds.user === id ? await registry.authenticate(id, creds.password) : undefined;
-    if (!device || !creds) {
-      res.set("WWW-Authenticate", CAMERA_REALM);
-      sendError(res, 401, "unauthorized",
-        creds ? `credentials not accepted for camera "${id}"` : "HTTP Basic credentials required (user = camera id, password = its device secret)");
+    const login = await deviceLogin(req.get("authorization"), id, registry, "camera");
+    if ("refused" in login) {
+      refuseLogin(res, CAMERA_REALM, login.refused);
       return undefined;
     }
-    if (device.kind !== "camera") {
-      sendError(res, 403, "forbidden", `device ${id} is a ${device.kind}, not a camera: only cameras upload video`);
+    if (login.device.kind !== "camera") {
+      sendError(res, 403, "forbidden", `device ${id} is a ${login.device.kind}, not a camera: only cameras upload video`);
       return undefined;
     }
-    return { device, secret: creds.password };
+    return login;
   };
 
   router.put("/cameras/:camera/chunks/:seq", async (req, res) => {

@@ -4,7 +4,7 @@ import type { DeviceRecord } from "../contracts/device.ts";
 import type { CrossingMsg } from "../contracts/actor-messages.ts";
 import { ActorKinds, actorSubject } from "../contracts/nats-layout.ts";
 import type { Logger } from "../infra/log.ts";
-import { InflightLimit } from "./inflight-limit.ts";
+import { Semaphore } from "../infra/semaphore.ts";
 import { PublishTick } from "../infra/publish-tick.ts";
 
 /**
@@ -37,7 +37,7 @@ export interface BridgeResult { stored: number; duplicates: number }
  * will retry (de-duplication makes that safe).
  */
 export class CrossingBridge {
-  private readonly limit: InflightLimit;
+  private readonly limit: Semaphore;
   /** publishes of concurrent devices leave in one socket write */
   private readonly tick = new PublishTick();
   private readonly partitions: number;
@@ -46,7 +46,7 @@ export class CrossingBridge {
   constructor(private readonly js: JetStreamClient, opts: { partitions: number; maxInFlight?: number; log?: Logger }) {
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${opts.partitions}`);
     this.partitions = opts.partitions;
-    this.limit = new InflightLimit(opts.maxInFlight ?? 256);
+    this.limit = new Semaphore(opts.maxInFlight ?? 256);
     this.log = opts.log;
   }
 

@@ -1,17 +1,11 @@
 import type { z } from "zod";
 import { CrossingBatch, CrossingEvent, CrossingPayload } from "../contracts/crossing.ts";
+import { describeIssues } from "../infra/zod-issues.ts";
 import type { RefusalReason } from "./broker-metrics.ts";
 
 export type PayloadReading<T> =
   | { ok: true; value: T }
   | { ok: false; reason: RefusalReason; detail: string };
-
-/** A zod error as one line: "events.3.doorway: doorway id must be ...; ts: ..." (first few issues). */
-export function describeIssues(error: z.ZodError, max = 5): string {
-  const issues = error.issues.slice(0, max).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-  if (error.issues.length > max) issues.push(`... ${error.issues.length - max} more`);
-  return issues.join("; ");
-}
 
 /** Parses a payload as JSON, refusing anything above maxBytes before parsing it. */
 export function readJson(payload: Buffer | string, maxBytes: number): PayloadReading<unknown> {

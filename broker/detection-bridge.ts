@@ -5,7 +5,7 @@ import { ActorKinds, actorSubject } from "../contracts/nats-layout.ts";
 import { chunkMsgId, type CameraStatusMsg, type ChunkMsg, type FrameMsg } from "../contracts/track-messages.ts";
 import type { ChunkMeta } from "../contracts/video.ts";
 import { PublishTick } from "../infra/publish-tick.ts";
-import { InflightLimit } from "./inflight-limit.ts";
+import { Semaphore } from "../infra/semaphore.ts";
 
 /** Why this device may not publish camera messages, or undefined if it may. */
 export function checkCameraDevice(device: DeviceRecord): string | undefined {
@@ -22,11 +22,11 @@ export function checkCameraDevice(device: DeviceRecord): string | undefined {
  * (publishChunk) too, de-duplicated by "{camera}:c{seq}".
  */
 export class DetectionBridge {
-  private readonly limit: InflightLimit;
+  private readonly limit: Semaphore;
   private readonly tick = new PublishTick();
 
   constructor(private readonly js: JetStreamClient, private readonly opts: { partitions: number; maxInFlight?: number }) {
-    this.limit = new InflightLimit(opts.maxInFlight ?? 256);
+    this.limit = new Semaphore(opts.maxInFlight ?? 256);
   }
 
   get inFlight(): number { return this.limit.inFlight; }

@@ -1,6 +1,7 @@
 import { CameraStatus, DetectionFrame } from "../contracts/detection.ts";
 import { ChunkMeta } from "../contracts/video.ts";
-import { describeIssues, readJson, type PayloadReading } from "./crossing-payload.ts";
+import { describeIssues } from "../infra/zod-issues.ts";
+import { readJson, type PayloadReading } from "./crossing-payload.ts";
 
 /** A camera's detections payload (one processed frame), validated against the camera event contract. */
 export function readDetectionFrame(payload: Buffer | string, maxBytes: number): PayloadReading<DetectionFrame> {

@@ -1,10 +1,8 @@
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { loadConfig, natsUrlOf, type Config } from "../infra/config.ts";
+import { natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
-import { createRegistry, startOpsServer } from "../infra/ops-server.ts";
+import { startOpsServer } from "../infra/ops-server.ts";
+import { createRegistry } from "../infra/metrics.ts";
 import { provisionNats } from "../infra/provision.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { startMqttBroker } from "./mqtt-broker.ts";
@@ -78,37 +76,5 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
     registry?.close();
     await nc.close().catch(() => {});
     throw err;
-  }
-}
-
-function isEntryModule(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return fs.realpathSync(path.resolve(arg)) === fs.realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryModule()) {
-  const log = createLogger("broker");
-  try {
-    const broker = await runBroker(loadConfig());
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, "shutting down");
-      broker.stop().then(() => process.exit(0), (err: unknown) => {
-        log.error({ err }, "broker did not stop cleanly");
-        process.exit(1);
-      });
-    };
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-    process.on("SIGINT", () => shutdown("SIGINT"));
-  } catch (err) {
-    log.fatal({ err }, "broker failed to start");
-    process.exit(1);
   }
 }

@@ -8,7 +8,8 @@ import { DpuFirmware } from "./dpu-firmware.ts";
 import { FloorGraph } from "./floor-graph.ts";
 import type { GroundTruth } from "./ground-truth.ts";
 import { deriveSeed, exponential, mulberry32, uniform } from "./random.ts";
-import { DEFAULT_JOURNEY, DistinctInstants, simulateWalkers, walkerJourney, type JourneyOptions, type SimCrossing } from "./walkers.ts";
+import { DEFAULT_JOURNEY, DistinctInstants, simulateWalkers, walkerJourney, type JourneyOptions } from "./walkers.ts";
+import type { SimCrossing } from "./ground-truth.ts";
 
 export interface BuildingSimOptions {
   mqttUrl: string;

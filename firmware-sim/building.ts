@@ -2,8 +2,6 @@ import { randomBytes } from "node:crypto";
 import { OUTSIDE } from "../contracts/ids.ts";
 import type { DoorwayDef, SpaceDef, TopologyDocIn } from "../contracts/topology.ts";
 
-export { simulateWalkers, type WalkerSimOptions, type WalkerSim, type SimCrossing } from "./walkers.ts";
-export { GroundTruth } from "./ground-truth.ts";
 
 /** A DPU of a plan: mounted over one doorway, looking into the doorway's entering_to space. */
 export interface PlanDpu { id: string; doorway: string }

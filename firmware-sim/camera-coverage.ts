@@ -1,7 +1,7 @@
 import type { Point } from "../contracts/geometry.ts";
 import type { CameraNeighbour } from "../contracts/topology.ts";
 import { pointInPolygon, segmentCrossing } from "../topology/geometry/polygon.ts";
-import type { CameraMallPlan } from "./camera-mall.ts";
+import type { CameraMallPlan } from "./camera-mall-plan.ts";
 import { CameraModel } from "./camera-model.ts";
 
 /**

@@ -5,7 +5,8 @@ import { z } from "zod";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
 import { serveExtractor } from "../models/nats-extractor.ts";
-import { cameraMall, cameraMallSecrets, toCameraTopologyDoc, type CameraMallPlan } from "./camera-mall.ts";
+import { cameraMall, cameraMallSecrets, toCameraTopologyDoc } from "./camera-mall.ts";
+import type { CameraMallPlan } from "./camera-mall-plan.ts";
 import { runCameraSim } from "./camera-run.ts";
 import { SimulatedExtractor } from "./simulated-extractor.ts";
 

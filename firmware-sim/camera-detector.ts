@@ -1,7 +1,8 @@
 import type { EmbeddingModel } from "./camera-embedding.ts";
 import { COLOURS, type Colour, type DetectionFrameIn } from "../contracts/detection.ts";
 import type { Point } from "../contracts/geometry.ts";
-import { gaussian, type MallCamera } from "./camera-mall.ts";
+import { gaussian } from "./camera-mall.ts";
+import type { MallCamera } from "./camera-mall-plan.ts";
 import { CameraModel, type RenderedPerson } from "./camera-model.ts";
 import { chance, pickOne, shuffle, uniform, type Rng } from "./random.ts";
 

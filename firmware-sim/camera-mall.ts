@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { Point } from "../contracts/geometry.ts";
 import { OUTSIDE } from "../contracts/ids.ts";
 import type { CountingLine, DeviceDef, DoorwayDef, SpaceDef, TopologyDocIn } from "../contracts/topology.ts";
-import type { BuildingPlan, PlanDpu } from "./building.ts";
-import { dpuIdFor } from "./building.ts";
+import { dpuIdFor, type PlanDpu } from "./building.ts";
+import type { CameraMallPlan, MallCamera, MallDoorway, MallSpace, MallSpaceKind } from "./camera-mall-plan.ts";
 import { cameraCoverage, cameraNeighbours, type CameraCoverage, type NeighbourOptions } from "./camera-coverage.ts";
 import { CameraModel, deg, type CameraPose } from "./camera-model.ts";
 import { deriveSeed, mulberry32, type Rng } from "./random.ts";
@@ -29,37 +29,6 @@ import { deriveSeed, mulberry32, type Rng } from "./random.ts";
  * stretches of ~6 m under the back-to-back pairs c2|c3 and c4|c5.
  */
 
-export type MallSpaceKind = "entrance" | "corridor" | "shop";
-
-export interface MallSpace extends SpaceDef {
-  kind: MallSpaceKind;
-  polygon: Point[];
-}
-
-/** A doorway with its floor segment a-b on the boundary between its two spaces. */
-export interface MallDoorway extends DoorwayDef {
-  a: Point;
-  b: Point;
-}
-
-export interface MallCamera {
-  id: string;
-  name: string;
-  pose: CameraPose;
-  /** spaces the camera looks into (walls hide everything else); topology `sees` keeps those it really covers */
-  sees: string[];
-  /** virtual counting lines in its view */
-  lines: CountingLine[];
-}
-
-/** A camera mall is a BuildingPlan (spaces, doorways, one DPU per doorway) plus geometry and cameras. */
-export interface CameraMallPlan extends BuildingPlan {
-  spaces: MallSpace[];
-  doorways: MallDoorway[];
-  cameras: MallCamera[];
-  /** DPUs that could sit on the doorways ("dpu-{doorway}"); in the topology only when asked for */
-  dpus: PlanDpu[];
-}
 
 export interface CameraMallOptions {
   /** device ids "{site}-cam-..." and "{site}-dpu-..." (device ids are unique across an installation) */

@@ -3,7 +3,7 @@ import type { DetectionFrameIn } from "../contracts/detection.ts";
 import { waitOnline } from "./firmware-online.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
 import { CameraUplink } from "../video/agent/camera-uplink.ts";
-import type { CameraMallPlan } from "./camera-mall.ts";
+import type { CameraMallPlan } from "./camera-mall-plan.ts";
 import { DEFAULT_FAULTS, SimulatedDetector, type CameraFaults, type PersonInView } from "./camera-detector.ts";
 import { EmbeddingModel } from "./camera-embedding.ts";
 import { MinHeap } from "./min-heap.ts";

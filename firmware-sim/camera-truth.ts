@@ -1,7 +1,7 @@
 import type { Colour } from "../contracts/detection.ts";
 import type { Point } from "../contracts/geometry.ts";
 import { segmentCrossing } from "../topology/geometry/polygon.ts";
-import type { CameraMallPlan } from "./camera-mall.ts";
+import type { CameraMallPlan } from "./camera-mall-plan.ts";
 import { walkerPosition, type CameraWalker, type Leg } from "./camera-walkers.ts";
 
 /**

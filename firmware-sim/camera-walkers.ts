@@ -2,9 +2,10 @@ import { COLOURS, type Colour } from "../contracts/detection.ts";
 import type { Point } from "../contracts/geometry.ts";
 import { OUTSIDE } from "../contracts/ids.ts";
 import { pointInPolygon } from "../topology/geometry/polygon.ts";
-import { centroid, gaussian, type CameraMallPlan, type MallDoorway, type MallSpace } from "./camera-mall.ts";
+import { centroid, gaussian } from "./camera-mall.ts";
+import type { CameraMallPlan, MallDoorway, MallSpace } from "./camera-mall-plan.ts";
 import { chance, deriveSeed, mulberry32, pickOne, shuffle, uniform, type Rng } from "./random.ts";
-import type { SimCrossing } from "./walkers.ts";
+import type { SimCrossing } from "./ground-truth.ts";
 
 /**
  * Continuous walkers for the camera mall: each one comes in through an entrance's street doors,

@@ -1,5 +1,5 @@
 import { MinHeap } from "./min-heap.ts";
-import type { SimCrossing } from "./walkers.ts";
+import type { SimCrossing } from "./ground-truth.ts";
 
 /** Crossings waiting for their instant: a min-heap on ts. */
 export class CrossingQueue extends MinHeap<SimCrossing> {

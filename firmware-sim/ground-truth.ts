@@ -1,5 +1,15 @@
 import type { BuildingPlan } from "./building.ts";
-import type { SimCrossing } from "./walkers.ts";
+
+/** One true crossing: a walker went through a doorway at ts (epoch ms, true time). */
+export interface SimCrossing {
+  device: string;
+  doorway: string;
+  ts: number;
+  delta: 1 | -1;
+  walker: string;
+  from: string;
+  to: string;
+}
 
 /** [ts, count after every move at ts] in time order */
 type Timeline = Array<[number, number]>;

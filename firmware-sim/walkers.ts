@@ -1,19 +1,8 @@
 import { OUTSIDE } from "../contracts/ids.ts";
 import type { BuildingPlan } from "./building.ts";
 import { FloorGraph, type Passage } from "./floor-graph.ts";
-import { GroundTruth } from "./ground-truth.ts";
+import { GroundTruth, type SimCrossing } from "./ground-truth.ts";
 import { deriveSeed, exponential, mulberry32, pickOne, uniform, type Rng } from "./random.ts";
-
-/** One true crossing: a walker went through a doorway at ts (epoch ms, true time). */
-export interface SimCrossing {
-  device: string;
-  doorway: string;
-  ts: number;
-  delta: 1 | -1;
-  walker: string;
-  from: string;
-  to: string;
-}
 
 /** How walkers behave. */
 export interface JourneyOptions {

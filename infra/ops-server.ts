@@ -1,19 +1,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import type { Registry } from "prom-client";
 
 /**
  * /healthz and /metrics for a long-running process that has no HTTP API of its own
  * (broker, actor host). `health()` returns details; ok=false answers 503.
  */
 export interface OpsServer { port: number; close(): Promise<void> }
-
-export function createRegistry(processName: string): Registry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ process: processName });
-  collectDefaultMetrics({ register: registry });
-  return registry;
-}
 
 export async function startOpsServer(opts: {
   host: string;

@@ -1,4 +1,5 @@
-import { Counter, register as defaultRegistry, type Registry } from "prom-client";
+import { register as defaultRegistry, type Counter, type Registry } from "prom-client";
+import { counter } from "../../infra/metrics.ts";
 
 /** The camera actors' Prometheus counters (summed over cameras; per-camera figures are in camera_stats). */
 export interface CameraMetrics {
@@ -18,12 +19,6 @@ export interface CameraMetrics {
   tracksEnded: Counter;
   /** messages skipped: invalid, misrouted, unknown type */
   skipped: Counter<"reason">;
-}
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[] = []): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
 /** The counters in `registry` (created once per registry, shared by every camera actor of a host). */

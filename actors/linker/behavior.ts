@@ -9,7 +9,8 @@ import { bestCandidate } from "./candidates.ts";
 import { keepNewest } from "./floor-track.ts";
 import { mergeOffer, mergeRelease } from "./event-time-merge.ts";
 import { addToPerson, batchDue, endPerson, flushBatch, newPerson } from "./forwarding.ts";
-import { linkerMetrics, skipper, type LinkerMetrics } from "./metrics.ts";
+import { skipper } from "../runtime/skip.ts";
+import { linkerMetrics, type LinkerMetrics } from "./metrics.ts";
 import { linkerParams, type LinkerParams } from "./params.ts";
 import { decodeLinker, encodeLinker, initialLinkerState, type LinkerState, type Person, type Tracklet } from "./state.ts";
 

@@ -1,22 +1,5 @@
-import { Counter, register as defaultRegistry, type Registry } from "prom-client";
-import type { ActorContext } from "../runtime/types.ts";
-
-/** A counter in `registry`, created once (behaviours of several actors share the registry). */
-export function counterOf<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
-
-/** Counts a skipped message under `reason` and logs why, with the actor's id. */
-export type Skip = (ctx: ActorContext, reason: string, detail: Record<string, unknown>, message: string) => void;
-
-export function skipper(counter: Counter<"reason">): Skip {
-  return (ctx, reason, detail, message) => {
-    counter.inc({ reason });
-    ctx.log.warn({ actor: ctx.id, reason, ...detail }, message);
-  };
-}
+import { register as defaultRegistry, type Counter, type Registry } from "prom-client";
+import { counter as counterOf } from "../../infra/metrics.ts";
 
 export interface LinkerMetrics {
   /** tracklets by outcome: overlap / handover (linked to a person), new_person, noise (ended pending with < minObs),

@@ -1,4 +1,5 @@
-import { Counter, register as defaultRegistry, type Registry } from "prom-client";
+import { register as defaultRegistry, type Counter, type Registry } from "prom-client";
+import { counter } from "../../infra/metrics.ts";
 import type { ActorContext } from "../runtime/types.ts";
 
 export interface OccupancyMetrics {
@@ -6,12 +7,6 @@ export interface OccupancyMetrics {
   tooLate: Counter<"kind">;
   /** messages skipped for another reason (invalid, misrouted, unknown_doorway, future, duplicate), by kind and reason */
   skipped: Counter<"kind" | "reason">;
-}
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
 /** The occupancy actors' counters in `registry` (created once per registry). */

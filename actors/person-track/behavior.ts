@@ -6,7 +6,7 @@ import { ActorKinds, fnv1a, personEventSubject } from "../../contracts/nats-layo
 import { M, personPointNs, type PersonFields } from "../../contracts/track-store.ts";
 import { PersonAttrsMsg, PersonEndMsg, PersonObsMsg, trackMsgIds, type ZonePersonMsg } from "../../contracts/track-messages.ts";
 import { addVotes } from "../appearance/appearance.ts";
-import { skipper } from "../linker/metrics.ts";
+import { skipper } from "../runtime/skip.ts";
 import type { ActorBehavior, ActorContext } from "../runtime/types.ts";
 import type { SiteLookup } from "../../topology/site-geometry.ts";
 import { bestAttributes, type Attributes } from "./attributes.ts";

@@ -1,5 +1,5 @@
 import { register as defaultRegistry, type Counter, type Registry } from "prom-client";
-import { counterOf } from "../linker/metrics.ts";
+import { counter as counterOf } from "../../infra/metrics.ts";
 
 export interface PersonMetrics {
   skipped: Counter<"reason">;

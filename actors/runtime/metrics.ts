@@ -1,4 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { counter, gauge, histogram } from "../../infra/metrics.ts";
+
+const PROCESSING_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /**
  * The actor runtime's Prometheus metrics. Registered once per registry (a second host in the
@@ -32,20 +35,14 @@ export class RuntimeMetrics {
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
-    return (this.registry.getSingleMetric(name) as Counter<L> | undefined)
-      ?? new Counter({ name, help, labelNames, registers: [this.registry] });
+    return counter(this.registry, name, help, labelNames);
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
-    return (this.registry.getSingleMetric(name) as Gauge<L> | undefined)
-      ?? new Gauge({ name, help, labelNames, registers: [this.registry] });
+    return gauge(this.registry, name, help, labelNames);
   }
 
   private histogram<L extends string>(name: string, help: string, labelNames: L[]): Histogram<L> {
-    return (this.registry.getSingleMetric(name) as Histogram<L> | undefined)
-      ?? new Histogram({
-        name, help, labelNames, registers: [this.registry],
-        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      });
+    return histogram(this.registry, name, help, labelNames, PROCESSING_BUCKETS);
   }
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { M } from "../../contracts/track-store.ts";
 import { ZonePersonMsg } from "../../contracts/track-messages.ts";
-import { skipper } from "../linker/metrics.ts";
+import { skipper } from "../runtime/skip.ts";
 import { POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
 import { msToNs } from "../runtime/point-time.ts";
 import type { ActorBehavior, ActorContext } from "../runtime/types.ts";

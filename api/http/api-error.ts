@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Response } from "express";
 import type { z } from "zod";
 import type { Logger } from "../../infra/log.ts";
+import { describeIssues, issueLines } from "../../infra/zod-issues.ts";
 import { TopologyError } from "../../topology/topology-error.ts";
 
 /**
@@ -26,19 +27,11 @@ export function sendError(res: Response, status: number, code: string, reason: s
   res.status(status).json({ error: code, reason, ...details });
 }
 
-/** A zod error as one line: "spaces.0.id: space id must be ...; devices: ..." (first few issues). */
-export function describeIssues(error: z.ZodError, max = 8): string {
-  const issues = error.issues.slice(0, max).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
-  if (error.issues.length > max) issues.push(`... ${error.issues.length - max} more`);
-  return issues.join("; ");
-}
-
 /** Parses `value` with `schema` or throws a 400 naming the problems (all of them in `errors`). */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const r = schema.safeParse(value);
   if (!r.success) {
-    const errors = r.error.issues.slice(0, 100).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`);
-    throw badRequest(`invalid ${what}: ${describeIssues(r.error)}`, { errors });
+    throw badRequest(`invalid ${what}: ${describeBody(r.error)}`, { errors: issueLines(r.error, "(body)") });
   }
   return r.data;
 }
@@ -94,3 +87,6 @@ export async function fromService<T>(what: string, call: Promise<T>): Promise<T>
     throw new ApiError(503, "unavailable", `${what} is unavailable: ${(e as Error).message}`);
   }
 }
+
+/** A refused request body in words (the first 8 issues). */
+export const describeBody = (error: z.ZodError): string => describeIssues(error, 8, "(body)");

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from "express";
-import { Counter, Histogram, type Registry } from "prom-client";
+import type { Counter, Histogram, Registry } from "prom-client";
+import { counter, histogram } from "../../infra/metrics.ts";
 
 /**
  * The API's Prometheus metrics: requests by method/route/status, latency by method/route,
@@ -14,23 +15,11 @@ export class ApiMetrics {
   readonly ingestRequests: Counter<"outcome">;
 
   constructor(registry: Registry) {
-    this.requests = reuse(registry, "footfall_api_http_requests_total", () => new Counter({
-      name: "footfall_api_http_requests_total", help: "HTTP requests answered, by method, route and status",
-      labelNames: ["method", "route", "status"] as const, registers: [registry],
-    }));
-    this.latency = reuse(registry, "footfall_api_http_request_duration_seconds", () => new Histogram({
-      name: "footfall_api_http_request_duration_seconds", help: "HTTP request latency, by method and route",
-      labelNames: ["method", "route"] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    }));
-    this.ingestEvents = reuse(registry, "footfall_api_ingest_events_total", () => new Counter({
-      name: "footfall_api_ingest_events_total", help: "crossing events received over HTTP, by result",
-      labelNames: ["result"] as const, registers: [registry],
-    }));
-    this.ingestRequests = reuse(registry, "footfall_api_ingest_requests_total", () => new Counter({
-      name: "footfall_api_ingest_requests_total", help: "HTTP ingest requests, by outcome",
-      labelNames: ["outcome"] as const, registers: [registry],
-    }));
+    this.requests = counter(registry, "footfall_api_http_requests_total", "HTTP requests answered, by method, route and status", ["method", "route", "status"]);
+    this.latency = histogram(registry, "footfall_api_http_request_duration_seconds", "HTTP request latency, by method and route",
+      ["method", "route"], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+    this.ingestEvents = counter(registry, "footfall_api_ingest_events_total", "crossing events received over HTTP, by result", ["result"]);
+    this.ingestRequests = counter(registry, "footfall_api_ingest_requests_total", "HTTP ingest requests, by outcome", ["outcome"]);
   }
 
   /** Counts and times every request once its response is finished. */
@@ -52,6 +41,3 @@ function routeOf(req: Request): string {
   return typeof path === "string" ? `${req.baseUrl}${path}` : "unmatched";
 }
 
-function reuse<M>(registry: Registry, name: string, make: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? make();
-}

@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from "prom-client";
+import type { Counter, Histogram, Registry } from "prom-client";
+import { counter, histogram } from "../../infra/metrics.ts";
 
 /**
  * Prometheus metrics of the camera-pipeline queries and reprocessing jobs:
@@ -14,26 +15,10 @@ export class QueryMetrics {
   readonly extractions: Counter<"result">;
 
   constructor(registry: Registry) {
-    this.queries = reuse(registry, "footfall_api_queries_total", () => new Counter({
-      name: "footfall_api_queries_total", help: "path, statistics and heatmap queries answered, by kind and HTTP status",
-      labelNames: ["kind", "status"] as const, registers: [registry],
-    }));
-    this.duration = reuse(registry, "footfall_api_query_duration_seconds", () => new Histogram({
-      name: "footfall_api_query_duration_seconds", help: "duration of path, statistics and heatmap queries, by kind",
-      labelNames: ["kind"] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
-    }));
-    this.jobs = reuse(registry, "footfall_api_jobs_total", () => new Counter({
-      name: "footfall_api_jobs_total", help: "reprocessing jobs created (queued) and finished (done, failed)",
-      labelNames: ["state"] as const, registers: [registry],
-    }));
-    this.extractions = reuse(registry, "footfall_api_extractions_total", () => new Counter({
-      name: "footfall_api_extractions_total", help: "attribute extractor calls of reprocessing jobs, by result (ok, empty, error)",
-      labelNames: ["result"] as const, registers: [registry],
-    }));
+    this.queries = counter(registry, "footfall_api_queries_total", "path, statistics and heatmap queries answered, by kind and HTTP status", ["kind", "status"]);
+    this.duration = histogram(registry, "footfall_api_query_duration_seconds", "duration of path, statistics and heatmap queries, by kind",
+      ["kind"], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+    this.jobs = counter(registry, "footfall_api_jobs_total", "reprocessing jobs created (queued) and finished (done, failed)", ["state"]);
+    this.extractions = counter(registry, "footfall_api_extractions_total", "attribute extractor calls of reprocessing jobs, by result (ok, empty, error)", ["result"]);
   }
-}
-
-function reuse<M>(registry: Registry, name: string, make: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? make();
 }

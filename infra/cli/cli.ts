@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { exitOnSignal } from "../process.ts";
 
 /** The footfall CLI: each command's body lives in its own module, loaded on demand. */
 const program = new Command("footfall")
@@ -18,15 +19,7 @@ function config(): Config {
 /** Runs a long-lived process until SIGTERM / SIGINT, then its clean stop. */
 async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
   const running = await start();
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    try { await running.stop(); } catch (e) { console.error(`stop after ${signal} failed: ${(e as Error).message}`); process.exit(1); }
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  exitOnSignal(() => running.stop());
 }
 
 program.command("up")
@@ -44,9 +37,9 @@ program.command("broker").description("the MQTT edge broker and its JetStream br
 });
 
 program.command("host").description("an actor host (run several to share the partitions)").action(async () => {
-  const { runFootfallHost } = await import("../../actors/main.ts");
+  const { runActorHost } = await import("../../actors/host-process.ts");
   const cfg = config();
-  await runUntilSignal(() => runFootfallHost(cfg));
+  await runUntilSignal(() => runActorHost(cfg));
 });
 
 program.command("api").description("the HTTP API").action(async () => {

@@ -24,6 +24,7 @@ import type { DetectSource } from "../../video/detect/detect-source.ts";
 import { DetectStats } from "../../video/detect/detect-stats.ts";
 import { MotionGate } from "../../video/detect/motion-gate.ts";
 import { probeSource, type SourceInfo } from "../../video/detect/frame-sampler.ts";
+import { abortOnSignal } from "../process.ts";
 import { Detector } from "../../models/detector.ts";
 
 /** the options as commander hands them over (strings) */
@@ -152,10 +153,7 @@ export async function runDetect(source: string, o: DetectCliOptions): Promise<nu
     throw e;
   }
 
-  const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const abort = abortOnSignal();
   // a closed stdout (e.g. `| head`) stops the run quietly
   process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") abort.abort(); });
 
@@ -198,9 +196,6 @@ export async function runDetect(source: string, o: DetectCliOptions): Promise<nu
     console.error(`footfall detect: ${(e as Error).message}`);
     await detector.close();
     return 1;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
   }
   bar?.stop();
   await detector.close();

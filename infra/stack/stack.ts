@@ -5,6 +5,7 @@ import { createLogger } from "../log.ts";
 import { connectNats } from "../nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../provision.ts";
 import { startServices } from "../services/index.ts";
+import { exitOnSignal } from "../process.ts";
 import { Supervised } from "./supervisor.ts";
 
 /**
@@ -59,21 +60,14 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
   ];
   process.stdout.write(lines.join("\n") + "\n");
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "stopping");
+  exitOnSignal(async () => {
     await Promise.all([demo?.stop(), cameraDemo?.stop(), videoDemo?.stop()]);
     await Promise.all([procs.api.stop(), procs.broker.stop()]);
     await procs.host.stop();
     await nc.drain().catch(() => {});
     await services.stop();
     log.info("stopped");
-    process.exit(0);
-  };
-  process.once("SIGINT", () => void stop("SIGINT"));
-  process.once("SIGTERM", () => void stop("SIGTERM"));
+  }, log);
 }
 
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {

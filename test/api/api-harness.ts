@@ -7,7 +7,7 @@ import type { Registry } from "prom-client";
 import { loadConfig, type Config } from "../../infra/config.ts";
 import { createLogger } from "../../infra/log.ts";
 import { connectNats } from "../../infra/nats.ts";
-import { createRegistry } from "../../infra/ops-server.ts";
+import { createRegistry } from "../../infra/metrics.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
 import { TopologyStore } from "../../topology/topology-store.ts";
 import { DeviceRegistry } from "../../topology/devices/device-registry.ts";

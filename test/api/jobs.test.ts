@@ -3,7 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import { KV_EXTRACTION, KV_JOBS } from "../../contracts/nats-layout.ts";
 import { createLogger } from "../../infra/log.ts";
-import { createRegistry } from "../../infra/ops-server.ts";
+import { createRegistry } from "../../infra/metrics.ts";
 import { ExtractionCoverage } from "../../api/jobs/extraction-coverage.ts";
 import { JobRunner } from "../../api/jobs/job-runner.ts";
 import { JobStore, newJobId, type JobRecord } from "../../api/jobs/jobs.ts";

@@ -3,7 +3,7 @@ import { CrossingEvent } from "../../contracts/crossing.ts";
 import type { DeviceRecord } from "../../contracts/device.ts";
 import { checkDeviceCrossings } from "../../broker/crossing-bridge.ts";
 import { readCrossings, readJson } from "../../broker/crossing-payload.ts";
-import { InflightLimit } from "../../broker/inflight-limit.ts";
+import { Semaphore } from "../../infra/semaphore.ts";
 import { maySubscribe, publishAccess } from "../../broker/topic-access.ts";
 
 const dpu7: DeviceRecord = { id: "dpu-7", kind: "dpu", site: "mall", doorway: "d2", secretHash: "scrypt$00$00" };
@@ -54,9 +54,9 @@ describe("topic access", () => {
   });
 });
 
-describe("InflightLimit", () => {
+describe("Semaphore", () => {
   it("never runs more than its limit at once and serves waiters in order", async () => {
-    const limit = new InflightLimit(3);
+    const limit = new Semaphore(3);
     let active = 0;
     let peak = 0;
     const order: number[] = [];
@@ -70,6 +70,6 @@ describe("InflightLimit", () => {
     expect(peak).toBe(3);
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(limit.inFlight).toBe(0);
-    expect(() => new InflightLimit(0)).toThrow(RangeError);
+    expect(() => new Semaphore(0)).toThrow(RangeError);
   });
 });

@@ -6,6 +6,7 @@ import type { QueuedIterator } from "@nats-io/nats-core";
 import { DeviceRecord } from "../../contracts/device.ts";
 import { KV_DEVICES } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
+import { issueLines } from "../../infra/zod-issues.ts";
 import { verifySecret } from "./device-secret.ts";
 
 /** Called after a device was added, changed (record) or removed (undefined). */
@@ -140,7 +141,7 @@ export class DeviceRegistry {
       return;
     }
     if (!parsed.success) {
-      const reason = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+      const reason = issueLines(parsed.error).join("; ");
       this.log?.warn({ device: id, revision: e.revision, reason }, "device record ignored");
       this.remove(id, "invalid record");
       return;

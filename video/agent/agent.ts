@@ -31,10 +31,11 @@ import type { ChunkMeta } from "../../contracts/video.ts";
 import { chunkMetaOf, type CameraKey } from "../chunk/chunk-meta.ts";
 import { ChunkMeasurer, type ChunkMeasure, type MeasuredBy } from "./chunk-measure.ts";
 import { ffprobePath } from "../chunk/ffmpeg-tools.ts";
-import { concurrencyLimit } from "./concurrency-limit.ts";
+import { limitOf, Semaphore } from "../../infra/semaphore.ts";
 import { stopOrphanFfmpeg } from "./ffmpeg-pid.ts";
 import { sha256File } from "../chunk/file-sha256.ts";
-import { loadResumeState, saveResumeState, writeFileAtomic, type ResumeState } from "./resume-state.ts";
+import { writeFileAtomic } from "../../infra/state-file.ts";
+import { loadResumeState, saveResumeState, type ResumeState } from "./resume-state.ts";
 import { isSeekable, runSegmenter, type ChunkFormat, type SegmenterResult, type VideoSource } from "./segmenter.ts";
 
 export interface CameraAgentOptions {
@@ -120,8 +121,8 @@ export async function runCameraAgent(opts: CameraAgentOptions): Promise<CameraAg
   // hashes and ffprobe runs of listed chunks go ahead (up to `lookahead` of each at once) while
   // earlier chunks are recorded; records are still made strictly in sequence order
   const lookahead = Math.max(1, opts.lookahead ?? Math.min(4, os.availableParallelism()));
-  const limitHash = concurrencyLimit(lookahead);
-  const measurer = new ChunkMeasurer({ limit: concurrencyLimit(lookahead), ...(opts.log ? { log: opts.log } : {}) });
+  const limitHash = limitOf(new Semaphore(Math.max(1, lookahead)));
+  const measurer = new ChunkMeasurer({ limit: limitOf(new Semaphore(Math.max(1, lookahead))), ...(opts.log ? { log: opts.log } : {}) });
 
   const seekable = isSeekable(opts.source);
   const offset = seekable ? state?.source_offset_s ?? 0 : 0;

@@ -11,7 +11,7 @@
  */
 import type { Logger } from "pino";
 import { probeChunk, type ChunkProbe } from "../chunk/chunk-probe.ts";
-import type { Limit } from "./concurrency-limit.ts";
+import type { Limit } from "../../infra/semaphore.ts";
 import { readPacketLog } from "./packet-log.ts";
 
 export type MeasuredBy = "packet-log" | "ffprobe";

@@ -20,10 +20,12 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { CameraUplink } from "./camera-uplink.ts";
 import { createLogger } from "../../infra/log.ts";
-import { createRegistry, startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
+import { startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
+import { createRegistry } from "../../infra/metrics.ts";
 import { runCameraAgent } from "./agent.ts";
 import type { ChunkFormat, VideoSource } from "./segmenter.ts";
 import { registerCameraAgentMetrics, type CameraAgentMetrics } from "./upload-metrics.ts";
+import { abortOnSignal } from "../../infra/process.ts";
 import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY, Uploader } from "./uploader.ts";
 
 const opts = new Command()
@@ -78,14 +80,7 @@ const source: VideoSource = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.source)
   ? { kind: "url", url: opts.source, rtspTransport: opts.rtspTransport }
   : { kind: "file", path: opts.source, pace: opts.realtime ? "realtime" : "fast", loop: !!opts.loop };
 
-const ac = new AbortController();
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    if (ac.signal.aborted) { log.warn({ signal: sig }, "second signal: exiting now"); process.exit(130); }
-    log.info({ signal: sig }, "stopping");
-    ac.abort();
-  });
-}
+const ac = abortOnSignal(log);
 
 let firmware: CameraUplink | undefined;
 let uploader: Uploader | undefined;

@@ -12,7 +12,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { DeviceId } from "../../contracts/ids.ts";
-import { readStateFile, writeFileAtomic } from "./resume-state.ts";
+import { readStateFile, writeFileAtomic } from "../../infra/state-file.ts";
 
 const Seq = z.number().int().min(0);
 

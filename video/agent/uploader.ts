@@ -4,7 +4,7 @@
  *
  * A queue in sequence order; at most `concurrency` uploads at once (streaming PUTs,
  * upload-request.ts). Retryable outcomes (network errors, 5xx, 408, 429) are retried without
- * limit while the uploader runs, with exponential backoff and jitter (upload-backoff.ts); any
+ * limit while the uploader runs, with exponential backoff and jitter (infra/backoff.ts); any
  * other 4xx is final: logged, counted as failed, remembered in the ledger. After the store
  * answered 201 stored or 200 duplicate the chunk leaves its upload slot and is announced
  * (`announcer.publishChunk`, resolving on the PUBACK); only then is it done and written to the
@@ -29,9 +29,12 @@ import type { Logger } from "pino";
 import { ChunkMeta } from "../../contracts/video.ts";
 import { chunksDir, sidecarOf, stateFile } from "./agent.ts";
 import { loadResumeState } from "./resume-state.ts";
-import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffPolicy } from "./upload-backoff.ts";
+import { backoffDelay, sleep, type BackoffPolicy } from "../../infra/backoff.ts";
 import { LocalChunkKeep } from "./upload-keep.ts";
 import { putChunk, type PutOutcome } from "./upload-request.ts";
+
+/** Upload retries: 500 ms doubling up to 30 s, between half and the whole delay. */
+export const UPLOAD_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000, jitter: 0.5 };
 import { UploadLedger, uploadStateFile, type FailedUpload } from "./upload-state.ts";
 
 /** What announces an accepted chunk (CameraUplink's publishChunk: resolves on the PUBACK). */
@@ -122,7 +125,7 @@ export class Uploader {
     setMaxListeners(0, this.waits.signal, this.hard.signal);
     const AgentClass = new URL(opts.api).protocol === "https:" ? https.Agent : http.Agent;
     this.agent = new AgentClass({ keepAlive: true, maxSockets: c });
-    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    this.backoff = { ...UPLOAD_BACKOFF, ...opts.backoff };
     // every line names the camera (once: the caller's logger may already carry it)
     this.log = opts.log?.child(opts.log.bindings().camera === opts.camera ? { component: "uploader" } : { camera: opts.camera, component: "uploader" });
     this.clock = opts.clock ?? Date.now;

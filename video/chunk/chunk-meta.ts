@@ -2,25 +2,14 @@
  * The chunk metadata record: built from a chunk file (sha256, size) and its probe, signed with
  * the camera's key (HMAC-SHA256 over contracts/video.ts' canonical serialisation), and verified.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { ChunkMeta, ChunkMetaUnsigned, canonicalChunkMeta } from "../../contracts/video.ts";
 import type { ChunkProbe } from "./chunk-probe.ts";
+import { sha256File } from "./file-sha256.ts";
 
 export type CameraKey = string | Buffer;
-
-/** sha256 (hex) and size of a file, streamed. */
-export async function hashFile(file: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
-    h.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest("hex"), bytes };
-}
 
 export function signatureOf(m: ChunkMetaUnsigned, key: CameraKey): string {
   return createHmac("sha256", key).update(canonicalChunkMeta(m)).digest("hex");
@@ -53,7 +42,7 @@ export interface ChunkPlacement {
 
 /** Builds and signs the record of the chunk at `file` (hashes the file). */
 export async function buildChunkMeta(file: string, probe: ChunkProbe, place: ChunkPlacement, key: CameraKey): Promise<ChunkMeta> {
-  const [hash, st] = await Promise.all([hashFile(file), stat(file)]);
+  const [hash, st] = await Promise.all([sha256File(file), stat(file)]);
   if (st.size !== hash.bytes) throw new Error(`${file} changed while it was hashed`);
   return chunkMetaOf(file, probe, hash, place, key);
 }

@@ -16,7 +16,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { DeviceId } from "../../contracts/ids.ts";
-import { readStateFile, writeFileAtomic } from "../agent/resume-state.ts";
+import { readStateFile, writeFileAtomic } from "../../infra/state-file.ts";
 
 export const SeqState = z.strictObject({
   v: z.literal(1),

@@ -22,6 +22,7 @@
  * Sampling options (fps / every / startS / durationS / maxFrames) apply to each pass.
  */
 import type { Logger } from "pino";
+import { sleep } from "../../infra/backoff.ts";
 import { probeSource, sampleFrames, type SampledFrame, type SourceInfo } from "./frame-sampler.ts";
 
 export type DetectSource =
@@ -64,16 +65,6 @@ export interface SourceFramesOptions extends SourceSampling {
 
 /** `source` as the string ffmpeg opens */
 export const sourceLocation = (s: DetectSource): string => (s.kind === "file" ? s.path : s.url);
-
-/** resolves after ms, or at once when signal aborts */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); signal?.removeEventListener("abort", done); resolve(); };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Frames of `opts.source` on the run's timeline, until the source ends or `signal` aborts. */
 export async function* sourceFrames(opts: SourceFramesOptions): AsyncGenerator<TimelineFrame, void, undefined> {

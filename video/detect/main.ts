@@ -28,7 +28,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { Command } from "commander";
 import { CameraUplink } from "../agent/camera-uplink.ts";
 import { createLogger } from "../../infra/log.ts";
-import { createRegistry, startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
+import { startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
+import { createRegistry } from "../../infra/metrics.ts";
 import { Detector } from "../../models/detector.ts";
 import { detectFrames } from "./detect-loop.ts";
 import { DetectOptionsError, parseDetectMainOptions, type DetectMainOptions, type DetectMainRawOptions } from "./detect-options.ts";
@@ -38,6 +39,7 @@ import { SeqCounter } from "./detect-seq.ts";
 import { sourceLocation } from "./detect-source.ts";
 import { DetectStats } from "./detect-stats.ts";
 import { probeSource, type SourceInfo } from "./frame-sampler.ts";
+import { abortOnSignal } from "../../infra/process.ts";
 import { MotionGate } from "./motion-gate.ts";
 
 const log = createLogger("camera-detect");
@@ -99,15 +101,7 @@ if (o.source.kind === "file") {
   }
 }
 
-const ac = new AbortController();
-let signals = 0;
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    if (++signals > 1) process.exit(1);
-    log.info({ signal: sig }, "stopping");
-    ac.abort();
-  });
-}
+const ac = abortOnSignal(log);
 
 const startedWall = Date.now();
 const startMs = o.startMs ?? startedWall;

@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, truncate } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
@@ -27,7 +27,8 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { ChunkMeta } from "../../contracts/video.ts";
 import { verifyChunkMeta, type CameraKey } from "../chunk/chunk-meta.ts";
-import { writeFileAtomic } from "../agent/resume-state.ts";
+import { sha256File } from "../chunk/file-sha256.ts";
+import { writeFileAtomic } from "../../infra/state-file.ts";
 
 export type Tier = "warm" | "cold";
 
@@ -252,10 +253,7 @@ export class ChunkStore {
     return this.serial(async () => {
       const old = this.get(camera, seq);
       if (!old) throw new Error(`no chunk ${camera}/${seq}`);
-      const h = createHash("sha256");
-      for await (const b of createReadStream(file)) h.update(b as Buffer);
-      const sha = h.digest("hex");
-      const bytes = (await stat(file)).size;
+      const { sha256: sha, bytes } = await sha256File(file);
       const dest = this.blobPath(sha);
       await mkdir(path.dirname(dest), { recursive: true });
       await rename(file, dest);

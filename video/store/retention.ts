@@ -25,7 +25,7 @@ import { z } from "zod";
 import { DeviceId, SiteId } from "../../contracts/ids.ts";
 import { probeChunk } from "../chunk/chunk-probe.ts";
 import { ffmpegPath } from "../chunk/ffmpeg-tools.ts";
-import { writeFileAtomic } from "../agent/resume-state.ts";
+import { writeFileAtomic } from "../../infra/state-file.ts";
 import { ChunkStore, type ChunkEntry } from "./chunk-store.ts";
 
 const run = promisify(execFile);

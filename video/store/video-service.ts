@@ -10,7 +10,7 @@ import path from "node:path";
 import type { Config } from "../../infra/config.ts";
 import type { Logger } from "../../infra/log.ts";
 import type { DeviceRegistry } from "../../topology/devices/device-registry.ts";
-import { writeFileAtomic } from "../agent/resume-state.ts";
+import { writeFileAtomic } from "../../infra/state-file.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import { Retention, startRetentionJob, type SweepReport } from "./retention.ts";
 

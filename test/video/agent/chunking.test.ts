@@ -13,7 +13,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChunkMeta } from "../../../contracts/video.ts";
 import { runCameraAgent, sidecarOf, chunksDir, packetLogsDir } from "../../../video/agent/agent.ts";
-import { hashFile, verifyChunkMeta } from "../../../video/chunk/chunk-meta.ts";
+import { verifyChunkMeta } from "../../../video/chunk/chunk-meta.ts";
+import { sha256File } from "../../../video/chunk/file-sha256.ts";
 import { probeChunk } from "../../../video/chunk/chunk-probe.ts";
 import { loadResumeState } from "../../../video/agent/resume-state.ts";
 import { frameMd5s, makeTestSource } from "../media.ts";
@@ -53,7 +54,7 @@ async function checkRecording(chunks: ChunkMeta[], dataDir: string): Promise<voi
   for (const c of chunks) {
     const file = path.join(chunksDir(dataDir), c.file);
     expect(verifyChunkMeta(c, KEY)).toBe(true);
-    const { sha256, bytes } = await hashFile(file);
+    const { sha256, bytes } = await sha256File(file);
     expect(c.sha256).toBe(sha256);
     expect(c.bytes).toBe(bytes);
     expect(JSON.parse(await readFile(sidecarOf(file), "utf8"))).toEqual(c);

@@ -15,7 +15,7 @@ import { verifyChunkMeta } from "../../../video/chunk/chunk-meta.ts";
 import { frameMd5s, makeTestSource } from "../media.ts";
 
 const KEY = "crash-test-key";
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = path.resolve(import.meta.dirname, "../../..");
 let tmp: string;
 let src: string;
 

@@ -27,7 +27,7 @@ const opts = new Command()
   .opts<{ seconds: string; stopAt: string; segment: string; kill?: boolean }>();
 
 const KEY = "long-run-key";
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = path.resolve(import.meta.dirname, "../../..");
 const tmp = await mkdtemp(path.join(os.tmpdir(), "footfall-long-run-"));
 const src = path.join(tmp, "src.mp4");
 await makeTestSource(src, { size: "1280x720", rate: 25, seconds: Number(opts.seconds), preset: "ultrafast" });

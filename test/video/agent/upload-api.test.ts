@@ -23,7 +23,7 @@ import { makeTestSource } from "../media.ts";
 const CAM = "cam-api";
 const SECRET = "cam-api-secret-5d1e";
 const SITE = "hq";
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = path.resolve(import.meta.dirname, "../../..");
 let tmp: string;
 let src: string;
 let h: ApiHarness;

@@ -19,7 +19,7 @@ import { startStoreServer, type StoreServer } from "./upload-store-server.ts";
 
 const CAM = "cam-proc";
 const SECRET = "proc-secret-91c2";
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = path.resolve(import.meta.dirname, "../../..");
 let tmp: string;
 let src: string;
 

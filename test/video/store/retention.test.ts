@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeChunk } from "../../../video/chunk/chunk-probe.ts";
-import { hashFile } from "../../../video/chunk/chunk-meta.ts";
+import { sha256File } from "../../../video/chunk/file-sha256.ts";
 import { ChunkStore } from "../../../video/store/chunk-store.ts";
 import { cutClip } from "../../../video/store/clip.ts";
 import { Retention, startRetentionJob, type SweepReport } from "../../../video/store/retention.ts";
@@ -74,7 +74,7 @@ describe("retention", () => {
       expect(e.blob).not.toBe(m.sha256);
       expect(existsSync(store.blobPath(m.sha256))).toBe(false); // old blob removed
       const file = store.blobPath(e.blob);
-      expect((await hashFile(file)).sha256).toBe(e.blob);
+      expect((await sha256File(file)).sha256).toBe(e.blob);
       const p = await probeChunk(file); // still plays: ffprobe reads every frame
       expect(p.frames).toBe(m.frames);
       expect(Math.abs(p.duration_s - m.duration_s)).toBeLessThanOrEqual(0.05);
@@ -127,7 +127,7 @@ describe("retention", () => {
     expect(store.all("cam-b").length).toBe(camB.chunks.length);
     // cam-b's chunks have the same bytes as cam-a's: the blobs they share were kept
     expect(camB.chunks.map((m) => m.sha256)).toEqual(camA.chunks.map((m) => m.sha256));
-    for (const m of camB.chunks) expect((await hashFile(store.blobPath(m.sha256))).sha256).toBe(m.sha256);
+    for (const m of camB.chunks) expect((await sha256File(store.blobPath(m.sha256))).sha256).toBe(m.sha256);
 
     // a change written by another process (another Retention on the same store) counts too
     const other = await Retention.open({ store, siteOf: () => "mall" });
@@ -166,6 +166,8 @@ describe("retention", () => {
     const stop = startRetentionJob(ret, { intervalMs: 50, clock: () => T0 + 61 * DAY, onReport: (r) => reports.push(r) });
     try {
       await expect.poll(() => store.all("cam-a").length, { timeout: 10_000 }).toBe(0);
+      // the sweep reports once it has finished, just after the last purge
+      await expect.poll(() => reports.flatMap((r) => r.purged).length, { timeout: 10_000 }).toBe(camA.chunks.length);
     } finally {
       stop();
     }

@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChunkMeta } from "../../../contracts/video.ts";
-import { hashFile, signChunkMeta } from "../../../video/chunk/chunk-meta.ts";
+import { signChunkMeta } from "../../../video/chunk/chunk-meta.ts";
+import { sha256File } from "../../../video/chunk/file-sha256.ts";
 import { ChunkStore, utcDay } from "../../../video/store/chunk-store.ts";
 import { parseChunkUrl, signChunkUrl, verifyChunkUrl } from "../../../video/store/signed-url.ts";
 import { KEY, makeSource, recordChunks, type RecordedChunks } from "./fixture.ts";
@@ -43,7 +44,7 @@ describe("chunk store", () => {
     // blobs are named by the sha256 of their bytes
     const blobs = await listBlobs(root);
     expect(blobs).toEqual(rec.chunks.map((m) => m.sha256).sort());
-    for (const m of rec.chunks) expect((await hashFile(store.blobPath(m.sha256))).sha256).toBe(m.sha256);
+    for (const m of rec.chunks) expect((await sha256File(store.blobPath(m.sha256))).sha256).toBe(m.sha256);
     // same record again: no-op
     const again = await store.put(rec.chunks[2], rec.fileOf(rec.chunks[2]!));
     expect(again).toMatchObject({ ok: true, status: "duplicate" });

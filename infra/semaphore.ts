@@ -1,13 +1,14 @@
 /**
  * A counting semaphore: at most `limit` holders at once, waiters served first come, first
- * served. Bounds how many JetStream publishes the bridge has outstanding across all callers.
+ * served. The broker bounds its outstanding JetStream publishes with one, the camera agent its
+ * chunk hashing and ffprobe processes.
  */
-export class InflightLimit {
+export class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`in-flight limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`a semaphore's limit must be a positive integer, got ${limit}`);
   }
 
   get inFlight(): number {
@@ -39,3 +40,9 @@ export class InflightLimit {
     try { return await fn(); } finally { this.release(); }
   }
 }
+
+/** Runs a task under some bound (a Semaphore's run), or at once. */
+export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** `sem.run` as a plain function. */
+export const limitOf = (sem: Semaphore): Limit => (fn) => sem.run(fn);
