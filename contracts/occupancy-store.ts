@@ -1,9 +1,26 @@
 import { FieldType, type ISchemaOptions } from "influx";
 
-/** InfluxDB measurements written by the occupancy actors (read by the HTTP API and the rollup CQs). */
+/**
+ * The InfluxDB layout of the occupancy slice: written by the doorway, space and site actors,
+ * rolled up by continuous queries (infra/provision.ts), read by the HTTP API and Grafana.
+ *
+ *  crossings       tags site, doorway, device   one point per crossing (delta +1 / -1), at its event time
+ *  occupancy       tags site, space             one point per instant a space's count changed: count
+ *  site_occupancy  tag site                     one point per instant the site total changed: count
+ *
+ * Hourly rollups (retention policy "rollup", see influx-layout.ts): occupancy_1h and
+ * site_occupancy_1h (peak, mean, last), crossings_1h (crossings, net).
+ */
 export const MEASUREMENT_CROSSINGS = "crossings";
 export const MEASUREMENT_OCCUPANCY = "occupancy";
 export const MEASUREMENT_SITE_OCCUPANCY = "site_occupancy";
+
+/** The continuous queries' hourly aggregates, per raw measurement. */
+export const ROLLUPS = [
+  { measurement: MEASUREMENT_OCCUPANCY, select: `max("count") AS peak, mean("count") AS mean, last("count") AS last` },
+  { measurement: MEASUREMENT_SITE_OCCUPANCY, select: `max("count") AS peak, mean("count") AS mean, last("count") AS last` },
+  { measurement: MEASUREMENT_CROSSINGS, select: `count("delta") AS crossings, sum("delta") AS net` },
+] as const;
 
 /**
  * node-influx schemas for these measurements: without them node-influx writes every number as a

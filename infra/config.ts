@@ -1,144 +1,92 @@
-import { z } from "zod";
 import path from "node:path";
+import { z } from "zod";
 
 /**
- * The one typed configuration of every footfall process. Defaults below; each field can be
- * overridden by the environment variable named beside it. Validated at start: a bad value
- * stops the process with the variable's name and the reason.
+ * The one typed configuration of every footfall process, declared once: for each variable its
+ * environment name, schema, default and meaning. Everything else is derived from this table:
+ * the Config type, the defaults, the environment reader, the error messages (they name the
+ * variable) and the table in docs/configuration.md (`npm run docs:config`, checked by a test).
+ * Actor kinds take their tunables under the same names (actors/kinds.ts).
  */
+interface Variable<S extends z.ZodType> {
+  env: string;
+  schema: S;
+  default: z.output<S>;
+  doc: string;
+  /** the default as the docs show it, where the value itself would mislead (a path, "start our own") */
+  shown?: string;
+}
+
+const variable = <S extends z.ZodType>(env: string, schema: S, dflt: z.output<S>, doc: string, shown?: string): Variable<S> =>
+  ({ env, schema, default: dflt, doc, ...(shown === undefined ? {} : { shown }) });
+
 const port = z.coerce.number().int().min(0).max(65535);
 const duration = z.string().regex(/^\d+[smhdw]$|^INF$/, "an InfluxDB duration such as 30d, 12h or INF");
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
-export const ConfigSchema = z.object({
-  /** FOOTFALL_DATA_DIR: service data, logs, simulator buffers */
-  dataDir: z.string().min(1),
-  /** NATS_URL: use this NATS server instead of starting one */
-  natsUrl: z.string().url().optional(),
-  /** INFLUX_URL: use this InfluxDB (http://host:port) instead of starting one */
-  influxUrl: z.string().url().optional(),
-  /** FOOTFALL_BIND: address every footfall listener binds */
-  bind: z.string().min(1),
-  /** FOOTFALL_HTTP_PORT: the HTTP API */
-  httpPort: port,
-  /** FOOTFALL_MQTT_PORT: the MQTT broker */
-  mqttPort: port,
-  /** FOOTFALL_NATS_PORT: port of the nats-server we start */
-  natsPort: port,
-  /** FOOTFALL_INFLUX_PORT: port of the influxd we start */
-  influxPort: port,
-  /** FOOTFALL_BROKER_OPS_PORT: broker /healthz and /metrics */
-  brokerOpsPort: port,
-  /** FOOTFALL_HOST_OPS_PORT: actor host /healthz and /metrics (0 = any free port) */
-  hostOpsPort: port,
-  /** FOOTFALL_ADMIN_TOKEN: bearer token for topology and admin endpoints */
-  adminToken: z.string().min(8, "must be at least 8 characters"),
-  /** FOOTFALL_INFLUX_DB */
-  influxDb: z.string().regex(/^[a-z_][a-z0-9_]*$/),
-  /** FOOTFALL_RAW_RETENTION: how long raw series are kept */
-  rawRetention: duration,
-  /** FOOTFALL_ROLLUP_RETENTION: how long hourly rollups are kept */
-  rollupRetention: duration,
-  /** FOOTFALL_PARTITIONS: actor partitions; fixed for an installation */
-  partitions: z.coerce.number().int().min(1).max(1024),
-  /** FOOTFALL_LEASE_TTL_MS: a dead host's partitions are taken over after this */
-  leaseTtlMs: z.coerce.number().int().min(1000),
-  /** FOOTFALL_FLUSH_MS: how often actors' InfluxDB writes and messages are flushed */
-  flushMs: z.coerce.number().int().min(10),
-  /** FOOTFALL_CHECKPOINT_MS: how often actor snapshots and partition checkpoints are written */
-  checkpointMs: z.coerce.number().int().min(50),
-  /** FOOTFALL_SNAPSHOT_MS: a changed actor's snapshot is written at most this often (busy actors with large states) */
-  snapshotMs: z.coerce.number().int().min(0),
-  /** FOOTFALL_IDLE_MS: actors idle this long are passivated (state snapshotted, dropped from memory) */
-  idleMs: z.coerce.number().int().min(100),
-  /** FOOTFALL_LATE_HORIZON_H: how late (event time behind the newest) a crossing may be and still correct history */
-  lateHorizonHours: z.coerce.number().min(0.01),
-  /** FOOTFALL_MAX_TIMELINE: most events (seen keys, points) one occupancy actor keeps for late corrections */
-  maxTimeline: z.coerce.number().int().min(1000),
-  /** FOOTFALL_MAX_FUTURE_MS: crossings stamped further ahead of the wall clock are refused (0 = accept any) */
-  maxFutureMs: z.coerce.number().int().min(0),
-  /** FOOTFALL_CAMERA_REORDER_MS: how long (frame time) a camera actor waits for a missing frame before tracking on without it */
-  cameraReorderMs: z.coerce.number().int().min(0).max(600_000),
-  /** FOOTFALL_LINKER_WAIT_MS: the linker merges its cameras in event time and waits for a camera at most this far (frame time) behind the newest */
-  linkerWaitMs: z.coerce.number().int().min(0).max(24 * 3_600_000),
-  /** FOOTFALL_PERSON_SILENCE_S: a person nobody has seen for this long (stream time) is ended; must exceed cameras' neighbour max_s */
-  personSilenceS: z.coerce.number().min(1).max(86_400),
-  /** FOOTFALL_MAX_PAYLOAD: largest MQTT / HTTP ingest payload in bytes */
-  maxPayloadBytes: z.coerce.number().int().min(256),
-  /** FOOTFALL_MAX_CHUNK_BYTES: largest video chunk a camera agent may upload */
-  maxChunkBytes: z.coerce.number().int().min(1024),
-  /** FOOTFALL_VIDEO_SWEEP_S: how often the video retention job runs (warm -> cold -> purged, quotas) */
-  videoSweepS: z.coerce.number().min(1),
-  /** FOOTFALL_VIDEO_URL_SECRET: key of signed chunk URLs (default: a random key kept in {dataDir}/video/url-secret) */
-  videoUrlSecret: z.string().min(16, "must be at least 16 characters").optional(),
-  /** FOOTFALL_LOG_LEVEL */
-  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
-});
+export const VARIABLES = {
+  dataDir: variable("FOOTFALL_DATA_DIR", z.string().min(1), path.resolve(".footfall"),
+    "service data, the chunk store, the camera agent's state, simulator buffers", "`./.footfall`"),
+  natsUrl: variable("NATS_URL", z.string().url().optional(), undefined,
+    "use this NATS server (JetStream enabled) and start none", "(start our own)"),
+  influxUrl: variable("INFLUX_URL", z.string().url().optional(), undefined,
+    "use this InfluxDB 1.x (http://host:port) and start none", "(start our own)"),
+  bind: variable("FOOTFALL_BIND", z.string().min(1), "127.0.0.1", "address every footfall listener binds"),
+  httpPort: variable("FOOTFALL_HTTP_PORT", port, 8080, "the HTTP API"),
+  mqttPort: variable("FOOTFALL_MQTT_PORT", port, 1883, "the MQTT broker"),
+  natsPort: variable("FOOTFALL_NATS_PORT", port, 4222, "port of the nats-server footfall starts"),
+  influxPort: variable("FOOTFALL_INFLUX_PORT", port, 8086, "port of the influxd footfall starts (it also binds port+2 for its RPC)"),
+  brokerOpsPort: variable("FOOTFALL_BROKER_OPS_PORT", port, 9101, "the broker's /healthz and /metrics (0 = any free port)"),
+  hostOpsPort: variable("FOOTFALL_HOST_OPS_PORT", port, 9102, "the actor host's /healthz and /metrics (0 = any free port)"),
+  adminToken: variable("FOOTFALL_ADMIN_TOKEN", z.string().min(8, "must be at least 8 characters"), "footfall-admin-dev-token",
+    "bearer token of the topology and admin endpoints: set your own"),
+  influxDb: variable("FOOTFALL_INFLUX_DB", z.string().regex(/^[a-z_][a-z0-9_]*$/), "footfall", "InfluxDB database"),
+  rawRetention: variable("FOOTFALL_RAW_RETENTION", duration, "30d", "how long raw points are kept"),
+  rollupRetention: variable("FOOTFALL_ROLLUP_RETENTION", duration, "INF", "how long hourly rollups are kept"),
+  partitions: variable("FOOTFALL_PARTITIONS", int(1, 1024), 16, "actor partitions; fixed for an installation"),
+  leaseTtlMs: variable("FOOTFALL_LEASE_TTL_MS", int(1000), 5000, "a dead host's partitions are taken over after this"),
+  flushMs: variable("FOOTFALL_FLUSH_MS", int(10), 100, "how often actors' InfluxDB writes and messages are flushed"),
+  checkpointMs: variable("FOOTFALL_CHECKPOINT_MS", int(50), 1000, "how often actor snapshots and partition checkpoints are written"),
+  snapshotMs: variable("FOOTFALL_SNAPSHOT_MS", int(0), 10_000,
+    "a changed actor's snapshot is written at most this often; the partition checkpoint waits for it, so a crash replays at most about this much"),
+  idleMs: variable("FOOTFALL_IDLE_MS", int(100), 60_000, "actors idle this long are passivated (snapshotted, dropped from memory)"),
+  lateHorizonHours: variable("FOOTFALL_LATE_HORIZON_H", z.coerce.number().min(0.01), 48,
+    "how late (event time behind the newest) a crossing may arrive and still correct history"),
+  maxTimeline: variable("FOOTFALL_MAX_TIMELINE", int(1000), 200_000,
+    "most events (seen crossing ids, timeline points) one doorway, space or site actor keeps for late corrections; older ones are folded away early and later events older than them refused as too late"),
+  maxFutureMs: variable("FOOTFALL_MAX_FUTURE_MS", int(0), 10 * 60_000,
+    "crossings stamped more than this ahead of the wall clock are refused (a device with a wrong clock would otherwise make every correct crossing look late); 0 accepts any"),
+  cameraReorderMs: variable("FOOTFALL_CAMERA_REORDER_MS", int(0, 600_000), 5000,
+    "how long (frame time) a camera actor waits for a missing earlier frame before tracking on without it; later frames are counted as late, not tracked"),
+  linkerWaitMs: variable("FOOTFALL_LINKER_WAIT_MS", int(0, 24 * 3_600_000), 60_000,
+    "the linker merges its cameras in frame-time order and waits for a camera at most this far behind the newest one (an off camera must not stop linking)"),
+  personSilenceS: variable("FOOTFALL_PERSON_SILENCE_S", z.coerce.number().min(1).max(86_400), 60,
+    "a person no camera has seen for this long (frame time) is ended; must exceed the cameras' neighbour max_s"),
+  maxPayloadBytes: variable("FOOTFALL_MAX_PAYLOAD", int(256), 256 * 1024, "largest MQTT / HTTP ingest payload (bytes)"),
+  maxChunkBytes: variable("FOOTFALL_MAX_CHUNK_BYTES", int(1024), 256 * 1024 * 1024, "largest video chunk a camera agent may upload (bytes)"),
+  videoSweepS: variable("FOOTFALL_VIDEO_SWEEP_S", z.coerce.number().min(1), 3600,
+    "how often the video retention job runs (warm → cold → purged, quotas)"),
+  videoUrlSecret: variable("FOOTFALL_VIDEO_URL_SECRET", z.string().min(16, "must be at least 16 characters").optional(), undefined,
+    "key of signed chunk URLs", "(random, kept in `{data dir}/video/url-secret`)"),
+  detectorModel: variable("FOOTFALL_DETECTOR_MODEL", z.string().trim().min(1), "nanodet-m",
+    "the person detector: `nanodet-m`, or `yolov8:/path/model.onnx[:size]` for your own YOLOv8 export"),
+  cameraSecret: variable("FOOTFALL_CAMERA_SECRET", z.string().min(1).optional(), undefined,
+    "the camera agent's device secret (`footfall agent`, `footfall agent detect`; or --secret-file)", "(none)"),
+  ffmpegPath: variable("FFMPEG_PATH", z.string().min(1), "ffmpeg", "the ffmpeg binary (video processes)"),
+  ffprobePath: variable("FFPROBE_PATH", z.string().min(1), "ffprobe", "the ffprobe binary (video processes)"),
+  logLevel: variable("FOOTFALL_LOG_LEVEL", z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), "info", "pino log level"),
+};
+
+type Variables = typeof VARIABLES;
+export type ConfigKey = keyof Variables;
+type Shape = { [K in ConfigKey]: Variables[K]["schema"] };
+
+const keys = Object.keys(VARIABLES) as ConfigKey[];
+export const ConfigSchema = z.object(Object.fromEntries(keys.map((k) => [k, VARIABLES[k].schema])) as Shape);
 export type Config = z.infer<typeof ConfigSchema>;
 
-const ENV: Record<keyof Config, string> = {
-  dataDir: "FOOTFALL_DATA_DIR",
-  natsUrl: "NATS_URL",
-  influxUrl: "INFLUX_URL",
-  bind: "FOOTFALL_BIND",
-  httpPort: "FOOTFALL_HTTP_PORT",
-  mqttPort: "FOOTFALL_MQTT_PORT",
-  natsPort: "FOOTFALL_NATS_PORT",
-  influxPort: "FOOTFALL_INFLUX_PORT",
-  brokerOpsPort: "FOOTFALL_BROKER_OPS_PORT",
-  hostOpsPort: "FOOTFALL_HOST_OPS_PORT",
-  adminToken: "FOOTFALL_ADMIN_TOKEN",
-  influxDb: "FOOTFALL_INFLUX_DB",
-  rawRetention: "FOOTFALL_RAW_RETENTION",
-  rollupRetention: "FOOTFALL_ROLLUP_RETENTION",
-  partitions: "FOOTFALL_PARTITIONS",
-  leaseTtlMs: "FOOTFALL_LEASE_TTL_MS",
-  flushMs: "FOOTFALL_FLUSH_MS",
-  checkpointMs: "FOOTFALL_CHECKPOINT_MS",
-  snapshotMs: "FOOTFALL_SNAPSHOT_MS",
-  idleMs: "FOOTFALL_IDLE_MS",
-  lateHorizonHours: "FOOTFALL_LATE_HORIZON_H",
-  maxTimeline: "FOOTFALL_MAX_TIMELINE",
-  maxFutureMs: "FOOTFALL_MAX_FUTURE_MS",
-  cameraReorderMs: "FOOTFALL_CAMERA_REORDER_MS",
-  personSilenceS: "FOOTFALL_PERSON_SILENCE_S",
-  linkerWaitMs: "FOOTFALL_LINKER_WAIT_MS",
-  maxPayloadBytes: "FOOTFALL_MAX_PAYLOAD",
-  maxChunkBytes: "FOOTFALL_MAX_CHUNK_BYTES",
-  videoSweepS: "FOOTFALL_VIDEO_SWEEP_S",
-  videoUrlSecret: "FOOTFALL_VIDEO_URL_SECRET",
-  logLevel: "FOOTFALL_LOG_LEVEL",
-};
-
-export const DEFAULTS: Omit<Config, "natsUrl" | "influxUrl" | "videoUrlSecret"> = {
-  dataDir: path.resolve(".footfall"),
-  bind: "127.0.0.1",
-  httpPort: 8080,
-  mqttPort: 1883,
-  natsPort: 4222,
-  influxPort: 8086,
-  brokerOpsPort: 9101,
-  hostOpsPort: 9102,
-  adminToken: "footfall-admin-dev-token",
-  influxDb: "footfall",
-  rawRetention: "30d",
-  rollupRetention: "INF",
-  partitions: 16,
-  leaseTtlMs: 5000,
-  flushMs: 100,
-  checkpointMs: 1000,
-  snapshotMs: 10_000,
-  idleMs: 60_000,
-  lateHorizonHours: 48,
-  maxTimeline: 200_000,
-  maxFutureMs: 10 * 60_000,
-  cameraReorderMs: 5000,
-  personSilenceS: 60,
-  linkerWaitMs: 60_000,
-  maxPayloadBytes: 256 * 1024,
-  maxChunkBytes: 256 * 1024 * 1024,
-  videoSweepS: 3600,
-  logLevel: "info",
-};
+/** Every variable's default (undefined: none; e.g. NATS_URL unset means footfall starts its own nats-server). */
+export const DEFAULTS = Object.fromEntries(keys.map((k) => [k, VARIABLES[k].default])) as { [K in ConfigKey]: Variables[K]["default"] };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -147,25 +95,27 @@ export class ConfigError extends Error {
   }
 }
 
+const problemOf = (key: ConfigKey, message: string) => `${VARIABLES[key].env} (${key}): ${message}`;
+
 /** Builds the configuration: defaults, then environment, then explicit overrides (CLI flags, tests). */
 export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const raw: Record<string, unknown> = { ...DEFAULTS };
-  for (const [key, name] of Object.entries(ENV)) {
-    const v = env[name];
-    if (v !== undefined && v !== "") raw[key] = v;
+  const raw: Record<string, unknown> = {};
+  for (const k of keys) {
+    const fromEnv = env[VARIABLES[k].env];
+    raw[k] = overrides[k] ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : VARIABLES[k].default);
   }
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
   const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
-        const key = String(i.path[0]) as keyof Config;
-        return `${ENV[key] ?? key} (${key}): ${i.message}`;
-      }),
-    );
-  }
-  const c = parsed.data;
-  return { ...c, dataDir: path.resolve(c.dataDir) };
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => problemOf(String(i.path[0]) as ConfigKey, i.message)));
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+/** One variable from the environment (its default when unset), for a process that needs only that one. */
+export function readVariable<K extends ConfigKey>(key: K, env: NodeJS.ProcessEnv = process.env): z.output<Variables[K]["schema"]> {
+  const v = VARIABLES[key];
+  const fromEnv = env[v.env];
+  const parsed = v.schema.safeParse(fromEnv !== undefined && fromEnv !== "" ? fromEnv : v.default);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => problemOf(key, i.message)));
+  return parsed.data as z.output<Variables[K]["schema"]>;
 }
 
 /** The NATS URL to connect to: the external one, or the one we start. */

@@ -6,6 +6,8 @@ import {
   KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
   STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
 } from "../contracts/nats-layout.ts";
+import { rollupOf, RP } from "../contracts/influx-layout.ts";
+import { ROLLUPS } from "../contracts/occupancy-store.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 
@@ -65,8 +67,8 @@ export async function provisionInflux(influx: InfluxDB, cfg: Pick<Config, "influ
   await influx.createDatabase(db);
   const rps = await influx.showRetentionPolicies(db);
   const want = [
-    { name: "raw", duration: cfg.rawRetention, isDefault: true },
-    { name: "rollup", duration: cfg.rollupRetention, isDefault: false },
+    { name: RP.raw, duration: cfg.rawRetention, isDefault: true },
+    { name: RP.rollup, duration: cfg.rollupRetention, isDefault: false },
   ];
   for (const rp of want) {
     const opts = { database: db, duration: rp.duration, replication: 1, isDefault: rp.isDefault };
@@ -74,11 +76,10 @@ export async function provisionInflux(influx: InfluxDB, cfg: Pick<Config, "influ
     else await influx.createRetentionPolicy(rp.name, opts);
   }
   const cqs = await influx.showContinousQueries(db);
-  const wanted: Record<string, string> = {
-    cq_occupancy_1h: `SELECT max("count") AS peak, mean("count") AS mean, last("count") AS last INTO "${db}"."rollup"."occupancy_1h" FROM "${db}"."raw"."occupancy" GROUP BY time(1h), *`,
-    cq_site_occupancy_1h: `SELECT max("count") AS peak, mean("count") AS mean, last("count") AS last INTO "${db}"."rollup"."site_occupancy_1h" FROM "${db}"."raw"."site_occupancy" GROUP BY time(1h), *`,
-    cq_crossings_1h: `SELECT count("delta") AS crossings, sum("delta") AS net INTO "${db}"."rollup"."crossings_1h" FROM "${db}"."raw"."crossings" GROUP BY time(1h), *`,
-  };
+  const wanted: Record<string, string> = Object.fromEntries(ROLLUPS.map(({ measurement, select }) => [
+    `cq_${rollupOf(measurement)}`,
+    `SELECT ${select} INTO "${db}"."${RP.rollup}"."${rollupOf(measurement)}" FROM "${db}"."${RP.raw}"."${measurement}" GROUP BY time(1h), *`,
+  ]));
   for (const [name, select] of Object.entries(wanted)) {
     if (cqs.some((c) => c.name === name)) continue;
     await influx.query(`CREATE CONTINUOUS QUERY "${name}" ON "${db}" RESAMPLE EVERY 1h FOR 2d BEGIN ${select} END`);

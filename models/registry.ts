@@ -15,6 +15,7 @@ import { ensureNanodetOnnx } from "./convert-nanodet.ts";
 import type { LetterboxSpec } from "./letterbox.ts";
 import { decodeNanodet, type NanodetLevel } from "./nanodet-decoder.ts";
 import type { Detection } from "./nms.ts";
+import { readVariable } from "../infra/config.ts";
 import {
   decodeYoloV8,
   parseUltralyticsImgsz,
@@ -74,10 +75,6 @@ export const NANODET_M: ModelSpec = {
     }),
 };
 
-/** the detector model when none is configured */
-export const DEFAULT_MODEL = NANODET_M.name;
-/** environment variable naming the detector model: a registered name or `yolov8:/path.onnx[:size]` */
-export const MODEL_ENV = "FOOTFALL_DETECTOR_MODEL";
 
 const BUILT_IN = new Set([NANODET_M.name]);
 const registered = new Map<string, ModelSpec>([[NANODET_M.name, NANODET_M]]);
@@ -92,10 +89,8 @@ export function getModel(name: string): ModelSpec {
   throw new Error(`unknown model ${name}; known: ${[...registered.keys()].join(", ")}, or yolov8:/path/model.onnx[:size]`);
 }
 
-/** the model named by FOOTFALL_DETECTOR_MODEL, else the default (NanoDet-m) */
-export function detectorModelFromEnv(env: Record<string, string | undefined> = process.env): string {
-  return env[MODEL_ENV]?.trim() || DEFAULT_MODEL;
-}
+/** the model named by FOOTFALL_DETECTOR_MODEL (a registered name or `yolov8:/path.onnx[:size]`), else the default (NanoDet-m) */
+export const detectorModelFromEnv = (env: NodeJS.ProcessEnv = process.env): string => readVariable("detectorModel", env);
 
 export interface YoloV8Config {
   /** registry name (what `Detector.create({ model })` takes) */

@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import { M } from "../../contracts/track-store.ts";
 import { isConflict } from "../http/kv-cas.ts";
+import { RP } from "../../contracts/influx-layout.ts";
 import { msLit } from "../tracks/track-reader.ts";
 
 /**
@@ -57,7 +58,7 @@ export class ExtractionCoverage {
   constructor(private readonly influx: InfluxDB, private readonly database: string, private readonly kv: () => Promise<KV>) {}
 
   private from(m: string): string {
-    return `${q(this.database)}.${q("raw")}.${q(m)}`;
+    return `${q(this.database)}.${q(RP.raw)}.${q(m)}`;
   }
 
   private static key(site: string, attr: string): string {

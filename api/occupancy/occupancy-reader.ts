@@ -1,6 +1,8 @@
 import type { InfluxDB } from "influx";
 import { escape } from "influx";
 import { summarizeDays, type DayStats } from "./daily-stats.ts";
+import { rollupOf, RP, type RetentionPolicy } from "../../contracts/influx-layout.ts";
+import { MEASUREMENT_OCCUPANCY, MEASUREMENT_SITE_OCCUPANCY } from "../../contracts/occupancy-store.ts";
 import { DAY_MS, type DayRange, type SeriesRange } from "../http/time-range.ts";
 
 /**
@@ -12,8 +14,8 @@ import { DAY_MS, type DayRange, type SeriesRange } from "../http/time-range.ts";
  * rollups (rollup.<measurement>_1h, field "last") answer from the last full hour before t.
  */
 export type CountSeries =
-  | { measurement: "occupancy"; site: string; space: string }
-  | { measurement: "site_occupancy"; site: string };
+  | { measurement: typeof MEASUREMENT_OCCUPANCY; site: string; space: string }
+  | { measurement: typeof MEASUREMENT_SITE_OCCUPANCY; site: string };
 
 export interface SeriesPoint { t: number; count: number }
 
@@ -30,22 +32,22 @@ const countOf = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? M
 export class OccupancyReader {
   constructor(private readonly influx: InfluxDB, private readonly database: string) {}
 
-  private from(s: CountSeries, rp: "raw" | "rollup"): string {
-    const m = rp === "raw" ? s.measurement : `${s.measurement}_1h`;
+  private from(s: CountSeries, rp: RetentionPolicy): string {
+    const m = rp === RP.raw ? s.measurement : rollupOf(s.measurement);
     return `${escape.quoted(this.database)}.${escape.quoted(rp)}.${escape.quoted(m)}`;
   }
 
   private where(s: CountSeries): string {
     const site = `${escape.quoted("site")} = ${escape.stringLit(s.site)}`;
-    return s.measurement === "occupancy" ? `${site} AND ${escape.quoted("space")} = ${escape.stringLit(s.space)}` : site;
+    return s.measurement === MEASUREMENT_OCCUPANCY ? `${site} AND ${escape.quoted("space")} = ${escape.stringLit(s.space)}` : site;
   }
 
   /** The count holding at instant t. */
   async countAt(s: CountSeries, t: number): Promise<number> {
     if (t < QUERY_MIN_MS) return 0;
     const [raw, rollup] = await this.influx.query<{ count: unknown }>([
-      `SELECT last("count") AS "count" FROM ${this.from(s, "raw")} WHERE ${this.where(s)} AND time <= ${lit(t)}`,
-      `SELECT last("last") AS "count" FROM ${this.from(s, "rollup")} WHERE ${this.where(s)} AND time <= ${lit(t - HOUR_MS)}`,
+      `SELECT last("count") AS "count" FROM ${this.from(s, RP.raw)} WHERE ${this.where(s)} AND time <= ${lit(t)}`,
+      `SELECT last("last") AS "count" FROM ${this.from(s, RP.rollup)} WHERE ${this.where(s)} AND time <= ${lit(t - HOUR_MS)}`,
     ], { database: this.database });
     return countOf(raw?.[0]?.count) ?? countOf(rollup?.[0]?.count) ?? 0;
   }
@@ -63,7 +65,7 @@ export class OccupancyReader {
     const offset = (((r.from + 1) % r.step) + r.step) % r.step;
     const last = r.from + (r.points - 1) * r.step;
     const rows = await this.influx.query<{ count: unknown }>(
-      `SELECT last("count") AS "count" FROM ${this.from(s, "raw")} WHERE ${this.where(s)} ` +
+      `SELECT last("count") AS "count" FROM ${this.from(s, RP.raw)} WHERE ${this.where(s)} ` +
       `AND time >= ${lit(r.from + 1)} AND time <= ${lit(last)} GROUP BY time(${r.step}ms, ${offset}ms) fill(none)`,
       { database: this.database },
     );
@@ -91,7 +93,7 @@ export class OccupancyReader {
       for (let d = batch; d <= lastDay && starts.length < DAYS_PER_QUERY; d += DAY_MS) starts.push(d);
       const end = starts[starts.length - 1]! + DAY_MS;
       const rows = await this.influx.query<{ count: unknown }>(
-        `SELECT "count" FROM ${this.from(s, "raw")} WHERE ${this.where(s)} AND time >= ${lit(batch)} AND time < ${lit(end)}`,
+        `SELECT "count" FROM ${this.from(s, RP.raw)} WHERE ${this.where(s)} AND time >= ${lit(batch)} AND time < ${lit(end)}`,
         { database: this.database },
       );
       const points: Array<[number, number]> = [];

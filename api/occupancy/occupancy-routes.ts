@@ -4,6 +4,7 @@ import type { StoredTopology } from "../../contracts/topology.ts";
 import type { TopologyStore } from "../../topology/topology-store.ts";
 import { fromService, notFound, parseOr400 } from "../http/api-error.ts";
 import type { CountSeries, OccupancyReader } from "./occupancy-reader.ts";
+import { MEASUREMENT_OCCUPANCY, MEASUREMENT_SITE_OCCUPANCY } from "../../contracts/occupancy-store.ts";
 import { formatStep, isoDate, readDayRange, readInstant, readSeriesRange } from "../http/time-range.ts";
 
 /**
@@ -25,12 +26,12 @@ export function occupancyRoutes(deps: { reader: OccupancyReader; topology: Topol
     return t;
   }
 
-  async function spaceSeries(rawSite: unknown, rawSpace: unknown): Promise<CountSeries & { measurement: "occupancy" }> {
+  async function spaceSeries(rawSite: unknown, rawSpace: unknown): Promise<CountSeries & { measurement: typeof MEASUREMENT_OCCUPANCY }> {
     const space = parseOr400(SpaceId, rawSpace, "space id");
     const t = await siteOf(rawSite);
     if (space === OUTSIDE) throw notFound(`"${OUTSIDE}" is the implied space around site "${t.site}"; it is not counted`);
     if (!t.spaces.some((s) => s.id === space)) throw notFound(`space "${space}" is not part of site "${t.site}"`);
-    return { measurement: "occupancy", site: t.site, space };
+    return { measurement: MEASUREMENT_OCCUPANCY, site: t.site, space };
   }
 
   router.get("/sites/:site/spaces/:space/count", async (req, res) => {
@@ -64,7 +65,7 @@ export function occupancyRoutes(deps: { reader: OccupancyReader; topology: Topol
     const topo = await siteOf(req.params.site);
     const t = now();
     const at = readInstant(req.query.at, "at", t, t);
-    const count = await fromService("InfluxDB", deps.reader.countAt({ measurement: "site_occupancy", site: topo.site }, at));
+    const count = await fromService("InfluxDB", deps.reader.countAt({ measurement: MEASUREMENT_SITE_OCCUPANCY, site: topo.site }, at));
     res.json({ site: topo.site, count, at: new Date(at).toISOString() });
   });
 

@@ -1,6 +1,7 @@
 import { escape, type InfluxDB, type INanoDate } from "influx";
 import { M } from "../../contracts/track-store.ts";
 import { matchesAttrs, type PersonField, type PersonRow } from "./person-record.ts";
+import { RP } from "../../contracts/influx-layout.ts";
 import type { Order, TrackFilter } from "./track-filters.ts";
 
 /**
@@ -47,7 +48,7 @@ export class PersonReader {
   }
 
   private get measurement(): string {
-    return `${q(this.database)}.${q("raw")}.${q(M.person)}`;
+    return `${q(this.database)}.${q(RP.raw)}.${q(M.person)}`;
   }
 
   /** The WHERE clause of a filter (without the page cursor). */

@@ -1,5 +1,6 @@
 import { escape, type InfluxDB } from "influx";
 import { M } from "../../contracts/track-store.ts";
+import { RP } from "../../contracts/influx-layout.ts";
 import { msLit } from "./track-reader.ts";
 
 /**
@@ -28,7 +29,7 @@ export class ZoneReader {
   constructor(private readonly influx: InfluxDB, private readonly database: string) {}
 
   private from(m: string): string {
-    return `${q(this.database)}.${q("raw")}.${q(m)}`;
+    return `${q(this.database)}.${q(RP.raw)}.${q(m)}`;
   }
 
   private zone(site: string, space: string): string {

@@ -5,6 +5,7 @@ import { parseQueryTime } from "../../contracts/time.ts";
 import { badRequest, fromService, parseOr400 } from "../http/api-error.ts";
 import { requireSpacePath, siteTopology, type TrackContext } from "./track-context.ts";
 import { resolveRange, text, time, token } from "./track-filters.ts";
+import { MEASUREMENT_OCCUPANCY } from "../../contracts/occupancy-store.ts";
 import { defaultStep, formatStep, MAX_SERIES_POINTS, parseStep, type SeriesRange } from "../http/time-range.ts";
 
 /**
@@ -77,7 +78,7 @@ export function zoneRoutes(ctx: TrackContext): Router {
     const at = boundaries(r);
     const [camera, dpu] = await fromService("InfluxDB", Promise.all([
       ctx.zones.countsAt(site, space, at),
-      ctx.occupancy.series({ measurement: "occupancy", site, space }, r),
+      ctx.occupancy.series({ measurement: MEASUREMENT_OCCUPANCY, site, space }, r),
     ]));
     let sumAbs = 0, maxAbs = 0;
     const points = at.map((t, i) => {

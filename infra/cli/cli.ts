@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { ConfigError, DEFAULTS, loadConfig, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 
 /** The footfall CLI: each command's body lives in its own module, loaded on demand. */
@@ -47,6 +47,25 @@ program.command("api").description("the HTTP API").action(async () => {
   const cfg = config();
   await runUntilSignal(() => runApi(cfg));
 });
+
+program.command("config")
+  .description("print the effective configuration (defaults, then environment) as JSON")
+  .option("--docs <file>", "instead, write the variable table into this Markdown file (between its config markers)")
+  .action(async (o: { docs?: string }) => {
+    if (o.docs) {
+      const fs = await import("node:fs");
+      const { withConfigTable } = await import("../config-table.ts");
+      fs.writeFileSync(o.docs, withConfigTable(fs.readFileSync(o.docs, "utf8")));
+      return;
+    }
+    const cfg = config();
+    // secrets are not printed
+    const hidden = (v: string | undefined) => (v === undefined ? undefined : "(set)");
+    process.stdout.write(JSON.stringify({
+      ...cfg, adminToken: cfg.adminToken === DEFAULTS.adminToken ? "(the default: set your own)" : "(set)",
+      videoUrlSecret: hidden(cfg.videoUrlSecret), cameraSecret: hidden(cfg.cameraSecret),
+    }, null, 2) + "\n");
+  });
 
 program.command("sim")
   .description("run a simulated building against a running stack, then compare every count with ground truth")

@@ -1,9 +1,11 @@
+import { readVariable } from "../../infra/config.ts";
+
 /**
  * Where Debian's ffmpeg and ffprobe are (FFMPEG_PATH / FFPROBE_PATH override the PATH lookup),
  * and ffprobe's rational numbers ("30000/1001") as numbers.
  */
-export const ffmpegPath = (): string => process.env.FFMPEG_PATH ?? "ffmpeg";
-export const ffprobePath = (): string => process.env.FFPROBE_PATH ?? "ffprobe";
+export const ffmpegPath = (): string => readVariable("ffmpegPath");
+export const ffprobePath = (): string => readVariable("ffprobePath");
 
 /** "n/d" or "n" -> n/d; undefined when absent, malformed, zero or negative. */
 export function rational(s: string | undefined): number | undefined {
