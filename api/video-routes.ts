@@ -150,7 +150,7 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
       try {
         await pipeline(req, createWriteStream(tmp, { flags: "wx" }));
       } catch (e) {
-        log.info({ camera: who.device.id, seq, err: (e as Error).message }, "chunk upload aborted");
+        log.info({ camera: who.device.id, seq, err: e }, "chunk upload aborted");
         if (!res.headersSent && !req.destroyed) sendError(res, 400, "invalid_request", "the upload was cut short");
         return;
       }
@@ -224,7 +224,7 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
       "Footfall-Clip-Partial": clip.partial ? `missing_ms=${clip.missing_ms}` : "no",
     });
     const stream = clip.stream();
-    stream.on("error", (err) => { log.warn({ camera, err: err.message }, "clip stream failed"); res.destroy(err); });
+    stream.on("error", (err) => { log.warn({ camera, err }, "clip stream failed"); res.destroy(err); });
     stream.pipe(res);
   });
 

@@ -126,7 +126,7 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
         .record({ id: `${runTag}-${i}`, ts: c.ts, doorway: c.doorway, delta: c.delta })
         .then(() => {
           done++;
-          try { opts.onProgress?.(done, total); } catch (e) { log.warn({ err: (e as Error).message }, "onProgress threw"); }
+          try { opts.onProgress?.(done, total); } catch (e) { log.warn({ err: e }, "onProgress threw"); }
         }, (e: Error) => { failures.push(e); })
         .finally(() => open.delete(p));
       open.add(p);
@@ -204,7 +204,7 @@ export async function runLiveDemo(opts: LiveDemoOptions): Promise<LiveDemoResult
         stats.crossings++;
         opts.onCrossing?.(c);
         fws.get(c.device)!.record({ ts: c.ts, doorway: c.doorway, delta: c.delta })
-          .catch((e: Error) => log.warn({ err: e.message, device: c.device }, "crossing not recorded"));
+          .catch((e: Error) => log.warn({ err: e, device: c.device }, "crossing not recorded"));
       }
       if (now - lastForget > 60_000) { instants.forgetBefore(now - 60_000); lastForget = now; }
       const due = Math.min(queue.peek()?.ts ?? Infinity, nextArrival - 1000);

@@ -21,7 +21,7 @@ function cameraSecrets(plan: CameraMallPlan, dataDir: string, log: Logger): Reco
     const held = SecretsFile.parse(JSON.parse(fs.readFileSync(file, "utf8")));
     if (plan.cameras.every((c) => held[c.id] !== undefined)) return held;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.warn({ file, err: (e as Error).message }, "camera secrets unreadable; making new ones");
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.warn({ file, err: e }, "camera secrets unreadable; making new ones");
   }
   const secrets = cameraMallSecrets(plan);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -63,7 +63,7 @@ export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiU
         },
       });
     }
-  })().catch((e: Error) => { log.error({ err: e.message }, "camera demo failed"); });
+  })().catch((e: Error) => { log.error({ err: e }, "camera demo failed"); });
 
   const banner = [
     `  Cameras:    site ${plan.site}: ${plan.cameras.length} smart cameras at 5 fps, ${plan.spaces.length} spaces with floor outlines, people arriving in real time`,

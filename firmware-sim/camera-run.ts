@@ -324,7 +324,7 @@ export async function runCameraSim(opts: CameraRunOptions): Promise<CameraRunRes
         messages++;
         if (!m.duplicate) {
           done++;
-          try { opts.onProgress?.(done, stream.totalFrames); } catch (e) { log.warn({ err: (e as Error).message }, "onProgress threw"); }
+          try { opts.onProgress?.(done, stream.totalFrames); } catch (e) { log.warn({ err: e }, "onProgress threw"); }
         }
       }, (e: Error) => { failures.push(e); }).finally(() => open.delete(p));
       open.add(p);

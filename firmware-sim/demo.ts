@@ -18,7 +18,7 @@ function demoSecrets(plan: BuildingPlan, dataDir: string, log: Logger): Record<s
     const held = SecretsFile.parse(JSON.parse(fs.readFileSync(file, "utf8")));
     if (plan.dpus.every((d) => held[d.id] !== undefined)) return held;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.warn({ file, err: (e as Error).message }, "demo secrets unreadable; making new ones");
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.warn({ file, err: e }, "demo secrets unreadable; making new ones");
   }
   const secrets = planSecrets(plan);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -62,7 +62,7 @@ export async function startDemo(cfg: Config, o: {
   const running = runLiveDemo({
     mqttUrl: `mqtt://${host}:${cfg.mqttPort}`, plan, secrets, dataDir: path.join(o.dataDir, "buffers"),
     signal: abort.signal, arrivalsPerMinute: 30, duplicateRate: 0.02, maxSkewMs: 200, log,
-  }).catch((e: Error) => { log.error({ err: e.message }, "live demo failed"); });
+  }).catch((e: Error) => { log.error({ err: e }, "live demo failed"); });
 
   const dpu = plan.dpus[0]!;
   const payload = `"{\\"id\\":\\"manual-$(date +%s)\\",\\"ts\\":$(date +%s%3N),\\"doorway\\":\\"${dpu.doorway}\\",\\"delta\\":1}"`;

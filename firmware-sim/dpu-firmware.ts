@@ -245,7 +245,7 @@ export class DpuFirmware {
           this.counters.refused++;
           this.log.warn({ returnCode: err.code, reason: CONNACK_REASONS[err.code] }, "broker refused the connection");
         } else {
-          this.log.debug({ err: err.message }, "connection error");
+          this.log.debug({ err }, "connection error");
         }
       });
       client.on("close", () => {
@@ -304,7 +304,7 @@ export class DpuFirmware {
         this.inFlight.delete(token);
         if (f.replay) for (const c of f.crossings) this.replaying.delete(c.id);
         if (err) {
-          this.log.debug({ err: err.message }, "publish failed; keeping the crossings");
+          this.log.debug({ err }, "publish failed; keeping the crossings");
           if (!f.replay) this.hold(f.crossings);
         } else {
           this.counters.sent += f.crossings.length;
@@ -350,7 +350,7 @@ export class DpuFirmware {
           await Promise.all(open);
         } while (this.replayAgain && this.online);
       } catch (e) {
-        this.log.error({ err: (e as Error).message }, "replay failed");
+        this.log.error({ err: e }, "replay failed");
       } finally {
         this.replayRunning = false;
       }

@@ -71,7 +71,7 @@ export function serveExtractor(nc: NatsConnection, extractor: AttributeExtractor
         extractor.extract(req).then(
           (evidence) => m.respond(JSON.stringify({ evidence })),
           (e: unknown) => {
-            log?.warn({ err: (e as Error)?.message, camera: req.camera, tid: req.tid }, "extraction failed");
+            log?.warn({ err: e, camera: req.camera, tid: req.tid }, "extraction failed");
             m.respond(JSON.stringify({ error: (e as Error)?.message ?? String(e) }));
           },
         );

@@ -52,7 +52,7 @@ export class TopologyWatch {
         }
         for await (const e of it) this.apply(e.key, e.revision, e.operation, e.value);
       } catch (err) {
-        this.log?.warn({ err: (err as Error).message }, "topology watch failed; watching again");
+        this.log?.warn({ err }, "topology watch failed; watching again");
       }
       it = undefined;
       if (!this.closed) await new Promise((r) => setTimeout(r, 500));
@@ -71,7 +71,7 @@ export class TopologyWatch {
     try {
       json = JSON.parse(new TextDecoder().decode(value));
     } catch (err) {
-      this.log?.warn({ site, revision, reason: (err as Error).message }, "topology value is not JSON; keeping the previous one");
+      this.log?.warn({ site, revision, err }, "topology value is not JSON; keeping the previous one");
       return;
     }
     this.sink(site, revision, json);

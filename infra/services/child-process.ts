@@ -41,7 +41,7 @@ export function spawnService(opts: {
     });
     child.once("error", (err) => {
       exited = true;
-      opts.log?.error({ service: opts.name, err: err.message }, "service failed to start");
+      opts.log?.error({ service: opts.name, err }, "service failed to start");
       resolve();
     });
   });

@@ -136,7 +136,7 @@ export class DeviceRegistry {
     try {
       parsed = DeviceRecord.safeParse(JSON.parse(e.string()));
     } catch (err) {
-      this.log?.warn({ device: id, revision: e.revision, reason: `invalid JSON: ${(err as Error).message}` }, "device record ignored");
+      this.log?.warn({ device: id, revision: e.revision, reason: "invalid JSON", err }, "device record ignored");
       this.remove(id, "invalid record");
       return;
     }
