@@ -6,7 +6,7 @@ import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
 import type { TopologyStore } from "../topology/topology-store.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
-import type { CrossingBridge } from "../broker/crossing-bridge.ts";
+import type { ActorPublisher } from "../broker/actor-publisher.ts";
 import type { AttributeExtractor } from "../models/extractor.ts";
 import { requireAdmin } from "./http/admin-auth.ts";
 import { errorHandler, sendError } from "./http/api-error.ts";
@@ -26,7 +26,8 @@ export interface ApiDeps {
   influx: InfluxDB;
   topology: TopologyStore;
   registry: DeviceRegistry;
-  bridge: CrossingBridge;
+  /** stores HTTP-ingested crossings in JetStream */
+  publisher: ActorPublisher;
   log: Logger;
   metrics: Registry;
   /** NATS: query history, reprocessing jobs and their JetStream publishes */
@@ -75,7 +76,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   app.use(API_PREFIX, openapiRoute());
   app.use(API_PREFIX, occupancyRoutes({ reader: new OccupancyReader(deps.influx, cfg.influxDb), topology: deps.topology }));
   app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin: requireAdmin(cfg.adminToken), json }));
-  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, bridge: deps.bridge, metrics, json, log }));
+  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log }));
   const track = trackApi({
     cfg, influx: deps.influx, nc: deps.nc, topology: deps.topology, log, metrics: deps.metrics,
     extractor: deps.extractor, options: deps.track,

@@ -2,7 +2,8 @@ import { Router, type RequestHandler } from "express";
 import { CrossingHttpBody } from "../contracts/crossing.ts";
 import type { DeviceRecord } from "../contracts/device.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
-import { checkDeviceCrossings, type CrossingBridge } from "../broker/crossing-bridge.ts";
+import type { ActorPublisher } from "../broker/actor-publisher.ts";
+import { checkDeviceCrossings, storeCrossings, type StoredCrossings } from "../broker/device-messages/crossing.ts";
 import type { Logger } from "../infra/log.ts";
 import { describeBody, sendError } from "./http/api-error.ts";
 import { deviceLogin, DPU_REALM, refuseLogin } from "./http/device-auth.ts";
@@ -10,17 +11,17 @@ import type { ApiMetrics } from "./http/http-metrics.ts";
 
 /**
  * HTTP ingest for DPUs that cannot speak MQTT: POST /dpus/{device}/crossings with HTTP Basic
- * (user = device id, password = its secret), body one crossing or an array. The same checks and
- * the same bridge into JetStream as the MQTT path, so an event sent both ways is stored once.
+ * (user = device id, password = its secret), body one crossing or an array. The MQTT crossing
+ * handler's own device check and store (same Nats-Msg-Id), so an event sent both ways is stored once.
  *   201 {stored, duplicates}  at least one event was new
  *   409 duplicate             every event was already stored (a retry)
  *   400 / 401                 refused payload / bad credentials
  *   503                       JetStream did not confirm: retry later
  */
 export function ingestRoutes(deps: {
-  registry: DeviceRegistry; bridge: CrossingBridge; metrics: ApiMetrics; json: RequestHandler; log: Logger;
+  registry: DeviceRegistry; publisher: ActorPublisher; metrics: ApiMetrics; json: RequestHandler; log: Logger;
 }): Router {
-  const { registry, bridge, metrics, log } = deps;
+  const { registry, publisher, metrics, log } = deps;
   const router = Router();
 
   const authenticate: RequestHandler = async (req, res, next) => {
@@ -48,12 +49,12 @@ export function ingestRoutes(deps: {
     const refusal = checkDeviceCrossings(device, events);
     if (refusal) return refuse(refusal, events.length);
 
-    let result: { stored: number; duplicates: number };
+    let result: StoredCrossings;
     try {
-      result = await bridge.publish(device, events, res.locals.receivedAt as number);
-    } catch (e) {
+      result = await storeCrossings(publisher, device, events, res.locals.receivedAt as number);
+    } catch (err) {
       metrics.ingestRequests.inc({ outcome: "unavailable" });
-      log.warn({ device: device.id, err: (e as Error).message }, "http crossings not stored");
+      log.warn({ device: device.id, err }, "http crossings not stored");
       return sendError(res, 503, "unavailable", "crossings could not be stored right now; retry (duplicates are detected)");
     }
     metrics.ingestEvents.inc({ result: "stored" }, result.stored);

@@ -7,7 +7,7 @@ import { createRegistry } from "../infra/metrics.ts";
 import { influxClient, provisionInflux, provisionNats } from "../infra/provision.ts";
 import { TopologyStore } from "../topology/topology-store.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
-import { CrossingBridge } from "../broker/crossing-bridge.ts";
+import { ActorPublisher } from "../broker/actor-publisher.ts";
 import type { AttributeExtractor } from "../models/extractor.ts";
 import { NatsExtractor } from "../models/nats-extractor.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
@@ -35,10 +35,10 @@ export async function runApi(
     await provisionInflux(influx, cfg, log);
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
-    const bridge = new CrossingBridge(jetstream(nc), { partitions: cfg.partitions, log: log.child({ component: "bridge" }) });
+    const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
     video = await openVideoService(cfg, registry, log);
     api = createApiApp({
-      cfg, influx, topology, registry, bridge, log, metrics: createRegistry("api"), nc,
+      cfg, influx, topology, registry, publisher, log, metrics: createRegistry("api"), nc,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
     });
 

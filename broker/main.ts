@@ -16,7 +16,7 @@ export interface RunningBroker {
 /**
  * The edge broker process: NATS (provisioned), the device registry, the MQTT broker on
  * cfg.bind:cfg.mqttPort and /healthz + /metrics on cfg.bind:cfg.brokerOpsPort.
- * stop() stops accepting, lets in-flight bridge publishes finish, then drains NATS.
+ * stop() stops accepting, lets in-flight JetStream stores finish (their PUBACKs go out), then drains NATS.
  */
 export async function runBroker(cfg: Config): Promise<RunningBroker> {
   const log = createLogger("broker", cfg.logLevel);

@@ -7,10 +7,11 @@ import { Registry } from "prom-client";
 import type { DeviceRecord } from "../contracts/device.ts";
 import type { Logger } from "../infra/log.ts";
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
-import { CrossingBridge, checkDeviceCrossings } from "./crossing-bridge.ts";
-import { readCrossings, readJson } from "./crossing-payload.ts";
-import { checkCameraDevice, DetectionBridge } from "./detection-bridge.ts";
-import { readCameraStatus, readChunkAnnouncement, readDetectionFrame } from "./detection-payload.ts";
+import { AckAfterStore, type PublishDone } from "./ack-after-store.ts";
+import { ActorPublisher } from "./actor-publisher.ts";
+import type { DeviceMessageTable } from "./device-messages/device-message.ts";
+import { deviceMessages } from "./device-messages/index.ts";
+import { readJson } from "./device-messages/payload.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { maySubscribe, publishAccess } from "./topic-access.ts";
 
@@ -25,6 +26,8 @@ export interface MqttBrokerOptions {
   metrics?: Registry;
   /** JetStream publishes outstanding at once, over all clients (default 256) */
   maxInFlight?: number;
+  /** the device message types read, checked and stored, by topic type (default: deviceMessages) */
+  messages?: DeviceMessageTable;
 }
 
 export interface MqttBroker {
@@ -32,7 +35,7 @@ export interface MqttBroker {
   /** true while the TCP listener accepts connections */
   readonly listening: boolean;
   metrics: BrokerMetrics;
-  /** Stops accepting, lets in-flight bridge publishes finish (and their PUBACKs go out), closes every client. */
+  /** Stops accepting, lets in-flight JetStream stores finish (and their PUBACKs go out), closes every client. */
   close(): Promise<void>;
 }
 
@@ -42,11 +45,10 @@ const MAX_CLIENT_ID = 128;
 /**
  * The edge MQTT broker (aedes over TCP). Devices log in with username = device id and
  * password = secret, publish only under their own topic prefix, and subscribe only to their
- * command topic. DPU crossings and camera frames are validated and stored in JetStream (FF_ACTORS)
- * by the CrossingBridge / DetectionBridge inside aedes' authorizePublish hook: aedes writes a QoS 1 PUBACK (QoS 2 PUBREC)
- * only after that hook's callback, so a device is acknowledged only once JetStream has stored
- * every event of its publish. If JetStream does not confirm, the hook fails, aedes closes the
- * connection without acknowledging, and the device resends on reconnect (Nats-Msg-Id de-duplicates).
+ * command topic. Inside aedes' authorizePublish hook each publish is looked up by its topic type
+ * in the device message table (device-messages/index.ts), read, checked against the device and
+ * stored in JetStream (FF_ACTORS); AckAfterStore calls the hook back, and so lets aedes write the
+ * PUBACK, only once JetStream stored it (or at once, for best-effort types such as status).
  *
  * Refusals (bad topic, oversized, invalid JSON, schema errors, wrong doorway) are DROPPED, not
  * failed: the hook calls back without error so the device gets its PUBACK and moves on. An error
@@ -58,16 +60,11 @@ const MAX_CLIENT_ID = 128;
  */
 export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBroker> {
   const log = opts.log.child({ component: "mqtt" });
-  const bridge = new CrossingBridge(jetstream(opts.nc), {
-    partitions: opts.partitions,
-    maxInFlight: opts.maxInFlight ?? 256,
-    log,
-  });
-  const cameraBridge = new DetectionBridge(jetstream(opts.nc), { partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256 });
+  const publisher = new ActorPublisher(jetstream(opts.nc), { partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256 });
+  const messages = opts.messages ?? deviceMessages;
   /** authenticated client -> the device and the secret hash it proved */
   const devices = new WeakMap<Client, { id: string; secretHash: string }>();
   const clients = new Set<Client>();
-  const inflight = new Set<Promise<void>>();
   let closing = false;
 
   const aedes = await Aedes.createBroker({
@@ -117,16 +114,17 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   });
 
   const metrics = createBrokerMetrics(opts.metrics ?? new Registry(), () => aedes.connectedClients ?? 0);
+  const acks = new AckAfterStore(metrics, log);
 
   aedes.on("clientDisconnect", (client) => {
     clients.delete(client);
     log.info({ clientId: client.id, device: devices.get(client)?.id }, "device disconnected");
   });
   aedes.on("clientError", (client, err) => {
-    log.debug({ clientId: client.id, device: devices.get(client)?.id, err: err.message }, "client error");
+    log.debug({ clientId: client.id, device: devices.get(client)?.id, err }, "client error");
   });
   aedes.on("connectionError", (client, err) => {
-    log.debug({ clientId: client.id, err: err.message }, "connection error");
+    log.debug({ clientId: client.id, err }, "connection error");
   });
 
   /** The device's current record, if it is still registered with the secret it logged in with. */
@@ -148,17 +146,16 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     }
   });
 
-  function refuse(client: Client, device: string | undefined, packet: PublishPacket, reason: RefusalReason, detail: string, done: (err?: Error | null) => void) {
+  function refuse(client: Client, device: string | undefined, packet: PublishPacket, reason: RefusalReason, detail: string, done: PublishDone) {
     metrics.refused.inc({ reason });
     log.warn({ device, clientId: client.id, topic: packet.topic, qos: packet.qos, reason, detail }, "publish refused");
     packet.payload = Buffer.alloc(0);
     done(null); // dropped: acknowledged, not stored, not forwarded (see the comment above)
   }
 
-  function authorizeDevicePublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
+  function authorizeDevicePublish(client: Client, packet: PublishPacket, done: PublishDone): void {
     const receivedAt = Date.now();
     packet.retain = false; // devices never leave retained messages behind
-    const who = devices.get(client);
     if (closing) {
       metrics.refused.inc({ reason: "closing" });
       return done(new Error("broker is shutting down")); // no PUBACK: the device resends elsewhere or later
@@ -166,130 +163,32 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     const device = currentDevice(client);
     if (!device) {
       metrics.refused.inc({ reason: "unknown_device" });
-      log.warn({ device: who?.id, clientId: client.id, topic: packet.topic }, "publish from a device no longer registered; closing");
+      log.warn({ device: devices.get(client)?.id, clientId: client.id, topic: packet.topic }, "publish from a device no longer registered; closing");
       return done(new Error("device no longer registered"));
     }
     const access = publishAccess(device, packet.topic);
     if ("refused" in access) return refuse(client, device.id, packet, "topic_denied", access.refused, done);
 
-    if (access.type === "detections" || access.type === "status") return authorizeCameraPublish(client, device, packet, access.type, receivedAt, done);
-    if (access.type === "chunk") return authorizeChunkAnnouncement(client, device, packet, receivedAt, done);
-    if (access.type !== "crossing") {
+    const handler = messages.get(access.type);
+    if (!handler) {
       const json = readJson(packet.payload, opts.maxPayloadBytes);
       if (!json.ok) return refuse(client, device.id, packet, json.reason, json.detail, done);
       metrics.accepted.inc({ type: "other" });
       return done(null); // accepted, not bridged (yet)
     }
-
-    const read = readCrossings(packet.payload, opts.maxPayloadBytes);
+    const notAllowed = handler.checkDevice?.(device);
+    if (notAllowed) return refuse(client, device.id, packet, "device_mismatch", notAllowed, done);
+    const read = handler.read(packet.payload, opts.maxPayloadBytes);
     if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
-    const mismatch = checkDeviceCrossings(device, read.value);
+    const value = read.value;
+    const mismatch = handler.check?.(device, value);
     if (mismatch) return refuse(client, device.id, packet, "device_mismatch", mismatch, done);
 
-    const events = read.value;
-    const timer = metrics.bridgeLatency.startTimer();
-    const task = bridge.publish(device, events, receivedAt).then(
-      (r) => {
-        timer();
-        metrics.accepted.inc({ type: "crossing" });
-        metrics.bridgedEvents.inc(r.stored);
-        metrics.duplicateEvents.inc(r.duplicates);
-        log.debug({ device: device.id, events: events.length, stored: r.stored, duplicates: r.duplicates, qos: packet.qos }, "crossings stored");
-        done(null); // now aedes may send the PUBACK
-      },
-      (err: unknown) => {
-        metrics.bridgeFailures.inc();
-        const reason = err instanceof Error ? err.message : String(err);
-        if (packet.qos === 0) {
-          // QoS 0 is best effort: there is no acknowledgement to withhold, keep the connection
-          log.warn({ device: device.id, clientId: client.id, events: events.length, reason }, "qos 0 crossings lost: jetstream did not confirm");
-          done(null);
-        } else {
-          // no PUBACK: aedes closes the connection and the device resends on reconnect
-          log.warn({ device: device.id, clientId: client.id, events: events.length, reason }, "crossings not acknowledged: jetstream did not confirm");
-          done(new Error(`not stored: ${reason}`));
-        }
-      },
-    );
-    track(task);
-  }
-
-  function track(task: Promise<void>): void {
-    inflight.add(task);
-    void task.finally(() => inflight.delete(task));
-  }
-
-  /**
-   * A camera's frame (QoS 1: PUBACK only once JetStream stored it) or status heartbeat / last will
-   * (stored best effort, never holding the connection). Both go to the camera actor's subject.
-   */
-  function authorizeCameraPublish(
-    client: Client, device: DeviceRecord, packet: PublishPacket, type: "detections" | "status", receivedAt: number,
-    done: (err?: Error | null) => void,
-  ): void {
-    const notCamera = checkCameraDevice(device);
-    if (notCamera) return refuse(client, device.id, packet, "device_mismatch", notCamera, done);
-    if (type === "status") {
-      const read = readCameraStatus(packet.payload, opts.maxPayloadBytes);
-      if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
-      metrics.accepted.inc({ type: "status" });
-      track(cameraBridge.publishStatus(device, read.value, receivedAt).catch((err: unknown) => {
-        metrics.bridgeFailures.inc();
-        log.warn({ device: device.id, reason: err instanceof Error ? err.message : String(err) }, "camera status not stored");
-      }));
-      return done(null);
-    }
-    const read = readDetectionFrame(packet.payload, opts.maxPayloadBytes);
-    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
-    const frame = read.value;
-    const timer = metrics.bridgeLatency.startTimer();
-    track(cameraBridge.publishFrame(device, frame, receivedAt).then(
-      (duplicate) => {
-        timer();
-        metrics.accepted.inc({ type: "detections" });
-        if (duplicate) metrics.duplicateFrames.inc();
-        else {
-          metrics.frames.inc();
-          metrics.detections.inc(frame.detections.length);
-        }
-        done(null);
-      },
-      (err: unknown) => {
-        metrics.bridgeFailures.inc();
-        const reason = err instanceof Error ? err.message : String(err);
-        log.warn({ device: device.id, clientId: client.id, seq: frame.seq, reason }, "frame not acknowledged: jetstream did not confirm");
-        if (packet.qos === 0) done(null);
-        else done(new Error(`not stored: ${reason}`));
-      },
-    ));
-  }
-
-  /**
-   * A camera agent's announcement of a video chunk the chunk store accepted (its signed ChunkMeta,
-   * for this camera): stored in JetStream for the camera actor (QoS 1: PUBACK once stored).
-   */
-  function authorizeChunkAnnouncement(client: Client, device: DeviceRecord, packet: PublishPacket, receivedAt: number, done: (err?: Error | null) => void): void {
-    const notCamera = checkCameraDevice(device);
-    if (notCamera) return refuse(client, device.id, packet, "device_mismatch", notCamera, done);
-    const read = readChunkAnnouncement(packet.payload, opts.maxPayloadBytes);
-    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
-    const meta = read.value;
-    if (meta.camera !== device.id) {
-      return refuse(client, device.id, packet, "device_mismatch", `chunk of camera ${meta.camera} announced by device ${device.id}`, done);
-    }
-    track(cameraBridge.publishChunk(device, meta, receivedAt).then(
-      () => {
-        metrics.accepted.inc({ type: "chunk" });
-        done(null);
-      },
-      (err: unknown) => {
-        metrics.bridgeFailures.inc();
-        const reason = err instanceof Error ? err.message : String(err);
-        log.warn({ device: device.id, clientId: client.id, seq: meta.seq, reason }, "chunk announcement not acknowledged: jetstream did not confirm");
-        if (packet.qos === 0) done(null);
-        else done(new Error(`not stored: ${reason}`));
-      },
-    ));
+    acks.run({
+      type: access.type, ack: handler.ack, device: device.id, clientId: client.id, qos: packet.qos, fields: handler.describe?.(value),
+      store: () => handler.store(publisher, device, value, receivedAt),
+      stored: (result) => handler.count?.(metrics, value, result),
+    }, done);
   }
 
   const sockets = new Set<net.Socket>();
@@ -319,7 +218,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
       closed ??= (async () => {
         closing = true;
         const listenerClosed = new Promise<void>((r) => server.close(() => r()));
-        while (inflight.size > 0) await Promise.allSettled([...inflight]);
+        await acks.settled();
         // let the PUBACKs written by the last callbacks reach the sockets before they are destroyed
         await new Promise((r) => setImmediate(r));
         await new Promise<void>((r) => aedes.close(() => r()));

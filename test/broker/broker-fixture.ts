@@ -12,6 +12,7 @@ import { provisionNats } from "../../infra/provision.ts";
 import { hashSecretSync } from "../../topology/devices/device-secret.ts";
 import { DeviceRegistry } from "../../topology/devices/device-registry.ts";
 import { startMqttBroker, type MqttBroker } from "../../broker/mqtt-broker.ts";
+import type { DeviceMessageTable } from "../../broker/device-messages/device-message.ts";
 import type { TestServices } from "../support/services.ts";
 import { retry } from "../support/retry.ts";
 
@@ -39,7 +40,10 @@ export interface BrokerUnderTest {
 export const PARTITIONS = 8;
 
 /** Provisions NATS, opens the registry and starts the MQTT broker on a free port against `s`. */
-export async function startBrokerUnderTest(s: TestServices, opts: { maxPayloadBytes?: number; devices?: Array<[DeviceRecord, string]> } = {}): Promise<BrokerUnderTest> {
+export async function startBrokerUnderTest(
+  s: TestServices,
+  opts: { maxPayloadBytes?: number; devices?: Array<[DeviceRecord, string]>; messages?: DeviceMessageTable } = {},
+): Promise<BrokerUnderTest> {
   const logs = captureLog();
   const nc = await connectNats(s.natsUrl, "broker-test");
   await provisionNats(nc, { leaseTtlMs: 3000 });
@@ -49,7 +53,7 @@ export async function startBrokerUnderTest(s: TestServices, opts: { maxPayloadBy
   const metrics = new Registry();
   const broker = await startMqttBroker({
     host: "127.0.0.1", port: 0, nc, registry, partitions: PARTITIONS,
-    maxPayloadBytes: opts.maxPayloadBytes ?? 4096, log: logs.log, metrics,
+    maxPayloadBytes: opts.maxPayloadBytes ?? 4096, log: logs.log, metrics, messages: opts.messages,
   });
   return {
     nc, jsm: await jetstreamManager(nc), kv, registry, broker, metrics, logs,

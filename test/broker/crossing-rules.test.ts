@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CrossingEvent } from "../../contracts/crossing.ts";
 import type { DeviceRecord } from "../../contracts/device.ts";
-import { checkDeviceCrossings } from "../../broker/crossing-bridge.ts";
-import { readCrossings, readJson } from "../../broker/crossing-payload.ts";
+import { checkDeviceCrossings, readCrossings } from "../../broker/device-messages/crossing.ts";
+import { readJson } from "../../broker/device-messages/payload.ts";
 import { Semaphore } from "../../infra/semaphore.ts";
 import { maySubscribe, publishAccess } from "../../broker/topic-access.ts";
 

@@ -1,0 +1,92 @@
+import type { z } from "zod";
+import { CrossingBatch, CrossingEvent, CrossingPayload, crossingMsgId } from "../../contracts/crossing.ts";
+import type { CrossingMsg } from "../../contracts/actor-messages.ts";
+import type { DeviceRecord } from "../../contracts/device.ts";
+import { ActorKinds } from "../../contracts/nats-layout.ts";
+import { describeIssues } from "../../infra/zod-issues.ts";
+import type { ActorPublisher } from "../actor-publisher.ts";
+import type { DeviceMessage } from "./device-message.ts";
+import { readJson, type PayloadReading } from "./payload.ts";
+
+/** A DPU's crossings: one event or {events: [...]}, each stored on its doorway actor's subject. */
+export const crossing: DeviceMessage<CrossingEvent[], StoredCrossings> = {
+  ack: "after-store",
+  read: readCrossings,
+  check: checkDeviceCrossings,
+  store: storeCrossings,
+  count(metrics, _events, stored) {
+    metrics.bridgedEvents.inc(stored.stored);
+    metrics.duplicateEvents.inc(stored.duplicates);
+  },
+  describe: (events) => ({ events: events.length }),
+};
+
+/** A DPU's crossing payload (one event or {events: [...]}) as a list of validated events. */
+export function readCrossings(payload: Buffer | string, maxBytes: number): PayloadReading<CrossingEvent[]> {
+  const json = readJson(payload, maxBytes);
+  if (!json.ok) return json;
+  const parsed = CrossingPayload.safeParse(json.value);
+  if (!parsed.success) return { ok: false, reason: "invalid_payload", detail: explainCrossingError(json.value, parsed.error) };
+  return { ok: true, value: parsed.data };
+}
+
+/**
+ * The union's own error only says "expected a crossing or a batch"; for an object, re-check it
+ * against the shape it evidently meant (a batch if it has "events", else one event) to name
+ * the field that is wrong.
+ */
+function explainCrossingError(value: unknown, unionError: z.ZodError): string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return describeIssues(unionError);
+  const meant = "events" in value ? CrossingBatch.safeParse(value) : CrossingEvent.safeParse(value);
+  return meant.success ? describeIssues(unionError) : describeIssues(meant.error);
+}
+
+/**
+ * Why this device may not report these crossings, or undefined if it may. Events must already be
+ * schema-valid (CrossingPayload over MQTT, CrossingHttpBody over HTTP); this checks them against
+ * the device record.
+ */
+export function checkDeviceCrossings(device: DeviceRecord, events: CrossingEvent[]): string | undefined {
+  if (device.kind !== "dpu") return `device ${device.id} is a ${device.kind}, not a dpu: only dpus report crossings`;
+  if (!device.doorway) return `device ${device.id} sits on no doorway`;
+  if (events.length === 0) return "no crossing events";
+  const seen = new Set<string>();
+  for (const e of events) {
+    if (e.doorway !== device.doorway) return `device ${device.id} sits on doorway ${device.doorway}, not ${e.doorway}`;
+    if (seen.has(e.id)) return `event id ${e.id} appears more than once in the payload`;
+    seen.add(e.id);
+  }
+  return undefined;
+}
+
+export type StoredCrossings = { stored: number; duplicates: number };
+
+/**
+ * Stores a device's accepted crossings as CrossingMsg, one message per event, on the doorway
+ * actor's subject, with Nats-Msg-Id "{device}:{event id}" so a device's retry (or the HTTP and
+ * MQTT paths both delivering one event) is stored once. All events are published at once (within
+ * the publisher's bound); resolves when JetStream stored every event, rejects if any was not:
+ * the caller must then not acknowledge the device, which will retry (de-duplication makes that safe).
+ */
+export async function storeCrossings(publisher: ActorPublisher, device: DeviceRecord, events: CrossingEvent[], receivedAt: number): Promise<StoredCrossings> {
+  const results = await Promise.allSettled(events.map((e) => {
+    const msg: CrossingMsg = {
+      type: "crossing", site: device.site, doorway: e.doorway, device: device.id, eventId: e.id, ts: e.ts, delta: e.delta,
+      receivedAt: Math.floor(receivedAt),
+    };
+    return publisher.publish(ActorKinds.doorway, `${device.site}.${e.doorway}`, msg, crossingMsgId(device.id, e.id));
+  }));
+  let stored = 0;
+  let duplicates = 0;
+  const failures: unknown[] = [];
+  for (const r of results) {
+    if (r.status === "rejected") failures.push(r.reason);
+    else if (r.value) duplicates++;
+    else stored++;
+  }
+  if (failures.length > 0) {
+    const first = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
+    throw new Error(`jetstream did not confirm ${failures.length} of ${events.length} crossings from ${device.id}: ${first}`, { cause: failures[0] });
+  }
+  return { stored, duplicates };
+}

@@ -1,0 +1,32 @@
+import type { DeviceRecord } from "../../contracts/device.ts";
+import type { ActorPublisher } from "../actor-publisher.ts";
+import type { BrokerMetrics } from "../broker-metrics.ts";
+import type { PayloadReading } from "./payload.ts";
+
+/**
+ * What the broker does with one device message type (the {type} of footfall/v1/{site}/{kind}/{id}/{type}):
+ * read the payload, check it against the device, store it in JetStream. A refusal at any step
+ * drops the publish (see startMqttBroker); T is the read value, R what storing it resolves to.
+ * Declared with method syntax so that a table can hold handlers of any T and R.
+ */
+export interface DeviceMessage<T = unknown, R = unknown> {
+  /**
+   * "after-store": the device gets its PUBACK only once JetStream stored the message (it resends
+   * otherwise). "at-once": acknowledged on arrival, stored best effort (heartbeats, last wills).
+   */
+  readonly ack: "after-store" | "at-once";
+  /** Why this device may not send this type at all (checked before reading), or undefined. */
+  checkDevice?(device: DeviceRecord): string | undefined;
+  read(payload: Buffer | string, maxBytes: number): PayloadReading<T>;
+  /** Why this device may not send this value (refused as device_mismatch), or undefined. */
+  check?(device: DeviceRecord, value: T): string | undefined;
+  /** Stores the value; rejects if JetStream did not confirm it. */
+  store(publisher: ActorPublisher, device: DeviceRecord, value: T, receivedAt: number): Promise<R>;
+  /** Counts what was stored, beyond footfall_broker_publishes_accepted_total{type}. */
+  count?(metrics: BrokerMetrics, value: T, stored: R): void;
+  /** What the broker's log lines say about the value (event count, sequence number). */
+  describe?(value: T): Record<string, unknown>;
+}
+
+/** Topic type -> its handler. A type with no handler is only JSON-checked and accepted ("other"). */
+export type DeviceMessageTable = ReadonlyMap<string, DeviceMessage>;
