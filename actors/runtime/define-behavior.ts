@@ -26,7 +26,7 @@ export interface KindDefinition<S, Schema extends z.ZodType, Reason extends stri
   /** the kind's own skip reasons beyond invalid and misrouted (they type ctx.skip) */
   skips?: readonly Reason[];
   /** prom-client registry of the skip counter (default: prom-client's global one) */
-  registry?: Registry | undefined;
+  registry?: Registry;
   initialState(id: string): S;
   handle(state: S, msg: z.output<Schema>, ctx: KindContext<Reason, Inbox>, meta: MessageMeta): void | Promise<void>;
   flush?(state: S, ctx: KindContext<Reason, Inbox>): void | Promise<void>;

@@ -4,7 +4,8 @@ import type { Logger } from "../../infra/log.ts";
 /**
  * The contract between the actor runtime (actors/runtime/) and the actor kinds (actors/<kind>/).
  * The runtime knows nothing about doorways or spaces; a kind knows nothing about partitions,
- * leases or JetStream.
+ * leases or JetStream. footfall's kinds are written with defineBehavior (define-behavior.ts),
+ * which parses and routes every message before the kind's own handler sees it.
  *
  * Rules for a behaviour:
  * - `handle` is called with one message at a time per actor, in stream order; it mutates `state`.
