@@ -52,6 +52,3 @@ export const SpaceCountsMsg = z.strictObject({
   points: z.array(z.tuple([z.number().int(), z.number().int().nonnegative()])),
 });
 export type SpaceCountsMsg = z.infer<typeof SpaceCountsMsg>;
-
-export const ActorMessage = z.discriminatedUnion("type", [CrossingMsg, MoveMsg, SpaceCountsMsg]);
-export type ActorMessage = z.infer<typeof ActorMessage>;

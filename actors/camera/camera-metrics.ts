@@ -17,8 +17,6 @@ export interface CameraMetrics {
   framesWithoutGeometry: Counter;
   tracksConfirmed: Counter;
   tracksEnded: Counter;
-  /** messages skipped: invalid, misrouted, unknown type */
-  skipped: Counter<"reason">;
 }
 
 /** The counters in `registry` (created once per registry, shared by every camera actor of a host). */
@@ -32,6 +30,5 @@ export function cameraMetrics(registry: Registry = defaultRegistry): CameraMetri
     framesWithoutGeometry: counter(registry, "footfall_camera_frames_without_geometry_total", "Frames tracked without floor positions: the camera has no calibration in the topology"),
     tracksConfirmed: counter(registry, "footfall_camera_tracks_confirmed_total", "Camera tracklets confirmed"),
     tracksEnded: counter(registry, "footfall_camera_tracks_ended_total", "Confirmed camera tracklets ended (lost for longer than lostMs)"),
-    skipped: counter(registry, "footfall_camera_skipped_total", "Camera actor messages skipped: invalid, misrouted or of an unknown type", ["reason"]),
   };
 }

@@ -40,7 +40,7 @@ export interface CameraState {
 }
 
 const orderOptions = (p: CameraParams): FrameOrderOptions<FrameMsg> =>
-  ({ reorderMs: p.reorderMs, maxBuffered: p.maxBufferedFrames, maxBufferedBytes: p.maxBufferedBytes, memoryMs: p.frameMemoryMs, weigh: frameBytes });
+  ({ reorderMs: p.cameraReorderMs, maxBuffered: p.maxBufferedFrames, maxBufferedBytes: p.maxBufferedBytes, memoryMs: p.frameMemoryMs, weigh: frameBytes });
 
 /** A frame's JSON size, estimated without serialising it. */
 export function frameBytes(f: FrameMsg): number {
@@ -54,7 +54,7 @@ export function frameBytes(f: FrameMsg): number {
 }
 
 /** Seconds of statistics kept: enough for the reorder window plus a margin. */
-export const statsKeepMs = (p: CameraParams) => p.reorderMs + 10_000;
+export const statsKeepMs = (p: CameraParams) => p.cameraReorderMs + 10_000;
 
 export function newCameraState(p: CameraParams): CameraState {
   return {

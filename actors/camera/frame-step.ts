@@ -1,7 +1,7 @@
 import type { TrackUpdate } from "../../contracts/events.ts";
 import { ActorKinds, trackEventSubject } from "../../contracts/nats-layout.ts";
 import { trackMsgIds, type FrameDetection, type FrameMsg, type TrackletsMsg, type TrackletUpdate } from "../../contracts/track-messages.ts";
-import type { ActorContext } from "../runtime/types.ts";
+import type { KindContext } from "../runtime/define-behavior.ts";
 import type { CameraView } from "../../topology/site-geometry.ts";
 import type { PairCost, Track } from "./byte-tracker.ts";
 import type { CameraMetrics } from "./camera-metrics.ts";
@@ -32,7 +32,7 @@ import { addEmbedding, addLook, addVotes, embeddingDue, lookDistance, newTrackle
  * or the event stream except the end of tracks the linker already knows.
  */
 export function trackFrame(
-  s: CameraState, f: FrameMsg, view: CameraView | undefined, ctx: ActorContext, p: CameraParams, metrics: CameraMetrics,
+  s: CameraState, f: FrameMsg, view: CameraView | undefined, ctx: KindContext, p: CameraParams, metrics: CameraMetrics,
 ): void {
   const ts = f.frameTs;
   const kept: FrameDetection[] = [];
@@ -185,7 +185,7 @@ function updateBytes(u: TrackletUpdate): number {
  * One TrackletsMsg per frame (Nats-Msg-Id trackMsgIds.tracklets); only when the updates would not
  * fit (hundreds of tracks with large embeddings) further ones follow, with ":{k}" appended to the id.
  */
-function sendTracklets(ctx: ActorContext, f: FrameMsg, updates: TrackletUpdate[]): void {
+function sendTracklets(ctx: KindContext, f: FrameMsg, updates: TrackletUpdate[]): void {
   const id = trackMsgIds.tracklets(f.camera, f.seq, f.frameTs);
   let chunk: TrackletUpdate[] = [], bytes = 0, k = 0;
   const send = () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULTS } from "../../infra/config.ts";
 
 /**
  * The camera actor's tuning: frame ordering, ByteTrack association, track life cycle and the
@@ -8,7 +9,7 @@ import { z } from "zod";
 export const CameraParams = z.strictObject({
   /** frames wait this long (frame time) for a missing earlier frame before the gap is given up;
    *  at flush, a buffer whose oldest frame was received this long ago (wall time) is released */
-  reorderMs: z.number().int().min(0).max(120_000).default(5_000),
+  cameraReorderMs: z.number().int().min(0).max(120_000).default(DEFAULTS.cameraReorderMs),
   /** most frames held in the reorder buffer; beyond it the oldest gap is given up */
   maxBufferedFrames: z.number().int().min(1).max(100_000).default(1_000),
   /** most bytes (JSON, estimated) held in the reorder buffer; beyond it the oldest gap is given up */
@@ -78,12 +79,5 @@ export const CameraParams = z.strictObject({
   linkerTickMs: z.number().int().min(100).max(60_000).default(1_000),
   /** a tracklet's mean embedding is re-sent at most this often (frame time); also sent at confirmation */
   embeddingEveryMs: z.number().int().min(0).max(3_600_000).default(1_000),
-});
+}).refine((p) => p.lowThresh <= p.highThresh, { message: "lowThresh must not exceed highThresh", path: ["lowThresh"] });
 export type CameraParams = z.output<typeof CameraParams>;
-
-/** Defaults merged with overrides, validated (throws on an out-of-range value, naming it). */
-export function cameraParams(overrides: Partial<CameraParams> = {}): CameraParams {
-  const p = CameraParams.parse(overrides);
-  if (p.lowThresh > p.highThresh) throw new Error("camera params: lowThresh must not exceed highThresh");
-  return p;
-}

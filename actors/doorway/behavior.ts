@@ -1,21 +1,24 @@
-import { z } from "zod";
-import { CrossingMsg, type MoveMsg } from "../../contracts/actor-messages.ts";
+import type { Registry } from "prom-client";
+import { ActorInbox } from "../../contracts/actor-inbox.ts";
+import type { MoveMsg } from "../../contracts/actor-messages.ts";
 import { crossingMsgId } from "../../contracts/crossing.ts";
 import { OUTSIDE } from "../../contracts/ids.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
-import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
-import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../timeline/late-horizon.ts";
-import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
-import { uniqueNs } from "../runtime/point-time.ts";
-import { SeenKeys } from "./seen-keys.ts";
 import type { TopologyLookup } from "../../topology/topology-lookup.ts";
+import { defineBehavior } from "../runtime/define-behavior.ts";
+import { paramsOf } from "../runtime/params.ts";
+import { uniqueNs } from "../runtime/point-time.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
+import { lateHorizonMs, tooLateCounter } from "../timeline/late-horizon.ts";
+import { DoorwayParams } from "./params.ts";
+import { SeenKeys } from "./seen-keys.ts";
 
-export interface DoorwayDeps extends LateHorizonDeps {
+export interface DoorwayDeps {
   topology: TopologyLookup;
-  /** refuse crossings stamped more than this ahead of the wall clock (a device with a wrong clock would
-   *  otherwise push the horizon forward and make every correct crossing "too late"). Off when undefined. */
-  maxFutureMs?: number;
+  params?: Partial<DoorwayParams>;
+  /** prom-client registry for the counters (default: prom-client's global one) */
+  registry?: Registry;
 }
 
 export interface DoorwayState { seen: SeenKeys }
@@ -29,38 +32,35 @@ export const moveMsgId = (site: string, space: string, key: string) => `mv:${sit
  * `entering_to` (outside has no actor), and records the raw crossing.
  */
 export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> {
-  const metrics = occupancyMetrics(deps.registry);
+  const p = paramsOf(DoorwayParams, deps.params);
+  const horizonMs = lateHorizonMs(p);
+  const tooLate = tooLateCounter(deps.registry);
   const kind = ActorKinds.doorway;
-  const skip = skipReporter(metrics, kind);
 
-  return {
+  return defineBehavior({
     kind,
+    inbound: ActorInbox[kind],
+    target: (c) => `${c.site}.${c.doorway}`,
+    skips: ["future", "unknown_doorway", "duplicate"],
+    registry: deps.registry,
     initialState: () => ({ seen: new SeenKeys() }),
 
-    handle(state, body, ctx) {
-      const parsed = CrossingMsg.safeParse(body);
-      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid crossing message skipped");
-      const c = parsed.data;
-      if (`${c.site}.${c.doorway}` !== ctx.id) return skip(ctx, "misrouted", { site: c.site, doorway: c.doorway }, "crossing for another doorway skipped");
-      if (deps.maxFutureMs !== undefined && c.ts > ctx.now() + deps.maxFutureMs) {
-        return skip(ctx, "future", { device: c.device, eventId: c.eventId, ts: c.ts }, "crossing stamped in the future skipped");
+    handle(state, c, ctx) {
+      if (p.maxFutureMs > 0 && c.ts > ctx.now() + p.maxFutureMs) {
+        return ctx.skip("future", { device: c.device, eventId: c.eventId, ts: c.ts }, "crossing stamped in the future skipped");
       }
       const ends = deps.topology.doorway(c.site, c.doorway);
-      if (!ends) return skip(ctx, "unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");
+      if (!ends) return ctx.skip("unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");
 
       const key = crossingMsgId(c.device, c.eventId);
-      const admission = state.seen.admit(key, c.ts, deps.lateHorizonMs, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
+      const admission = state.seen.admit(key, c.ts, horizonMs, p.maxTimeline);
       if (admission === "too-late") {
-        metrics.tooLate.inc({ kind });
-        ctx.log.warn({ actor: ctx.id, key, ts: c.ts, newest: state.seen.newest, horizonMs: deps.lateHorizonMs },
+        tooLate.inc({ kind });
+        ctx.log.warn({ actor: ctx.id, key, ts: c.ts, newest: state.seen.newest, horizonMs },
           "crossing older than the late horizon ignored");
         return;
       }
-      if (admission === "duplicate") {
-        metrics.skipped.inc({ kind, reason: "duplicate" });
-        ctx.log.debug({ actor: ctx.id, key }, "duplicate crossing ignored");
-        return;
-      }
+      if (admission === "duplicate") return ctx.skip("duplicate", { key }, "duplicate crossing ignored", "debug");
 
       // a doorway from a space into itself moves nobody
       if (ends.entering_to !== ends.exiting_to) {
@@ -81,5 +81,5 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
 
     encode: (state) => state.seen.encode(),
     decode: (raw) => ({ seen: SeenKeys.decode(raw) }),
-  };
+  });
 }

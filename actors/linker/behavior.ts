@@ -1,17 +1,18 @@
 import type { Registry } from "prom-client";
-import { z } from "zod";
+import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
-import { TrackletsMsg, type FloorObs } from "../../contracts/track-messages.ts";
-import type { ActorBehavior, ActorContext } from "../runtime/types.ts";
+import type { FloorObs, TrackletsMsg } from "../../contracts/track-messages.ts";
 import type { SiteLookup } from "../../topology/site-geometry.ts";
 import { addVotes } from "../appearance/appearance.ts";
+import { defineBehavior, type KindContext } from "../runtime/define-behavior.ts";
+import { paramsOf } from "../runtime/params.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
 import { bestCandidate } from "./candidates.ts";
 import { keepNewest } from "./floor-track.ts";
 import { mergeOffer, mergeRelease } from "./event-time-merge.ts";
 import { addToPerson, batchDue, endPerson, flushBatch, newPerson } from "./forwarding.ts";
-import { skipper } from "../runtime/skip.ts";
 import { linkerMetrics, type LinkerMetrics } from "./metrics.ts";
-import { linkerParams, type LinkerParams } from "./params.ts";
+import { LinkerParams } from "./params.ts";
 import { decodeLinker, encodeLinker, initialLinkerState, type LinkerState, type Person, type Tracklet } from "./state.ts";
 
 export interface LinkerDeps {
@@ -33,28 +34,28 @@ const SWEEP_MS = 1000;
  * takes the cheapest candidate person (candidates.ts) below maxCost, else starts person
  * "p{n}". A tracklet that ends pending with fewer than minObs observations is noise. Once
  * linked, a tracklet's observations go to its person's batch (forwarding.ts). A person not
- * observed for silenceS of stream time (newest frameTs seen) is ended, with its remaining
+ * observed for personSilenceS of stream time (newest frameTs seen) is ended, with its remaining
  * tracklets. Everything depends on the messages alone, so a replay repeats the same sends.
  */
 export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
-  const p = linkerParams(deps.params);
+  const p = paramsOf(LinkerParams, deps.params);
   const metrics = linkerMetrics(deps.registry);
-  const skip = skipper(metrics.skipped);
   /** wall time (ctx.now) each linker last got a message: not state, only when to stop waiting at a stream's end */
   const lastMessageAt = new WeakMap<LinkerState, number>();
+  const kind = ActorKinds.linker;
 
-  return {
-    kind: ActorKinds.linker,
+  return defineBehavior({
+    kind,
+    inbound: ActorInbox[kind],
+    target: (m) => m.site,
+    skips: ["straggler"],
+    registry: deps.registry,
     initialState: initialLinkerState,
 
-    handle(state, body, ctx) {
-      const parsed = TrackletsMsg.safeParse(body);
-      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid tracklets message skipped");
-      const m = parsed.data;
-      if (m.site !== ctx.id) return skip(ctx, "misrouted", { site: m.site, camera: m.camera }, "tracklets for another site skipped");
+    handle(state, m, ctx) {
       lastMessageAt.set(state, ctx.now());
       const env = { ctx, sites: deps.sites, p, metrics };
-      for (const ready of mergeOffer(state.merge, m, p.liveLagMs)) applyTracklets(state, ready, env);
+      for (const ready of mergeOffer(state.merge, m, p.linkerWaitMs)) applyTracklets(state, ready, env);
     },
 
     flush(state, ctx) {
@@ -68,10 +69,10 @@ export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
 
     encode: encodeLinker,
     decode: (raw) => decodeLinker(raw),
-  };
+  });
 }
 
-interface Env { ctx: ActorContext; sites: SiteLookup; p: LinkerParams; metrics: LinkerMetrics }
+interface Env { ctx: KindContext<"straggler">; sites: SiteLookup; p: LinkerParams; metrics: LinkerMetrics }
 
 function applyTracklets(state: LinkerState, m: TrackletsMsg, env: Env): void {
   const { p, ctx } = env;
@@ -82,7 +83,7 @@ function applyTracklets(state: LinkerState, m: TrackletsMsg, env: Env): void {
 
   for (const u of m.updates) {
     if (state.closed.has(u.tid)) {
-      env.metrics.skipped.inc({ reason: "straggler" });
+      ctx.skip("straggler");
       continue;
     }
     let t = state.tracklets.get(u.tid);
@@ -90,7 +91,7 @@ function applyTracklets(state: LinkerState, m: TrackletsMsg, env: Env): void {
       t = { tid: u.tid, camera: m.camera, person: undefined, obs: [], n: 0, votes: {}, emb: undefined, seen: state.streamTs };
       state.tracklets.set(u.tid, t);
     } else if (t.camera !== m.camera) {
-      skipUpdate(env, "misrouted", { tid: u.tid, camera: m.camera, owner: t.camera }, "tracklet update from another camera skipped");
+      ctx.skip("misrouted", { tid: u.tid, camera: m.camera, owner: t.camera }, "tracklet update from another camera skipped");
       continue;
     }
     t.seen = state.streamTs;
@@ -170,9 +171,9 @@ function closeTracklet(state: LinkerState, t: Tracklet, person: Person | undefin
   if (person && person.active.get(t.camera) === t.tid) person.active.delete(t.camera);
 }
 
-/** Ends persons silent for silenceS, drops tracklets not updated for as long, forgets old closed tids. */
+/** Ends persons silent for personSilenceS, drops tracklets not updated for as long, forgets old closed tids. */
 function sweep(state: LinkerState, site: string, env: Env): void {
-  const horizon = state.streamTs - env.p.silenceS * 1000;
+  const horizon = state.streamTs - env.p.personSilenceS * 1000;
   const ended = new Set<string>();
   for (const person of state.persons.values()) {
     if (person.lastTs >= horizon) continue;
@@ -199,8 +200,3 @@ function newerThan(kept: readonly FloorObs[], incoming: readonly FloorObs[]): Fl
 }
 
 const firstTs = (t: Tracklet) => t.obs[0]?.[0] ?? Number.MAX_SAFE_INTEGER;
-
-function skipUpdate(env: Env, reason: string, detail: Record<string, unknown>, message: string): void {
-  env.metrics.skipped.inc({ reason });
-  env.ctx.log.warn({ actor: env.ctx.id, reason, ...detail }, message);
-}

@@ -11,7 +11,7 @@ import { TrackletsMsg } from "../../contracts/track-messages.ts";
  * So messages are held and released in (frameTs, camera, seq) order up to the watermark: the
  * oldest "latest frameTs" among the live cameras. Every camera actor sends at least one message per
  * second of frame time (an empty one if nothing changed), so a camera nobody walks past does not
- * hold the others back. A camera whose latest frameTs is more than liveLagMs behind the newest
+ * hold the others back. A camera whose latest frameTs is more than linkerWaitMs behind the newest
  * camera is not waited for (it is off, or far behind): its messages are applied as they arrive.
  * A merge that received nothing for a while (the end of a stream) is released whole by flush.
  * A camera that has not reported yet is not waited for (within a second of frame time after a
@@ -39,7 +39,7 @@ const before = (a: TrackletsMsg, b: TrackletsMsg) =>
 export const MAX_HELD = 5_000;
 
 /** Takes a message in; returns the messages now ready, in event-time order. */
-export function mergeOffer(s: MergeState, m: TrackletsMsg, liveLagMs: number): TrackletsMsg[] {
+export function mergeOffer(s: MergeState, m: TrackletsMsg, linkerWaitMs: number): TrackletsMsg[] {
   s.cameraTs.set(m.camera, Math.max(s.cameraTs.get(m.camera) ?? Number.NEGATIVE_INFINITY, m.frameTs));
   if (m.frameTs <= s.released) return [m]; // behind the watermark: nothing to wait for
   let lo = 0, hi = s.inbox.length;
@@ -48,17 +48,17 @@ export function mergeOffer(s: MergeState, m: TrackletsMsg, liveLagMs: number): T
     if (before(s.inbox[mid]!, m) <= 0) lo = mid + 1; else hi = mid;
   }
   s.inbox.splice(lo, 0, m);
-  const ready = mergeRelease(s, watermark(s, liveLagMs));
+  const ready = mergeRelease(s, watermark(s, linkerWaitMs));
   if (s.inbox.length > MAX_HELD) ready.push(...mergeRelease(s, s.inbox[s.inbox.length - MAX_HELD - 1]!.frameTs));
   return ready;
 }
 
-/** The oldest newest-frameTs among cameras within liveLagMs of the newest camera. */
-export function watermark(s: MergeState, liveLagMs: number): number {
+/** The oldest newest-frameTs among cameras within linkerWaitMs of the newest camera. */
+export function watermark(s: MergeState, linkerWaitMs: number): number {
   let newest = Number.NEGATIVE_INFINITY;
   for (const ts of s.cameraTs.values()) if (ts > newest) newest = ts;
   let w = Number.POSITIVE_INFINITY;
-  for (const ts of s.cameraTs.values()) if (ts >= newest - liveLagMs && ts < w) w = ts;
+  for (const ts of s.cameraTs.values()) if (ts >= newest - linkerWaitMs && ts < w) w = ts;
   return w;
 }
 

@@ -1,6 +1,6 @@
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { trackMsgIds, type AttrVotes, type FloorObs, type PersonEndMsg, type PersonObsMsg } from "../../contracts/track-messages.ts";
-import type { ActorContext } from "../runtime/types.ts";
+import type { KindContext } from "../runtime/define-behavior.ts";
 import { addVotes } from "../appearance/appearance.ts";
 import { insertByTs, keepNewest, keepWindow } from "./floor-track.ts";
 import type { LinkerParams } from "./params.ts";
@@ -57,7 +57,7 @@ export const batchDue = (person: Person, p: LinkerParams) =>
 const batchObsCount = (person: Person) => person.batch.reduce((n, e) => n + e.obs.length, 0);
 
 /** Sends the buffered observations (if any) as one PersonObsMsg and empties the buffer. */
-export function flushBatch(person: Person, site: string, ctx: ActorContext): void {
+export function flushBatch(person: Person, site: string, ctx: KindContext): void {
   const tracklets = person.batch.filter((e) => e.obs.length > 0 || Object.keys(e.votes).length > 0)
     .map((e) => ({ tid: e.tid, camera: e.camera, obs: e.obs, ...(Object.keys(e.votes).length > 0 ? { votes: e.votes } : {}) }));
   person.batch = [];
@@ -70,7 +70,7 @@ export function flushBatch(person: Person, site: string, ctx: ActorContext): voi
 }
 
 /** Flushes the person's buffer and tells its actor that the track is over. */
-export function endPerson(person: Person, site: string, at: number, ctx: ActorContext): void {
+export function endPerson(person: Person, site: string, at: number, ctx: KindContext): void {
   flushBatch(person, site, ctx);
   const msg: PersonEndMsg = { type: "person-end", site, person: person.id, at };
   ctx.send(ActorKinds.person, `${site}.${person.id}`, msg, trackMsgIds.personEnd(site, person.id));

@@ -1,17 +1,19 @@
 import type { IPoint } from "influx";
-import type { Registry } from "prom-client";
-import { z } from "zod";
+import { register as defaultRegistry, type Counter, type Registry } from "prom-client";
+import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import type { PersonUpdate } from "../../contracts/events.ts";
 import { ActorKinds, fnv1a, personEventSubject } from "../../contracts/nats-layout.ts";
 import { M, personPointNs, type PersonFields } from "../../contracts/track-store.ts";
-import { PersonAttrsMsg, PersonEndMsg, PersonObsMsg, trackMsgIds, type ZonePersonMsg } from "../../contracts/track-messages.ts";
-import { addVotes } from "../appearance/appearance.ts";
-import { skipper } from "../runtime/skip.ts";
-import type { ActorBehavior, ActorContext } from "../runtime/types.ts";
+import { trackMsgIds, type PersonObsMsg, type ZonePersonMsg } from "../../contracts/track-messages.ts";
 import type { SiteLookup } from "../../topology/site-geometry.ts";
+import { counter } from "../../infra/metrics.ts";
+import { addVotes } from "../appearance/appearance.ts";
+import { splitId } from "../runtime/actor-id.ts";
+import { defineBehavior, type KindContext } from "../runtime/define-behavior.ts";
+import { paramsOf } from "../runtime/params.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
 import { bestAttributes, type Attributes } from "./attributes.ts";
-import { personMetrics, type PersonMetrics } from "./metrics.ts";
-import { personParams, type PersonParams } from "./params.ts";
+import { PersonParams } from "./params.ts";
 import { anchors, cm, crossings, thin, type PathPoint } from "./path.ts";
 import { decodePerson, encodePerson, initialPersonState, type PersonTrackState } from "./state.ts";
 import { bySpace, leaveInstant, visits, type Visit } from "./visits.ts";
@@ -21,8 +23,6 @@ export interface PersonDeps {
   params?: Partial<PersonParams>;
   registry?: Registry;
 }
-
-const PersonInbound = z.discriminatedUnion("type", [PersonObsMsg, PersonEndMsg, PersonAttrsMsg]);
 
 /**
  * person-track actor, id "{site}.{person}": folds the linker's observations of one person
@@ -34,32 +34,33 @@ const PersonInbound = z.discriminatedUnion("type", [PersonObsMsg, PersonEndMsg, 
  * no longer visited: empty lists retract) a ZonePersonMsg carrying the state's version.
  */
 export function personBehavior(deps: PersonDeps): ActorBehavior<PersonTrackState> {
-  const p = personParams(deps.params);
-  const metrics = personMetrics(deps.registry);
-  const skip = skipper(metrics.skipped);
+  const p = paramsOf(PersonParams, deps.params);
+  const dropped = counter(deps.registry ?? defaultRegistry, "footfall_person_obs_dropped_total",
+    "Observations dropped because the person track is at its bin cap");
 
   /** not state (wall clock): when the person last got a message, and whether its point waits behind the throttle */
   const lastMessageAt = new WeakMap<PersonTrackState, number>();
   const stale = new WeakSet<PersonTrackState>();
+  const kind = ActorKinds.person;
 
-  return {
-    kind: ActorKinds.person,
+  return defineBehavior({
+    kind,
+    inbound: ActorInbox[kind],
+    target: (m) => `${m.site}.${m.person}`,
+    skips: ["job_applied"],
+    registry: deps.registry,
     initialState: initialPersonState,
 
-    handle(state, body, ctx) {
+    handle(state, m, ctx) {
       lastMessageAt.set(state, ctx.now());
-      const parsed = PersonInbound.safeParse(body);
-      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid person message skipped");
-      const m = parsed.data;
-      if (`${m.site}.${m.person}` !== ctx.id) return skip(ctx, "misrouted", { site: m.site, person: m.person }, "message for another person skipped");
       let changed = false;
-      if (m.type === "person-obs") changed = foldObs(state, m, p, metrics);
+      if (m.type === "person-obs") changed = foldObs(state, m, p, dropped);
       else if (m.type === "person-end") {
         changed = !state.ended;
         state.ended = true;
         state.writeDue ||= changed;
       } else if (state.jobs.includes(m.job)) {
-        metrics.skipped.inc({ reason: "job_applied" });
+        ctx.skip("job_applied");
       } else {
         state.jobs.push(m.job);
         if (state.jobs.length > p.maxJobs) state.jobs.splice(0, state.jobs.length - p.maxJobs);
@@ -89,14 +90,14 @@ export function personBehavior(deps: PersonDeps): ActorBehavior<PersonTrackState
 
     encode: encodePerson,
     decode: (raw) => decodePerson(raw),
-  };
+  });
 }
 
 /** A person point held back by the throttle is written after this much wall time without a message (ms). */
 const QUIET_MS = 2000;
 
 /** Folds a batch; true when it added at least one observation. */
-function foldObs(state: PersonTrackState, m: PersonObsMsg, p: PersonParams, metrics: PersonMetrics): boolean {
+function foldObs(state: PersonTrackState, m: PersonObsMsg, p: PersonParams, dropped: Counter): boolean {
   let changed = false;
   for (const e of m.tracklets) {
     const span = state.tracklets.get(e.tid);
@@ -109,7 +110,7 @@ function foldObs(state: PersonTrackState, m: PersonObsMsg, p: PersonParams, metr
       last = ts;
       if (!state.bins.add(ts, x, y, p.maxBins)) {
         state.dropped++;
-        metrics.dropped.inc();
+        dropped.inc();
         continue;
       }
       added++;
@@ -133,7 +134,7 @@ function foldObs(state: PersonTrackState, m: PersonObsMsg, p: PersonParams, metr
  * Recomputes everything from the state and publishes it: person point (throttled), PersonUpdate,
  * changed zones. Returns false when the throttle held the point back (it is then stale).
  */
-function publish(state: PersonTrackState, ctx: ActorContext, sites: SiteLookup, p: PersonParams): boolean {
+function publish(state: PersonTrackState, ctx: KindContext, sites: SiteLookup, p: PersonParams): boolean {
   if (state.founded === undefined || !state.first || !state.newest) return true;
   const [site, person] = splitId(ctx.id);
   const geo = sites.site(site);
@@ -212,9 +213,3 @@ function contentHash(v: unknown, c: unknown, ended: boolean): string {
 
 /** "|a|b|" of the sorted values ("" when none): filterable with a regex on "|a|". */
 const bars = (values: Set<string>) => (values.size === 0 ? "" : `|${[...values].sort().join("|")}|`);
-
-/** "{site}.{person}" -> [site, person] (both single tokens without dots). */
-function splitId(id: string): [string, string] {
-  const dot = id.indexOf(".");
-  return [id.slice(0, dot), id.slice(dot + 1)];
-}

@@ -4,7 +4,8 @@ import type { Logger } from "../../infra/log.ts";
 /**
  * The contract between the actor runtime (actors/runtime/) and the actor kinds (actors/<kind>/).
  * The runtime knows nothing about doorways or spaces; a kind knows nothing about partitions,
- * leases or JetStream.
+ * leases or JetStream. footfall's kinds are written with defineBehavior (define-behavior.ts),
+ * which parses and routes every message before the kind's own handler sees it.
  *
  * Rules for a behaviour:
  * - `handle` is called with one message at a time per actor, in stream order; it mutates `state`.
@@ -15,12 +16,16 @@ import type { Logger } from "../../infra/log.ts";
  *   series + timestamp.
  * - State must be JSON-serialisable (or provide encode/decode).
  */
-export interface ActorContext {
+export interface ActorContext<Inbox extends object = Record<string, unknown>> {
   readonly kind: string;
   readonly id: string;
   readonly log: Logger;
-  /** Send a message to another actor through FF_ACTORS. msgId is the Nats-Msg-Id (deterministic!). */
-  send(kind: string, id: string, body: unknown, msgId: string): void;
+  /**
+   * Send a message to another actor through FF_ACTORS. msgId is the Nats-Msg-Id (deterministic!).
+   * `Inbox` maps kind -> body type, so a kind can only be sent what it receives (the runtime
+   * itself moves any JSON: its own context takes every kind and body).
+   */
+  send<K extends keyof Inbox & string>(kind: K, id: string, body: Inbox[K], msgId: string): void;
   /** Queue InfluxDB points (written in batches; same measurement+tags+time overwrites). */
   write(points: IPoint[]): void;
   /** Publish an event to FF_EVENTS (subject evt....). */

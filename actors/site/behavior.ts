@@ -1,13 +1,15 @@
 import type { IPoint } from "influx";
+import type { Registry } from "prom-client";
 import { z } from "zod";
-import { SpaceCountsMsg } from "../../contracts/actor-messages.ts";
+import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import type { SiteOccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, siteOccupancyEventSubject } from "../../contracts/nats-layout.ts";
-import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_SITE_OCCUPANCY, POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
-import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../timeline/late-horizon.ts";
-import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
+import { defineBehavior } from "../runtime/define-behavior.ts";
+import { paramsOf } from "../runtime/params.ts";
 import { msToNs } from "../runtime/point-time.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
+import { lateHorizonMs, OccupancyParams, tooLateCounter } from "../timeline/late-horizon.ts";
 import { SiteTimelines } from "./site-timelines.ts";
 
 export interface SiteState {
@@ -18,30 +20,36 @@ export interface SiteState {
 
 const SiteSnapshot = z.strictObject({ timelines: z.unknown(), emitted: z.number().int().nonnegative() });
 
+export interface SiteDeps {
+  params?: Partial<OccupancyParams>;
+  /** prom-client registry for the counters (default: prom-client's global one) */
+  registry?: Registry;
+}
+
 /**
  * site actor, id "{site}": keeps every space's timeline from the spaces' tails and, at every
  * flush, rewrites the site total (sum of the spaces' counts at each instant) from the earliest
  * change on, announcing a changed current total.
  */
-export function siteBehavior(deps: LateHorizonDeps): ActorBehavior<SiteState> {
-  const metrics = occupancyMetrics(deps.registry);
+export function siteBehavior(deps: SiteDeps = {}): ActorBehavior<SiteState> {
+  const p = paramsOf(OccupancyParams, deps.params);
+  const horizonMs = lateHorizonMs(p);
+  const tooLate = tooLateCounter(deps.registry);
   const kind = ActorKinds.site;
-  const skip = skipReporter(metrics, kind);
 
-  return {
+  return defineBehavior({
     kind,
-    initialState: () => ({ timelines: new SiteTimelines(), emitted: 0 }),
+    inbound: ActorInbox[kind],
+    target: (m) => m.site,
+    registry: deps.registry,
+    initialState: (): SiteState => ({ timelines: new SiteTimelines(), emitted: 0 }),
 
-    handle(state, body, ctx) {
-      const parsed = SpaceCountsMsg.safeParse(body);
-      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid space-counts message skipped");
-      const m = parsed.data;
-      if (m.site !== ctx.id) return skip(ctx, "misrouted", { site: m.site, space: m.space }, "space counts for another site skipped");
-      const unordered = m.points.findIndex((p, i) => p[0] < m.from || (i > 0 && p[0] <= m.points[i - 1]![0]));
-      if (unordered >= 0) return skip(ctx, "invalid", { space: m.space, index: unordered }, "space counts not ascending from `from`; skipped");
+    handle(state, m, ctx) {
+      const unordered = m.points.findIndex((pt, i) => pt[0] < m.from || (i > 0 && pt[0] <= m.points[i - 1]![0]));
+      if (unordered >= 0) return ctx.skip("invalid", { space: m.space, index: unordered }, "space counts not ascending from `from`; skipped");
       const { partial } = state.timelines.apply(m.space, m.from, m.before, m.points, m.version);
       if (partial) {
-        metrics.tooLate.inc({ kind });
+        tooLate.inc({ kind });
         ctx.log.warn({ actor: ctx.id, space: m.space, from: m.from, floor: state.timelines.floorTs },
           "space correction reaches before the site's compacted history; applied from the horizon on");
       }
@@ -63,7 +71,7 @@ export function siteBehavior(deps: LateHorizonDeps): ActorBehavior<SiteState> {
           state.emitted = count;
         }
       }
-      state.timelines.compact(deps.lateHorizonMs, true, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
+      state.timelines.compact(horizonMs, true, p.maxTimeline);
     },
 
     encode: (state) => ({ timelines: state.timelines.encode(), emitted: state.emitted }),
@@ -71,5 +79,5 @@ export function siteBehavior(deps: LateHorizonDeps): ActorBehavior<SiteState> {
       const s = SiteSnapshot.parse(raw);
       return { timelines: SiteTimelines.decode(s.timelines), emitted: s.emitted };
     },
-  };
+  });
 }

@@ -1,14 +1,18 @@
 import type { IPoint } from "influx";
+import type { Registry } from "prom-client";
 import { z } from "zod";
-import { MoveMsg, type SpaceCountsMsg } from "../../contracts/actor-messages.ts";
+import { ActorInbox } from "../../contracts/actor-inbox.ts";
+import type { SpaceCountsMsg } from "../../contracts/actor-messages.ts";
 import type { CapacityAlert, OccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, capacityAlertSubject, occupancyEventSubject } from "../../contracts/nats-layout.ts";
 import type { TopologyLookup } from "../../topology/topology-lookup.ts";
-import type { ActorBehavior } from "../runtime/types.ts";
 import { MEASUREMENT_OCCUPANCY, POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
-import { DEFAULT_MAX_ENTRIES, type LateHorizonDeps } from "../timeline/late-horizon.ts";
-import { occupancyMetrics, skipReporter } from "../occupancy/metrics.ts";
+import { splitId } from "../runtime/actor-id.ts";
+import { defineBehavior } from "../runtime/define-behavior.ts";
+import { paramsOf } from "../runtime/params.ts";
 import { msToNs } from "../runtime/point-time.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
+import { lateHorizonMs, OccupancyParams, tooLateCounter } from "../timeline/late-horizon.ts";
 import { Timeline } from "../timeline/timeline.ts";
 
 export interface SpaceState {
@@ -25,9 +29,12 @@ const SpaceSnapshot = z.strictObject({
   overCapacity: z.boolean().default(false),
 });
 
-export interface SpaceDeps extends LateHorizonDeps {
+export interface SpaceDeps {
   /** capacities for alerts; without it no capacity alerts are raised */
   topology?: Pick<TopologyLookup, "capacity">;
+  params?: Partial<OccupancyParams>;
+  /** prom-client registry for the counters (default: prom-client's global one) */
+  registry?: Registry;
 }
 
 /**
@@ -37,27 +44,27 @@ export interface SpaceDeps extends LateHorizonDeps {
  * current count crosses the space's capacity.
  */
 export function spaceBehavior(deps: SpaceDeps): ActorBehavior<SpaceState> {
-  const metrics = occupancyMetrics(deps.registry);
+  const p = paramsOf(OccupancyParams, deps.params);
+  const horizonMs = lateHorizonMs(p);
+  const tooLate = tooLateCounter(deps.registry);
   const kind = ActorKinds.space;
-  const skip = skipReporter(metrics, kind);
 
-  return {
+  return defineBehavior({
     kind,
-    initialState: () => ({ timeline: new Timeline(), emitted: 0, overCapacity: false }),
+    inbound: ActorInbox[kind],
+    target: (m) => `${m.site}.${m.space}`,
+    skips: ["duplicate"],
+    registry: deps.registry,
+    initialState: (): SpaceState => ({ timeline: new Timeline(), emitted: 0, overCapacity: false }),
 
-    handle(state, body, ctx) {
-      const parsed = MoveMsg.safeParse(body);
-      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid move message skipped");
-      const m = parsed.data;
-      if (`${m.site}.${m.space}` !== ctx.id) return skip(ctx, "misrouted", { site: m.site, space: m.space }, "move for another space skipped");
+    handle(state, m, ctx) {
       const outcome = state.timeline.insert(m.ts, m.key, m.delta);
       if (outcome === "too-late") {
-        metrics.tooLate.inc({ kind });
-        ctx.log.warn({ actor: ctx.id, key: m.key, ts: m.ts, floor: state.timeline.floorTs, horizonMs: deps.lateHorizonMs },
+        tooLate.inc({ kind });
+        ctx.log.warn({ actor: ctx.id, key: m.key, ts: m.ts, floor: state.timeline.floorTs, horizonMs },
           "move older than the space's compacted history ignored");
       } else if (outcome === "duplicate") {
-        metrics.skipped.inc({ kind, reason: "duplicate" });
-        ctx.log.debug({ actor: ctx.id, key: m.key }, "duplicate move ignored");
+        ctx.skip("duplicate", { key: m.key }, "duplicate move ignored", "debug");
       }
     },
 
@@ -95,7 +102,7 @@ export function spaceBehavior(deps: SpaceDeps): ActorBehavior<SpaceState> {
           state.overCapacity = over;
         }
       }
-      state.timeline.compact(deps.lateHorizonMs, true, deps.maxEntries ?? DEFAULT_MAX_ENTRIES);
+      state.timeline.compact(horizonMs, true, p.maxTimeline);
     },
 
     encode: (state) => ({ timeline: state.timeline.encode(), emitted: state.emitted, overCapacity: state.overCapacity }),
@@ -103,11 +110,5 @@ export function spaceBehavior(deps: SpaceDeps): ActorBehavior<SpaceState> {
       const s = SpaceSnapshot.parse(raw);
       return { timeline: Timeline.decode(s.timeline), emitted: s.emitted, overCapacity: s.overCapacity };
     },
-  };
-}
-
-/** "{site}.{space}" -> [site, space] (both are single tokens without dots). */
-function splitId(id: string): [string, string] {
-  const dot = id.indexOf(".");
-  return [id.slice(0, dot), id.slice(dot + 1)];
+  });
 }

@@ -1,20 +1,27 @@
-import type { Registry } from "prom-client";
+import { register as defaultRegistry, type Counter, type Registry } from "prom-client";
+import { z } from "zod";
+import { DEFAULTS } from "../../infra/config.ts";
+import { counter } from "../../infra/metrics.ts";
 
-/** What every occupancy actor kind is configured with. */
-export interface LateHorizonDeps {
-  /** how far (event time) behind the newest event an event may be and still correct history exactly */
-  lateHorizonMs: number;
+/** The occupancy kinds' (doorway, space, site) tunables, named as their configuration keys. */
+export const OccupancyParams = z.strictObject({
+  /** how far (event time) behind the newest event an event may be and still correct history exactly (hours) */
+  lateHorizonHours: z.number().positive().default(DEFAULTS.lateHorizonHours),
   /**
-   * most entries (events, seen keys, points) one actor keeps for late corrections (default
-   * DEFAULT_MAX_ENTRIES): beyond it the oldest are folded away early, and a later event older
-   * than them is refused as too late. Bounds memory and snapshot size for very busy entities.
+   * most entries (events, seen keys, points) one actor keeps for late corrections: beyond it the
+   * oldest are folded away early, and a later event older than them is refused as too late.
+   * Bounds memory and snapshot size for very busy entities.
    */
-  maxEntries?: number;
-  /** prom-client registry for the counters (default: prom-client's global one) */
-  registry?: Registry;
-}
+  maxTimeline: z.number().int().min(1).default(DEFAULTS.maxTimeline),
+});
+export type OccupancyParams = z.output<typeof OccupancyParams>;
 
-export const DEFAULT_MAX_ENTRIES = 200_000;
+export const lateHorizonMs = (p: OccupancyParams) => p.lateHorizonHours * 3_600_000;
+
+/** Events too old to correct history exactly (beyond the late horizon), by occupancy kind. */
+export const tooLateCounter = (registry: Registry = defaultRegistry): Counter<"kind"> =>
+  counter(registry, "footfall_occupancy_too_late_total",
+    "Crossings or moves older than the late horizon, ignored because they can no longer correct history exactly", ["kind"]);
 
 /** Over the cap, fold down to this share of it, so the O(size) fold is not repeated per event. */
 export const capKeep = (maxEntries: number) => Math.max(1, Math.floor(maxEntries * 0.9));

@@ -1,27 +1,18 @@
 import type { IPoint } from "influx";
-import type { Registry } from "prom-client";
-import { z } from "zod";
+import { register as defaultRegistry, type Registry } from "prom-client";
+import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
-import { M } from "../../contracts/track-store.ts";
-import { ZonePersonMsg } from "../../contracts/track-messages.ts";
-import { skipper } from "../runtime/skip.ts";
 import { POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
-import { msToNs } from "../runtime/point-time.ts";
-import type { ActorBehavior, ActorContext } from "../runtime/types.ts";
+import { M } from "../../contracts/track-store.ts";
 import type { SiteLookup } from "../../topology/site-geometry.ts";
-import { zoneMetrics } from "./metrics.ts";
+import { counter } from "../../infra/metrics.ts";
+import { splitId } from "../runtime/actor-id.ts";
+import { defineBehavior, type KindContext } from "../runtime/define-behavior.ts";
+import { paramsOf } from "../runtime/params.ts";
+import { msToNs } from "../runtime/point-time.ts";
+import type { ActorBehavior } from "../runtime/types.ts";
+import { ZoneParams } from "./params.ts";
 import { decodeZone, encodeZone, initialZoneState, prune, replacePerson, type ZonePerson, type ZoneState } from "./presence.ts";
-
-export interface ZoneParams {
-  /** persons whose newest instant is older than this before the zone's newest are forgotten, with the counts that old (s) */
-  keepS: number;
-  /** a visit longer than this is refused as invalid (s) */
-  maxVisitS: number;
-  /** stream time between two prunings (ms) */
-  pruneEveryMs: number;
-}
-
-export const DEFAULT_ZONE_PARAMS: Readonly<ZoneParams> = Object.freeze({ keepS: 2 * 3600, maxVisitS: 24 * 3600, pruneEveryMs: 60_000 });
 
 export interface ZoneDeps {
   /** not needed by the zone itself; accepted for symmetry with the other camera-pipeline actors */
@@ -39,27 +30,25 @@ export interface ZoneDeps {
  * one `zone_visit` point per new or changed closed visit (retracted ones rewritten with dwell 0).
  */
 export function zoneBehavior(deps: ZoneDeps = {}): ActorBehavior<ZoneState> {
-  const p: ZoneParams = { ...DEFAULT_ZONE_PARAMS, ...deps.params };
-  const metrics = zoneMetrics(deps.registry);
-  const skip = skipper(metrics.skipped);
+  const p = paramsOf(ZoneParams, deps.params);
+  const tooLate = counter(deps.registry ?? defaultRegistry, "footfall_zone_too_late_total",
+    "Changed seconds older than the zone's kept history (keepS), not rewritten");
   const floorOf = (newest: number) => newest - p.keepS * 1000;
+  const kind = ActorKinds.zone;
 
-  return {
-    kind: ActorKinds.zone,
+  return defineBehavior({
+    kind,
+    inbound: ActorInbox[kind],
+    target: (m) => `${m.site}.${m.space}`,
+    skips: ["stale"],
+    registry: deps.registry,
     initialState: initialZoneState,
 
-    handle(state, body, ctx) {
-      const parsed = ZonePersonMsg.safeParse(body);
-      if (!parsed.success) return skip(ctx, "invalid", { error: z.prettifyError(parsed.error) }, "invalid zone-person message skipped");
-      const m = parsed.data;
-      if (`${m.site}.${m.space}` !== ctx.id) return skip(ctx, "misrouted", { site: m.site, space: m.space }, "zone-person for another zone skipped");
+    handle(state, m, ctx) {
       const bad = m.visits.find(([a, b]) => !(b > a) || b - a > p.maxVisitS * 1000);
-      if (bad) return skip(ctx, "invalid", { person: m.person, visit: bad }, "zone-person with an empty, reversed or too long visit skipped");
+      if (bad) return ctx.skip("invalid", { person: m.person, visit: bad }, "zone-person with an empty, reversed or too long visit skipped");
       const prev = state.persons.get(m.person);
-      if (prev && prev.version >= m.version) {
-        metrics.skipped.inc({ reason: "stale" });
-        return;
-      }
+      if (prev && prev.version >= m.version) return ctx.skip("stale");
       let lastTs = prev?.lastTs ?? Number.MIN_SAFE_INTEGER;
       for (const [, leave] of m.visits) lastTs = Math.max(lastTs, leave);
       for (const [, ts] of m.crossings) lastTs = Math.max(lastTs, ts);
@@ -68,7 +57,7 @@ export function zoneBehavior(deps: ZoneDeps = {}): ActorBehavior<ZoneState> {
       const next: ZonePerson = { version: m.version, visits: m.visits, crossings: m.crossings, ended: m.ended, lastTs };
       const late = replacePerson(state, m.person, next, floorOf(state.newest));
       if (late > 0) {
-        metrics.tooLate.inc(late);
+        tooLate.inc(late);
         ctx.log.warn({ actor: ctx.id, person: m.person, seconds: late }, "zone change older than the kept history not rewritten");
       }
     },
@@ -83,10 +72,10 @@ export function zoneBehavior(deps: ZoneDeps = {}): ActorBehavior<ZoneState> {
 
     encode: encodeZone,
     decode: (raw) => decodeZone(raw, floorOf),
-  };
+  });
 }
 
-function writeChanges(state: ZoneState, ctx: ActorContext, floor: number): void {
+function writeChanges(state: ZoneState, ctx: KindContext, floor: number): void {
   const [site, space] = splitId(ctx.id);
   if (state.dirtySeconds.size > 0) {
     const secs = [...state.dirtySeconds].filter((t) => t >= floor).sort((a, b) => a - b);
@@ -116,12 +105,6 @@ function writeChanges(state: ZoneState, ctx: ActorContext, floor: number): void 
   }
 }
 
-function writeChunked(ctx: ActorContext, points: IPoint[]): void {
+function writeChunked(ctx: KindContext, points: IPoint[]): void {
   for (let at = 0; at < points.length; at += POINTS_PER_CHUNK) ctx.write(points.slice(at, at + POINTS_PER_CHUNK));
-}
-
-/** "{site}.{space}" -> [site, space] (both single tokens without dots). */
-function splitId(id: string): [string, string] {
-  const dot = id.indexOf(".");
-  return [id.slice(0, dot), id.slice(dot + 1)];
 }

@@ -6,7 +6,8 @@ import { TopologyDoc } from "../../contracts/topology.ts";
 import { M } from "../../contracts/track-store.ts";
 import type { FrameMsg } from "../../contracts/track-messages.ts";
 import { StaticSiteLookup } from "../../topology/site-geometry.ts";
-import { trackingBehaviors, type TrackingDeps } from "../../actors/tracking/behaviors.ts";
+import { StaticTopologyLookup } from "../../topology/topology-lookup.ts";
+import { buildKinds, type KindDeps } from "../../actors/kinds.ts";
 import { cameraMall, cameraMallSecrets, toCameraTopologyDoc } from "../../firmware-sim/camera-mall.ts";
 import { simulateCameraFrames, type CameraSimOptions } from "../../firmware-sim/camera-run.ts";
 import type { CameraTruth } from "../../firmware-sim/camera-truth.ts";
@@ -44,16 +45,20 @@ export function outputsFromPoints(points: IPoint[], trackUpdates: TrackUpdate[])
 
 export interface InProcessResult { figures: ScenarioFigures; truth: CameraTruth; pipeline: ActorPipeline; frames: number }
 
+/** Tuning of the tracker and the linker beyond their defaults. */
+export type TrackingTuning = Pick<NonNullable<KindDeps["tuning"]>, "camera" | "linker">;
+
 /**
  * The acceptance scenario through the actors in one process (no services): the camera mall's
  * frames in publish order (duplicates, late batches and all) -> camera actors -> linker -> person
  * and zone actors; then the accuracy figures. Fast enough to tune the tracker and linker.
  */
-export async function runInProcess(o: Omit<CameraSimOptions, "plan"> & { snapshotEvery?: number; title?: string; tuning?: Pick<TrackingDeps, "camera" | "linker"> }): Promise<InProcessResult> {
+export async function runInProcess(o: Omit<CameraSimOptions, "plan"> & { snapshotEvery?: number; title?: string; tuning?: TrackingTuning }): Promise<InProcessResult> {
   const plan = cameraMall("camera-mall");
   const doc = TopologyDoc.parse(toCameraTopologyDoc(plan, cameraMallSecrets(plan)));
   const sites = new StaticSiteLookup([{ site: plan.site, spaces: doc.spaces, devices: doc.devices }]);
-  const pipeline = new ActorPipeline(trackingBehaviors({ sites, ...o.tuning }), { flushEvery: Number(process.env.FLUSH_EVERY ?? 200), ...(o.snapshotEvery ? { snapshotEvery: o.snapshotEvery } : {}) });
+  const kinds = buildKinds({ topology: new StaticTopologyLookup([]), sites, tuning: o.tuning });
+  const pipeline = new ActorPipeline(kinds, { flushEvery: Number(process.env.FLUSH_EVERY ?? 200), ...(o.snapshotEvery ? { snapshotEvery: o.snapshotEvery } : {}) });
   const { frames, truth } = simulateCameraFrames({ ...o, plan });
   for (const f of frames) {
     const frame = DetectionFrame.parse(JSON.parse(f.payload));
@@ -73,7 +78,7 @@ export async function runInProcess(o: Omit<CameraSimOptions, "plan"> & { snapsho
 if (import.meta.url === `file://${process.argv[1]}`) {
   const walkers = Number(process.argv[2] ?? 300), minutes = Number(process.argv[3] ?? 15), seed = Number(process.argv[4] ?? 1);
   const t0 = performance.now();
-  const tuning = process.env.TUNING ? JSON.parse(process.env.TUNING) as Pick<TrackingDeps, "camera" | "linker"> : undefined;
+  const tuning = process.env.TUNING ? JSON.parse(process.env.TUNING) as TrackingTuning : undefined;
   const r = await runInProcess({ walkers, durationMs: minutes * 60_000, startTs: Date.UTC(2026, 10, 23, 10), seed, fps: 5, ...(tuning ? { tuning } : {}), ...(process.env.EMB ? { embeddingDims: Number(process.env.EMB) } : {}) });
   console.log(r.figures.report);
   console.log(`${r.frames} frame messages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -128,7 +128,7 @@ describe("camera actor", () => {
     const frames = scene.frames.slice(0, 80);
     const held = frames[40]!;
     const order = [...frames.slice(0, 40), ...frames.slice(41), held];
-    const h = inOrder(order, { reorderMs: 2000 });
+    const h = inOrder(order, { cameraReorderMs: 2000 });
     expect(await h.counter("footfall_camera_late_frames_total")).toBe(1);
     expect(await h.counter("footfall_camera_frames_total")).toBe(79);
     expect(h.ctx.emits.some((e) => (e.body as TrackUpdate).seq === 40)).toBe(false);
@@ -151,7 +151,7 @@ describe("camera actor", () => {
     expect(after.some((t) => before.has(t))).toBe(true);
   });
 
-  it("releases the reorder buffer at flush once the camera was quiet for reorderMs of wall time, not while frames keep coming", () => {
+  it("releases the reorder buffer at flush once the camera was quiet for cameraReorderMs of wall time, not while frames keep coming", () => {
     const frames = scene.frames.slice(0, 30);
     const h = new CameraHarness();
     // a backlog replayed long after it was received: frames keep coming, the gap is not given up by wall time
@@ -162,7 +162,7 @@ describe("camera actor", () => {
     h.now = T + 5000;
     h.flush();
     expect(h.ctx.emits.length).toBe(before);
-    // the camera has gone quiet for longer than reorderMs: what it holds is tracked
+    // the camera has gone quiet for longer than cameraReorderMs: what it holds is tracked
     h.now = T + 5001;
     h.flush();
     const released = h.ctx.emits.slice(before).map((e) => (e.body as TrackUpdate).seq);
@@ -213,8 +213,8 @@ describe("camera actor", () => {
     h.handle("frame");
     expect(h.ctx.sends).toEqual([]);
     expect(h.ctx.emits).toEqual([]);
-    const metric = await h.registry.getSingleMetric("footfall_camera_skipped_total")!.get();
-    const by = Object.fromEntries(metric.values.map((v) => [v.labels.reason, v.value]));
+    const metric = await h.registry.getSingleMetric("footfall_actor_skipped_total")!.get();
+    const by = Object.fromEntries(metric.values.filter((v) => v.labels.kind === "camera").map((v) => [v.labels.reason, v.value]));
     expect(by).toEqual({ invalid: 5, misrouted: 1 });
     expect(await h.counter("footfall_camera_frames_total")).toBe(0);
   });

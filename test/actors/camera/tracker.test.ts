@@ -2,12 +2,13 @@ import { describe, expect, it } from "vitest";
 import { ByteTracker, type StepResult } from "../../../actors/camera/byte-tracker.ts";
 import { boxOf, initiateBox, predictBox, updateBox } from "../../../actors/camera/kalman-box.ts";
 import { iou } from "../../../actors/camera/iou.ts";
-import { cameraParams, type CameraParams } from "../../../actors/camera/params.ts";
+import { CameraParams } from "../../../actors/camera/params.ts";
+import { paramsOf } from "../../../actors/runtime/params.ts";
 import { packed, render, straight, type Walk } from "./scene.ts";
 
 /** Runs the tracker over rendered frames; returns, per oid, the track number it was matched to. */
 function track(frames: ReturnType<typeof render>["frames"], params: Partial<CameraParams> = {}) {
-  const tr = new ByteTracker(cameraParams(params));
+  const tr = new ByteTracker(paramsOf(CameraParams, params));
   const byOid = new Map<string, number>();
   const steps: StepResult[] = [];
   for (const f of frames) {
@@ -124,7 +125,7 @@ describe("ByteTracker", () => {
     expect(fps.some((d) => byOid.has(d.oid))).toBe(false);
     const confirmed = steps.flatMap((r) => r.confirmed);
     expect(confirmed).toHaveLength(1);
-    expect(steps.findIndex((r) => r.confirmed.length > 0)).toBe(cameraParams().minHits - 1);
+    expect(steps.findIndex((r) => r.confirmed.length > 0)).toBe(paramsOf(CameraParams).minHits - 1);
     // minHits 1: confirmed at birth (and false positives then become tracks too)
     const eager = track(scene.frames, { minHits: 1 });
     const personFirst = scene.frames[0]!.detections.findIndex((d) => !d.oid.includes("fp"));
@@ -134,7 +135,7 @@ describe("ByteTracker", () => {
   it("steps identically after encode -> JSON -> decode", () => {
     const walks = [straight([-3, 5], [3, 7], 1.3), straight([3, 5.2], [-3, 6.8], 1.3), straight([0, 3], [0, 10], 1, 500)];
     const scene = render(walks, { fps: 12, frames: 60, jitter: 0.03, miss: 0.1, falsePositives: 0.5, seed: 5, tsJitterMs: 20 });
-    const p = cameraParams();
+    const p = paramsOf(CameraParams);
     const a = new ByteTracker(p);
     let b = new ByteTracker(p);
     scene.frames.forEach((f, k) => {

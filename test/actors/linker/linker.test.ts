@@ -183,7 +183,7 @@ describe("linker actor", () => {
     const other = feed([{ camera: "cam-c", tid: "cam-c:1", from: T0 + 20 * S, to: T0 + 48 * S, pos: () => [30, 15], votes: red }]);
     const all = [...msgs, ...other].sort((a, b) => a.frameTs - b.frameTs);
     expect(all.at(-1)!.frameTs).toBeLessThan(T0 + 65 * S);
-    const { ctx, state, registry, b, clock } = run(all, { silenceS: 60 }, false);
+    const { ctx, state, registry, b, clock } = run(all, { personSilenceS: 60 }, false);
     const isEnd = (s: Sent) => (s.body as PersonEndMsg).type === "person-end";
     expect(ctx.sends.filter(isEnd)).toEqual([]);
     expect(state.persons.has("p1")).toBe(true);
@@ -259,7 +259,7 @@ describe("linker actor", () => {
     b.handle(state, null, ctx, meta());
     b.handle(state, { type: "tracklets", site: "other", camera: "cam-a", seq: 0, frameTs: T0, updates: [] }, ctx, meta());
     expect(ctx.sends).toEqual([]);
-    expect(await counter(registry, "footfall_linker_skipped_total", { reason: "invalid" })).toBe(2);
-    expect(await counter(registry, "footfall_linker_skipped_total", { reason: "misrouted" })).toBe(1);
+    expect(await counter(registry, "footfall_actor_skipped_total", { kind: "linker", reason: "invalid" })).toBe(2);
+    expect(await counter(registry, "footfall_actor_skipped_total", { kind: "linker", reason: "misrouted" })).toBe(1);
   });
 });

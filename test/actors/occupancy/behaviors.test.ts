@@ -4,7 +4,8 @@ import type { CrossingMsg, MoveMsg, SpaceCountsMsg } from "../../../contracts/ac
 import { capacityAlertSubject, occupancyEventSubject, siteOccupancyEventSubject } from "../../../contracts/nats-layout.ts";
 import { doorwayBehavior } from "../../../actors/doorway/behavior.ts";
 import { StaticTopologyLookup } from "../../../topology/topology-lookup.ts";
-import { occupancyBehaviors } from "../../../actors/occupancy/behaviors.ts";
+import { buildKinds } from "../../../actors/kinds.ts";
+import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
 import { POINTS_PER_CHUNK } from "../../../contracts/occupancy-store.ts";
 import { siteBehavior } from "../../../actors/site/behavior.ts";
 import { spaceBehavior } from "../../../actors/space/behavior.ts";
@@ -14,6 +15,9 @@ import { prng, shuffle } from "./ground-truth.ts";
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
+/** a one-hour late horizon; no limit on crossings stamped ahead of the clock unless a test sets one */
+const params = { lateHorizonHours: 1 };
+const doorwayParams = { ...params, maxFutureMs: 0 };
 
 // outside -> lobby -> hall -> shop, plus a side door from outside into the shop
 const topology = new StaticTopologyLookup([{
@@ -42,7 +46,7 @@ async function counterValue(registry: Registry, name: string, labels: Record<str
 describe("doorway actor", () => {
   const setup = (opts: { maxFutureMs?: number } = {}) => {
     const registry = new Registry();
-    const b = doorwayBehavior({ topology, lateHorizonMs: HOUR, registry, ...opts });
+    const b = doorwayBehavior({ topology, registry, params: { ...doorwayParams, ...opts } });
     return { registry, b, state: b.initialState("mall.inner"), ctx: new RecordingContext("doorway", "mall.inner", () => T0) };
   };
 
@@ -69,7 +73,7 @@ describe("doorway actor", () => {
 
   it("sends no move to outside", () => {
     const registry = new Registry();
-    const b = doorwayBehavior({ topology, lateHorizonMs: HOUR, registry });
+    const b = doorwayBehavior({ topology, registry, params: doorwayParams });
     const ctx = new RecordingContext("doorway", "mall.main");
     b.handle(b.initialState("mall.main"), crossing("main", "e1", T0, -1), ctx, meta());
     expect(ctx.sends.map((s) => [s.id, (s.body as MoveMsg).delta])).toEqual([["mall.lobby", -1]]);
@@ -83,7 +87,7 @@ describe("doorway actor", () => {
     const restored = b.decode!(JSON.parse(JSON.stringify(b.encode!(state))), "mall.inner");
     b.handle(restored, crossing("inner", "e1", T0, 1), ctx, meta());
     expect(ctx.take()).toEqual({ sends: [], writes: [], emits: [] });
-    return expect(counterValue(registry, "footfall_occupancy_skipped_total", { kind: "doorway", reason: "duplicate" })).resolves.toBe(2);
+    return expect(counterValue(registry, "footfall_actor_skipped_total", { kind: "doorway", reason: "duplicate" })).resolves.toBe(2);
   });
 
   it("counts, logs and ignores a crossing older than the late horizon; a re-send of it cannot count either", async () => {
@@ -113,7 +117,7 @@ describe("doorway actor", () => {
     b.handle(state, crossing("inner", "e", T0 + 61_000, 1), ctx, meta());
     expect(ctx.take()).toEqual({ sends: [], writes: [], emits: [] });
     expect(unknownCtx.sends).toEqual([]);
-    const skipped = (reason: string) => counterValue(registry, "footfall_occupancy_skipped_total", { kind: "doorway", reason });
+    const skipped = (reason: string) => counterValue(registry, "footfall_actor_skipped_total", { kind: "doorway", reason });
     expect(await skipped("invalid")).toBe(bad.length);
     expect(await skipped("misrouted")).toBe(1);
     expect(await skipped("unknown_doorway")).toBe(1);
@@ -127,7 +131,7 @@ describe("doorway actor", () => {
 describe("space actor", () => {
   const setup = () => {
     const registry = new Registry();
-    const b = spaceBehavior({ lateHorizonMs: HOUR, registry });
+    const b = spaceBehavior({ registry, params });
     return { registry, b, state: b.initialState("mall.hall"), ctx: new RecordingContext("space", "mall.hall") };
   };
   const writtenCounts = (ctx: RecordingContext) =>
@@ -157,7 +161,7 @@ describe("space actor", () => {
     b.handle(state, move("hall", "d:1", T0, 1), ctx, meta());
     b.flush!(state, ctx);
     expect(ctx.take()).toEqual({ sends: [], writes: [], emits: [] });
-    return expect(counterValue(registry, "footfall_occupancy_skipped_total", { kind: "space", reason: "duplicate" })).resolves.toBe(1);
+    return expect(counterValue(registry, "footfall_actor_skipped_total", { kind: "space", reason: "duplicate" })).resolves.toBe(1);
   });
 
   it("a late move rewrites every later point, and the site gets the corrected tail", () => {
@@ -204,7 +208,7 @@ describe("space actor", () => {
 
   it("splits a long correction into chunks that tile the tail; the site total comes out exact", () => {
     const { b, state, ctx } = setup();
-    const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
+    const site = siteBehavior({ registry: new Registry(), params });
     const siteState = site.initialState("mall");
     const siteCtx = new RecordingContext("site", "mall");
     const n = 2 * POINTS_PER_CHUNK + 10;
@@ -238,15 +242,15 @@ describe("space actor", () => {
     b.handle(state, move("shop", "k", T0, 1), ctx, meta());
     b.flush!(state, ctx);
     expect(ctx.take()).toEqual({ sends: [], writes: [], emits: [] });
-    expect(await counterValue(registry, "footfall_occupancy_skipped_total", { kind: "space", reason: "invalid" })).toBe(4);
-    expect(await counterValue(registry, "footfall_occupancy_skipped_total", { kind: "space", reason: "misrouted" })).toBe(1);
+    expect(await counterValue(registry, "footfall_actor_skipped_total", { kind: "space", reason: "invalid" })).toBe(4);
+    expect(await counterValue(registry, "footfall_actor_skipped_total", { kind: "space", reason: "misrouted" })).toBe(1);
   });
 });
 
 describe("space actor capacity alerts", () => {
   it("raises an alert when the count goes above the space's capacity, once, and clears it when it is back", () => {
     const topology = new StaticTopologyLookup([{ site: "mall", doorways: [], spaces: [{ id: "hall", name: "Hall", capacity: 2 }] }]);
-    const b = spaceBehavior({ lateHorizonMs: HOUR, registry: new Registry(), topology });
+    const b = spaceBehavior({ registry: new Registry(), topology, params });
     let state = b.initialState("mall.hall");
     const ctx = new RecordingContext("space", "mall.hall");
     const alerts = () => ctx.emits.filter((e) => e.subject === capacityAlertSubject("mall", "hall")).map((e) => e.body);
@@ -267,7 +271,7 @@ describe("space actor capacity alerts", () => {
 
   it("raises no alert for a space without a capacity", () => {
     const topology = new StaticTopologyLookup([{ site: "mall", doorways: [], spaces: [{ id: "hall", name: "Hall" }] }]);
-    const b = spaceBehavior({ lateHorizonMs: HOUR, registry: new Registry(), topology });
+    const b = spaceBehavior({ registry: new Registry(), topology, params });
     const state = b.initialState("mall.hall");
     const ctx = new RecordingContext("space", "mall.hall");
     for (let i = 1; i <= 50; i++) b.handle(state, move("hall", `d:${i}`, T0 + i, 1), ctx, meta());
@@ -278,7 +282,7 @@ describe("space actor capacity alerts", () => {
 
 describe("site actor", () => {
   it("sums the spaces at every instant and stays right after a late correction", () => {
-    const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
+    const site = siteBehavior({ registry: new Registry(), params });
     const state = site.initialState("mall");
     const ctx = new RecordingContext("site", "mall");
     let version = 0;
@@ -307,7 +311,7 @@ describe("site actor", () => {
   });
 
   it("takes a space's count before its first tail from `before` (a site that joins late)", () => {
-    const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
+    const site = siteBehavior({ registry: new Registry(), params });
     const state = site.initialState("mall");
     const ctx = new RecordingContext("site", "mall");
     site.handle(state, { type: "space-counts", site: "mall", space: "hall", from: T0 + 100, before: 2, version: 7, points: [[T0 + 100, 3]] }, ctx, meta());
@@ -318,7 +322,7 @@ describe("site actor", () => {
   });
 
   it("skips invalid, misrouted and unordered space counts", () => {
-    const site = siteBehavior({ lateHorizonMs: HOUR, registry: new Registry() });
+    const site = siteBehavior({ registry: new Registry(), params });
     const state = site.initialState("mall");
     const ctx = new RecordingContext("site", "mall");
     const good: SpaceCountsMsg = { type: "space-counts", site: "mall", space: "hall", from: T0, before: 0, version: 1, points: [[T0, 1]] };
@@ -342,7 +346,7 @@ describe("doorway -> space -> site, end to end through the behaviours", () => {
       }
       const resent = crossings.filter(() => rnd() < 0.15);
       const delivery = shuffle([...crossings, ...resent], rnd);
-      const h = new OccupancyHarness({ topology, lateHorizonMs: HOUR });
+      const h = new OccupancyHarness({ topology, lateHorizonHours: 1 });
       delivery.forEach((c, i) => {
         h.crossing(c);
         if (rnd() < 0.05) h.run();
@@ -364,9 +368,9 @@ describe("doorway -> space -> site, end to end through the behaviours", () => {
     }
   });
 
-  it("occupancyBehaviors serves the three kinds", () => {
-    const reg = occupancyBehaviors({ topology, lateHorizonMs: HOUR, registry: new Registry() });
-    expect([...reg.keys()].sort()).toEqual(["doorway", "site", "space"]);
+  it("the registry of kinds serves the occupancy kinds next to the others", () => {
+    const reg = buildKinds({ topology, sites: new StaticSiteLookup([]), config: { lateHorizonHours: 1 }, registry: new Registry() });
+    expect([...reg.keys()].sort()).toEqual(["camera", "doorway", "linker", "person", "site", "space", "zone"]);
     for (const [kind, b] of reg) expect(b.kind).toBe(kind);
   });
 });

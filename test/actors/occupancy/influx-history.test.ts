@@ -49,7 +49,7 @@ describe("occupancy history in a real InfluxDB", () => {
     const onTime = crossings.filter((_, i) => i % 5 !== 0).sort((a, b) => a.ts - b.ts);
 
     let pending: IPoint[] = [];
-    const h = new OccupancyHarness({ topology, lateHorizonMs: 3_600_000, onWrite: (p) => pending.push(...p) });
+    const h = new OccupancyHarness({ topology, lateHorizonHours: 1, onWrite: (p) => pending.push(...p) });
     const writeAll = async () => {
       // precision "n": every timestamp is an integer nanosecond string
       for (let i = 0; i < pending.length; i += 5000) await influx.writePoints(pending.slice(i, i + 5000), { precision: "n" });

@@ -3,7 +3,8 @@ import { Registry } from "prom-client";
 import type { CrossingMsg } from "../../../contracts/actor-messages.ts";
 import { OUTSIDE } from "../../../contracts/ids.ts";
 import type { TopologyLookup } from "../../../topology/topology-lookup.ts";
-import { occupancyBehaviors } from "../../../actors/occupancy/behaviors.ts";
+import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
+import { buildKinds } from "../../../actors/kinds.ts";
 import type { ActorBehavior, BehaviorRegistry } from "../../../actors/runtime/types.ts";
 import { meta, RecordingContext, type Emitted } from "./recording-context.ts";
 import { truthAt, truthPoints, type TruthEvent } from "./ground-truth.ts";
@@ -11,7 +12,7 @@ import { truthAt, truthPoints, type TruthEvent } from "./ground-truth.ts";
 interface Live { behavior: ActorBehavior<unknown>; state: unknown; ctx: RecordingContext; touched: boolean }
 
 /**
- * Drives the occupancy behaviours the way the runtime does (one message at a time per actor,
+ * Drives the occupancy behaviours (built by the host's registry of kinds) the way the runtime does (one message at a time per actor,
  * flush of touched actors, snapshots through encode/JSON/decode), delivering each actor's sends
  * to the target actor. Written points are kept as InfluxDB keeps them: measurement + tags +
  * timestamp, later writes overwrite.
@@ -25,8 +26,11 @@ export class OccupancyHarness {
   private queue: Array<{ kind: string; id: string; body: unknown }> = [];
   private seq = 0;
 
-  constructor(opts: { topology: TopologyLookup; lateHorizonMs: number; onWrite?: (points: IPoint[]) => void }) {
-    this.behaviors = occupancyBehaviors({ topology: opts.topology, lateHorizonMs: opts.lateHorizonMs, registry: this.registry });
+  constructor(opts: { topology: TopologyLookup; lateHorizonHours: number; onWrite?: (points: IPoint[]) => void }) {
+    // crossings are not refused for being ahead of this harness's fixed clock (maxFutureMs 0)
+    this.behaviors = buildKinds({
+      topology: opts.topology, sites: new StaticSiteLookup([]), config: { lateHorizonHours: opts.lateHorizonHours, maxFutureMs: 0 }, registry: this.registry,
+    });
     this.onWrite = opts.onWrite;
   }
   private onWrite: ((points: IPoint[]) => void) | undefined;

@@ -216,7 +216,7 @@ describe("person-track actor: lines, attributes, end, output", () => {
     expect(lastUpdate(s.ctx).attrs.shoes).toEqual({ value: "red", conf: Math.round((3 / 4.1) * 1000) / 1000 });
     feedAll(s, [{ ...job, job: "job-2", votes: { shoes: { white: 10 } } }]);
     expect(lastUpdate(s.ctx).attrs.shoes!.value).toBe("white");
-    expect(await s.registry.getSingleMetric("footfall_person_skipped_total")!.get().then((m) => m.values.find((x) => x.labels.reason === "job_applied")?.value)).toBe(2);
+    expect(await s.registry.getSingleMetric("footfall_actor_skipped_total")!.get().then((m) => m.values.find((x) => x.labels.kind === "person" && x.labels.reason === "job_applied")?.value)).toBe(2);
   });
 
   it("writes one person point at its founding time (ns) with every field, and emits versioned updates", () => {

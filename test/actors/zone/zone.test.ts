@@ -78,8 +78,8 @@ describe("zone actor: camera-based occupancy", () => {
     deliver(s, [zp("p1", 3, [[T0, T0 + 5 * S]])]);
     const { writes } = deliver(s, [zp("p1", 2, [[T0, T0 + 50 * S]]), zp("p1", 3, [[T0, T0 + 50 * S]])]);
     expect(writes).toEqual([]);
-    const m = await s.registry.getSingleMetric("footfall_zone_skipped_total")!.get();
-    expect(m.values.find((v) => v.labels.reason === "stale")?.value).toBe(2);
+    const m = await s.registry.getSingleMetric("footfall_actor_skipped_total")!.get();
+    expect(m.values.find((v) => v.labels.kind === "zone" && v.labels.reason === "stale")?.value).toBe(2);
   });
 
   it("ends at the same counts whatever the order of delivery, with duplicates (30 seeds)", () => {
