@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CrossingMsg, MoveMsg, SpaceCountsMsg } from "./actor-messages.ts";
+import { CrossingMsg, MoveMsg, SpaceCountsMsg } from "./occupancy-messages.ts";
 import { ActorKinds } from "./nats-layout.ts";
 import { CameraStatusMsg, ChunkMsg, FrameMsg, PersonAttrsMsg, PersonEndMsg, PersonObsMsg, TrackletsMsg, ZonePersonMsg } from "./track-messages.ts";
 

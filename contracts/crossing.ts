@@ -14,7 +14,6 @@ export const CrossingEvent = z.strictObject({
   doorway: DoorwayId,
   delta: z.union([z.literal(1), z.literal(-1)], { error: "delta must be 1 or -1" }),
 });
-export type CrossingEventIn = z.input<typeof CrossingEvent>;
 export type CrossingEvent = z.output<typeof CrossingEvent>;
 
 /** Most events one batch may carry (bulk replay after an outage is sent in several batches). */

@@ -60,9 +60,6 @@ export const DEFAULT_FAULTS: CameraFaults = {
   maxLateMs: 3000,
 };
 
-/** What a simulated smart camera can do beyond detecting: send a re-ID embedding of this many dimensions (0 = none). */
-export interface CameraCapabilities { embeddingDims: number }
-
 /** A perfect camera (people hidden behind others are still detected): for tests of everything else. */
 export const NO_FAULTS: CameraFaults = {
   ...DEFAULT_FAULTS,

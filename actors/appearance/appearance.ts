@@ -36,13 +36,6 @@ export function addVotes(into: AttrVotes, from: AttrVotes | undefined): void {
   }
 }
 
-/** A deep copy of votes (states must not share objects). */
-export function copyVotes(v: AttrVotes): AttrVotes {
-  const out: AttrVotes = {};
-  addVotes(out, v);
-  return out;
-}
-
 /** The value with the most summed confidence (ties: the smaller value, for determinism), its share, and the total. */
 export function topValue(values: Record<string, number>): { value: string; share: number; total: number } | undefined {
   let total = 0, best: string | undefined, bestConf = -1;

@@ -9,7 +9,7 @@ import { DEFAULTS } from "../../infra/config.ts";
 export const CameraParams = z.strictObject({
   /** frames wait this long (frame time) for a missing earlier frame before the gap is given up;
    *  at flush, a buffer whose oldest frame was received this long ago (wall time) is released */
-  cameraReorderMs: z.number().int().min(0).max(120_000).default(DEFAULTS.cameraReorderMs),
+  cameraReorderMs: z.number().int().min(0).max(600_000).default(DEFAULTS.cameraReorderMs),
   /** most frames held in the reorder buffer; beyond it the oldest gap is given up */
   maxBufferedFrames: z.number().int().min(1).max(100_000).default(1_000),
   /** most bytes (JSON, estimated) held in the reorder buffer; beyond it the oldest gap is given up */

@@ -1,6 +1,6 @@
 import type { Registry } from "prom-client";
 import { ActorInbox } from "../../contracts/actor-inbox.ts";
-import type { MoveMsg } from "../../contracts/actor-messages.ts";
+import { occupancyMsgIds, type MoveMsg } from "../../contracts/occupancy-messages.ts";
 import { crossingMsgId } from "../../contracts/crossing.ts";
 import { OUTSIDE } from "../../contracts/ids.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
@@ -22,9 +22,6 @@ export interface DoorwayDeps {
 }
 
 export interface DoorwayState { seen: SeenKeys }
-
-/** The space actor's message id for one crossing's move into or out of `space`. */
-export const moveMsgId = (site: string, space: string, key: string) => `mv:${site}:${space}:${key}`;
 
 /**
  * doorway actor, id "{site}.{doorway}": de-duplicates crossings for all time (within the late
@@ -68,7 +65,7 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
         for (const [space, delta] of moves) {
           if (space === OUTSIDE) continue;
           const move: MoveMsg = { type: "move", site: c.site, space, key, ts: c.ts, delta, receivedAt: c.receivedAt };
-          ctx.send(ActorKinds.space, `${c.site}.${space}`, move, moveMsgId(c.site, space, key));
+          ctx.send(ActorKinds.space, `${c.site}.${space}`, move, occupancyMsgIds.move(c.site, space, key));
         }
       }
       ctx.write([{

@@ -110,7 +110,7 @@ export class ActorHost {
       for (let attempt = 0; ; attempt++) {
         try { return await via.open(bucket); } catch (e) {
           if (attempt >= 30) throw e;
-          o.log.warn({ bucket, err: (e as Error).message }, "opening KV bucket failed; retrying");
+          o.log.warn({ bucket, err: e }, "opening KV bucket failed; retrying");
           await pause(backoffMs(attempt));
         }
       }
@@ -197,14 +197,14 @@ export class ActorHost {
     }
     if (!this.announcing && !this.stopped) {
       this.announcing = this.hosts.announce({ partitions: this.ownedPartitions(), at: Date.now() })
-        .catch((e) => this.log.debug({ err: (e as Error).message }, "host announcement failed"))
+        .catch((e) => this.log.debug({ err: e }, "host announcement failed"))
         .finally(() => { this.announcing = undefined; });
     }
   }
 
   private balanceTick(): void {
     if (this.stopped || this.balancing) return;
-    this.balancing = this.rebalance().catch((e) => this.log.warn({ err: (e as Error).message }, "rebalance failed"))
+    this.balancing = this.rebalance().catch((e) => this.log.warn({ err: e }, "rebalance failed"))
       .finally(() => { this.balancing = undefined; });
   }
 
@@ -225,7 +225,7 @@ export class ActorHost {
       try {
         lease = await Lease.acquire(this.kvLeases, p, this.hostId, this.o.leaseTtlMs);
       } catch (e) {
-        this.log.debug({ partition: p, err: (e as Error).message }, "lease acquisition failed");
+        this.log.debug({ partition: p, err: e }, "lease acquisition failed");
         continue;
       }
       if (!lease) continue;
@@ -288,7 +288,7 @@ export class ActorHost {
     if (this.holdings.get(partition) === h) {
       this.holdings.delete(partition);
       this.metrics.partitionsOwned.dec();
-      await h.lease.release().catch((e) => this.log.warn({ partition, err: (e as Error).message }, "lease release failed; it will expire"));
+      await h.lease.release().catch((e) => this.log.warn({ partition, err: e }, "lease release failed; it will expire"));
     }
   }
 }

@@ -28,7 +28,7 @@ export class HostRegistry {
       lookup.catch(() => {});
       this.lastCount = ids.size;
     } catch (e) {
-      this.log.debug({ err: (e as Error).message }, "live hosts lookup failed; keeping the last count");
+      this.log.debug({ err: e }, "live hosts lookup failed; keeping the last count");
     }
     return this.lastCount;
   }

@@ -76,7 +76,7 @@ export class Outbox {
         if (this.abandoned) throw new OutboxAbandonedError();
         this.opts.metrics?.publishRetries.inc();
         if (attempt === 0 || attempt % 10 === 0) {
-          this.opts.log.warn({ subject, msgId, attempt, err: (e as Error).message }, "publish failed; retrying");
+          this.opts.log.warn({ subject, msgId, attempt, err: e }, "publish failed; retrying");
         }
         await pause(backoffMs(attempt, 2000));
       }

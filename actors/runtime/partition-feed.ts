@@ -60,7 +60,7 @@ export class PartitionFeed {
             this.waitingSince = performance.now();
           }
         } catch (e) {
-          if (!this.stopped) this.log.warn({ partition: this.partition, err: (e as Error).message, attempt }, "partition consumer failed; recreating");
+          if (!this.stopped) this.log.warn({ partition: this.partition, err: e, attempt }, "partition consumer failed; recreating");
         } finally {
           this.waitingSince = undefined;
           this.iter?.stop();
@@ -101,7 +101,7 @@ export class PartitionFeed {
     } catch (e) {
       if (c !== this.consumer) return;
       this.suspicion++;
-      this.log.debug({ partition: this.partition, err: (e as Error).message }, "partition consumer probe failed");
+      this.log.debug({ partition: this.partition, err: e }, "partition consumer probe failed");
     }
     if (this.suspicion >= 2 && !this.stopped) {
       this.log.warn({ partition: this.partition, position: this.cursor }, "partition consumer stalled or gone; recreating");

@@ -85,7 +85,7 @@ export class PartitionWorker {
     this.loop = this.run().catch((e) => {
       if (e instanceof Abandoned || this.stopping) return;
       // last resort: the host drops the partition and takes it up again from its checkpoint
-      this.log.error({ err: (e as Error)?.message ?? String(e) }, "partition worker failed");
+      this.log.error({ err: e }, "partition worker failed");
       this.o.onLost(this.partition, "worker failed");
     });
   }
@@ -114,7 +114,7 @@ export class PartitionWorker {
         break;
       } catch (e) {
         if (e instanceof FencedError) break;
-        this.log.warn({ err: (e as Error).message, attempt }, "final checkpoint failed; retrying");
+        this.log.warn({ err: e, attempt }, "final checkpoint failed; retrying");
         await pause(backoffMs(attempt + 3, 2000));
       }
     }
@@ -161,7 +161,7 @@ export class PartitionWorker {
       try {
         return await fn();
       } catch (e) {
-        if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err: (e as Error).message, attempt }, `${what} failed; retrying`);
+        if (attempt === 0 || attempt % 10 === 0) this.log.warn({ err: e, attempt }, `${what} failed; retrying`);
         await pause(backoffMs(attempt, 2000));
       }
     }
@@ -231,7 +231,7 @@ export class PartitionWorker {
       actor = await this.actor(kind, id, behavior);
     } catch (e) {
       if (e instanceof Abandoned) throw e;
-      this.log.error({ kind, id, seq: m.seq, err: (e as Error)?.message ?? String(e) }, "actor could not be created; message skipped");
+      this.log.error({ kind, id, seq: m.seq, err: e }, "actor could not be created; message skipped");
     }
     if (!actor) {
       this.o.metrics.errors.inc({ kind });
@@ -250,7 +250,7 @@ export class PartitionWorker {
       this.o.metrics.messages.inc({ kind });
     } catch (e) {
       this.o.metrics.errors.inc({ kind });
-      this.log.error({ kind, id, seq: m.seq, err: (e as Error)?.message ?? String(e) }, "actor failed to handle a message; skipped");
+      this.log.error({ kind, id, seq: m.seq, err: e }, "actor failed to handle a message; skipped");
     } finally {
       end();
     }
@@ -281,7 +281,7 @@ export class PartitionWorker {
         state = behavior.decode ? behavior.decode(snap.state, id) : snap.state;
       } catch (e) {
         this.o.metrics.errors.inc({ kind });
-        this.log.error({ kind, id, err: (e as Error).message }, "actor snapshot could not be decoded; starting from the initial state");
+        this.log.error({ kind, id, err: e }, "actor snapshot could not be decoded; starting from the initial state");
         state = behavior.initialState(id);
       }
     }
@@ -301,7 +301,7 @@ export class PartitionWorker {
         await a.behavior.flush(a.state, a);
       } catch (e) {
         this.o.metrics.errors.inc({ kind: a.kind });
-        this.log.error({ kind: a.kind, id: a.id, err: (e as Error)?.message ?? String(e) }, "actor flush failed");
+        this.log.error({ kind: a.kind, id: a.id, err: e }, "actor flush failed");
       }
       a.version++;
     }
@@ -313,7 +313,7 @@ export class PartitionWorker {
       await this.serial(() => this.flushActors());
       this.o.writer.flush().catch(() => {});
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, "flush failed");
+      this.log.warn({ err: e }, "flush failed");
     }
   }
 
@@ -326,7 +326,7 @@ export class PartitionWorker {
         this.o.onLost(this.partition, `fenced: ${e.message}`);
       } else if (!(e instanceof Abandoned) && !this.abandoned) {
         this.o.metrics.checkpoints.inc({ outcome: "failed" });
-        this.log.warn({ err: (e as Error).message }, "checkpoint failed; will retry");
+        this.log.warn({ err: e }, "checkpoint failed; will retry");
       }
     }
   }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import type { SiteOccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, siteOccupancyEventSubject } from "../../contracts/nats-layout.ts";
+import { occupancyMsgIds } from "../../contracts/occupancy-messages.ts";
 import { MEASUREMENT_SITE_OCCUPANCY, POINTS_PER_CHUNK } from "../../contracts/occupancy-store.ts";
 import { defineBehavior } from "../runtime/define-behavior.ts";
 import { paramsOf } from "../runtime/params.ts";
@@ -67,7 +68,7 @@ export function siteBehavior(deps: SiteDeps = {}): ActorBehavior<SiteState> {
         const count = state.timelines.total();
         if (count !== state.emitted) {
           const ev: SiteOccupancyChanged = { type: "site_occupancy.changed", site, count, at: state.timelines.newest ?? tail.from };
-          ctx.emit(siteOccupancyEventSubject(site), ev, `so:${site}:${state.timelines.version}`);
+          ctx.emit(siteOccupancyEventSubject(site), ev, occupancyMsgIds.siteOccupancyChanged(site, state.timelines.version));
           state.emitted = count;
         }
       }

@@ -2,7 +2,7 @@ import type { IPoint } from "influx";
 import type { Registry } from "prom-client";
 import { z } from "zod";
 import { ActorInbox } from "../../contracts/actor-inbox.ts";
-import type { SpaceCountsMsg } from "../../contracts/actor-messages.ts";
+import { occupancyMsgIds, type SpaceCountsMsg } from "../../contracts/occupancy-messages.ts";
 import type { CapacityAlert, OccupancyChanged } from "../../contracts/events.ts";
 import { ActorKinds, capacityAlertSubject, occupancyEventSubject } from "../../contracts/nats-layout.ts";
 import type { TopologyLookup } from "../../topology/topology-lookup.ts";
@@ -82,13 +82,13 @@ export function spaceBehavior(deps: SpaceDeps): ActorBehavior<SpaceState> {
           const before = prev ? prev[1] : tail.before;
           ctx.write(points.map(([t, count]): IPoint => ({ measurement: MEASUREMENT_OCCUPANCY, tags, fields: { count }, timestamp: msToNs(t) })));
           const msg: SpaceCountsMsg = { type: "space-counts", site, space, from, before, version, points };
-          ctx.send(ActorKinds.site, site, msg, `sc:${site}:${space}:${tail.from}:${version}:${chunk}`);
+          ctx.send(ActorKinds.site, site, msg, occupancyMsgIds.spaceCounts(site, space, tail.from, version, chunk));
         }
         const count = state.timeline.current();
         if (count !== state.emitted) {
           const at = state.timeline.newest ?? tail.from;
           const ev: OccupancyChanged = { type: "occupancy.changed", site, space, count, at };
-          ctx.emit(occupancyEventSubject(site, space), ev, `oc:${site}:${space}:${version}`);
+          ctx.emit(occupancyEventSubject(site, space), ev, occupancyMsgIds.occupancyChanged(site, space, version));
           state.emitted = count;
         }
         const capacity = deps.topology?.capacity(site, space);
@@ -97,7 +97,7 @@ export function spaceBehavior(deps: SpaceDeps): ActorBehavior<SpaceState> {
           const alert: CapacityAlert = {
             type: "alert.capacity", site, space, state: over ? "over" : "cleared", count, capacity, at: state.timeline.newest ?? tail.from,
           };
-          ctx.emit(capacityAlertSubject(site, space), alert, `al:${site}:${space}:${version}`);
+          ctx.emit(capacityAlertSubject(site, space), alert, occupancyMsgIds.capacityAlert(site, space, version));
           ctx.log.info({ actor: ctx.id, count, capacity, state: alert.state }, "capacity alert");
           state.overCapacity = over;
         }

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { CrossingBatch, CrossingEvent, CrossingPayload, crossingMsgId } from "../../contracts/crossing.ts";
-import type { CrossingMsg } from "../../contracts/actor-messages.ts";
+import type { CrossingMsg } from "../../contracts/occupancy-messages.ts";
 import type { DeviceRecord } from "../../contracts/device.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { describeIssues } from "../../infra/zod-issues.ts";

@@ -4,7 +4,7 @@ import { startApiHarness, jsonOf, type ApiHarness } from "./api-harness.ts";
 import { eventually } from "../support/retry.ts";
 import { provisionNats } from "../../infra/provision.ts";
 import { ActorKinds, STREAM_ACTORS, actorSubject } from "../../contracts/nats-layout.ts";
-import { CrossingMsg } from "../../contracts/actor-messages.ts";
+import { CrossingMsg } from "../../contracts/occupancy-messages.ts";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const T0 = Date.UTC(2024, 2, 4, 9, 0, 0);

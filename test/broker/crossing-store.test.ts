@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { CrossingMsg } from "../../contracts/actor-messages.ts";
+import { CrossingMsg } from "../../contracts/occupancy-messages.ts";
 import { CrossingEvent } from "../../contracts/crossing.ts";
 import { STREAM_ACTORS, actorSubject, parseActorSubject } from "../../contracts/nats-layout.ts";
 import { connectNats } from "../../infra/nats.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MqttClient } from "mqtt";
-import { CrossingMsg } from "../../contracts/actor-messages.ts";
+import { CrossingMsg } from "../../contracts/occupancy-messages.ts";
 import { STREAM_ACTORS, actorSubject } from "../../contracts/nats-layout.ts";
 import { commandTopic, deviceTopic } from "../../contracts/topics.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";

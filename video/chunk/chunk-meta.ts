@@ -3,11 +3,9 @@
  * the camera's key (HMAC-SHA256 over contracts/video.ts' canonical serialisation), and verified.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { stat } from "node:fs/promises";
 import path from "node:path";
 import { ChunkMeta, ChunkMetaUnsigned, canonicalChunkMeta } from "../../contracts/video.ts";
 import type { ChunkProbe } from "./chunk-probe.ts";
-import { sha256File } from "./file-sha256.ts";
 
 export type CameraKey = string | Buffer;
 
@@ -38,13 +36,6 @@ export interface ChunkPlacement {
   start_ms: number;
   end_ms: number;
   gap_before_ms: number;
-}
-
-/** Builds and signs the record of the chunk at `file` (hashes the file). */
-export async function buildChunkMeta(file: string, probe: ChunkProbe, place: ChunkPlacement, key: CameraKey): Promise<ChunkMeta> {
-  const [hash, st] = await Promise.all([sha256File(file), stat(file)]);
-  if (st.size !== hash.bytes) throw new Error(`${file} changed while it was hashed`);
-  return chunkMetaOf(file, probe, hash, place, key);
 }
 
 /** Builds and signs the record from a chunk's probe and hash. */

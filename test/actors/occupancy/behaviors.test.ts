@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
-import type { CrossingMsg, MoveMsg, SpaceCountsMsg } from "../../../contracts/actor-messages.ts";
+import type { CrossingMsg, MoveMsg, SpaceCountsMsg } from "../../../contracts/occupancy-messages.ts";
 import { capacityAlertSubject, occupancyEventSubject, siteOccupancyEventSubject } from "../../../contracts/nats-layout.ts";
 import { doorwayBehavior } from "../../../actors/doorway/behavior.ts";
 import { StaticTopologyLookup } from "../../../topology/topology-lookup.ts";

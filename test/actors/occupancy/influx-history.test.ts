@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InfluxDB, IPoint } from "influx";
-import type { CrossingMsg } from "../../../contracts/actor-messages.ts";
+import type { CrossingMsg } from "../../../contracts/occupancy-messages.ts";
 import { StaticTopologyLookup } from "../../../topology/topology-lookup.ts";
 import { occupancySchemas } from "../../../contracts/occupancy-store.ts";
 import { influxClient, provisionInflux } from "../../../infra/provision.ts";

@@ -1,6 +1,6 @@
 import type { IPoint } from "influx";
 import { Registry } from "prom-client";
-import type { CrossingMsg } from "../../../contracts/actor-messages.ts";
+import type { CrossingMsg } from "../../../contracts/occupancy-messages.ts";
 import { OUTSIDE } from "../../../contracts/ids.ts";
 import type { TopologyLookup } from "../../../topology/topology-lookup.ts";
 import { StaticSiteLookup } from "../../../topology/site-geometry.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
-import type { CrossingMsg } from "../../../contracts/actor-messages.ts";
+import type { CrossingMsg } from "../../../contracts/occupancy-messages.ts";
 import { ActorKinds } from "../../../contracts/nats-layout.ts";
 import { buildKinds, FOOTFALL_KINDS } from "../../../actors/kinds.ts";
 import type { KindContext } from "../../../actors/runtime/define-behavior.ts";

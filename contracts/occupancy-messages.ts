@@ -52,3 +52,20 @@ export const SpaceCountsMsg = z.strictObject({
   points: z.array(z.tuple([z.number().int(), z.number().int().nonnegative()])),
 });
 export type SpaceCountsMsg = z.infer<typeof SpaceCountsMsg>;
+
+/**
+ * Deterministic message ids of the occupancy slice (Nats-Msg-Id in FF_ACTORS and FF_EVENTS): a
+ * replayed message gets the same id, so JetStream stores it once inside its duplicate window.
+ */
+export const occupancyMsgIds = {
+  /** doorway -> space: one crossing's move into or out of `space` (key = "{device}:{eventId}") */
+  move: (site: string, space: string, key: string) => `mv:${site}:${space}:${key}`,
+  /** space -> site: chunk `chunk` of the space's tail from `from` at timeline version `version` */
+  spaceCounts: (site: string, space: string, from: number, version: number, chunk: number) => `sc:${site}:${space}:${from}:${version}:${chunk}`,
+  /** event occupancy.changed of a space at timeline version `version` */
+  occupancyChanged: (site: string, space: string, version: number) => `oc:${site}:${space}:${version}`,
+  /** event alert.capacity of a space at timeline version `version` */
+  capacityAlert: (site: string, space: string, version: number) => `al:${site}:${space}:${version}`,
+  /** event site_occupancy.changed at the site's timeline version `version` */
+  siteOccupancyChanged: (site: string, version: number) => `so:${site}:${version}`,
+};
