@@ -1,5 +1,10 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, loadConfig } from "../../infra/config.ts";
+import { ConfigError, DEFAULTS, loadConfig, readVariable, VARIABLES } from "../../infra/config.ts";
+import { withConfigTable } from "../../infra/config-table.ts";
+import { sourceFiles } from "../tree/import-graph.ts";
 
 describe("configuration", () => {
   it("takes defaults, then the environment, then explicit overrides", () => {
@@ -20,5 +25,41 @@ describe("configuration", () => {
       expect(problems).toMatch(/FOOTFALL_ADMIN_TOKEN \(adminToken\): must be at least 8 characters/);
       expect(problems).toMatch(/FOOTFALL_RAW_RETENTION \(rawRetention\): an InfluxDB duration/);
     }
+  });
+});
+
+describe("configuration declared once", () => {
+  const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+  it("docs/configuration.md holds the table generated from infra/config.ts (npm run docs:config)", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8");
+    expect(withConfigTable(doc)).toBe(doc);
+    for (const v of Object.values(VARIABLES)) expect(doc).toContain(`| \`${v.env}\` |`);
+  });
+
+  it("every default passes its own schema", () => {
+    for (const [key, v] of Object.entries(VARIABLES)) {
+      expect(v.schema.safeParse(v.default).success, key).toBe(true);
+    }
+  });
+
+  it("reads one variable alone with its default and its check", () => {
+    expect(readVariable("linkerWaitMs", {})).toBe(DEFAULTS.linkerWaitMs);
+    expect(readVariable("linkerWaitMs", { FOOTFALL_LINKER_WAIT_MS: "1500" })).toBe(1500);
+    expect(() => readVariable("logLevel", { FOOTFALL_LOG_LEVEL: "loud" })).toThrow(/FOOTFALL_LOG_LEVEL \(logLevel\)/);
+  });
+
+  it("no product code reads a footfall variable from the environment but through infra/config.ts", () => {
+    const names = new Set(Object.values(VARIABLES).map((v) => v.env));
+    const readers: string[] = [];
+    for (const file of sourceFiles(ROOT)) {
+      if (file.startsWith("test/") || file === "infra/config.ts" || file === "vitest.config.ts") continue;
+      const text = fs.readFileSync(path.join(ROOT, file), "utf8");
+      for (const m of text.matchAll(/process\.env\.([A-Z_]+)|process\.env\[["']([A-Z_]+)["']\]/g)) {
+        const name = m[1] ?? m[2]!;
+        if (names.has(name) || name.startsWith("FOOTFALL_")) readers.push(`${file}: ${name}`);
+      }
+    }
+    expect(readers).toEqual([]);
   });
 });
