@@ -1,10 +1,15 @@
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { ConfigError, DEFAULTS, loadConfig, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 
+/** package.json's version: the one release number of the whole system */
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
 /** The footfall CLI: each command's body lives in its own module, loaded on demand. */
 const program = new Command("footfall")
   .description("people-flow analytics for buildings")
+  .version(version)
   .showHelpAfterError();
 
 function config(): Config {
