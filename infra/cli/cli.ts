@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
 import { ConfigError, DEFAULTS, loadConfig, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 
@@ -101,7 +102,7 @@ program.command("detect")
   .option("--fps <n>", "frames per second of source time (default 5)")
   .option("--every <n>", "every n-th source frame instead of --fps")
   .option("--threads <n>", "ONNX Runtime intra-op threads", "2")
-  .option("--score <n>", "score threshold", "0.35")
+  .option("--score <n>", "score threshold (the camera's default)", String(DEFAULT_SCORE))
   .option("--max-frames <n>", "stop after n sampled frames")
   .option("--duration <s>", "stop after s seconds of source time")
   .option("--start <s>", "start s seconds into the source")

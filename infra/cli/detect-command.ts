@@ -2,12 +2,14 @@
  * `footfall detect <video or image file | URL>`: runs the person detector and the garment colour
  * attributes over sampled frames and prints one JSON line per processed frame on stdout:
  *
- *   {"frame": 3, "ts": 0.6, "detections": [{"box": [x1, y1, x2, y2], "score": 0.812,
+ *   {"frame": 6, "sampled": 3, "ts": 0.6, "detections": [{"box": [x1, y1, x2, y2], "score": 0.812,
  *     "attrs": {"upper": {"value": "red", "conf": 0.74}, "lower": {"value": "blue", "conf": 0.9}}}]}
  *
- * `frame` is the index of the frame among the sampled frames (with the motion gate on, frames it
- * holds back are not printed, so indices may jump), `ts` its time in seconds from the source start
- * (its pts), boxes in source pixels rounded to 0.1 px, scores to 0.001, confidences to 0.01.
+ * `frame` is the frame's number in the source (0 = its first frame; video/detect/frame-sampler.ts),
+ * `sampled` its index among the sampled frames (with the motion gate on, frames it holds back are
+ * not printed, so both may jump), `ts` its time in seconds from the source start (its pts), boxes
+ * in source pixels rounded to 0.1 px, scores to 0.001, confidences to 0.01. The score threshold
+ * defaults to the camera's (video/detect/detect-defaults.ts).
  * Frames: `--fps n` per second of source time (default 5) or `--every n` (every n-th source frame).
  * A progress bar goes to stderr when stderr is a terminal, and a one-line summary with the time
  * per stage goes to stderr at the end; stdout carries the JSON lines only.
@@ -18,6 +20,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
+import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
 import { r3 } from "../../video/detect/detect-frame.ts";
 import { detectFrames } from "../../video/detect/detect-loop.ts";
 import type { DetectSource } from "../../video/detect/detect-source.ts";
@@ -81,7 +84,7 @@ export function parseDetectOptions(source: string, o: DetectCliOptions): DetectS
   const fps = num("fps", o.fps, { min: 0, minExclusive: true, max: 1000 });
   const every = num("every", o.every, { integer: true, min: 1 });
   const threads = num("threads", o.threads, { integer: true, min: 1, max: 64 }) ?? 2;
-  const score = num("score", o.score, { min: 0, max: 1 }) ?? 0.35;
+  const score = num("score", o.score, { min: 0, max: 1 }) ?? DEFAULT_SCORE;
   const maxFrames = num("max-frames", o.maxFrames, { integer: true, min: 1 });
   const durationS = num("duration", o.duration, { min: 0, minExclusive: true });
   const startS = num("start", o.start, { min: 0 });
@@ -186,7 +189,7 @@ export async function runDetect(source: string, o: DetectCliOptions): Promise<nu
       onHeld: progress,
     })) {
       const out = f.frame.detections.map((d) => ({ box: d.box, score: d.score, attrs: d.attrs }));
-      const ok = await writeLine(JSON.stringify({ frame: f.index, ts: r3(f.t), detections: out }));
+      const ok = await writeLine(JSON.stringify({ frame: f.sourceIndex, sampled: f.index, ts: r3(f.t), detections: out }));
       progress();
       if (!ok) abort.abort();
       if (abort.signal.aborted) break;

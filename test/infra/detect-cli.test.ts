@@ -1,8 +1,9 @@
 /**
  * `footfall detect` as a user runs it: the real CLI (node infra/cli/footfall.js, tsx, ffmpeg,
  * onnxruntime-node) on a few seconds of vtest.avi. Every stdout line must be JSON in the issue's
- * format (frame, ts, detections with box in source pixels, score, upper/lower colour attrs that
- * pass the camera event contract); some frames hold ≥ 2 persons; the summary on stderr is printed.
+ * format (frame: the number in the source, sampled: the index among the sampled frames, ts,
+ * detections with box in source pixels, score, upper/lower colour attrs that pass the camera
+ * event contract); some frames hold ≥ 2 persons; the summary on stderr is printed.
  * A still image gives one line. Bad options and a missing file exit 2 with a message on stderr and nothing on stdout.
  */
 import { spawnSync } from "node:child_process";
@@ -13,6 +14,9 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AttrValue, Colour, Detection } from "../../contracts/detection.ts";
+import { parseDetectOptions } from "../../infra/cli/detect-command.ts";
+import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
+import { parseDetectMainOptions } from "../../video/detect/detect-options.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -22,6 +26,7 @@ if (NO_VTEST) console.log("vtest.avi missing: infra/setup.sh extracts it from th
 
 const FrameLine = z.strictObject({
   frame: z.number().int().nonnegative(),
+  sampled: z.number().int().nonnegative(),
   ts: z.number().nonnegative(),
   detections: z.array(z.strictObject({
     box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
@@ -46,7 +51,8 @@ describe("footfall detect", () => {
     expect(lines.length).toBe(8); // 4 s at 2 fps
     const frames = lines.map((l) => FrameLine.parse(JSON.parse(l)));
     frames.forEach((f, k) => {
-      expect(f.frame).toBe(k);
+      expect(f.sampled).toBe(k);
+      expect(f.frame).toBe(5 * k); // a 10 fps source at 2 fps: every 5th frame
       expect(f.ts).toBeCloseTo(k / 2, 6);
       for (const d of f.detections) {
         const [x1, y1, x2, y2] = d.box;
@@ -56,6 +62,7 @@ describe("footfall detect", () => {
         expect(y2).toBeLessThanOrEqual(VTEST_HEIGHT);
         d.box.forEach((v) => expect(decimals(v)).toBeLessThanOrEqual(1));
         expect(decimals(d.score)).toBeLessThanOrEqual(3);
+        expect(d.score).toBeGreaterThanOrEqual(DEFAULT_SCORE); // the camera's threshold by default
         expect(Colour.options).toContain(d.attrs.upper.value);
         expect(Colour.options).toContain(d.attrs.lower.value);
         // the same detection is valid in the camera event contract
@@ -72,15 +79,19 @@ describe("footfall detect", () => {
   it.skipIf(NO_VTEST)("--every and --max-frames; --motion only prints the frames it lets through", () => {
     const every = detect([VTEST_AVI, "--every", "4", "--max-frames", "3", "--no-progress"]);
     expect(every.code).toBe(0);
-    expect(every.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { ts: number }).ts)).toEqual([0, 0.4, 0.8]);
+    const everyLines = every.stdout.trim().split("\n").map((l) => JSON.parse(l) as { frame: number; sampled: number; ts: number });
+    expect(everyLines.map((l) => l.ts)).toEqual([0, 0.4, 0.8]);
+    expect(everyLines.map((l) => [l.frame, l.sampled])).toEqual([[0, 0], [4, 1], [8, 2]]);
     const gated = detect([VTEST_AVI, "--every", "1", "--max-frames", "6", "--motion", "0.9", "--max-skip", "2"]);
     expect(gated.code).toBe(0);
     // nothing changes 90 % of the picture: the first frame, then every 3rd (max-skip 2)
-    expect(gated.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { frame: number }).frame)).toEqual([0, 3]);
+    const gatedLines = gated.stdout.trim().split("\n").map((l) => JSON.parse(l) as { frame: number; sampled: number });
+    expect(gatedLines.map((l) => l.sampled)).toEqual([0, 3]);
+    expect(gatedLines.map((l) => l.frame)).toEqual([0, 3]); // --every 1: the same numbers
     expect(gated.stderr).toMatch(/2 frames processed of 6 sampled/);
   });
 
-  it.skipIf(NO_VTEST)("takes a still image: one line, frame 0 at 0 s", () => {
+  it.skipIf(NO_VTEST)("takes a still image: one line, frame 0 (sampled 0) at 0 s", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "footfall-detect-"));
     try {
       const png = path.join(dir, "vtest-20s.png");
@@ -90,7 +101,7 @@ describe("footfall detect", () => {
       expect(r.code).toBe(0);
       const lines = r.stdout.trim().split("\n").map((l) => FrameLine.parse(JSON.parse(l)));
       expect(lines.length).toBe(1);
-      expect([lines[0]!.frame, lines[0]!.ts]).toEqual([0, 0]);
+      expect([lines[0]!.frame, lines[0]!.sampled, lines[0]!.ts]).toEqual([0, 0, 0]);
       expect(lines[0]!.detections.length).toBeGreaterThanOrEqual(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -117,6 +128,14 @@ describe("footfall detect", () => {
       expect(r.stderr).toMatch(message);
       expect(r.stdout).toBe("");
     }
+  });
+
+  it("scores with the camera's default threshold", () => {
+    const camera = parseDetectMainOptions({ camera: "cam-1", site: "hq", mqtt: "mqtt://127.0.0.1:1883", source: "clip.mp4" });
+    expect(parseDetectOptions(CLI, {}).score).toBe(camera.score);
+    expect(camera.score).toBe(DEFAULT_SCORE);
+    const help = spawnSync(process.execPath, [CLI, "detect", "--help"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(help.stdout).toMatch(new RegExp(`--score <n>[^\\n]*\\(default: "${DEFAULT_SCORE}"\\)`));
   });
 
   it("exits 2 when ffprobe cannot read the input", () => {

@@ -67,6 +67,8 @@ export interface DetectedFrame {
   frame: DetectionFrame;
   /** index of the frame among the sampled frames of its pass (gaps where the gate held frames back) */
   index: number;
+  /** number of the frame in the source (of its pass: the file, or the connection of a stream) */
+  sourceIndex: number;
   pass: number;
   /** seconds on the run's timeline (the frame's pts for a single pass over a file) */
   t: number;
@@ -138,7 +140,7 @@ export async function* detectFrames(o: DetectLoopOptions): AsyncGenerator<Detect
     stats.detections += detections.length;
     yield {
       frame: { frame_ts: frameTs, seq: s, detections },
-      index: f.index, pass: f.pass, t: f.t, width: f.width, height: f.height,
+      index: f.index, sourceIndex: f.sourceIndex, pass: f.pass, t: f.t, width: f.width, height: f.height,
       timings: { decode: f.decodeMs, gate: gateMs, pre: timings.pre, infer: timings.infer, post, colours: coloursMs },
       stats,
     };

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { DeviceId, SiteId } from "../../contracts/ids.ts";
 import { MAX_TS, MIN_TS } from "../../contracts/time.ts";
+import { DEFAULT_SCORE } from "./detect-defaults.ts";
 import type { DetectSource } from "./detect-source.ts";
 
 /** the options as commander hands them over */
@@ -118,7 +119,7 @@ export function parseDetectMainOptions(raw: DetectMainRawOptions): DetectMainOpt
     ...(o.duration !== undefined ? { durationS: o.duration } : {}),
     ...(motion ? { motion } : {}),
     threads: o.threads ?? 2,
-    score: o.score ?? 0.5,
+    score: o.score ?? DEFAULT_SCORE,
     ...(o.state !== undefined ? { stateFile: o.state } : {}),
     maxInFlight: o.maxInFlight ?? 16,
     statusEveryMs: (o.statusEvery ?? 5) * 1000,

@@ -3,8 +3,8 @@
  * through one ffmpeg process whose stdout is a raw video pipe.
  *
  *   ffprobe (first)  -> width, height (display orientation), frame rate, duration, still image?
- *   ffmpeg -i SRC -vf "select=<first frame of each 1/N s slot>,showinfo"   (fps N, default 5)
- *                 -vf "select=not(mod(n\,K)),showinfo"                    (`every: K`: every K-th source frame)
+ *   ffmpeg -i SRC -vf "showinfo@source,select=<first frame of each 1/N s slot>,showinfo@sampled"   (fps N, default 5)
+ *                 -vf "showinfo@source,select=not(mod(n\,K)),showinfo@sampled"                    (`every: K`: every K-th source frame)
  *          -fps_mode passthrough -f rawvideo -pix_fmt rgb24 pipe:1
  *
  * Rate: `fps: N` takes the first decoded frame in each 1/N s slot of source time
@@ -23,6 +23,10 @@
  * input to start at 0; after an input seek `startS` is added back), read from the `showinfo`
  * filter's line for that frame on stderr and matched to the frame on stdout by order (the line may
  * arrive before or after the bytes). Correct for variable frame rate sources too.
+ * `sourceIndex` is the frame's number in the source: the `showinfo@source` instance before the
+ * select logs every decoded frame's number and pts, and the sampled frame's pts finds its line
+ * (select passes frames through unchanged). After a `startS` seek the numbers count from the seek
+ * point, so ceil(startS·fps) is added (exact for constant frame rate sources).
  * `-fps_mode passthrough` keeps ffmpeg from duplicating or dropping frames to make the raw output
  * constant-rate.
  *
@@ -40,6 +44,8 @@ const execFileAsync = promisify(execFile);
 export interface SampledFrame {
   /** index of this frame among the sampled frames (0, 1, 2, ...) */
   index: number;
+  /** number of this frame in the source (0 = its first decoded frame), see the file header */
+  sourceIndex: number;
   /** seconds from the source start, from the frame's pts */
   ts: number;
   width: number;
@@ -142,15 +148,19 @@ export function samplerArgs(opts: SamplerOptions, info?: SourceInfo): string[] {
   const select = opts.every !== undefined
     ? `select=not(mod(n\\,${opts.every}))`
     : `select=isnan(prev_selected_t)+gt(${slot("t")}\\,${slot("prev_selected_t")})`;
-  args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `${select},showinfo`, "-fps_mode", "passthrough");
+  // checksums only on the sampled frames: the source instance sees every decoded frame
+  args.push("-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `showinfo@source=checksum=0,${select},showinfo@sampled`, "-fps_mode", "passthrough");
   if (opts.durationS !== undefined) args.push("-t", String(opts.durationS));
   if (opts.maxFrames !== undefined) args.push("-frames:v", String(opts.maxFrames));
   args.push("-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1");
   return args;
 }
 
-/** a showinfo line: frame number and pts_time (a number, or NOPTS for a frame without pts) */
-const SHOWINFO = /Parsed_showinfo_\d+.*?\bn:\s*(\d+)\s+pts:\s*\S+\s+pts_time:\s*(\S+)/;
+/** a showinfo line: instance, frame number, pts and pts_time (numbers, or NOPTS for a frame without pts) */
+const SHOWINFO = /showinfo@(source|sampled)\b.*?\bn:\s*(\d+)\s+pts:\s*(\S+)\s+pts_time:\s*(\S+)/;
+
+/** ceil without float noise: 1.0000000002 frames is frame 1 */
+const ceilish = (v: number) => Math.ceil(v - 1e-6);
 
 /**
  * Decoded frames of `opts.source`. Validates options, probes the source, then streams frames.
@@ -172,8 +182,11 @@ export async function* sampleFrames(opts: SamplerOptions): AsyncGenerator<Sample
     proc.once("close", (code, signal) => resolve({ code, signal }));
   });
 
-  // showinfo timestamps by output frame number, matched to stdout frames by index (dropped once used)
-  const stamps = new Map<number, number>();
+  // showinfo timestamps and source numbers by output frame number, matched to stdout frames by index (dropped once used)
+  const stamps = new Map<number, { ts: number; sourceIndex?: number }>();
+  // source frame numbers by pts, of decoded frames the select has not passed on (yet)
+  const sourceByPts = new Map<string, number>();
+  const seekFrames = opts.startS !== undefined && opts.startS > 0 && info.fps !== undefined ? ceilish(opts.startS * info.fps) : 0;
   const stderrTail: string[] = [];
   let partial = "";
   proc.stderr.setEncoding("utf8");
@@ -182,25 +195,34 @@ export async function* sampleFrames(opts: SamplerOptions): AsyncGenerator<Sample
     partial = lines.pop() ?? "";
     for (const line of lines) {
       const m = SHOWINFO.exec(line);
-      if (m) stamps.set(Number(m[1]), (opts.startS ?? 0) + Number(m[2])); // NaN when NOPTS
-      else if (line.trim()) {
+      if (m?.[1] === "source") {
+        if (m[3] !== "NOPTS") sourceByPts.set(m[3]!, Number(m[2]));
+      } else if (m) {
+        const n = sourceByPts.get(m[3]!);
+        // the frames decoded before this one were passed over: forget them
+        if (n !== undefined) for (const pts of sourceByPts.keys()) { sourceByPts.delete(pts); if (pts === m[3]) break; }
+        stamps.set(Number(m[2]), { ts: (opts.startS ?? 0) + Number(m[4]), ...(n !== undefined ? { sourceIndex: seekFrames + n } : {}) }); // ts NaN when NOPTS
+      } else if (line.trim()) {
         stderrTail.push(line);
         if (stderrTail.length > 20) stderrTail.shift();
       }
     }
   });
-  const stampOf = async (k: number): Promise<number> => {
+  const stampOf = async (k: number): Promise<{ ts: number; sourceIndex: number }> => {
     // the stderr line of frame k may arrive after its bytes on stdout: wait for it briefly
     for (let i = 0; !stamps.has(k) && i < 200; i++) {
       if (proc.stderr.readableEnded || proc.stderr.destroyed) break;
       await new Promise((r) => setTimeout(r, 5));
     }
-    const t = stamps.get(k);
+    const stamp = stamps.get(k);
     stamps.delete(k);
-    if (t !== undefined && Number.isFinite(t)) return t;
     // fallback (no showinfo line): nominal time of the k-th sampled frame
     const rate = opts.every !== undefined ? (info.fps ?? 25) / opts.every : opts.fps ?? 5;
-    return (opts.startS ?? 0) + k / rate;
+    const ts = stamp !== undefined && Number.isFinite(stamp.ts) ? stamp.ts : (opts.startS ?? 0) + k / rate;
+    // fallback (no source line): the frame number its time gives
+    const sourceIndex = stamp?.sourceIndex ??
+      (opts.every !== undefined ? seekFrames + k * opts.every : info.fps !== undefined ? Math.round(ts * info.fps) : k);
+    return { ts, sourceIndex };
   };
 
   const stop = () => {
@@ -236,8 +258,8 @@ export async function* sampleFrames(opts: SamplerOptions): AsyncGenerator<Sample
           // a whole frame inside this chunk: hand out a view
           const view = new Uint8Array(chunk.buffer, chunk.byteOffset + at, frameBytes);
           at += frameBytes;
-          const ts = await stampOf(index);
-          yield { index, ts, width, height, rgb: view };
+          const { ts, sourceIndex } = await stampOf(index);
+          yield { index, sourceIndex, ts, width, height, rgb: view };
           index++;
           if (stopping) break;
           continue;
@@ -251,8 +273,8 @@ export async function* sampleFrames(opts: SamplerOptions): AsyncGenerator<Sample
           const rgb = frame;
           frame = undefined;
           filled = 0;
-          const ts = await stampOf(index);
-          yield { index, ts, width, height, rgb };
+          const { ts, sourceIndex } = await stampOf(index);
+          yield { index, sourceIndex, ts, width, height, rgb };
           index++;
           if (stopping) break;
         }

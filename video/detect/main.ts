@@ -32,6 +32,7 @@ import { startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { Detector } from "../../models/detector.ts";
 import { detectFrames } from "./detect-loop.ts";
+import { DEFAULT_SCORE } from "./detect-defaults.ts";
 import { DetectOptionsError, parseDetectMainOptions, type DetectMainOptions, type DetectMainRawOptions } from "./detect-options.ts";
 import { registerDetectMetrics } from "./detect-metrics.ts";
 import { FramePublisher } from "./detect-publisher.ts";
@@ -62,7 +63,7 @@ const raw = new Command()
   .option("--motion [fraction]", "motion gate: skip frames with less changed area (default 0.005)")
   .option("--max-skip <n>", "with --motion: look at least every n+1-th frame (default 10)")
   .option("--threads <n>", "ONNX Runtime intra-op threads (default 2)")
-  .option("--score <n>", "detector score threshold (default 0.5: on the annotated vtest frames it keeps every person and no false positive; 0.35 finds more far-away people with more false positives)")
+  .option("--score <n>", `detector score threshold (default ${DEFAULT_SCORE}: on the annotated vtest frames it keeps every person and no false positive; 0.35 finds more far-away people with more false positives)`)
   .option("--state <file>", "frame counter state file (seq continues across restarts)")
   .option("--max-in-flight <n>", "frames published but not yet acknowledged, at most (default 16)")
   .option("--status-every <s>", "seconds between status heartbeats (default 5)")

@@ -120,6 +120,8 @@ describe.skipIf(NO_VTEST)("detection loop on vtest.avi", () => {
     // seq counts handed-out frames only (no holes); frame times jump over the held frames
     expect(gated.map((f) => f.frame.seq)).toEqual(gated.map((_, k) => k));
     expect(gated.map((f) => f.index)).toEqual(gated.map((_, k) => k * (maxSkip + 1)));
+    // a 10 fps source sampled at 5 fps: sampled frame i is the source's frame 2i
+    expect(gated.map((f) => f.sourceIndex)).toEqual(gated.map((_, k) => 2 * k * (maxSkip + 1)));
     for (let k = 1; k < gated.length; k++) {
       expect((gated[k]!.frame.frame_ts as number) - (gated[k - 1]!.frame.frame_ts as number)).toBe(((maxSkip + 1) / 5) * 1000);
     }
@@ -142,6 +144,7 @@ describe.skipIf(NO_VTEST)("detection loop on vtest.avi", () => {
       expect(f.frame.seq).toBe(k);
     });
     expect(looped[5]!.index).toBe(0); // the second pass starts the file again
+    expect(looped.map((f) => f.sourceIndex)).toEqual([0, 2, 4, 6, 8, 0, 2, 4, 6, 8, 0, 2]);
     expect(looped.at(-1)!.stats.passes).toBe(3);
 
     const arrived: number[] = [];

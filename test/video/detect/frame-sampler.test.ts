@@ -1,7 +1,8 @@
 /**
  * The frame sampler against the real ffmpeg/ffprobe: sources made here with known frame times and
  * pixel contents (a lossless clip whose red channel encodes the frame number, a variable-frame-rate
- * clip, a PNG), checked frame by frame: count, pts-based timestamps, exact bytes, both the
+ * clip, a PNG), checked frame by frame: count, pts-based timestamps, the frame's number in the
+ * source, exact bytes, both the
  * "whole frame inside one pipe chunk" and the "frame across chunks" paths; stopping early and on
  * abort leaves no ffmpeg behind; vtest.avi ms per frame is printed.
  */
@@ -107,6 +108,7 @@ describe("frame sampler", () => {
       expect(frames.length).toBe(expected.length);
       frames.forEach((f, k) => {
         expect(f.index).toBe(k);
+        expect(f.sourceIndex).toBe(expected[k]);
         expect(f.ts).toBeCloseTo(expected[k]! / 10, 6);
         expect([f.width, f.height]).toEqual([w, h]);
         expectCounterFrame(f, expected[k]!);
@@ -118,6 +120,7 @@ describe("frame sampler", () => {
       expect(frames.length).toBe(10);
       frames.forEach((f, k) => {
         expect(f.ts).toBeCloseTo((3 * k) / 10, 6);
+        expect(f.sourceIndex).toBe(3 * k);
         expectCounterFrame(f, 3 * k);
       });
     });
@@ -130,8 +133,14 @@ describe("frame sampler", () => {
     const frames = await collect({ source: vfrClip, every: 1 });
     expect(frames.map((f) => f.ts)).toEqual(truth);
     frames.forEach((f, i) => expect(f.rgb[0]).toBe(i * 20));
+    expect(frames.map((f) => f.sourceIndex)).toEqual(truth.map((_, i) => i));
     const every2 = await collect({ source: vfrClip, every: 2 });
     expect(every2.map((f) => f.ts)).toEqual(truth.filter((_, i) => i % 2 === 0));
+    expect(every2.map((f) => f.sourceIndex)).toEqual([0, 2, 4, 6, 8]);
+    // fps 2 over the irregular times: the first frame of each half second
+    const half = await collect({ source: vfrClip, fps: 2 });
+    const slots = truth.flatMap((t, i) => (i === 0 || Math.floor(t * 2 + 1e-6) > Math.floor(truth[i - 1]! * 2 + 1e-6) ? [i] : []));
+    expect(half.map((f) => f.sourceIndex)).toEqual(slots);
   });
 
   it("start, duration and maxFrames limit the frames", async () => {
@@ -139,6 +148,7 @@ describe("frame sampler", () => {
     expect(d.length).toBe(10);
     expect(d[0]!.ts).toBeCloseTo(1, 6);
     expectCounterFrame(d[0]!, 10);
+    expect(d.map((f) => f.sourceIndex)).toEqual(d.map((_, k) => 10 + k)); // numbered in the source, not from the seek
     const m = await collect({ source: clip(64, 48), fps: 10, maxFrames: 4 });
     expect(m.map((f) => f.index)).toEqual([0, 1, 2, 3]);
   });
@@ -147,7 +157,7 @@ describe("frame sampler", () => {
     const frames = await collect({ source: png });
     expect(frames.length).toBe(1);
     const f = frames[0]!;
-    expect([f.width, f.height, f.ts]).toEqual([50, 30, 0]);
+    expect([f.width, f.height, f.ts, f.sourceIndex]).toEqual([50, 30, 0, 0]);
     expect([f.rgb[0], f.rgb[1], f.rgb[2]]).toEqual([0x33, 0x66, 0xcc]);
   });
 
