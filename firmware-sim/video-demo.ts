@@ -3,8 +3,8 @@
  * vtest.avi (extracted by infra/setup.sh; MS-MPEG4, which no camera sends, so it is re-encoded
  * once to H.264 with a 2-s GOP, like a camera's stream) plays as a live camera (paced in real
  * time, looped) of site `plaza`:
- *   video/agent/main.ts         cuts 4-s chunks, uploads them to the chunk store, announces them
- *   video/detect/main.ts  detects people at 5 fps (motion gate on), publishes over MQTT
+ *   footfall agent         cuts 4-s chunks, uploads them to the chunk store, announces them
+ *   footfall agent detect  detects people at 5 fps (motion gate on), publishes over MQTT
  * Both are supervised child processes (restarted if they die, stopped with SIGTERM). Their data
  * and the camera's secret live under {dataDir}; at most 200 MB of uploaded chunks stay there.
  */
@@ -75,15 +75,15 @@ export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: 
   const env = { ...process.env, FOOTFALL_LOG_LEVEL: cfg.logLevel };
   const source = ["--source", await cameraFootage(vtest, o.dataDir), "--realtime", "--loop"];
   const agent = new Supervised("camera-agent", [
-    "--camera", PLAZA_CAMERA, ...source, "--data", path.join(o.dataDir, "camera-agent", PLAZA_CAMERA), "--segment", "4",
+    "agent", "--camera", PLAZA_CAMERA, ...source, "--data", path.join(o.dataDir, "camera-agent", PLAZA_CAMERA), "--segment", "4",
     "--api", o.apiUrl, "--mqtt", mqtt, "--site", PLAZA_SITE, "--secret-file", secretFile, "--keep-mb", "200",
     "--ops-port", String(AGENT_OPS_PORT),
-  ], env, log, path.join(ROOT, "video", "agent", "main.ts"));
+  ], env, log);
   const detect = new Supervised("camera-detect", [
-    "--camera", PLAZA_CAMERA, "--site", PLAZA_SITE, "--mqtt", mqtt, ...source, "--secret-file", secretFile,
+    "agent", "detect", "--camera", PLAZA_CAMERA, "--site", PLAZA_SITE, "--mqtt", mqtt, ...source, "--secret-file", secretFile,
     "--motion", "--threads", "1", "--state", path.join(o.dataDir, `${PLAZA_CAMERA}.detect.json`),
     "--ops-port", String(DETECT_OPS_PORT),
-  ], env, log, path.join(ROOT, "video", "detect", "main.ts"));
+  ], env, log);
   agent.start();
   detect.start();
 

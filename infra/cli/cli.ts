@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
 import { ConfigError, DEFAULTS, loadConfig, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
+import { addAgentCommands } from "./agent-command.ts";
 
 /** package.json's version: the one release number of the whole system */
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -11,6 +12,8 @@ const { version } = JSON.parse(readFileSync(new URL("../../package.json", import
 const program = new Command("footfall")
   .description("people-flow analytics for buildings")
   .version(version)
+  // a command's options are its own: `footfall agent detect --camera …` is not `agent`'s --camera
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 function config(): Config {
@@ -114,5 +117,7 @@ program.command("detect")
     const { runDetect } = await import("./detect-command.ts");
     process.exit(await runDetect(file, o));
   });
+
+addAgentCommands(program, config);
 
 await program.parseAsync(process.argv);

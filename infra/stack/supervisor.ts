@@ -6,9 +6,8 @@ import type { Logger } from "../log.ts";
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "cli", "footfall.js");
 
 /**
- * Runs one footfall process (`footfall broker|host|api`, or with `script` another TypeScript entry
- * such as video/agent/main.ts) as a child, restarting it with back-off if it dies, until stop()
- * (SIGTERM, then SIGKILL after a grace period).
+ * Runs one footfall process (`footfall broker|host|api|agent …`: `args` are the CLI's) as a child,
+ * restarting it with back-off if it dies, until stop() (SIGTERM, then SIGKILL after a grace period).
  * Children share our stdout/stderr, so their JSON log lines reach the console.
  */
 export class Supervised {
@@ -17,16 +16,11 @@ export class Supervised {
   private restarts = 0;
   private exitWaiters: Array<() => void> = [];
 
-  constructor(
-    readonly name: string, private readonly args: string[], private readonly env: NodeJS.ProcessEnv, private readonly log: Logger,
-    /** a TypeScript entry run through tsx instead of the footfall CLI */
-    private readonly script?: string,
-  ) {}
+  constructor(readonly name: string, private readonly args: string[], private readonly env: NodeJS.ProcessEnv, private readonly log: Logger) {}
 
   start(): void {
     // own process group: Ctrl-C reaches `footfall up` only, which stops the children in order
-    const entry = this.script ? ["--import", "tsx", this.script] : [CLI];
-    const child = spawn(process.execPath, [...entry, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
+    const child = spawn(process.execPath, [CLI, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
     this.child = child;
     // its own process group: if `footfall up` itself ends without stop(), take the child along
     const killOnExit = () => child.kill("SIGKILL");

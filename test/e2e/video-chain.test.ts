@@ -1,6 +1,6 @@
 /**
  * The whole chain on real footage: vtest.avi (opencv-doc's 768x576 pedestrian clip, an elevated
- * view of a plaza) -> video/detect/main.ts as a child process (ffmpeg, NanoDet ONNX,
+ * view of a plaza) -> `footfall agent detect` as a child process (ffmpeg, NanoDet ONNX,
  * garment colours) -> MQTT (QoS 1) -> the aedes broker -> JetStream -> camera actor (tracking,
  * floor positions through the calibration) -> linker -> person-track actors -> InfluxDB -> the
  * HTTP API. Real nats-server, influxd, broker, API and an actor host process; nothing simulated
@@ -23,7 +23,7 @@
  * path on the floor; /stats/distance agrees with the tracks; an attribute query (upper=<the most
  * common colour>) returns exactly the tracks with that colour. A summary of the tracks is printed.
  *
- * Also: SIGTERM stops detect-main cleanly (frames in flight acknowledged, state written) and a
+ * Also: SIGTERM stops agent detect cleanly (frames in flight acknowledged, state written) and a
  * restart continues seq from its state file, with every frame of both runs tracked and none late;
  * bad options and a missing secret exit 2 with the reason.
  */
@@ -42,6 +42,7 @@ import { influxClient } from "../../infra/provision.ts";
 import { loadVtestAnnotations } from "../models/detection-accuracy.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
 import { eventually } from "../support/retry.ts";
+import { agentArgs } from "../video/agent-cli.ts";
 import { freePort } from "../support/ports.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
@@ -92,9 +93,9 @@ interface StopSummary {
   [k: string]: unknown;
 }
 
-/** detect-main as a child process; `done` resolves with its exit code and its last log line ("detection stopped"). */
+/** agent detect as a child process; `done` resolves with its exit code and its last log line ("detection stopped"). */
 function startDetectMain(args: string[], secret: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "video/detect/main.ts"), ...args], {
+  const child = spawn(process.execPath, agentArgs("detect", ...args), {
     cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: secret, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "inherit"],
   });
   const killOnExit = () => child.kill("SIGKILL");
@@ -105,7 +106,7 @@ function startDetectMain(args: string[], secret: string) {
     process.off("exit", killOnExit);
     const lines = out.trim().split("\n").flatMap((l) => { try { return [JSON.parse(l) as StopSummary]; } catch { return []; } });
     const summary = lines.filter((l) => l.msg === "detection stopped").at(-1);
-    if (!summary) reject(new Error(`detect-main gave no summary (exit ${code}):\n${out.slice(-2000)}`));
+    if (!summary) reject(new Error(`agent detect gave no summary (exit ${code}):\n${out.slice(-2000)}`));
     else resolve({ code, summary });
   }));
   return { child, done, running: () => child.exitCode === null && child.signalCode === null };
@@ -126,7 +127,7 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
   return { status: r.status, body: (await r.json()) as T };
 }
 
-describe.skipIf(NO_VTEST)("video chain: vtest.avi -> detect-main -> MQTT -> actors -> HTTP API (real services)", () => {
+describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> actors -> HTTP API (real services)", () => {
   let stack: TestStack;
   let startMs: number;
   let summary: StopSummary;
@@ -180,8 +181,8 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> detect-main -> MQTT -> acto
     await stack?.stop();
   });
 
-  it("detect-main published every frame of the clip, acknowledged, with a continuous seq", () => {
-    console.log(`detect-main: ${JSON.stringify(summary)}`);
+  it("agent detect published every frame of the clip, acknowledged, with a continuous seq", () => {
+    console.log(`agent detect: ${JSON.stringify(summary)}`);
     expect(exitCode).toBe(0);
     expect(summary.reason).toBe("end");
     expect(summary.sampled).toBe(CLIP_S * FPS);
@@ -335,9 +336,9 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> detect-main -> MQTT -> acto
   });
 });
 
-describe("detect-main refuses bad options and a missing secret (exit 2, nothing published)", () => {
+describe("agent detect refuses bad options and a missing secret (exit 2, nothing published)", () => {
   const main = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "video/detect/main.ts"), ...args], {
+    const r = spawnSync(process.execPath, agentArgs("detect", ...args), {
       cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, FOOTFALL_CAMERA_SECRET: "", FOOTFALL_LOG_LEVEL: "info", ...env },
     });
     return { code: r.status, out: r.stdout + r.stderr };

@@ -32,6 +32,7 @@ import { loadResumeState } from "./resume-state.ts";
 import { backoffDelay, sleep, type BackoffPolicy } from "../../infra/backoff.ts";
 import { LocalChunkKeep } from "./upload-keep.ts";
 import { putChunk, type PutOutcome } from "./upload-request.ts";
+import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY } from "./upload-limits.ts";
 
 /** Upload retries: 500 ms doubling up to 30 s, between half and the whole delay. */
 export const UPLOAD_BACKOFF: BackoffPolicy = { baseMs: 500, maxMs: 30_000, jitter: 0.5 };
@@ -41,9 +42,6 @@ import { UploadLedger, uploadStateFile, type FailedUpload } from "./upload-state
 export interface ChunkAnnouncer {
   publishChunk(meta: ChunkMeta): Promise<void>;
 }
-
-export const MAX_UPLOAD_CONCURRENCY = 8;
-export const DEFAULT_UPLOAD_CONCURRENCY = 6;
 
 export interface UploaderOptions {
   camera: string;

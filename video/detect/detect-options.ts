@@ -1,5 +1,5 @@
 /**
- * Command-line options of the detection agent (video/detect/main.ts), parsed from
+ * Command-line options of the detection agent (`footfall agent detect`, video/detect/main.ts), parsed from
  * commander's strings and checked with zod. `parseDetectMainOptions` throws a DetectOptionsError
  * with every problem in one message.
  */

@@ -1,15 +1,15 @@
 /**
- * The camera agent's detection side as a process: reads a video source, runs the detection loop
+ * The camera agent's detection side as a process (`footfall agent detect`): reads a video source, runs the detection loop
  * (video/detect/detect-loop.ts: motion gate, NanoDet person detector, garment colours) and
  * publishes every processed frame as a DetectionFrame over MQTT with the camera's uplink
  * (video/agent/camera-uplink.ts: QoS 1, waiting for PUBACKs with at most --max-in-flight frames
  * unacknowledged), plus status heartbeats every --status-every seconds.
  *
- *   FOOTFALL_CAMERA_SECRET=... npx tsx video/detect/main.ts --camera cam-1 --site hq \
+ *   FOOTFALL_CAMERA_SECRET=... footfall agent detect --camera cam-1 --site hq \
  *     --mqtt mqtt://127.0.0.1:1883 --source rtsp://10.0.0.5/stream
- *   npx tsx video/detect/main.ts --camera cam-1 --site hq --secret-file cam-1.secret \
+ *   footfall agent detect --camera cam-1 --site hq --secret-file cam-1.secret \
  *     --source clip.mp4 --realtime --loop --state .data/camera-detect/cam-1.json
- *   npx tsx video/detect/main.ts ... --source vtest.avi --start-ms 1795430400000   # simulated time, read fast
+ *   footfall agent detect ... --source vtest.avi --start-ms 1795430400000   # simulated time, read fast
  *
  * Frame time: frame_ts = --start-ms (default: now) + the frame's pts; a URL source is anchored on
  * the wall time of its first frame and reconnects when the stream drops. seq continues across
@@ -22,17 +22,16 @@
  * flight get up to 5 s for their PUBACK, the exact next seq is written, {"state":"offline"} is
  * announced and the connection closed. A second signal exits at once.
  * Logs: pino JSON lines on stdout; the last one ("detection stopped") carries the counts and the
- * mean ms per frame of each stage. Exit codes: 0 done, 1 failure, 2 bad options or input.
+ * mean ms per frame of each stage. Exit codes: 0 done, 1 failure (or the broker refused the
+ * camera's credentials), 2 bad options or input. Options: detect-options.ts.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { Command } from "commander";
 import { CameraUplink } from "../agent/camera-uplink.ts";
 import { createLogger } from "../../infra/log.ts";
 import { startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { Detector } from "../../models/detector.ts";
 import { detectFrames } from "./detect-loop.ts";
-import { DEFAULT_SCORE } from "./detect-defaults.ts";
 import { DetectOptionsError, parseDetectMainOptions, type DetectMainOptions, type DetectMainRawOptions } from "./detect-options.ts";
 import { registerDetectMetrics } from "./detect-metrics.ts";
 import { FramePublisher } from "./detect-publisher.ts";
@@ -43,166 +42,142 @@ import { probeSource, type SourceInfo } from "./frame-sampler.ts";
 import { abortOnSignal } from "../../infra/process.ts";
 import { MotionGate } from "./motion-gate.ts";
 
-const log = createLogger("camera-detect");
+/** Runs the process until its source ends or a signal stops it; returns the exit code. */
+export async function runDetectProcess(raw: DetectMainRawOptions): Promise<number> {
+  const log = createLogger("camera-detect");
 
-const raw = new Command()
-  .name("detect-main")
-  .requiredOption("--camera <id>", "camera id (its MQTT username)")
-  .requiredOption("--site <id>", "site of the camera")
-  .requiredOption("--source <path|url>", "video file, or rtsp:// http:// ... URL")
-  .option("--mqtt <url>", "broker URL", "mqtt://127.0.0.1:1883")
-  .option("--secret-file <file>", "file holding the camera's secret (else FOOTFALL_CAMERA_SECRET)")
-  .option("--client-id <id>", "MQTT client id (default {camera}.detect)")
-  .option("--fps <n>", "frames per second of source time (default 5)")
-  .option("--every <n>", "every n-th source frame instead of --fps")
-  .option("--realtime", "pace a file like a camera")
-  .option("--loop", "loop a file forever")
-  .option("--start-ms <ms>", "epoch ms of the source's pts 0 (default: now)")
-  .option("--start <s>", "start s seconds into a file")
-  .option("--duration <s>", "read s seconds of source time (per pass with --loop)")
-  .option("--motion [fraction]", "motion gate: skip frames with less changed area (default 0.005)")
-  .option("--max-skip <n>", "with --motion: look at least every n+1-th frame (default 10)")
-  .option("--threads <n>", "ONNX Runtime intra-op threads (default 2)")
-  .option("--score <n>", `detector score threshold (default ${DEFAULT_SCORE}: on the annotated vtest frames it keeps every person and no false positive; 0.35 finds more far-away people with more false positives)`)
-  .option("--state <file>", "frame counter state file (seq continues across restarts)")
-  .option("--max-in-flight <n>", "frames published but not yet acknowledged, at most (default 16)")
-  .option("--status-every <s>", "seconds between status heartbeats (default 5)")
-  .option("--ops-port <n>", "serve /healthz and /metrics on this port (0: any free port)")
-  .option("--ops-host <host>", "address of the ops port", "127.0.0.1")
-  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
-  .parse()
-  .opts<DetectMainRawOptions>();
-
-let o: DetectMainOptions;
-try {
-  o = parseDetectMainOptions(raw);
-} catch (e) {
-  if (!(e instanceof DetectOptionsError)) throw e;
-  log.error({ reason: e.message }, "bad options");
-  process.exit(2);
-}
-const secret = raw.secretFile ? readFileSync(raw.secretFile, "utf8").replace(/\r?\n$/, "") : process.env.FOOTFALL_CAMERA_SECRET;
-if (!secret) {
-  log.error("no camera secret: set FOOTFALL_CAMERA_SECRET or --secret-file");
-  process.exit(2);
-}
-
-let info: SourceInfo | undefined;
-if (o.source.kind === "file") {
-  const file = o.source.path;
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    log.error({ source: file }, "no such file");
-    process.exit(2);
-  }
+  let o: DetectMainOptions;
   try {
-    info = await probeSource(file);
+    o = parseDetectMainOptions(raw);
   } catch (e) {
-    log.error({ source: file, err: (e as Error).message }, "cannot read the source");
-    process.exit(2);
+    if (!(e instanceof DetectOptionsError)) throw e;
+    log.error({ reason: e.message }, "bad options");
+    return 2;
   }
-}
+  const secret = raw.secretFile ? readFileSync(raw.secretFile, "utf8").replace(/\r?\n$/, "") : process.env.FOOTFALL_CAMERA_SECRET;
+  if (!secret) {
+    log.error("no camera secret: set FOOTFALL_CAMERA_SECRET or --secret-file");
+    return 2;
+  }
 
-const ac = abortOnSignal(log);
+  let info: SourceInfo | undefined;
+  if (o.source.kind === "file") {
+    const file = o.source.path;
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      log.error({ source: file }, "no such file");
+      return 2;
+    }
+    try {
+      info = await probeSource(file);
+    } catch (e) {
+      log.error({ source: file, err: e }, "cannot read the source");
+      return 2;
+    }
+  }
 
-const startedWall = Date.now();
-const startMs = o.startMs ?? startedWall;
-const stats = new DetectStats();
-const detector = await Detector.create({ intraOpNumThreads: o.threads, scoreThreshold: o.score });
-const seq = await SeqCounter.open(o.camera, o.stateFile);
-const firstSeq = seq.next;
-const fw = new CameraUplink({
-  url: o.mqtt, deviceId: o.camera, clientId: o.clientId, secret, site: o.site,
-  fps: o.fps ?? 0, width: info?.width ?? 0, height: info?.height ?? 0, log,
-});
-const connected = await fw.start();
-if (!connected && fw.counters.refused > 0) {
-  // a refused CONNACK is final for the uplink (no reconnect): wrong secret, or the camera is not registered
-  log.error({ mqtt: o.mqtt, camera: o.camera }, "the broker refused the camera's credentials");
-  await fw.stop({ graceMs: 500 });
-  await detector.close();
-  process.exit(1);
-}
-// an unreachable broker is retried in the background; frames wait (at most --max-in-flight of them)
-if (!connected) log.warn({ mqtt: o.mqtt }, "broker not reachable yet; retrying in the background");
-const publisher = new FramePublisher(fw, o.maxInFlight, log);
-
-let running = true;
-let ops: OpsServer | undefined;
-if (raw.opsPort !== undefined) {
-  const port = Number(raw.opsPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const opsPort = raw.opsPort !== undefined ? Number(raw.opsPort) : undefined;
+  if (opsPort !== undefined && !(Number.isInteger(opsPort) && opsPort >= 0 && opsPort <= 65535)) {
     log.error({ opsPort: raw.opsPort }, "bad options: --ops-port must be a port number");
-    process.exit(2);
+    return 2;
   }
-  const registry = createRegistry("camera-detect");
-  registerDetectMetrics(registry, stats, publisher);
-  ops = await startOpsServer({
-    host: raw.opsHost ?? "127.0.0.1", port, registry,
-    health: () => ({
-      ok: true, camera: o.camera, running, mqtt: fw.online ? "connected" : "disconnected",
-      processed: stats.processed, in_flight: publisher.pending, last_frame_ts: stats.lastFrameTs ?? null,
-    }),
+
+  const ac = abortOnSignal(log);
+
+  const startedWall = Date.now();
+  const startMs = o.startMs ?? startedWall;
+  const stats = new DetectStats();
+  const detector = await Detector.create({ intraOpNumThreads: o.threads, scoreThreshold: o.score });
+  const seq = await SeqCounter.open(o.camera, o.stateFile);
+  const firstSeq = seq.next;
+  const fw = new CameraUplink({
+    url: o.mqtt, deviceId: o.camera, clientId: o.clientId, secret, site: o.site,
+    fps: o.fps ?? 0, width: info?.width ?? 0, height: info?.height ?? 0, log,
   });
-  log.info({ ops: `${raw.opsHost ?? "127.0.0.1"}:${ops.port}` }, "ops port listening");
-}
-
-let size: { width: number; height: number } | undefined = info ? { width: info.width, height: info.height } : undefined;
-const heartbeat = () => {
-  fw.publishStatus({
-    state: "online",
-    ts: stats.lastFrameTs ?? startMs + (Date.now() - startedWall),
-    ...(o.fps !== undefined ? { fps: o.fps } : {}),
-    ...(size ? size : {}),
-    uptime_s: Math.round((Date.now() - startedWall) / 100) / 10,
-  });
-};
-heartbeat();
-const beat = setInterval(heartbeat, o.statusEveryMs);
-
-log.info({
-  camera: o.camera, site: o.site, source: sourceLocation(o.source), start_ms: startMs, first_seq: firstSeq,
-  fps: o.fps, every: o.every, motion: o.motion, threads: o.threads, score: o.score,
-}, "detection started");
-
-let reason: "end" | "signal" | "failed" = "end";
-let lastProgress = Date.now();
-try {
-  for await (const f of detectFrames({
-    camera: o.camera, source: o.source, detector, startMs, seq, stats, log, signal: ac.signal,
-    ...(info ? { info } : {}),
-    ...(o.fps !== undefined ? { fps: o.fps } : {}),
-    ...(o.every !== undefined ? { every: o.every } : {}),
-    ...(o.startS !== undefined ? { startS: o.startS } : {}),
-    ...(o.durationS !== undefined ? { durationS: o.durationS } : {}),
-    ...(o.motion ? { gate: new MotionGate({ threshold: o.motion.threshold, maxSkip: o.motion.maxSkip }) } : {}),
-  })) {
-    size = { width: f.width, height: f.height };
-    if (!(await publisher.publish(f.frame, ac.signal))) {
-      log.warn({ seq: f.frame.seq, in_flight: publisher.pending }, "stopping while the broker holds back acknowledgements: frame not published");
-      break;
-    }
-    if (Date.now() - lastProgress >= 10_000) {
-      lastProgress = Date.now();
-      log.info({ ...stats.summary(), acked: publisher.counters.acked, frame_ts: f.frame.frame_ts }, "progress");
-    }
+  const connected = await fw.start();
+  if (!connected && fw.counters.refused > 0) {
+    // a refused CONNACK is final for the uplink (no reconnect): wrong secret, or the camera is not registered
+    log.error({ mqtt: o.mqtt, camera: o.camera }, "the broker refused the camera's credentials");
+    await fw.stop({ graceMs: 500 });
+    await detector.close();
+    return 1;
   }
-  if (ac.signal.aborted) reason = "signal";
-} catch (e) {
-  reason = "failed";
-  log.error({ err: (e as Error).message }, "detection failed");
-}
+  // an unreachable broker is retried in the background; frames wait (at most --max-in-flight of them)
+  if (!connected) log.warn({ mqtt: o.mqtt }, "broker not reachable yet; retrying in the background");
+  const publisher = new FramePublisher(fw, o.maxInFlight, log);
 
-running = false;
-clearInterval(beat);
-const drained = await publisher.drain(5000);
-if (!drained) log.warn({ pending: publisher.pending }, "frames still unacknowledged at the stop");
-heartbeat();
-await seq.close().catch((e: Error) => log.error({ err: e.message }, "cannot write the frame counter state"));
-await fw.stop({ graceMs: 2000, announceOffline: true });
-await detector.close();
-await ops?.close();
-log.info({
-  reason, ...stats.summary(), published: publisher.counters.acked, sent: publisher.counters.sent, failed: publisher.counters.failed,
-  first_seq: firstSeq, next_seq: seq.next, last_frame_ts: stats.lastFrameTs ?? null,
-}, "detection stopped");
-process.exit(reason === "failed" ? 1 : 0);
+  let running = true;
+  let ops: OpsServer | undefined;
+  if (opsPort !== undefined) {
+    const registry = createRegistry("camera-detect");
+    registerDetectMetrics(registry, stats, publisher);
+    ops = await startOpsServer({
+      host: raw.opsHost ?? "127.0.0.1", port: opsPort, registry,
+      health: () => ({
+        ok: true, camera: o.camera, running, mqtt: fw.online ? "connected" : "disconnected",
+        processed: stats.processed, in_flight: publisher.pending, last_frame_ts: stats.lastFrameTs ?? null,
+      }),
+    });
+    log.info({ ops: `${raw.opsHost ?? "127.0.0.1"}:${ops.port}` }, "ops port listening");
+  }
+
+  let size: { width: number; height: number } | undefined = info ? { width: info.width, height: info.height } : undefined;
+  const heartbeat = () => {
+    fw.publishStatus({
+      state: "online",
+      ts: stats.lastFrameTs ?? startMs + (Date.now() - startedWall),
+      ...(o.fps !== undefined ? { fps: o.fps } : {}),
+      ...(size ? size : {}),
+      uptime_s: Math.round((Date.now() - startedWall) / 100) / 10,
+    });
+  };
+  heartbeat();
+  const beat = setInterval(heartbeat, o.statusEveryMs);
+
+  log.info({
+    camera: o.camera, site: o.site, source: sourceLocation(o.source), start_ms: startMs, first_seq: firstSeq,
+    fps: o.fps, every: o.every, motion: o.motion, threads: o.threads, score: o.score,
+  }, "detection started");
+
+  let reason: "end" | "signal" | "failed" = "end";
+  let lastProgress = Date.now();
+  try {
+    for await (const f of detectFrames({
+      camera: o.camera, source: o.source, detector, startMs, seq, stats, log, signal: ac.signal,
+      ...(info ? { info } : {}),
+      ...(o.fps !== undefined ? { fps: o.fps } : {}),
+      ...(o.every !== undefined ? { every: o.every } : {}),
+      ...(o.startS !== undefined ? { startS: o.startS } : {}),
+      ...(o.durationS !== undefined ? { durationS: o.durationS } : {}),
+      ...(o.motion ? { gate: new MotionGate({ threshold: o.motion.threshold, maxSkip: o.motion.maxSkip }) } : {}),
+    })) {
+      size = { width: f.width, height: f.height };
+      if (!(await publisher.publish(f.frame, ac.signal))) {
+        log.warn({ seq: f.frame.seq, in_flight: publisher.pending }, "stopping while the broker holds back acknowledgements: frame not published");
+        break;
+      }
+      if (Date.now() - lastProgress >= 10_000) {
+        lastProgress = Date.now();
+        log.info({ ...stats.summary(), acked: publisher.counters.acked, frame_ts: f.frame.frame_ts }, "progress");
+      }
+    }
+    if (ac.signal.aborted) reason = "signal";
+  } catch (e) {
+    reason = "failed";
+    log.error({ err: e }, "detection failed");
+  }
+
+  running = false;
+  clearInterval(beat);
+  const drained = await publisher.drain(5000);
+  if (!drained) log.warn({ pending: publisher.pending }, "frames still unacknowledged at the stop");
+  heartbeat();
+  await seq.close().catch((err: unknown) => log.error({ err }, "cannot write the frame counter state"));
+  await fw.stop({ graceMs: 2000, announceOffline: true });
+  await detector.close();
+  await ops?.close();
+  log.info({
+    reason, ...stats.summary(), published: publisher.counters.acked, sent: publisher.counters.sent, failed: publisher.counters.failed,
+    first_seq: firstSeq, next_seq: seq.next, last_frame_ts: stats.lastFrameTs ?? null,
+  }, "detection stopped");
+  return reason === "failed" ? 1 : 0;
+}

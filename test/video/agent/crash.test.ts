@@ -1,5 +1,5 @@
 /**
- * The camera agent process (video/agent/main.ts) killed with SIGKILL in the middle of a
+ * The camera agent process (`footfall agent`) killed with SIGKILL in the middle of a
  * real-time paced file, then started again: the second process stops the ffmpeg the first one
  * left running, drops its unrecorded chunk files and continues at the next sequence number and
  * the exact next frame: every frame of the source once, in order, all signatures valid.
@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChunkMeta } from "../../../contracts/video.ts";
 import { verifyChunkMeta } from "../../../video/chunk/chunk-meta.ts";
+import { agentArgs } from "../agent-cli.ts";
 import { frameMd5s, makeTestSource } from "../media.ts";
 
 const KEY = "crash-test-key";
@@ -29,9 +30,9 @@ afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startAgent(dataDir: string) {
-  // node --import tsx: one process (the tsx CLI would put a second node process in between)
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "video/agent/main.ts"),
-    "--camera", "cam-crash", "--source", src, "--realtime", "--segment", "1", "--data", dataDir], {
+  // one process (the tsx CLI would put a second node process in between): SIGKILL reaches the agent
+  const child = spawn(process.execPath, agentArgs(
+    "--camera", "cam-crash", "--source", src, "--realtime", "--segment", "1", "--data", dataDir), {
     cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_KEY: KEY, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

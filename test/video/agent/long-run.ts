@@ -1,6 +1,6 @@
 /**
  * Long acceptance run (a script, not part of the vitest suite): a real-time paced file of
- * --seconds (default 150) goes through the camera agent process (video/agent/main.ts), which is
+ * --seconds (default 150) goes through the camera agent process (`footfall agent`), which is
  * stopped with SIGKILL (--kill) or SIGTERM at --stop-at seconds and started again. Prints, and
  * checks: chunks numbered without gap or duplicate, each starting where the previous ended,
  * Σ durations vs the source duration, Σ frames, every frame of the source once in order
@@ -16,6 +16,7 @@ import { Command } from "commander";
 import type { ChunkMeta } from "../../../contracts/video.ts";
 import { verifyChunkMeta } from "../../../video/chunk/chunk-meta.ts";
 import { probeChunk } from "../../../video/chunk/chunk-probe.ts";
+import { agentArgs } from "../agent-cli.ts";
 import { frameMd5s, makeTestSource } from "../media.ts";
 
 const opts = new Command()
@@ -35,8 +36,8 @@ const srcProbe = await probeChunk(src);
 const dataDir = path.join(tmp, "data");
 
 function agent() {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "video/agent/main.ts"),
-    "--camera", "cam-long", "--source", src, "--realtime", "--segment", opts.segment, "--data", dataDir], {
+  const child = spawn(process.execPath, agentArgs(
+    "--camera", "cam-long", "--source", src, "--realtime", "--segment", opts.segment, "--data", dataDir), {
     cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_KEY: KEY, FOOTFALL_LOG_LEVEL: "warn" }, stdio: ["ignore", "inherit", "inherit"],
   });
   return { child, exited: new Promise<number | null>((r) => child.once("exit", (c) => r(c))) };

@@ -1,5 +1,5 @@
 /**
- * The camera agent process (video/agent/main.ts --api --mqtt) against the REAL footfall parts:
+ * The camera agent process (`footfall agent --api --mqtt`) against the REAL footfall parts:
  * the API app's chunk upload route (api/video-routes.ts, device registry in a real
  * nats-server, the camera's secret from an imported topology) and the real MQTT broker
  * (broker/main.ts: aedes over TCP, chunk announcements bridged into JetStream). A file source is
@@ -18,6 +18,7 @@ import { runBroker, type RunningBroker } from "../../../broker/main.ts";
 import { startApiHarness, type ApiHarness } from "../../api/api-harness.ts";
 import { freePort } from "../../support/ports.ts";
 import { eventually } from "../../support/retry.ts";
+import { agentArgs } from "../agent-cli.ts";
 import { makeTestSource } from "../media.ts";
 
 const CAM = "cam-api";
@@ -58,9 +59,9 @@ async function chunksAccepted(): Promise<number> {
 describe("camera agent uploads to the real API and announces through the real broker", () => {
   it("stores every recorded chunk once and the broker accepts one announcement per chunk", async () => {
     const dataDir = path.join(tmp, "data");
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "video/agent/main.ts"),
+    const child = spawn(process.execPath, agentArgs(
       "--camera", CAM, "--source", src, "--segment", "1", "--data", dataDir,
-      "--api", h.url, "--mqtt", `mqtt://127.0.0.1:${h.cfg.mqttPort}`, "--site", SITE, "--upload-concurrency", "4"], {
+      "--api", h.url, "--mqtt", `mqtt://127.0.0.1:${h.cfg.mqttPort}`, "--site", SITE, "--upload-concurrency", "4"), {
       cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: SECRET, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -1,5 +1,5 @@
 /**
- * The camera agent process (video/agent/main.ts --api --mqtt) SIGKILLed in the middle of an
+ * The camera agent process (`footfall agent --api --mqtt`) SIGKILLed in the middle of an
  * upload, then started again: the store (real ChunkStore behind the contract server) ends with
  * every recorded chunk exactly once, the chunk whose answer the killed process never got is sent
  * again and answered 200 duplicate, every chunk is announced over MQTT (real aedes over TCP), and
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChunkMeta } from "../../../contracts/video.ts";
 import { UploadLedger, uploadStateFile } from "../../../video/agent/upload-state.ts";
 import { eventually } from "../../support/retry.ts";
+import { agentArgs } from "../agent-cli.ts";
 import { makeTestSource } from "../media.ts";
 import { startChunkBroker, type ChunkBroker } from "./upload-broker.ts";
 import { startStoreServer, type StoreServer } from "./upload-store-server.ts";
@@ -31,9 +32,9 @@ beforeAll(async () => {
 afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 
 function startAgent(dataDir: string, server: StoreServer, broker: ChunkBroker, extra: string[] = []) {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "video/agent/main.ts"),
+  const child = spawn(process.execPath, agentArgs(
     "--camera", CAM, "--source", src, "--realtime", "--segment", "1", "--data", dataDir,
-    "--api", server.url, "--mqtt", broker.url, "--site", "s1", "--upload-concurrency", "3", ...extra], {
+    "--api", server.url, "--mqtt", broker.url, "--site", "s1", "--upload-concurrency", "3", ...extra), {
     cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: SECRET, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
