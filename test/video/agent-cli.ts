@@ -1,10 +1,43 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 
 /** The footfall CLI as users run it (bin: infra/cli/footfall.js registers tsx in its own process). */
-const CLI = path.resolve(import.meta.dirname, "../../infra/cli/footfall.js");
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const CLI = path.join(ROOT, "infra/cli/footfall.js");
 
 /**
  * node's arguments for `footfall agent …` (the chunking and upload process) or, with "detect"
  * first, `footfall agent detect …`: one node process, so a signal to the child reaches the agent.
  */
 export const agentArgs = (...args: string[]): string[] => [CLI, "agent", ...args];
+
+export interface AgentProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+  /** its JSON log lines so far */
+  lines(): Array<Record<string, unknown>>;
+  /** GET /healthz on its ops port (from its "ops port listening" line; start it with --ops-port 0) */
+  health(): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+/** `footfall agent …` as a child process, logging at info; killed if the test process exits first. */
+export function startAgentProcess(args: string[], env: NodeJS.ProcessEnv): AgentProcess {
+  const child = spawn(process.execPath, agentArgs(...args), {
+    cwd: ROOT, env: { ...process.env, FOOTFALL_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => { process.off("exit", killOnExit); r(code); }));
+  const lines = () => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const health = async () => {
+    const ops = lines().find((l) => l.msg === "ops port listening")?.ops;
+    if (typeof ops !== "string") throw new Error("no ops port yet");
+    const r = await fetch(`http://${ops}/healthz`);
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  return { child, exited, output: () => out, lines, health };
+}

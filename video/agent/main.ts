@@ -16,6 +16,9 @@
  * SIGINT / SIGTERM: the segmenter stops, in-flight uploads get --upload-grace seconds to finish,
  * the upload ledger is written, MQTT disconnects cleanly. A second signal exits at once. When a
  * file source ends by itself, the agent first uploads everything recorded, then exits.
+ * /healthz (--ops-port) answers 503 with `reasons` while the MQTT uplink (--mqtt) is not
+ * connected and once recording has stopped (the source ended or ffmpeg failed; the process may
+ * still be uploading), else 200.
  * Exit codes: 0 done, 1 recording failed, 2 bad options.
  */
 import { CameraUplink } from "./camera-uplink.ts";
@@ -61,7 +64,7 @@ export async function runCameraAgentProcess(raw: AgentRawOptions, dataRoot: stri
     });
   }
 
-  let recording = true;
+  let stopped: string | undefined; // why recording stopped, once it has
   let metrics: CameraAgentMetrics | undefined;
   let ops: OpsServer | undefined;
   if (o.ops) {
@@ -70,11 +73,16 @@ export async function runCameraAgentProcess(raw: AgentRawOptions, dataRoot: stri
     const up = uploader;
     ops = await startOpsServer({
       host: o.ops.host, port: o.ops.port, registry,
-      health: () => ({
-        ok: true, camera: o.camera, recording,
-        ...(up ? { upload: { queued: up.queued, in_flight: up.inFlight, awaiting_announce: up.awaitingAnnounce, ...up.stats } } : {}),
-        ...(firmware ? { mqtt: firmware.online ? "connected" : "disconnected" } : {}),
-      }),
+      health: () => {
+        const mqttDown = firmware !== undefined && !firmware.online;
+        const reasons = [...(stopped ? [`recording stopped (${stopped})`] : []), ...(mqttDown ? ["MQTT uplink disconnected"] : [])];
+        return {
+          ok: reasons.length === 0, camera: o.camera, recording: stopped === undefined,
+          ...(reasons.length ? { reasons } : {}),
+          ...(up ? { upload: { queued: up.queued, in_flight: up.inFlight, awaiting_announce: up.awaitingAnnounce, ...up.stats } } : {}),
+          ...(firmware ? { mqtt: mqttDown ? "disconnected" : "connected" } : {}),
+        };
+      },
     });
     log.info({ ops: `${o.ops.host}:${ops.port}` }, "ops port listening");
   }
@@ -88,7 +96,7 @@ export async function runCameraAgentProcess(raw: AgentRawOptions, dataRoot: stri
       uploader?.enqueue(meta, file);
     },
   });
-  recording = false;
+  stopped = res.reason;
   log.info({ reason: res.reason, chunks: res.chunks.length, dropped: res.dropped, next_seq: res.state?.next_seq }, "recording stopped");
 
   if (uploader) {

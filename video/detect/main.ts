@@ -21,6 +21,8 @@
  * Stopping: at the end of a (not looped) file, or on SIGINT / SIGTERM: the loop stops, frames in
  * flight get up to 5 s for their PUBACK, the exact next seq is written, {"state":"offline"} is
  * announced and the connection closed. A second signal exits at once.
+ * /healthz (--ops-port) answers 503 with `reasons` while the MQTT uplink is not connected and
+ * once the detection loop has stopped (while the last frames wait for their PUBACK), else 200.
  * Logs: pino JSON lines on stdout; the last one ("detection stopped") carries the counts and the
  * mean ms per frame of each stage. Exit codes: 0 done, 1 failure (or the broker refused the
  * camera's credentials), 2 bad options or input. Options: detect-options.ts.
@@ -106,16 +108,21 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
   const publisher = new FramePublisher(fw, o.maxInFlight, log);
 
   let running = true;
+  let reason: "end" | "signal" | "failed" = "end"; // why the loop stopped, once it has
   let ops: OpsServer | undefined;
   if (opsPort !== undefined) {
     const registry = createRegistry("camera-detect");
     registerDetectMetrics(registry, stats, publisher);
     ops = await startOpsServer({
       host: raw.opsHost ?? "127.0.0.1", port: opsPort, registry,
-      health: () => ({
-        ok: true, camera: o.camera, running, mqtt: fw.online ? "connected" : "disconnected",
-        processed: stats.processed, in_flight: publisher.pending, last_frame_ts: stats.lastFrameTs ?? null,
-      }),
+      health: () => {
+        const reasons = [...(running ? [] : [`detection loop stopped (${reason})`]), ...(fw.online ? [] : ["MQTT uplink disconnected"])];
+        return {
+          ok: reasons.length === 0, camera: o.camera, running, mqtt: fw.online ? "connected" : "disconnected",
+          ...(reasons.length ? { reasons } : {}),
+          processed: stats.processed, in_flight: publisher.pending, last_frame_ts: stats.lastFrameTs ?? null,
+        };
+      },
     });
     log.info({ ops: `${raw.opsHost ?? "127.0.0.1"}:${ops.port}` }, "ops port listening");
   }
@@ -138,7 +145,6 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
     fps: o.fps, every: o.every, motion: o.motion, threads: o.threads, score: o.score,
   }, "detection started");
 
-  let reason: "end" | "signal" | "failed" = "end";
   let lastProgress = Date.now();
   try {
     for await (const f of detectFrames({

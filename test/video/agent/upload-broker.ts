@@ -1,12 +1,14 @@
 /**
- * A bare aedes MQTT broker over real TCP for the uploader's tests: authenticates devices by
+ * A bare aedes MQTT broker over real TCP for the camera agent's tests: authenticates devices by
  * user/password, lets a camera publish only a valid ChunkMeta of its own on its own
  * footfall/v1/{site}/camera/{id}/chunk topic (and status messages, e.g. CameraUplink's last
- * will), and records each announcement with what `onChunk` says at that instant (e.g. whether
- * the store already holds the chunk).
+ * will, and valid DetectionFrames on its detections topic), and records each announcement with
+ * what `onChunk` says at that instant (e.g. whether the store already holds the chunk).
+ * `holdFrames()` keeps the PUBACKs of detection frames back until its release is called.
  */
 import net from "node:net";
 import { Aedes, type AuthenticateError } from "aedes";
+import { DetectionFrame } from "../../../contracts/detection.ts";
 import { parseDeviceTopic } from "../../../contracts/topics.ts";
 import { ChunkMeta } from "../../../contracts/video.ts";
 import { freePort } from "../../support/ports.ts";
@@ -26,6 +28,10 @@ export interface ChunkBroker {
   /** status payloads published for a camera (last wills included), with the client id */
   statuses: { clientId: string | undefined; payload: string }[];
   refused: string[];
+  /** detection frames a camera published on its own detections topic */
+  frames: DetectionFrame[];
+  /** from now on no detection frame is acknowledged until the returned function is called */
+  holdFrames(): () => void;
   close(): Promise<void>;
 }
 
@@ -35,6 +41,8 @@ export async function startChunkBroker(
   const announcements: ChunkAnnouncement[] = [];
   const refused: string[] = [];
   const statuses: ChunkBroker["statuses"] = [];
+  const frames: DetectionFrame[] = [];
+  let held: Array<() => void> | undefined;
   const sockets = new Set<net.Socket>();
   const userOf = new WeakMap<object, string>();
   const broker = await Aedes.createBroker({
@@ -53,6 +61,17 @@ export async function startChunkBroker(
       if (t?.kind === "camera" && t.type === "status" && client && userOf.get(client) === t.deviceId) {
         statuses.push({ clientId: client.id, payload: packet.payload.toString() });
         return done(null);
+      }
+      if (t?.kind === "camera" && t.type === "detections" && client && userOf.get(client) === t.deviceId) {
+        let frame: unknown;
+        try { frame = JSON.parse(packet.payload.toString()); } catch { return refuse("not JSON"); }
+        const parsed = DetectionFrame.safeParse(frame);
+        if (!parsed.success) return refuse("not a DetectionFrame");
+        frames.push(parsed.data);
+        // the PUBACK follows done(): held back, the frame stays unacknowledged
+        if (held) held.push(() => done(null));
+        else done(null);
+        return;
       }
       if (!t || t.kind !== "camera" || t.type !== "chunk" || !client || userOf.get(client) !== t.deviceId) return refuse("not this camera's chunk topic");
       let body: unknown;
@@ -78,6 +97,15 @@ export async function startChunkBroker(
     announcements,
     statuses,
     refused,
+    frames,
+    holdFrames: () => {
+      held ??= [];
+      return () => {
+        const waiting = held ?? [];
+        held = undefined;
+        for (const ack of waiting) ack();
+      };
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
