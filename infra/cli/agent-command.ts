@@ -6,7 +6,6 @@
  * errors (unknown or missing options) exit 2 like the modules' own option checks.
  */
 import type { Command, CommanderError } from "commander";
-import type { Config } from "../config.ts";
 import type { AgentRawOptions } from "../../video/agent/agent-options.ts";
 import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY } from "../../video/agent/upload-limits.ts";
 import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
@@ -26,7 +25,8 @@ function requireOptions(cmd: Command, ...names: string[]): void {
   }
 }
 
-export function addAgentCommands(program: Command, config: () => Config): void {
+/** `dataRoot`: FOOTFALL_DATA_DIR, read when a data folder is not given */
+export function addAgentCommands(program: Command, dataRoot: () => string): void {
   const agent = program.command("agent")
     .description("the camera agent: cut a camera's video into signed chunks, upload and announce them (`agent detect`: its person detections)")
     // the options after `detect` are the subcommand's own (both have --camera, --source, ...)
@@ -53,7 +53,7 @@ export function addAgentCommands(program: Command, config: () => Config): void {
     .action(async (o: AgentRawOptions, cmd: Command) => {
       requireOptions(cmd, "camera", "source");
       const { runCameraAgentProcess } = await import("../../video/agent/main.ts");
-      process.exit(await runCameraAgentProcess(o, config().dataDir));
+      process.exit(await runCameraAgentProcess(o, dataRoot));
     });
 
   agent.command("detect")

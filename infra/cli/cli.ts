@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Command } from "commander";
 import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
-import { ConfigError, DEFAULTS, loadConfig, type Config } from "../config.ts";
+import { ConfigError, DEFAULTS, loadConfig, readVariable, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 import { addAgentCommands } from "./agent-command.ts";
 
@@ -16,14 +17,17 @@ const program = new Command("footfall")
   .enablePositionalOptions()
   .showHelpAfterError();
 
-function config(): Config {
+/** `read`'s configuration; a bad variable exits 2 with its name and the reason */
+function configured<T>(read: () => T): T {
   try {
-    return loadConfig();
+    return read();
   } catch (e) {
     if (e instanceof ConfigError) { console.error(e.message); process.exit(2); }
     throw e;
   }
 }
+
+const config = (): Config => configured(() => loadConfig());
 
 /** Runs a long-lived process until SIGTERM / SIGINT, then its clean stop. */
 async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
@@ -118,6 +122,7 @@ program.command("detect")
     process.exit(await runDetect(file, o));
   });
 
-addAgentCommands(program, config);
+// the camera agent's processes need only the data folder of the configuration
+addAgentCommands(program, () => configured(() => path.resolve(readVariable("dataDir"))));
 
 await program.parseAsync(process.argv);

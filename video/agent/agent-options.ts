@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { TOKEN_RE } from "../../contracts/ids.ts";
+import { readVariable } from "../../infra/config.ts";
 import type { ChunkFormat, VideoSource } from "./segmenter.ts";
 import { MAX_UPLOAD_CONCURRENCY } from "./upload-limits.ts";
 
@@ -58,14 +59,14 @@ export class AgentOptionsError extends Error {
 const readSecret = (file: string) => readFileSync(file).toString("utf8").replace(/\r?\n$/, "");
 
 /**
- * Checks the options. `dataRoot` is where the data folder goes when --data is not given
- * (FOOTFALL_DATA_DIR); the secret comes from --secret-file / --key-file or `env`.
+ * Checks the options. `dataRoot` gives the folder the data folder goes under when --data is not
+ * given (FOOTFALL_DATA_DIR); the secret comes from --secret-file / --key-file or `env`.
  */
-export function parseAgentOptions(raw: AgentRawOptions, dataRoot: string, env: NodeJS.ProcessEnv = process.env): AgentOptions {
+export function parseAgentOptions(raw: AgentRawOptions, dataRoot: () => string, env: NodeJS.ProcessEnv = process.env): AgentOptions {
   const fail = (msg: string, details: object = {}): never => { throw new AgentOptionsError(msg, details); };
   const fromFiles = [raw.secretFile, raw.keyFile].filter((f): f is string => !!f).map(readSecret);
   if (fromFiles.length === 2 && fromFiles[0] !== fromFiles[1]) fail("--secret-file and --key-file hold different secrets");
-  const secret = fromFiles[0] ?? env.FOOTFALL_CAMERA_SECRET ?? env.FOOTFALL_CAMERA_KEY;
+  const secret = fromFiles[0] ?? readVariable("cameraSecret", env) ?? env.FOOTFALL_CAMERA_KEY;
   if (!secret) return fail("no camera secret: set FOOTFALL_CAMERA_SECRET or --secret-file");
   const transport = raw.rtspTransport;
   if (transport !== "tcp" && transport !== "udp") return fail("--rtsp-transport must be tcp or udp", { rtspTransport: transport });
@@ -88,7 +89,7 @@ export function parseAgentOptions(raw: AgentRawOptions, dataRoot: string, env: N
     ? { kind: "url", url: raw.source, rtspTransport: transport }
     : { kind: "file", path: raw.source, pace: raw.realtime ? "realtime" : "fast", loop: !!raw.loop };
   return {
-    camera: raw.camera, source, dataDir: raw.data ?? path.join(dataRoot, "agent", raw.camera), segmentSeconds, format, secret,
+    camera: raw.camera, source, dataDir: raw.data ?? path.join(dataRoot(), "agent", raw.camera), segmentSeconds, format, secret,
     concurrency, graceMs,
     ...(raw.api ? { api: raw.api } : {}),
     ...(raw.mqtt ? { mqtt: { url: raw.mqtt, site: raw.site! } } : {}),

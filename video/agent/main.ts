@@ -32,7 +32,7 @@ import { abortOnSignal } from "../../infra/process.ts";
 import { Uploader } from "./uploader.ts";
 
 /** Runs the process until its source ends or a signal stops it; returns the exit code. `dataRoot`: FOOTFALL_DATA_DIR. */
-export async function runCameraAgentProcess(raw: AgentRawOptions, dataRoot: string): Promise<number> {
+export async function runCameraAgentProcess(raw: AgentRawOptions, dataRoot: () => string): Promise<number> {
   const log = createLogger("camera-agent").child({ camera: raw.camera });
   let o: AgentOptions;
   try {

@@ -183,7 +183,7 @@ export class Uploader {
       try {
         meta = ChunkMeta.parse(JSON.parse(await readFile(path.join(dir, name), "utf8")));
       } catch (e) {
-        this.log?.error({ file: name, err: (e as Error).message }, "unreadable chunk record: not uploaded");
+        this.log?.error({ file: name, err: e }, "unreadable chunk record: not uploaded");
         continue;
       }
       const file = path.join(dir, meta.file);
@@ -248,7 +248,7 @@ export class Uploader {
         await this.settle(it, outcome);
       }
     } catch (e) {
-      this.log?.error({ seq: it.meta.seq, err: (e as Error).message }, "chunk upload broke off");
+      this.log?.error({ seq: it.meta.seq, err: e }, "chunk upload broke off");
     } finally {
       release();
       this.active--;
@@ -300,7 +300,7 @@ export class Uploader {
       if (acked === false) return false;
       this.stats.announceRetried++;
       const wait = backoffDelay(attempt, this.backoff);
-      this.log?.warn({ seq: it.meta.seq, attempt, err: acked.message, retry_in_ms: wait }, "chunk announcement failed, retrying");
+      this.log?.warn({ seq: it.meta.seq, attempt, err: acked, retry_in_ms: wait }, "chunk announcement failed, retrying");
       if (!(await sleep(wait, this.waits.signal))) return false; // stopping: announced on the next start
     }
   }
@@ -336,7 +336,7 @@ export class Uploader {
           await this.ledger.save(this.stateFile, this.phase.keys(), this.clock());
         } while (this.saveAgain);
       } catch (e) {
-        this.log?.error({ err: (e as Error).message }, "could not write the upload ledger");
+        this.log?.error({ err: e }, "could not write the upload ledger");
       } finally {
         this.saving = undefined;
       }

@@ -29,6 +29,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { CameraUplink } from "../agent/camera-uplink.ts";
+import { readVariable } from "../../infra/config.ts";
 import { createLogger } from "../../infra/log.ts";
 import { startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
 import { createRegistry } from "../../infra/metrics.ts";
@@ -56,7 +57,7 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
     log.error({ reason: e.message }, "bad options");
     return 2;
   }
-  const secret = raw.secretFile ? readFileSync(raw.secretFile, "utf8").replace(/\r?\n$/, "") : process.env.FOOTFALL_CAMERA_SECRET;
+  const secret = raw.secretFile ? readFileSync(raw.secretFile, "utf8").replace(/\r?\n$/, "") : readVariable("cameraSecret");
   if (!secret) {
     log.error("no camera secret: set FOOTFALL_CAMERA_SECRET or --secret-file");
     return 2;
