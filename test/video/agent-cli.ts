@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { eventually } from "../support/retry.ts";
 
 /** The footfall CLI as users run it (bin: infra/cli/footfall.js registers tsx in its own process). */
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -11,6 +12,8 @@ const CLI = path.join(ROOT, "infra/cli/footfall.js");
  */
 export const agentArgs = (...args: string[]): string[] => [CLI, "agent", ...args];
 
+export type Health = { status: number; body: Record<string, unknown> };
+
 export interface AgentProcess {
   child: ChildProcess;
   exited: Promise<number | null>;
@@ -18,7 +21,9 @@ export interface AgentProcess {
   /** its JSON log lines so far */
   lines(): Array<Record<string, unknown>>;
   /** GET /healthz on its ops port (from its "ops port listening" line; start it with --ops-port 0) */
-  health(): Promise<{ status: number; body: Record<string, unknown> }>;
+  health(): Promise<Health>;
+  /** polls health() until `want` holds (a state, never a time); returns that answer */
+  healthWhen(what: string, want: (h: Health) => boolean): Promise<Health>;
 }
 
 /** `footfall agent …` as a child process, logging at info; killed if the test process exits first. */
@@ -33,11 +38,19 @@ export function startAgentProcess(args: string[], env: NodeJS.ProcessEnv): Agent
   child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => { process.off("exit", killOnExit); r(code); }));
   const lines = () => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const health = async () => {
+  const health = async (): Promise<Health> => {
     const ops = lines().find((l) => l.msg === "ops port listening")?.ops;
     if (typeof ops !== "string") throw new Error("no ops port yet");
     const r = await fetch(`http://${ops}/healthz`);
     return { status: r.status, body: (await r.json()) as Record<string, unknown> };
   };
-  return { child, exited, output: () => out, lines, health };
+  const healthWhen = async (what: string, want: (h: Health) => boolean): Promise<Health> => {
+    let seen: Health | undefined;
+    await eventually(what, async () => {
+      seen = await health();
+      return want(seen);
+    }, 90_000, 50);
+    return seen!;
+  };
+  return { child, exited, output: () => out, lines, health, healthWhen };
 }
