@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { eventually } from "../support/retry.ts";
 
-/** The footfall CLI as users run it (bin: infra/cli/footfall.js registers tsx in its own process). */
 const ROOT = path.resolve(import.meta.dirname, "../..");
+/** The footfall CLI as users run it (bin: infra/cli/footfall.js registers tsx in its own process). */
 const CLI = path.join(ROOT, "infra/cli/footfall.js");
 
 /**

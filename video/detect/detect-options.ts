@@ -1,6 +1,6 @@
 /**
- * Command-line options of the detection agent (`footfall agent detect`, video/detect/main.ts), parsed from
- * commander's strings and checked with zod. `parseDetectMainOptions` throws a DetectOptionsError
+ * Command-line options of the detection agent (`footfall agent detect`, video/detect/main.ts),
+ * parsed from commander's strings and checked with zod. `parseDetectMainOptions` throws a DetectOptionsError
  * with every problem in one message.
  */
 import { z } from "zod";

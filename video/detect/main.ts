@@ -1,9 +1,9 @@
 /**
- * The camera agent's detection side as a process (`footfall agent detect`): reads a video source, runs the detection loop
- * (video/detect/detect-loop.ts: motion gate, NanoDet person detector, garment colours) and
- * publishes every processed frame as a DetectionFrame over MQTT with the camera's uplink
- * (video/agent/camera-uplink.ts: QoS 1, waiting for PUBACKs with at most --max-in-flight frames
- * unacknowledged), plus status heartbeats every --status-every seconds.
+ * The camera agent's detection side as a process (`footfall agent detect`): reads a video
+ * source, runs the detection loop (video/detect/detect-loop.ts: motion gate, NanoDet person
+ * detector, garment colours) and publishes every processed frame as a DetectionFrame over MQTT
+ * with the camera's uplink (video/agent/camera-uplink.ts: QoS 1, waiting for PUBACKs with at most
+ * --max-in-flight frames unacknowledged), plus status heartbeats every --status-every seconds.
  *
  *   FOOTFALL_CAMERA_SECRET=... footfall agent detect --camera cam-1 --site hq \
  *     --mqtt mqtt://127.0.0.1:1883 --source rtsp://10.0.0.5/stream
