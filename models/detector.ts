@@ -7,6 +7,7 @@
  */
 import { letterbox, type LetterboxTransform } from "./letterbox.ts";
 import { nms, type Detection } from "./nms.ts";
+import { DEFAULT_SCORE } from "./detector-defaults.ts";
 import { OnnxSession, type SessionOptions } from "./onnx-session.ts";
 import { detectorModelFromEnv, getModel, type ModelSpec } from "./registry.ts";
 
@@ -14,6 +15,7 @@ export interface DetectorOptions extends SessionOptions {
   model?: string;
   /** class names to keep (default ["person"]); empty array = all classes */
   classes?: readonly string[];
+  /** default DEFAULT_SCORE */
   scoreThreshold?: number;
   iouThreshold?: number;
   maxDetections?: number;
@@ -55,7 +57,7 @@ export class Detector {
           });
     const session = await OnnxSession.create(model.file(), model.inputShape, opts);
     return new Detector(model, session, classIds, {
-      scoreThreshold: opts.scoreThreshold ?? 0.35,
+      scoreThreshold: opts.scoreThreshold ?? DEFAULT_SCORE,
       iouThreshold: opts.iouThreshold ?? 0.5,
       maxDetections: opts.maxDetections ?? 100,
     });

@@ -8,7 +8,7 @@
 import type { Command, CommanderError } from "commander";
 import type { AgentRawOptions } from "../../video/agent/agent-options.ts";
 import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY } from "../../video/agent/upload-limits.ts";
-import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
+import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import type { DetectMainRawOptions } from "../../video/detect/detect-options.ts";
 
 const usageExit = (e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
-import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
+import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import { ConfigError, DEFAULTS, loadConfig, readVariable, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 import { addAgentCommands } from "./agent-command.ts";

@@ -9,7 +9,7 @@
  * `sampled` its index among the sampled frames (with the motion gate on, frames it holds back are
  * not printed, so both may jump), `ts` its time in seconds from the source start (its pts), boxes
  * in source pixels rounded to 0.1 px, scores to 0.001, confidences to 0.01. The score threshold
- * defaults to the camera's (video/detect/detect-defaults.ts).
+ * defaults to the camera's (models/detector-defaults.ts).
  * Frames: `--fps n` per second of source time (default 5) or `--every n` (every n-th source frame).
  * A progress bar goes to stderr when stderr is a terminal, and a one-line summary with the time
  * per stage goes to stderr at the end; stdout carries the JSON lines only.
@@ -20,7 +20,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { SingleBar } from "cli-progress";
-import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
+import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import { r3 } from "../../video/detect/detect-frame.ts";
 import { detectFrames } from "../../video/detect/detect-loop.ts";
 import type { DetectSource } from "../../video/detect/detect-source.ts";

@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AttrValue, Colour, Detection } from "../../contracts/detection.ts";
 import { parseDetectOptions } from "../../infra/cli/detect-command.ts";
-import { DEFAULT_SCORE } from "../../video/detect/detect-defaults.ts";
+import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import { parseDetectMainOptions } from "../../video/detect/detect-options.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
 

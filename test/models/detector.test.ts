@@ -13,7 +13,7 @@ if (NO_VTEST) console.log("vtest.avi missing: infra/setup.sh extracts it from th
 describe("detector", () => {
   let det: Detector;
   beforeAll(async () => {
-    det = await Detector.create({ intraOpNumThreads: 1 });
+    det = await Detector.create({ intraOpNumThreads: 1, scoreThreshold: 0.35 });
   });
   afterAll(async () => {
     await det?.close();

@@ -95,9 +95,6 @@ export interface SegmenterResult {
   command: string;
 }
 
-export const chunkFileName = (seq: number, format: ChunkFormat = "mp4"): string =>
-  `chunk-${String(seq).padStart(8, "0")}.${format}`;
-
 export const CHUNK_FILE_RE = /^chunk-(\d{8,})\.(mp4|mkv|ts)$/;
 
 export const PACKET_LOG_FILE_RE = /^packets-(\d{8,})\.crc$/;
@@ -207,6 +204,8 @@ export async function runSegmenter(
       const pid = (cmd as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc?.pid;
       opts.log?.debug({ command: c, pid }, "ffmpeg started");
       if (opts.pidFile && pid !== undefined) pidWritten = writeFfmpegPid(opts.pidFile, pid, opts.outDir).catch(() => {});
+      // a stop that came before fluent-ffmpeg had spawned ffmpeg could not reach it then
+      if (stopping) kill();
     });
     cmd.on("codecData", () => opts.onInputOpened?.(Date.now()));
     cmd.on("end", onExit);

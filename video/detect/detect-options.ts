@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { DeviceId, SiteId } from "../../contracts/ids.ts";
 import { MAX_TS, MIN_TS } from "../../contracts/time.ts";
-import { DEFAULT_SCORE } from "./detect-defaults.ts";
+import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import type { DetectSource } from "./detect-source.ts";
 
 /** the options as commander hands them over */

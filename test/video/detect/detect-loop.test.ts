@@ -49,7 +49,7 @@ describe.skipIf(NO_VTEST)("detection loop on vtest.avi", () => {
   let det: Detector;
   let dir: string;
   beforeAll(async () => {
-    det = await Detector.create({ intraOpNumThreads: 2 });
+    det = await Detector.create({ intraOpNumThreads: 2, scoreThreshold: 0.35 });
     dir = mkdtempSync(path.join(os.tmpdir(), "footfall-detect-loop-"));
   });
   afterAll(async () => {
