@@ -39,7 +39,6 @@ export function addAgentCommands(program: Command, dataRoot: () => string): void
     .option("--loop", "loop a file forever (treated as a live source)")
     .option("--format <f>", "chunk container: mp4, mkv or ts", "mp4")
     .option("--secret-file <file>", "file holding the camera's device secret (else FOOTFALL_CAMERA_SECRET)")
-    .option("--key-file <file>", "same as --secret-file (older name; env FOOTFALL_CAMERA_KEY)")
     .option("--rtsp-transport <t>", "RTSP media over tcp (interleaved) or udp", "tcp")
     .option("--api <url>", "chunk store base URL, e.g. http://127.0.0.1:8080 (without it the agent only records)")
     .option("--mqtt <url>", "MQTT broker URL for chunk announcements, e.g. mqtt://127.0.0.1:1883 (needs --api and --site)")

@@ -21,7 +21,6 @@ export interface AgentRawOptions {
   loop?: boolean;
   format: string;
   secretFile?: string;
-  keyFile?: string;
   rtspTransport: string;
   api?: string;
   mqtt?: string;
@@ -60,13 +59,11 @@ const readSecret = (file: string) => readFileSync(file).toString("utf8").replace
 
 /**
  * Checks the options. `dataRoot` gives the folder the data folder goes under when --data is not
- * given (FOOTFALL_DATA_DIR); the secret comes from --secret-file / --key-file or `env`.
+ * given (FOOTFALL_DATA_DIR); the secret comes from --secret-file or `env` (FOOTFALL_CAMERA_SECRET).
  */
 export function parseAgentOptions(raw: AgentRawOptions, dataRoot: () => string, env: NodeJS.ProcessEnv = process.env): AgentOptions {
   const fail = (msg: string, details: object = {}): never => { throw new AgentOptionsError(msg, details); };
-  const fromFiles = [raw.secretFile, raw.keyFile].filter((f): f is string => !!f).map(readSecret);
-  if (fromFiles.length === 2 && fromFiles[0] !== fromFiles[1]) fail("--secret-file and --key-file hold different secrets");
-  const secret = fromFiles[0] ?? readVariable("cameraSecret", env) ?? env.FOOTFALL_CAMERA_KEY;
+  const secret = raw.secretFile ? readSecret(raw.secretFile) : readVariable("cameraSecret", env);
   if (!secret) return fail("no camera secret: set FOOTFALL_CAMERA_SECRET or --secret-file");
   const transport = raw.rtspTransport;
   if (transport !== "tcp" && transport !== "udp") return fail("--rtsp-transport must be tcp or udp", { rtspTransport: transport });

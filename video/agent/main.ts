@@ -10,8 +10,7 @@
  *
  * Options: agent-options.ts; the data folder defaults to {FOOTFALL_DATA_DIR}/agent/{camera}.
  * The camera's device secret (MQTT password, HTTP Basic password and the chunk signing key) comes
- * from --secret-file (raw bytes of the file, trailing newline removed) or FOOTFALL_CAMERA_SECRET;
- * --key-file and FOOTFALL_CAMERA_KEY are older names for the same.
+ * from --secret-file (raw bytes of the file, trailing newline removed) or FOOTFALL_CAMERA_SECRET.
  *
  * SIGINT / SIGTERM: the segmenter stops, in-flight uploads get --upload-grace seconds to finish,
  * the upload ledger is written, MQTT disconnects cleanly. A second signal exits at once. When a

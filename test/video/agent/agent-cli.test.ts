@@ -27,7 +27,7 @@ afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
 /** runs the CLI to its end (async: the test worker stays responsive while it runs) */
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, {
-    cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: "", FOOTFALL_CAMERA_KEY: "", FOOTFALL_LOG_LEVEL: "info", ...env },
+    cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: "", FOOTFALL_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "", stderr = "";

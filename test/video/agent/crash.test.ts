@@ -33,7 +33,7 @@ function startAgent(dataDir: string) {
   // one process (the tsx CLI would put a second node process in between): SIGKILL reaches the agent
   const child = spawn(process.execPath, agentArgs(
     "--camera", "cam-crash", "--source", src, "--realtime", "--segment", "1", "--data", dataDir), {
-    cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_KEY: KEY, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
+    cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: KEY, FOOTFALL_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });

@@ -38,7 +38,7 @@ const dataDir = path.join(tmp, "data");
 function agent() {
   const child = spawn(process.execPath, agentArgs(
     "--camera", "cam-long", "--source", src, "--realtime", "--segment", opts.segment, "--data", dataDir), {
-    cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_KEY: KEY, FOOTFALL_LOG_LEVEL: "warn" }, stdio: ["ignore", "inherit", "inherit"],
+    cwd: ROOT, env: { ...process.env, FOOTFALL_CAMERA_SECRET: KEY, FOOTFALL_LOG_LEVEL: "warn" }, stdio: ["ignore", "inherit", "inherit"],
   });
   return { child, exited: new Promise<number | null>((r) => child.once("exit", (c) => r(c))) };
 }
