@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "cli", "footfall.js");
+/** a process that keeps dying is restarted after 0.5 s, 1 s, 2 s ... at most 10 s */
+const RESTART_BACKOFF = { baseMs: 500, maxMs: 10_000, jitter: 0 };
 
 /**
  * Runs one footfall process (`footfall broker|host|api|agent …`: `args` are the CLI's) as a child,
@@ -31,7 +34,7 @@ export class Supervised {
       for (const w of this.exitWaiters.splice(0)) w();
       if (this.stopping) return;
       this.restarts++;
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(this.restarts, 6));
+      const delay = backoffDelay(this.restarts, RESTART_BACKOFF);
       this.log.error({ proc: this.name, code, signal, restartInMs: delay }, "process exited; restarting");
       setTimeout(() => { if (!this.stopping) this.start(); }, delay).unref();
     });
