@@ -6,7 +6,7 @@ export type DeviceKind = z.infer<typeof DeviceKind>;
 
 /**
  * A device as the broker's registry knows it (NATS KV bucket ff_devices, key = device id).
- * The secret is never stored, only its scrypt hash (see broker/device-secret.ts).
+ * The secret is never stored, only its scrypt hash (see topology/devices/device-secret.ts).
  */
 export const DeviceRecord = z.strictObject({
   id: DeviceId,

@@ -5,7 +5,7 @@ import { PointDef } from "./geometry.ts";
 
 export const LineId = tokenId("line id");
 
-/** Shapes of the topology document (PUT /api/v1/sites/{site}/topology). Graph rules live in actors/topology/validate.ts. */
+/** Shapes of the topology document (PUT /api/v1/sites/{site}/topology). Graph rules live in topology/validate.ts. */
 export const SpaceDef = z.strictObject({
   id: SpaceId,
   name: z.string().min(1).max(200),

@@ -7,7 +7,7 @@ import type { Point } from "../contracts/geometry.ts";
  * centre. The floor is the plane z = 0 (metres); image pixels have u to the right and v down.
  *
  * Floor -> image through this model is an exact plane projection, so the homography fitted from
- * a calibration made with it (actors/geometry/homography.ts) is the inverse of `floorToImage`
+ * a calibration made with it (topology/geometry/homography.ts) is the inverse of `floorToImage`
  * up to the noise of the calibration points.
  */
 export interface CameraPose {

@@ -2,7 +2,7 @@
  * The camera agent's detection loop: video source -> motion gate -> person detector -> garment
  * colours -> DetectionFrames of the camera event contract (contracts/detection.ts), as an async
  * iterator. What a consumer does with a frame (publish it over MQTT: video/detect/main.ts;
- * print it: `footfall detect`, infra/detect-command.ts) is up to the consumer.
+ * print it: `footfall detect`, infra/cli/detect-command.ts) is up to the consumer.
  *
  *   for await (const f of detectFrames({ camera: "cam-1", source, detector })) publish(f.frame);
  *

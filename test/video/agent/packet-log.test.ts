@@ -1,5 +1,5 @@
 /**
- * Packet logs (camera-agent/packet-log.ts, chunk-measure.ts): a real framecrc log of an H.264
+ * Packet logs (video/agent/packet-log.ts, chunk-measure.ts): a real framecrc log of an H.264
  * file with B-frames measures the same as ffprobe of the file, also with its packet durations
  * removed; ChunkMeasurer uses logs that agree with ffprobe and falls back to ffprobe for the
  * rest of the run when a log disagrees or cannot be read; the agent measures mkv and MPEG-TS

@@ -1,5 +1,5 @@
 /**
- * The camera agent's uploader (camera-agent/uploader.ts) against a real HTTP server that
+ * The camera agent's uploader (video/agent/uploader.ts) against a real HTTP server that
  * implements the upload contract on the REAL chunk store (upload-store-server.ts: signatures,
  * sha256 and sizes are checked by ChunkStore.put), with announcements over a real aedes broker
  * over TCP through CameraUplink.publishChunk.
