@@ -50,6 +50,8 @@ export const TrackUpdate = z.strictObject({
   receivedAt: z.number().int(),
   /** [tid, oid of the detection matched in this frame, x, y (floor metres)] */
   tracks: z.array(z.tuple([z.string(), z.string(), z.number(), z.number()])),
+  /** [tid, x1, y1, x2, y2] image pixels of each confirmed track's box in this frame (for camera tiles) */
+  boxes: z.array(z.tuple([z.string(), z.number(), z.number(), z.number(), z.number()])).optional(),
 });
 export type TrackUpdate = z.infer<typeof TrackUpdate>;
 
@@ -66,3 +68,26 @@ export const PersonUpdate = z.strictObject({
   ended: z.boolean(),
 });
 export type PersonUpdate = z.infer<typeof PersonUpdate>;
+
+/**
+ * Published by each broker process every few seconds (evt.ingest.{site}.{broker}) while it
+ * accepted device messages for the site: how many it stored in JetStream in that window.
+ * A wall sums the newest window of every broker for the site's ingest rate.
+ */
+export const IngestRate = z.strictObject({
+  type: z.literal("ingest.rate"),
+  site: SiteId,
+  broker: z.string(),
+  /** device messages stored in the window, by message type (crossing, detections, ...) */
+  messages: z.record(z.string(), z.number().int().nonnegative()),
+  /** window end (epoch ms) and length */
+  at: z.number().int(),
+  windowMs: z.number().int().positive(),
+});
+export type IngestRate = z.infer<typeof IngestRate>;
+
+/** Everything published to FF_EVENTS, by its `type`. */
+export const FootfallEvent = z.discriminatedUnion("type", [
+  OccupancyChanged, SiteOccupancyChanged, CapacityAlert, TrackUpdate, PersonUpdate, IngestRate,
+]);
+export type FootfallEvent = z.infer<typeof FootfallEvent>;

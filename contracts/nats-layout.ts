@@ -12,6 +12,8 @@
  * KV ff_queries     query id -> a stored path/stats/heatmap query: parameters, answer summary, timing, result.
  * KV ff_jobs        job id -> a reprocessing job (attribute extraction over a stored range): state, progress.
  * KV ff_extraction  "{site}.{attribute}" -> time ranges re-extracted by finished jobs.
+ * KV ff_keys        key id -> API key record (role, sites, sha256 of the key; never the key).
+ * KV ff_stills      "{site}.{camera}" -> the camera agent's newest JPEG still (kept one minute).
  */
 export const STREAM_ACTORS = "FF_ACTORS";
 export const STREAM_EVENTS = "FF_EVENTS";
@@ -26,6 +28,10 @@ export const KV_SNAPSHOTS = "ff_snapshots";
 export const KV_QUERIES = "ff_queries";
 export const KV_JOBS = "ff_jobs";
 export const KV_EXTRACTION = "ff_extraction";
+export const KV_KEYS = "ff_keys";
+export const KV_STILLS = "ff_stills";
+/** How long a camera still is kept (never longer than the video it shows is kept). */
+export const STILL_TTL_MS = 60_000;
 
 /** Actor kinds of the occupancy slice. Actor ids are dot-joined tokens: "{site}.{entity}" or "{site}". */
 export const ActorKinds = {
@@ -65,3 +71,7 @@ export const siteOccupancyEventSubject = (site: string) => `${EVENT_SUBJECT_ROOT
 export const capacityAlertSubject = (site: string, space: string) => `${EVENT_SUBJECT_ROOT}.alert.${site}.${space}`;
 export const trackEventSubject = (site: string, camera: string) => `${EVENT_SUBJECT_ROOT}.track.${site}.${camera}`;
 export const personEventSubject = (site: string) => `${EVENT_SUBJECT_ROOT}.person.${site}`;
+export const ingestRateSubject = (site: string, broker: string) => `${EVENT_SUBJECT_ROOT}.ingest.${site}.${broker}`;
+
+/** The site an FF_EVENTS subject belongs to (every event subject's third token). */
+export const siteOfEventSubject = (subject: string): string | undefined => subject.split(".")[2];

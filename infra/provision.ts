@@ -3,7 +3,7 @@ import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@
 import { Kvm } from "@nats-io/kv";
 import { InfluxDB } from "influx";
 import {
-  KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
+  KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_KEYS, KV_STILLS, STILL_TTL_MS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
   STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
 } from "../contracts/nats-layout.ts";
 import { rollupOf, RP } from "../contracts/influx-layout.ts";
@@ -46,6 +46,9 @@ export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "lease
   await kvm.create(KV_QUERIES, { history: 1, ttl: 30 * DAY_MS, maxValueSize: 4 * 1024 * 1024 });
   await kvm.create(KV_JOBS, { history: 1, ttl: 30 * DAY_MS });
   await kvm.create(KV_EXTRACTION, { history: 1 });
+  await kvm.create(KV_KEYS, { history: 1 });
+  // a still is at most 1 MiB and lives a minute: the wall's camera tile, not an archive
+  await kvm.create(KV_STILLS, { history: 1, ttl: STILL_TTL_MS, maxValueSize: 1024 * 1024 });
   log?.info("nats streams and buckets ready");
 }
 

@@ -99,6 +99,16 @@ export function rules(kinds: readonly string[]): Rule[] {
       check: (e) => under(e.from, "topology") && !(under(e.to, "topology", "contracts") || infraGround(e.to))
         ? "the device and topology registry imports a part of the system that uses it" : undefined,
     },
+    {
+      name: "read access (access/) imports only contracts, infra's ground and itself",
+      check: (e) => under(e.from, "access") && !(under(e.to, "access", "contracts") || infraGround(e.to))
+        ? "the API keys and read checks import a part of the system that uses them" : undefined,
+    },
+    {
+      name: "the wall's browser code (dashboards/wall/page) imports only contracts and itself",
+      check: (e) => under(e.from, "dashboards/wall/page") && !under(e.to, "dashboards/wall/page", "contracts")
+        ? "browser code imports server code (it is bundled for the page)" : undefined,
+    },
   ];
 }
 

@@ -51,6 +51,8 @@ describe("each rule fails on a deliberately bad import", () => {
     ["infra's ground (configuration, logging, NATS, services) imports only contracts and itself", { from: "infra/provision.ts", to: "actors/kinds.ts" }],
     ["infra's ground (configuration, logging, NATS, services) imports only contracts and itself", { from: "infra/config.ts", to: "infra/cli/cli.ts" }],
     ["the registry (topology/) imports only contracts, infra's ground and itself", { from: "topology/topology-store.ts", to: "broker/mqtt-broker.ts" }],
+    ["read access (access/) imports only contracts, infra's ground and itself", { from: "access/key-store.ts", to: "api/app.ts" }],
+    ["the wall's browser code (dashboards/wall/page) imports only contracts and itself", { from: "dashboards/wall/page/main.ts", to: "infra/log.ts" }],
   ];
   for (const [rule, edge] of bad) {
     it(`${rule}: ${edge.from} -> ${edge.to}`, () => {

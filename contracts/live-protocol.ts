@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { SiteId, SpaceId } from "./ids.ts";
+import { CapacityAlert, FootfallEvent, PersonUpdate } from "./events.ts";
+
+/**
+ * The live feed: websocket /api/v1/live (API process or `footfall gateway`), JSON text frames.
+ *
+ * Authentication: `Authorization: Bearer <key>` on the upgrade request, or the wall's HttpOnly
+ * cookie `ff_key`; a viewer key must cover the site subscribed to.
+ *
+ *  client -> server  Subscribe (at any time; a new one replaces the previous)
+ *  server -> client  Snapshot                       after a Subscribe without `since`, or when
+ *                                                   `since` is too old to replay
+ *                    Resumed, then the missed Updates   after a Subscribe with a replayable `since`
+ *                    Update ...                     every event for the site, in stream order;
+ *                                                   coalesced per entity for a slow client
+ *                    Refusal                        then the socket is closed with `code`
+ *
+ * `seq` is the FF_EVENTS stream sequence: a client remembers the newest it saw and sends it as
+ * `since` when it reconnects.
+ */
+export const LIVE_PROTOCOL_VERSION = 1;
+export const LIVE_PATH = "/api/v1/live";
+
+export const Subscribe = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  op: z.literal("subscribe"),
+  site: SiteId,
+  /** only these spaces' occupancy and alerts (default: all) */
+  spaces: z.array(SpaceId).max(1000).optional(),
+  /** only these cameras' track updates (default: all) */
+  cameras: z.array(z.string().max(64)).max(1000).optional(),
+  /** the newest seq this client saw: replay what came after, if still kept */
+  since: z.number().int().nonnegative().optional(),
+});
+export type Subscribe = z.infer<typeof Subscribe>;
+export const ClientMessage = Subscribe;
+export type ClientMessage = Subscribe;
+
+export const SpaceState = z.strictObject({
+  space: SpaceId,
+  name: z.string(),
+  count: z.number().int().nonnegative(),
+  capacity: z.number().int().positive().nullable(),
+  /** event time of the count (epoch ms), null if never counted */
+  at: z.number().int().nullable(),
+});
+export type SpaceState = z.infer<typeof SpaceState>;
+
+export const DeviceState = z.strictObject({
+  device: z.string(),
+  kind: z.enum(["dpu", "camera"]),
+  state: z.enum(["online", "offline", "silent", "unknown"]),
+  /** epoch ms of the newest message heard, null if never */
+  lastSeen: z.number().int().nullable(),
+});
+export type DeviceState = z.infer<typeof DeviceState>;
+
+export const Snapshot = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  t: z.literal("snapshot"),
+  site: SiteId,
+  /** the state includes every event up to this stream sequence */
+  seq: z.number().int().nonnegative(),
+  /** server time (epoch ms) */
+  now: z.number().int(),
+  total: z.strictObject({ count: z.number().int().nonnegative(), at: z.number().int().nullable() }),
+  spaces: z.array(SpaceState),
+  /** people seen recently and not ended, newest position each */
+  people: z.array(PersonUpdate),
+  devices: z.array(DeviceState),
+  /** spaces over capacity right now */
+  alerts: z.array(CapacityAlert),
+});
+export type Snapshot = z.infer<typeof Snapshot>;
+
+export const Resumed = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  t: z.literal("resumed"),
+  site: SiteId,
+  /** Updates with seq > since follow */
+  since: z.number().int().nonnegative(),
+});
+export type Resumed = z.infer<typeof Resumed>;
+
+export const Update = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  t: z.literal("update"),
+  seq: z.number().int().nonnegative(),
+  event: FootfallEvent,
+});
+export type Update = z.infer<typeof Update>;
+
+/** Device health changes (computed by the gateway every few seconds). */
+export const DeviceUpdate = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  t: z.literal("device"),
+  site: SiteId,
+  device: DeviceState,
+});
+export type DeviceUpdate = z.infer<typeof DeviceUpdate>;
+
+/** Close codes (4000-4999 are the application's). */
+export const LiveClose = {
+  badRequest: 4400,
+  unauthorized: 4401,
+  forbidden: 4403,
+  /** the client did not read fast enough: its send buffer stayed above the bound */
+  tooSlow: 4408,
+  /** the key used was revoked */
+  revoked: 4409,
+  goingAway: 1001,
+} as const;
+
+export const Refusal = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  t: z.literal("refused"),
+  code: z.number().int(),
+  reason: z.string(),
+});
+export type Refusal = z.infer<typeof Refusal>;
+
+export const ServerMessage = z.discriminatedUnion("t", [Snapshot, Resumed, Update, DeviceUpdate, Refusal]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
