@@ -75,3 +75,14 @@ describe("key store (real NATS KV ff_keys)", () => {
     }
   });
 });
+
+describe("presented secret", () => {
+  it("reads a Bearer header first, else the ff_key cookie", async () => {
+    const { presentedSecret } = await import("../../access/credential.ts");
+    expect(presentedSecret({ authorization: "Bearer abc" })).toBe("abc");
+    expect(presentedSecret({ authorization: "Basic abc", cookie: "ff_key=zzz" })).toBeUndefined();
+    expect(presentedSecret({ cookie: "a=1; ff_key=ffk_x%5F; b=2" })).toBe("ffk_x_");
+    expect(presentedSecret({ cookie: "ff_keyx=1" })).toBeUndefined();
+    expect(presentedSecret({})).toBeUndefined();
+  });
+});
