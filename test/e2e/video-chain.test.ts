@@ -141,7 +141,6 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
   let items: PathItem[] = [];
   /** the camera's newest still, fetched as soon as agent detect exited */
   let lastStill: { status: number; type: string | null; at: string | null; frame: [string | null, string | null]; jpeg: Buffer } | undefined;
-  let updates: TrackUpdate[] = [];
   const range = () => `site=${SITE}&from=${startMs}&to=${startMs + CLIP_S * 1000}`;
 
   beforeAll(async () => {
@@ -189,22 +188,6 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
       return same >= 3;
     }, 60_000, 2000);
 
-    // the camera's track.update events, read back from FF_EVENTS
-    const nc = await connectNats(stack.cfg.natsUrl!, "video-chain-events");
-    try {
-      const consumer = await jetstream(nc).consumers.get(STREAM_EVENTS, { filter_subjects: trackEventSubject(SITE, CAMERA) });
-      for (;;) {
-        let n = 0;
-        for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
-          updates.push(TrackUpdate.parse(m.json()));
-          n++;
-          if (m.info.pending === 0) break;
-        }
-        if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
-      }
-    } finally {
-      await nc.close();
-    }
   }, 150_000);
 
   afterAll(async () => {
@@ -220,32 +203,6 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     expect(summary.published).toBe(summary.processed);
     expect(summary.failed).toBe(0);
     expect(summary.next_seq - summary.first_seq).toBe(summary.published);
-  });
-
-  it("the camera tile's data: the newest still (a JPEG of a frame of the run) and every track.update with the boxes of its tracks", () => {
-    // a still every 3 s of frame time (the default), at most one being sent at a time
-    expect(summary.stills).toMatchObject({ failed: 0 });
-    const acked = (summary.stills as { acked: number }).acked;
-    expect(acked).toBeGreaterThanOrEqual(1);
-    expect(acked).toBeLessThanOrEqual(CLIP_S / 3);
-    expect(lastStill).toMatchObject({ status: 200, type: "image/jpeg", frame: [String(VTEST_WIDTH), String(VTEST_HEIGHT)] });
-    expect(jpegSize(lastStill!.jpeg)).toEqual({ width: 640, height: 480 });
-    // the capture time is the frame time of one of the run's frames (start + k / 5 s)
-    const at = Date.parse(lastStill!.at!) - startMs;
-    expect(at).toBeGreaterThanOrEqual(0);
-    expect(at).toBeLessThan(CLIP_S * 1000);
-    expect(at % (1000 / FPS)).toBe(0);
-
-    expect(updates.length).toBeGreaterThan(0);
-    for (const u of updates) {
-      expect(u.boxes!.length).toBeGreaterThan(0);
-      // every track with a floor position has its box; boxes are source pixels inside the frame
-      for (const [tid] of u.tracks) expect(u.boxes!.some((b) => b[0] === tid)).toBe(true);
-      for (const [, x1, y1, x2, y2] of u.boxes!) {
-        expect(0 <= x1 && x1 < x2 && x2 <= VTEST_WIDTH).toBe(true);
-        expect(0 <= y1 && y1 < y2 && y2 <= VTEST_HEIGHT).toBe(true);
-      }
-    }
   });
 
   it("the camera health route saw the camera online with its heartbeats, then offline after its clean stop", async () => {
@@ -264,6 +221,49 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     // detections per frame: between half the fewest clearly visible and 1.5 x the most annotated people
     expect(perFrame).toBeGreaterThanOrEqual(Math.min(...ann.map((a) => a.people.filter((p) => !p.hard).length)) / 2);
     expect(perFrame).toBeLessThanOrEqual(1.5 * Math.max(...ann.map((a) => a.people.length)));
+  });
+
+  it("the camera tile's data: the newest still (a JPEG of a frame of the run) and every track.update with the boxes of its tracks", async () => {
+    // a still every 3 s of frame time (the default), at most one being sent at a time
+    expect(summary.stills).toMatchObject({ failed: 0 });
+    const acked = (summary.stills as { acked: number }).acked;
+    expect(acked).toBeGreaterThanOrEqual(1);
+    expect(acked).toBeLessThanOrEqual(CLIP_S / 3);
+    expect(lastStill).toMatchObject({ status: 200, type: "image/jpeg", frame: [String(VTEST_WIDTH), String(VTEST_HEIGHT)] });
+    expect(jpegSize(lastStill!.jpeg)).toEqual({ width: 640, height: 480 });
+    // the capture time is the frame time of one of the run's frames (start + k / 5 s)
+    const at = Date.parse(lastStill!.at!) - startMs;
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(CLIP_S * 1000);
+    expect(at % (1000 / FPS)).toBe(0);
+
+    // the camera's track.update events, read back from FF_EVENTS
+    const updates: TrackUpdate[] = [];
+    const nc = await connectNats(stack.cfg.natsUrl!, "video-chain-events");
+    try {
+      const consumer = await jetstream(nc).consumers.get(STREAM_EVENTS, { filter_subjects: trackEventSubject(SITE, CAMERA) });
+      for (;;) {
+        let n = 0;
+        for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
+          updates.push(TrackUpdate.parse(m.json()));
+          n++;
+          if (m.info.pending === 0) break;
+        }
+        if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
+      }
+    } finally {
+      await nc.close();
+    }
+    expect(updates.length).toBeGreaterThan(0);
+    for (const u of updates) {
+      expect(u.boxes!.length).toBeGreaterThan(0);
+      // every track with a floor position has its box; boxes are source pixels inside the frame
+      for (const [tid] of u.tracks) expect(u.boxes!.some((b) => b[0] === tid)).toBe(true);
+      for (const [, x1, y1, x2, y2] of u.boxes!) {
+        expect(0 <= x1 && x1 < x2 && x2 <= VTEST_WIDTH).toBe(true);
+        expect(0 <= y1 && y1 < y2 && y2 <= VTEST_HEIGHT).toBe(true);
+      }
+    }
   });
 
   it("person tracks exist, and at every annotated instant about as many are alive as the annotations show", () => {
