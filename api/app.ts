@@ -14,6 +14,8 @@ import { ApiMetrics } from "./http/http-metrics.ts";
 import { ingestRoutes } from "./ingest-routes.ts";
 import { OccupancyReader } from "./occupancy/occupancy-reader.ts";
 import { occupancyRoutes } from "./occupancy/occupancy-routes.ts";
+import { usualFlowRoutes } from "./occupancy/usual-flow-routes.ts";
+import { stillRoutes } from "./still-routes.ts";
 import { openapiRoute, opsRoutes } from "./http/ops-routes.ts";
 import { topologyRoutes } from "./topology-routes.ts";
 import { trackApi, type TrackApiOptions } from "./tracks/track-api.ts";
@@ -75,6 +77,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   app.use(opsRoutes({ topology: deps.topology, influx: deps.influx, metrics: deps.metrics }));
   app.use(API_PREFIX, openapiRoute());
   app.use(API_PREFIX, occupancyRoutes({ reader: new OccupancyReader(deps.influx, cfg.influxDb), topology: deps.topology }));
+  app.use(API_PREFIX, usualFlowRoutes({ influx: deps.influx, database: cfg.influxDb, topology: deps.topology }));
+  app.use(API_PREFIX, stillRoutes({ nc: deps.nc, registry: deps.registry, retention: deps.video?.retention, clock: deps.video?.clock, log }));
   app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin: requireAdmin(cfg.adminToken), json }));
   app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log }));
   const track = trackApi({

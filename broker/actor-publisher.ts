@@ -1,4 +1,5 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import { actorSubject } from "../contracts/nats-layout.ts";
 import { PublishTick } from "../infra/publish-tick.ts";
 import { Semaphore } from "../infra/semaphore.ts";
@@ -13,6 +14,7 @@ export class ActorPublisher {
   private readonly limit: Semaphore;
   private readonly tick = new PublishTick();
   private readonly partitions: number;
+  private readonly buckets = new Map<string, Promise<KV>>();
 
   constructor(private readonly js: JetStreamClient, opts: { partitions: number; maxInFlight?: number }) {
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${opts.partitions}`);
@@ -36,6 +38,23 @@ export class ActorPublisher {
       await this.tick.next();
       const ack = await this.js.publish(subject, JSON.stringify(msg), msgID === undefined ? undefined : { msgID });
       return ack.duplicate;
+    });
+  }
+
+  /**
+   * Puts `value` under `key` in the KV bucket `bucket` (provisioned, see infra/provision.ts), for
+   * device messages of which only the newest counts (a camera's still); within the same bound of
+   * outstanding publishes. Resolves once JetStream stored it.
+   */
+  keep(bucket: string, key: string, value: Uint8Array): Promise<void> {
+    return this.limit.run(async () => {
+      let kv = this.buckets.get(bucket);
+      if (!kv) {
+        kv = new Kvm(this.js).open(bucket);
+        kv.catch(() => this.buckets.delete(bucket)); // opened again by the next call
+        this.buckets.set(bucket, kv);
+      }
+      await (await kv).put(key, value);
     });
   }
 }

@@ -95,6 +95,7 @@ export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: 
       `  try:        curl '${o.apiUrl}/api/v1/paths?site=${PLAZA_SITE}&limit=5'`,
       `              curl ${auth} "${o.apiUrl}/api/v1/cameras/${PLAZA_CAMERA}/chunks?from=$(($(date +%s%3N)-60000))"`,
       `              curl ${auth} "${o.apiUrl}/api/v1/cameras/${PLAZA_CAMERA}/clip?from=$(($(date +%s%3N)-40000))&to=$(($(date +%s%3N)-10000))&quality=sd" -o clip.mp4`,
+      `              curl ${auth} ${o.apiUrl}/api/v1/sites/${PLAZA_SITE}/cameras/${PLAZA_CAMERA}/still -o still.jpg   # its newest picture`,
     ],
     async stop() {
       await Promise.all([detect.stop(), agent.stop()]);

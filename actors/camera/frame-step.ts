@@ -24,8 +24,9 @@ import { addEmbedding, addLook, addVotes, embeddingDue, lookDistance, newTrackle
  *   gathered since the previous update; for tracks no longer matched (their last position and
  *   votes) and for announced tracks that ended (split in several messages only when it would not
  *   fit the publish limit);
- * - one TrackUpdate event when confirmed tracks were matched with floor positions (every frame's
- *   smoothed position, not thinned);
+ * - one TrackUpdate event when confirmed tracks were matched: every frame's smoothed floor position
+ *   (not thinned) of those that have one, and the image box of each (its detection's box in this
+ *   frame, for camera tiles), also of those without a floor position;
  * - per-second statistics (written at flush).
  *
  * Without a calibration (view undefined) the frame is still tracked, but nothing goes to the linker
@@ -99,6 +100,7 @@ export function trackFrame(
   const tid = (t: Track) => `${camera}:${t.n}`;
   const updates: TrackletUpdate[] = [];
   const moved: TrackUpdate["tracks"] = [];
+  const boxed: NonNullable<TrackUpdate["boxes"]> = [];
   const fresh = r.confirmed.length > 0 ? new Set(r.confirmed) : undefined;
 
   for (const { track, det } of r.matches) {
@@ -118,6 +120,7 @@ export function trackFrame(
       continue;
     }
     if (!view) continue;
+    boxed.push([tid(track), d.box[0], d.box[1], d.box[2], d.box[3]]);
     const obsList = fresh?.has(track) ? tl.pending : [];
     tl.pending = [];
     if (floor?.obs) obsList.push(floor.obs);
@@ -157,8 +160,8 @@ export function trackFrame(
     sendTracklets(ctx, f, updates);
     s.linkerTs = ts;
   }
-  if (moved.length > 0) {
-    const ev: TrackUpdate = { type: "track.update", site: f.site, camera, seq: f.seq, frameTs: ts, receivedAt: f.receivedAt, tracks: moved };
+  if (boxed.length > 0) {
+    const ev: TrackUpdate = { type: "track.update", site: f.site, camera, seq: f.seq, frameTs: ts, receivedAt: f.receivedAt, tracks: moved, boxes: boxed };
     ctx.emit(trackEventSubject(f.site, camera), ev, `tu:${camera}:${f.seq}:${ts}`);
   }
 

@@ -3,6 +3,7 @@ import { crossing } from "./crossing.ts";
 import { detections } from "./detections.ts";
 import type { DeviceMessage, DeviceMessageTable } from "./device-message.ts";
 import { status } from "./status.ts";
+import { still } from "./still.ts";
 
 /**
  * The device message types the broker reads, checks and stores, by topic type: one handler file
@@ -13,4 +14,5 @@ export const deviceMessages: DeviceMessageTable = new Map<string, DeviceMessage>
   ["detections", detections],
   ["status", status],
   ["chunk", chunk],
+  ["still", still],
 ]);

@@ -9,7 +9,8 @@ import type { Command, CommanderError } from "commander";
 import type { AgentRawOptions } from "../../video/agent/agent-options.ts";
 import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY } from "../../video/agent/upload-limits.ts";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
-import type { DetectMainRawOptions } from "../../video/detect/detect-options.ts";
+import { DEFAULT_STILL_EVERY_S, type DetectMainRawOptions } from "../../video/detect/detect-options.ts";
+import { STILL_MAX_WIDTH } from "../../contracts/still.ts";
 
 const usageExit = (e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2);
 
@@ -77,6 +78,7 @@ export function addAgentCommands(program: Command, dataRoot: () => string): void
     .option("--state <file>", "frame counter state file (seq continues across restarts; default: none, seq starts at 0)")
     .option("--max-in-flight <n>", "frames published but not yet acknowledged, at most (default 16)")
     .option("--status-every <s>", "seconds between status heartbeats (default 5)")
+    .option("--still-every <s>", `seconds of frame time between stills (JPEG of the newest frame, at most ${STILL_MAX_WIDTH} px wide) for the wall; 0: none (default ${DEFAULT_STILL_EVERY_S})`)
     .option("--ops-port <n>", "serve /healthz and /metrics on this port (0: any free port)")
     .option("--ops-host <host>", "address of the ops port", "127.0.0.1")
     .exitOverride(usageExit)

@@ -32,9 +32,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSeqState } from "../../video/detect/detect-seq.ts";
 import { COLOURS } from "../../contracts/detection.ts";
+import { TrackUpdate } from "../../contracts/events.ts";
+import { STREAM_EVENTS, trackEventSubject } from "../../contracts/nats-layout.ts";
+import { jpegSize } from "../../contracts/still.ts";
+import { connectNats } from "../../infra/nats.ts";
 import type { TopologyDocIn } from "../../contracts/topology.ts";
 import { CameraUplink } from "../../video/agent/camera-uplink.ts";
 import { PLAZA_CALIBRATION, PLAZA_FLOOR, PLAZA_SPACE, plazaTopology } from "../../firmware-sim/vtest-plaza.ts";
@@ -134,6 +139,8 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
   let exitCode: number | null;
   let whileRunning: CameraHealth | undefined;
   let items: PathItem[] = [];
+  /** the camera's newest still, fetched as soon as agent detect exited */
+  let lastStill: { status: number; type: string | null; at: string | null; frame: [string | null, string | null]; jpeg: Buffer } | undefined;
   const range = () => `site=${SITE}&from=${startMs}&to=${startMs + CLIP_S * 1000}`;
 
   beforeAll(async () => {
@@ -156,6 +163,11 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
       else await new Promise((res) => setTimeout(res, 500));
     }
     ({ code: exitCode, summary } = await agent.done);
+    const r = await fetch(`${stack.apiUrl}/api/v1/sites/${SITE}/cameras/${CAMERA}/still`);
+    lastStill = {
+      status: r.status, type: r.headers.get("content-type"), at: r.headers.get("x-still-at"),
+      frame: [r.headers.get("x-still-frame-width"), r.headers.get("x-still-frame-height")], jpeg: Buffer.from(await r.arrayBuffer()),
+    };
 
     // every published frame tracked, then the tracks settle (the end of the stream is released in
     // steps: the camera's reorder buffer, the linker's merge, the person actors' write throttle)
@@ -175,6 +187,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
       expect(r.body.next_cursor).toBeNull();
       return same >= 3;
     }, 60_000, 2000);
+
   }, 150_000);
 
   afterAll(async () => {
@@ -208,6 +221,49 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     // detections per frame: between half the fewest clearly visible and 1.5 x the most annotated people
     expect(perFrame).toBeGreaterThanOrEqual(Math.min(...ann.map((a) => a.people.filter((p) => !p.hard).length)) / 2);
     expect(perFrame).toBeLessThanOrEqual(1.5 * Math.max(...ann.map((a) => a.people.length)));
+  });
+
+  it("the camera tile's data: the newest still (a JPEG of a frame of the run) and every track.update with the boxes of its tracks", async () => {
+    // a still every 3 s of frame time (the default), at most one being sent at a time
+    expect(summary.stills).toMatchObject({ failed: 0 });
+    const acked = (summary.stills as { acked: number }).acked;
+    expect(acked).toBeGreaterThanOrEqual(1);
+    expect(acked).toBeLessThanOrEqual(CLIP_S / 3);
+    expect(lastStill).toMatchObject({ status: 200, type: "image/jpeg", frame: [String(VTEST_WIDTH), String(VTEST_HEIGHT)] });
+    expect(jpegSize(lastStill!.jpeg)).toEqual({ width: 640, height: 480 });
+    // the capture time is the frame time of one of the run's frames (start + k / 5 s)
+    const at = Date.parse(lastStill!.at!) - startMs;
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(CLIP_S * 1000);
+    expect(at % (1000 / FPS)).toBe(0);
+
+    // the camera's track.update events, read back from FF_EVENTS
+    const updates: TrackUpdate[] = [];
+    const nc = await connectNats(stack.cfg.natsUrl!, "video-chain-events");
+    try {
+      const consumer = await jetstream(nc).consumers.get(STREAM_EVENTS, { filter_subjects: trackEventSubject(SITE, CAMERA) });
+      for (;;) {
+        let n = 0;
+        for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
+          updates.push(TrackUpdate.parse(m.json()));
+          n++;
+          if (m.info.pending === 0) break;
+        }
+        if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
+      }
+    } finally {
+      await nc.close();
+    }
+    expect(updates.length).toBeGreaterThan(0);
+    for (const u of updates) {
+      expect(u.boxes!.length).toBeGreaterThan(0);
+      // every track with a floor position has its box; boxes are source pixels inside the frame
+      for (const [tid] of u.tracks) expect(u.boxes!.some((b) => b[0] === tid)).toBe(true);
+      for (const [, x1, y1, x2, y2] of u.boxes!) {
+        expect(0 <= x1 && x1 < x2 && x2 <= VTEST_WIDTH).toBe(true);
+        expect(0 <= y1 && y1 < y2 && y2 <= VTEST_HEIGHT).toBe(true);
+      }
+    }
   });
 
   it("person tracks exist, and at every annotated instant about as many are alive as the annotations show", () => {
@@ -349,6 +405,7 @@ describe("agent detect refuses bad options and a missing secret (exit 2, nothing
     for (const [args, env, reason] of [
       [[...base, "--fps", "0"], { FOOTFALL_CAMERA_SECRET: SECRET }, /--fps must be > 0/],
       [[...base, "--fps", "2", "--every", "3"], { FOOTFALL_CAMERA_SECRET: SECRET }, /either --fps or --every/],
+      [[...base, "--still-every", "-1"], { FOOTFALL_CAMERA_SECRET: SECRET }, /--still-every must be ≥ 0/],
       [[...base, "--camera", "bad id"], { FOOTFALL_CAMERA_SECRET: SECRET }, /device id must be/],
       [[...base.slice(0, -1), "/no/such/video.avi"], { FOOTFALL_CAMERA_SECRET: SECRET }, /no such file/],
       [[...base.slice(0, -2), "--source", "rtsp://127.0.0.1:1/x", "--loop"], { FOOTFALL_CAMERA_SECRET: SECRET }, /for file sources/],

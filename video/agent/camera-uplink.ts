@@ -1,6 +1,7 @@
 import { connect, type MqttClient } from "mqtt";
 import { deviceTopic } from "../../contracts/topics.ts";
 import type { ChunkMeta } from "../../contracts/video.ts";
+import { encodeStill, type StillHeader } from "../../contracts/still.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
 
 /**
@@ -10,6 +11,7 @@ import { createLogger, type Logger } from "../../infra/log.ts";
  *   footfall/v1/{site}/camera/{id}/detections   one DetectionFrame per frame, QoS 1, in the order given
  *   footfall/v1/{site}/camera/{id}/status       heartbeats at QoS 0; last will {"state":"offline"}
  *   footfall/v1/{site}/camera/{id}/chunk        a video chunk the camera agent stored (ChunkMeta), QoS 1
+ *   footfall/v1/{site}/camera/{id}/still        the newest picture as a JPEG (contracts/still.ts), QoS 1
  *
  * What goes into a frame is decided by the caller (the detection loop, or the simulator's camera
  * run); this class only connects, publishes and reports acknowledgements. mqtt.js
@@ -61,6 +63,7 @@ export class CameraUplink {
   readonly detectionsTopic: string;
   readonly statusTopic: string;
   readonly chunkTopic: string;
+  readonly stillTopic: string;
   private client: MqttClient | undefined;
   private readonly log: Logger;
   private stopped = false;
@@ -70,6 +73,7 @@ export class CameraUplink {
     this.detectionsTopic = deviceTopic(opts.site, "camera", opts.deviceId, "detections");
     this.statusTopic = deviceTopic(opts.site, "camera", opts.deviceId, "status");
     this.chunkTopic = deviceTopic(opts.site, "camera", opts.deviceId, "chunk");
+    this.stillTopic = deviceTopic(opts.site, "camera", opts.deviceId, "still");
   }
 
   get deviceId(): string { return this.opts.deviceId; }
@@ -129,6 +133,16 @@ export class CameraUplink {
     if (!client || this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} is not started`));
     return new Promise((resolve, reject) => {
       client.publish(this.chunkTopic, JSON.stringify(meta), { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Publishes a still (its header line and JPEG) at QoS 1; resolves on its PUBACK (the broker stored it). */
+  publishStill(header: StillHeader, jpeg: Uint8Array): Promise<void> {
+    const client = this.client;
+    if (!client || this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} is not started`));
+    const payload = Buffer.from(encodeStill(header, jpeg));
+    return new Promise((resolve, reject) => {
+      client.publish(this.stillTopic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
     });
   }
 

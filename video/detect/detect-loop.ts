@@ -60,6 +60,8 @@ export interface DetectLoopOptions extends SourceSampling {
   stats?: DetectStats;
   /** called for each sampled frame the gate holds back */
   onHeld?: (f: TimelineFrame, stats: DetectStats) => void;
+  /** called for every sampled frame with its frame_ts, before the gate (the camera's stills are made from these) */
+  onSampled?: (f: TimelineFrame, frameTs: number) => void;
 }
 
 export interface DetectedFrame {
@@ -115,6 +117,7 @@ export async function* detectFrames(o: DetectLoopOptions): AsyncGenerator<Detect
     const frameTs = Math.max(startMs + Math.round(f.t * 1000), lastFrameTs + 1);
     lastFrameTs = frameTs;
     stats.lastFrameTs = frameTs;
+    o.onSampled?.(f, frameTs);
 
     const tGate = performance.now();
     const pass = o.gate ? o.gate.check(f.rgb, f.width, f.height).pass : true;

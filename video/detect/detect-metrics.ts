@@ -5,9 +5,21 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { STAGES, type DetectStats } from "./detect-stats.ts";
 import type { FramePublisher } from "./detect-publisher.ts";
+import type { StillSender } from "./still-sender.ts";
 
-export function registerDetectMetrics(registry: Registry, stats: DetectStats, publisher: FramePublisher): void {
+export function registerDetectMetrics(registry: Registry, stats: DetectStats, publisher: FramePublisher, stills?: StillSender): void {
   const registers = [registry];
+  if (stills) {
+    new Counter({
+      name: "footfall_camera_detect_stills_total", help: "stills (JPEG of the newest frame) by outcome: acked (stored by the broker), failed",
+      labelNames: ["outcome"], registers,
+      collect() {
+        this.reset();
+        this.inc({ outcome: "acked" }, stills.counters.acked);
+        this.inc({ outcome: "failed" }, stills.counters.failed);
+      },
+    });
+  }
   new Counter({
     name: "footfall_camera_detect_frames_total",
     help: "frames by outcome: sampled (decoded), processed (ran the detector), held (motion gate)",

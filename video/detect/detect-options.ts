@@ -31,6 +31,7 @@ export interface DetectMainRawOptions {
   state?: string;
   maxInFlight?: string;
   statusEvery?: string;
+  stillEvery?: string;
   opsPort?: string;
   opsHost?: string;
 }
@@ -68,6 +69,7 @@ const Raw = z.object({
   state: z.string().min(1).optional(),
   maxInFlight: num("max-in-flight", { int: true, min: 1, max: 10_000 }).optional(),
   statusEvery: num("status-every", { gt: 0, max: 3600 }).optional(),
+  stillEvery: num("still-every", { min: 0, max: 3600 }).optional(),
 });
 
 export interface DetectMainOptions {
@@ -87,7 +89,12 @@ export interface DetectMainOptions {
   stateFile?: string;
   maxInFlight: number;
   statusEveryMs: number;
+  /** frame time between stills (ms); 0: no stills */
+  stillEveryMs: number;
 }
+
+/** Seconds between a camera's stills when --still-every is not given. */
+export const DEFAULT_STILL_EVERY_S = 3;
 
 export function parseDetectMainOptions(raw: DetectMainRawOptions): DetectMainOptions {
   const r = Raw.safeParse(raw);
@@ -123,5 +130,6 @@ export function parseDetectMainOptions(raw: DetectMainRawOptions): DetectMainOpt
     ...(o.state !== undefined ? { stateFile: o.state } : {}),
     maxInFlight: o.maxInFlight ?? 16,
     statusEveryMs: (o.statusEvery ?? 5) * 1000,
+    stillEveryMs: (o.stillEvery ?? DEFAULT_STILL_EVERY_S) * 1000,
   };
 }

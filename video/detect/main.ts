@@ -3,7 +3,9 @@
  * source, runs the detection loop (video/detect/detect-loop.ts: motion gate, NanoDet person
  * detector, garment colours) and publishes every processed frame as a DetectionFrame over MQTT
  * with the camera's uplink (video/agent/camera-uplink.ts: QoS 1, waiting for PUBACKs with at most
- * --max-in-flight frames unacknowledged), plus status heartbeats every --status-every seconds.
+ * --max-in-flight frames unacknowledged), plus status heartbeats every --status-every seconds and
+ * a still (a JPEG of the newest frame, video/detect/still-sender.ts) every --still-every seconds
+ * of frame time (default 3; 0: none).
  *
  *   FOOTFALL_CAMERA_SECRET=... footfall agent detect --camera cam-1 --site hq \
  *     --mqtt mqtt://127.0.0.1:1883 --source rtsp://10.0.0.5/stream
@@ -44,6 +46,7 @@ import { DetectStats } from "./detect-stats.ts";
 import { probeSource, type SourceInfo } from "./frame-sampler.ts";
 import { abortOnSignal } from "../../infra/process.ts";
 import { MotionGate } from "./motion-gate.ts";
+import { StillSender } from "./still-sender.ts";
 
 /** Runs the process until its source ends or a signal stops it; returns the exit code. */
 export async function runDetectProcess(raw: DetectMainRawOptions): Promise<number> {
@@ -107,13 +110,14 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
   // an unreachable broker is retried in the background; frames wait (at most --max-in-flight of them)
   if (!connected) log.warn({ mqtt: o.mqtt }, "broker not reachable yet; retrying in the background");
   const publisher = new FramePublisher(fw, o.maxInFlight, log);
+  const stills = o.stillEveryMs > 0 ? new StillSender({ uplink: fw, everyMs: o.stillEveryMs, log }) : undefined;
 
   let running = true;
   let reason: "end" | "signal" | "failed" = "end"; // why the loop stopped, once it has
   let ops: OpsServer | undefined;
   if (opsPort !== undefined) {
     const registry = createRegistry("camera-detect");
-    registerDetectMetrics(registry, stats, publisher);
+    registerDetectMetrics(registry, stats, publisher, stills);
     ops = await startOpsServer({
       host: raw.opsHost ?? "127.0.0.1", port: opsPort, registry,
       health: () => {
@@ -156,6 +160,7 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
       ...(o.startS !== undefined ? { startS: o.startS } : {}),
       ...(o.durationS !== undefined ? { durationS: o.durationS } : {}),
       ...(o.motion ? { gate: new MotionGate({ threshold: o.motion.threshold, maxSkip: o.motion.maxSkip }) } : {}),
+      ...(stills ? { onSampled: (frame, ts) => stills.offer(frame, ts) } : {}),
     })) {
       size = { width: f.width, height: f.height };
       if (!(await publisher.publish(f.frame, ac.signal))) {
@@ -177,6 +182,7 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
   clearInterval(beat);
   const drained = await publisher.drain(5000);
   if (!drained) log.warn({ pending: publisher.pending }, "frames still unacknowledged at the stop");
+  if (stills && !(await stills.drain(2000))) log.warn("the last still was not acknowledged by the stop");
   heartbeat();
   await seq.close().catch((err: unknown) => log.error({ err }, "cannot write the frame counter state"));
   await fw.stop({ graceMs: 2000, announceOffline: true });
@@ -184,6 +190,7 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
   await ops?.close();
   log.info({
     reason, ...stats.summary(), published: publisher.counters.acked, sent: publisher.counters.sent, failed: publisher.counters.failed,
+    ...(stills ? { stills: stills.counters } : {}),
     first_seq: firstSeq, next_seq: seq.next, last_frame_ts: stats.lastFrameTs ?? null,
   }, "detection stopped");
   return reason === "failed" ? 1 : 0;

@@ -81,10 +81,34 @@ describe("camera actor", () => {
     }
     expect(tids.size).toBe(4);
     for (const people of tids.values()) expect(people.size).toBe(1);
+    // each event has the image box of every track in it: the box of the detection it matched
+    const boxOf = new Map(scene.frames.flatMap((f) => f.detections.map((d) => [d.oid, d.box] as const)));
+    for (const e of h.ctx.emits) {
+      const u = e.body as TrackUpdate;
+      expect(u.boxes!.map((b) => b[0])).toEqual(u.tracks.map((t) => t[0]));
+      for (const [i, [, oid]] of u.tracks.entries()) expect(u.boxes![i]!.slice(1)).toEqual(boxOf.get(oid));
+    }
     // the first person walks out of view at about 4.8 s: its tracklet ends lostMs later
     const ended = msgs.flatMap((m) => m.updates.filter((u) => u.ended).map((u) => ({ tid: u.tid, at: m.frameTs })));
     expect(ended.length).toBeGreaterThanOrEqual(1);
     for (const e of ended) expect(msgs.some((m) => m.frameTs > e.at && m.updates.some((u) => u.tid === e.tid))).toBe(false);
+  });
+
+  it("emits the boxes of confirmed tracks that have no floor position (above the horizon)", () => {
+    const h = new CameraHarness();
+    const f0 = scene.frames[0]!;
+    // a box whose foot point is above the horizon: tracked in the image, nowhere on the floor
+    for (let k = 0; k < 4; k++) {
+      h.handle({ ...f0, seq: k, frameTs: f0.frameTs + 100 * k, receivedAt: f0.frameTs + 100 * k + 50,
+        detections: [{ oid: `sky-${k}`, cls: "person", score: 0.9, box: [600 + k, -400, 650 + k, -300] }] });
+    }
+    const updates = h.ctx.emits.map((e) => TrackUpdate.parse(e.body));
+    // confirmed at the second frame (minHits 2): one event per frame from then on
+    expect(updates.map((u) => u.seq)).toEqual([1, 2, 3]);
+    for (const u of updates) {
+      expect(u.tracks).toEqual([]);
+      expect(u.boxes).toEqual([[`${CAMERA}:1`, 600 + u.seq, -400, 650 + u.seq, -300]]);
+    }
   });
 
   it("gives identical outputs whatever the order and duplication of delivery", async () => {

@@ -6,7 +6,8 @@
  *   and the people of the hand-annotated frames at 1 s and 12 s found (greedy IoU matching of
  *   test/models/detection-accuracy.ts; the same loose floor as the detector's own test);
  * - the motion gate on a still video (one vtest frame held for 10 s) hands out only the frames
- *   its max-skip forces, while on the moving footage it lets nearly every frame through;
+ *   its max-skip forces, while on the moving footage it lets nearly every frame through; every
+ *   sampled frame, held or not, is offered to onSampled (the camera's stills) with its frame_ts;
  * - a looped file continues its timeline across passes; realtime pacing never hands a frame out
  *   before its time (a lower bound only); a URL stream that ends is opened again and frame times
  *   keep growing across the connections;
@@ -111,9 +112,15 @@ describe.skipIf(NO_VTEST)("detection loop on vtest.avi", () => {
     await run("ffmpeg", ["-v", "error", "-y", "-loop", "1", "-framerate", "10", "-i", png, "-t", "10", "-c:v", "mpeg4", "-q:v", "2", still]);
 
     const maxSkip = 10;
-    const gated = await collect({ source: { kind: "file", path: still }, startMs: START_MS, fps: 5, gate: new MotionGate({ threshold: 0.005, maxSkip }) }, det);
+    const sampled: Array<[number, number]> = []; // [frame_ts, width] of every sampled frame, held ones too (stills are made from these)
+    const gated = await collect({
+      source: { kind: "file", path: still }, startMs: START_MS, fps: 5, gate: new MotionGate({ threshold: 0.005, maxSkip }),
+      onSampled: (f, ts) => sampled.push([ts, f.width]),
+    }, det);
     const s = gated.at(-1)!.stats;
     expect(s.sampled).toBe(50);
+    expect(sampled).toEqual(Array.from({ length: 50 }, (_, k) => [START_MS + 200 * k, VTEST_WIDTH]));
+    for (const f of gated) expect(sampled.some(([ts]) => ts === f.frame.frame_ts)).toBe(true);
     // the first frame, then one after every maxSkip held back
     expect(s.processed).toBe(Math.ceil(s.sampled / (maxSkip + 1)));
     expect(s.held).toBe(s.sampled - s.processed);
