@@ -17,7 +17,8 @@ import { VARIABLES } from "../../infra/config.ts";
 import { eventually } from "../support/retry.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import {
-  allPanels, hasPoint, influxQL, intervalToMs, resolveVariables, runPanel, timeRangeOf, variablesIn,
+  allPanels, backendReplace, hasPoint, influxQL, interpolate, intervalToMs, panelInterval, resolveVariables, roundInterval, runPanel,
+  timeRangeOf, variablesIn,
   type DashboardModel, type PanelModel, type RunInfluxQL, type Selection, type VariableValue,
 } from "./grafana-emulation.ts";
 import { CAMERA_SITE, DPU_SITE, fillSites, runContinuousQueries, type FilledSites } from "./simulated-sites.ts";
@@ -55,6 +56,33 @@ function measurementsOf(query: string): string[] {
 const report = (line: string) => { if (process.env.FOOTFALL_TEST_REPORT) console.log(line); };
 
 const influxTargets = (p: PanelModel) => (p.targets ?? []).filter((t) => t.datasource?.type !== "__expr__");
+
+describe("the Grafana emulation substitutes as Grafana does", () => {
+  const values = new Map<string, VariableValue>([["site", ["a.mall", "b-mall"]], ["one", ["c(1)"]], ["tz", "Europe/Berlin"], ["text", "x/y"]]);
+
+  it("variables: several values as a regex alternation, one value regex-escaped, ${v:raw} as it is", () => {
+    expect(interpolate(`"site" =~ /^$site$/ AND "x" =~ /^$one$/`, values, "regex")).toBe(`"site" =~ /^(a\\.mall|b-mall)$/ AND "x" =~ /^c\\(1\\)$/`);
+    expect(interpolate(`tz('\${tz:raw}') [[text]] \${text}`, values, "regex")).toBe(`tz('Europe/Berlin') x\\/y x\\/y`);
+    // what the backend replaces, and legend patterns, are left alone
+    expect(interpolate(`$timeFilter $__interval $__interval_ms $tag_space $unknown`, values, "regex")).toBe(`$timeFilter $__interval $__interval_ms $tag_space $unknown`);
+  });
+
+  it("$timeFilter, $__interval and $__interval_ms as the InfluxDB backend writes them", () => {
+    const range = { from: 1_000_000, to: 1_000_000 + 6 * 3_600_000 };
+    expect(backendReplace(`WHERE $timeFilter GROUP BY time($__interval) / $__interval_ms`, range, { ms: 20_000, text: "20s" }))
+      .toBe(`WHERE time >= 1000000ms and time <= 22600000ms GROUP BY time(20s) / 20000`);
+  });
+
+  it("$__interval: the range over the panel's width, on Grafana's ladder, at least its min interval", () => {
+    const sixHours = { from: 0, to: 6 * 3_600_000 };
+    const panel = (w: number, interval?: string): PanelModel => ({ id: 1, type: "timeseries", title: "p", gridPos: { x: 0, y: 0, w, h: 8 }, ...(interval ? { interval } : {}) });
+    expect(panelInterval(panel(12), sixHours, "1s")).toEqual({ ms: 20_000, text: "20s" }); // 6 h / 960 px = 22.5 s
+    expect(panelInterval(panel(24), sixHours, "1s")).toEqual({ ms: 10_000, text: "10s" }); // 11.25 s
+    expect(panelInterval(panel(12, "1m"), sixHours, "1s")).toEqual({ ms: 60_000, text: "1m" });
+    expect(panelInterval(panel(24), { from: 0, to: 60_000 }, "1s")).toEqual({ ms: 1000, text: "1s" });
+    expect(roundInterval(30 * 86_400_000 / 960)).toBe(3_600_000);
+  });
+});
 
 describe("Grafana provisioning files", () => {
   it("provision an InfluxQL data source on footfall's database, its URL from the environment", () => {
@@ -187,11 +215,11 @@ describe("every panel of every dashboard shows data of the simulated sites (real
     expect(devices.get("camera")!.options).toContain(filled.videoCamera);
   });
 
-  /** Visits and person tracks close a little after the last frame: waits for that state (not a time), then names what is empty. */
+  /** Zone actors write the last visits a little after the persons settle: waits for that state (not a time), then names what is empty. */
   async function expectNoEmptyPanel(selection: Selection): Promise<void> {
     let empty: string[] = [];
     await eventually("every panel has data", async () => (empty = await emptyTargets(selection)).length === 0, 60_000, 2000)
-      .catch(() => { throw new Error(`empty panels (${selection} selection):\n${empty.join("\n")}`); });
+      .catch((e: Error) => { throw new Error(`${e.message}\nempty panels (${selection} selection):\n${empty.join("\n")}`); });
   }
 
   it("with the saved selection (All)", () => expectNoEmptyPanel("saved"));
