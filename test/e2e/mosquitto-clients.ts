@@ -3,6 +3,10 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
+/** mosquitto_sub processes still running: killed if the test process exits without stopping them */
+const running = new Set<ChildProcess>();
+process.once("exit", () => { for (const c of running) c.kill("SIGKILL"); });
+
 /** One line mosquitto_sub printed with -F "%r %t %p": retained flag, topic, payload (may be empty). */
 export interface SubLine { retained: boolean; topic: string; payload: string }
 
@@ -22,8 +26,7 @@ export function mosquittoSub(port: number, username: string, password: string, t
   const args = ["-h", "127.0.0.1", "-p", String(port), "-u", username, "-P", password, "-q", "1", "-F", "%r %t %p", ...extra];
   for (const t of topics) args.push("-t", t);
   const child: ChildProcess = spawn("mosquitto_sub", args, { stdio: ["ignore", "pipe", "pipe"] });
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
+  running.add(child);
   const lines: SubLine[] = [];
   const waiters = new Set<() => void>();
   let out = "";
@@ -41,7 +44,7 @@ export function mosquittoSub(port: number, username: string, password: string, t
   });
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk; });
   const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once("exit", (code) => {
-    process.off("exit", killOnExit);
+    running.delete(child);
     for (const w of waiters) w();
     resolve({ code, stderr });
   }));
