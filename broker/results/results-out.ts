@@ -173,12 +173,13 @@ export async function startResultsOut(o: ResultsOutOptions): Promise<ResultsOut>
     for (const site of siteIds) {
       const info = directory.get(site);
       if (!info) continue;
-      const bySpace = spaces.get(site) ?? new Map<string, Known>();
-      const missing = [...info.spaces.keys()].filter((s) => !bySpace.has(s));
+      const missing = [...info.spaces.keys()].filter((s) => !spaces.get(site)?.has(s));
       if (missing.length === 0 && sites.has(site)) continue;
       try {
         const h = await o.history.siteCounts(site);
-        spaces.set(site, bySpace);
+        // events may have arrived meanwhile: they win
+        let bySpace = spaces.get(site);
+        if (!bySpace) spaces.set(site, bySpace = new Map());
         // seq 0: any event, however old, is newer than history
         for (const s of missing) if (!bySpace.has(s)) bySpace.set(s, { ...(h.spaces.get(s) ?? { count: 0, at: null }), seq: 0 });
         if (!sites.has(site)) sites.set(site, { ...(h.site ?? { count: 0, at: null }), seq: 0 });
@@ -199,11 +200,15 @@ export async function startResultsOut(o: ResultsOutOptions): Promise<ResultsOut>
   if (timedOut) log.warn({ position: feed.position() }, "results not caught up with FF_EVENTS in time; publishing what is known");
 
   const bounded = (p: Promise<void>, ms: number) => Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
-  await bounded(fillFromHistory([...directory.all()].map((s) => s.site)), o.historyTimeoutMs ?? 5000);
+  const filling = fillFromHistory([...directory.all()].map((s) => s.site));
+  await bounded(filling, o.historyTimeoutMs ?? 5000);
 
   state = "following";
-  for (const info of directory.all()) publishSiteInfo(info.site, info, undefined);
+  const publishAll = () => { for (const info of directory.all()) publishSiteInfo(info.site, info, undefined); };
+  publishAll();
   log.info({ sites: spaces.size, position: feed.position() }, "results published; following FF_EVENTS");
+  // history that answered late: what it filled in goes out now (unchanged topics are not sent again)
+  void filling.then(() => { if (!stopping) publishAll(); });
 
   /** spaces that appear later and have no count yet: ask history (once per change) */
   directory.follow((site, now, before) => {
