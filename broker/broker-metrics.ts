@@ -2,14 +2,15 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** Why the broker refused a connection, a publish or a subscription (label of footfall_broker_refused_total). */
 export type RefusalReason =
-  | "bad_credentials"   // CONNECT with unknown device or wrong secret
+  | "bad_credentials"   // CONNECT with unknown device or wrong secret, or an unknown, revoked or wrong API key
   | "unknown_device"    // the device was removed while connected
   | "topic_denied"      // publish outside the device's own prefix, or to its command topic
-  | "subscribe_denied"  // subscription other than the device's own command topic
+  | "subscribe_denied"  // a device's subscription other than its own command topic; a key's outside its sites' results
   | "too_large"         // payload above maxPayloadBytes
   | "invalid_json"
   | "invalid_payload"   // JSON that does not match the topic's schema
   | "device_mismatch"   // valid payload the device may not send (wrong doorway, not a dpu / camera, repeated ids)
+  | "read_only"         // publish (or last will) by an API key's connection: readers publish nothing
   | "closing";          // publish while the broker shuts down
 
 export interface BrokerMetrics {

@@ -1,11 +1,16 @@
-import { natsUrlOf, type Config } from "../infra/config.ts";
+import { jetstream } from "@nats-io/jetstream";
+import { influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { startOpsServer } from "../infra/ops-server.ts";
 import { createRegistry } from "../infra/metrics.ts";
-import { provisionNats } from "../infra/provision.ts";
+import { influxClient, provisionNats } from "../infra/provision.ts";
+import { KeyStore } from "../access/key-store.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { startMqttBroker } from "./mqtt-broker.ts";
+import { brokerInstanceId, IngestRateCounter } from "./ingest-rate.ts";
+import { InfluxCountHistory } from "./results/history-counts.ts";
+import { startResultsOut, type ResultsOut } from "./results/results-out.ts";
 
 export interface RunningBroker {
   mqttPort: number;
@@ -14,9 +19,13 @@ export interface RunningBroker {
 }
 
 /**
- * The edge broker process: NATS (provisioned), the device registry, the MQTT broker on
- * cfg.bind:cfg.mqttPort and /healthz + /metrics on cfg.bind:cfg.brokerOpsPort.
- * stop() stops accepting, lets in-flight JetStream stores finish (their PUBACKs go out), then drains NATS.
+ * The edge broker process: NATS (provisioned), the device registry, the API keys, the MQTT broker
+ * on cfg.bind:cfg.mqttPort and /healthz + /metrics on cfg.bind:cfg.brokerOpsPort. Before the
+ * listener opens, the results (results/results-out.ts) are in place: readers get the current
+ * counts retained from their first subscription. Every cfg.ingestWindowMs it publishes its
+ * ingest rate per site (ingest-rate.ts).
+ * stop() says "offline" on the results' status topics, stops accepting, lets in-flight JetStream
+ * stores finish (their PUBACKs go out), publishes the last ingest window, then drains NATS.
  */
 export async function runBroker(cfg: Config): Promise<RunningBroker> {
   const log = createLogger("broker", cfg.logLevel);
@@ -31,9 +40,15 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
 
   const metrics = createRegistry("broker");
   let registry: DeviceRegistry | undefined;
+  let keys: KeyStore | undefined;
+  let results: ResultsOut | undefined;
   try {
     await provisionNats(nc, cfg, log);
     registry = await DeviceRegistry.open(nc, log);
+    keys = await KeyStore.open(nc, log);
+    const broker = brokerInstanceId();
+    const ingest = new IngestRateCounter(jetstream(nc), broker, log, cfg.ingestWindowMs);
+    const history = new InfluxCountHistory(influxClient(influxUrlOf(cfg), cfg.influxDb), cfg.influxDb);
     const mqtt = await startMqttBroker({
       host: cfg.bind,
       port: cfg.mqttPort,
@@ -43,18 +58,26 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       maxPayloadBytes: cfg.maxPayloadBytes,
       log,
       metrics,
+      keys,
+      ingest,
+      beforeListen: async (publish) => { results = await startResultsOut({ nc, publish, log, metrics, history }); },
     });
+    ingest.start();
     const devices = registry;
+    const apiKeys = keys;
     const ops = await startOpsServer({
       host: cfg.bind,
       port: cfg.brokerOpsPort,
       registry: metrics,
       health: () => {
         const nats = natsUp && !nc.isClosed();
-        return { ok: nats && mqtt.listening, nats: nats ? "connected" : "disconnected", mqtt: mqtt.listening ? "listening" : "closed", devices: devices.size };
+        return {
+          ok: nats && mqtt.listening, nats: nats ? "connected" : "disconnected", mqtt: mqtt.listening ? "listening" : "closed",
+          devices: devices.size, results: results?.state ?? "starting", broker,
+        };
       },
     });
-    log.info({ mqtt: `${cfg.bind}:${mqtt.port}`, ops: `${cfg.bind}:${ops.port}` }, "broker running");
+    log.info({ mqtt: `${cfg.bind}:${mqtt.port}`, ops: `${cfg.bind}:${ops.port}`, broker }, "broker running");
 
     let stopped: Promise<void> | undefined;
     return {
@@ -63,9 +86,12 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       stop() {
         stopped ??= (async () => {
           log.info("broker stopping");
+          await results?.stop();
           await mqtt.close();
+          await ingest.stop();
           await ops.close();
           devices.close();
+          apiKeys.close();
           await nc.drain().catch((err: unknown) => log.warn({ err }, "nats drain failed"));
           log.info("broker stopped");
         })();
@@ -73,7 +99,9 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       },
     };
   } catch (err) {
+    await results?.stop();
     registry?.close();
+    keys?.close();
     await nc.close().catch(() => {});
     throw err;
   }

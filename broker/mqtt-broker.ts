@@ -5,7 +5,11 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import type { DeviceRecord } from "../contracts/device.ts";
+import type { KeyView } from "../contracts/api-keys.ts";
 import type { Logger } from "../infra/log.ts";
+import { gauge } from "../infra/metrics.ts";
+import { keyIdOf } from "../access/api-key.ts";
+import type { KeyStore } from "../access/key-store.ts";
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
 import { AckAfterStore, type PublishDone } from "./ack-after-store.ts";
 import { ActorPublisher } from "./actor-publisher.ts";
@@ -14,6 +18,8 @@ import { deviceMessages } from "./device-messages/index.ts";
 import { readJson } from "./device-messages/payload.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { maySubscribe, publishAccess } from "./topic-access.ts";
+import { readerMayReceive, readerSubscribeAccess } from "./reader-access.ts";
+import type { OutPublish } from "./results/results-out.ts";
 
 export interface MqttBrokerOptions {
   host: string;
@@ -28,6 +34,14 @@ export interface MqttBrokerOptions {
   maxInFlight?: number;
   /** the device message types read, checked and stored, by topic type (default: deviceMessages) */
   messages?: DeviceMessageTable;
+  /** API keys: with them, integrators log in with username = key id, password = the key, and read results */
+  keys?: KeyStore;
+  /** told how many JetStream messages each stored device publish added, for the ingest rate */
+  ingest?: { count(site: string, type: string, n: number): void };
+  /** runs once aedes exists and before the listener opens (to leave the retained results in place first) */
+  beforeListen?: (publish: OutPublish) => Promise<void>;
+  /** a subscriber whose socket does not drain for this long is disconnected (default READER_DRAIN_TIMEOUT_MS) */
+  drainTimeoutMs?: number;
 }
 
 export interface MqttBroker {
@@ -35,12 +49,21 @@ export interface MqttBroker {
   /** true while the TCP listener accepts connections */
   readonly listening: boolean;
   metrics: BrokerMetrics;
+  /** Publishes to this broker's subscribers as the server (results, retained or not). */
+  publish: OutPublish;
   /** Stops accepting, lets in-flight JetStream stores finish (and their PUBACKs go out), closes every client. */
   close(): Promise<void>;
 }
 
 /** Longest MQTT client id we accept (device ids are up to 64 characters; leave room for suffixes). */
 const MAX_CLIENT_ID = 128;
+
+/**
+ * aedes holds a message's delivery until every subscriber's socket took it, with a bounded number
+ * of messages in flight: a reader that stops reading would hold up the broker's own publishes
+ * (and so device PUBACKs) until it is cut off. It is cut off after this long.
+ */
+export const READER_DRAIN_TIMEOUT_MS = 5000;
 
 /**
  * The edge MQTT broker (aedes over TCP). Devices log in with username = device id and
@@ -57,6 +80,12 @@ const MAX_CLIENT_ID = 128;
  * logged with the device id and reason, and counted in footfall_broker_refused_total{reason}.
  * Nothing a device publishes is ever forwarded to MQTT subscribers (authorizeForward), so a
  * dropped publish goes nowhere; only server-side publishes (no client, e.g. commands) are delivered.
+ *
+ * Readers: with `keys`, an API key logs in as username = key id, password = the whole key
+ * (told apart from a device by the password's key shape). A key's connection subscribes only to
+ * the results of its sites (reader-access.ts), receives only those, and publishes nothing (its
+ * publishes and last will are dropped and logged, the connection stays). A revoked key's
+ * connections are closed.
  */
 export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBroker> {
   const log = opts.log.child({ component: "mqtt" });
@@ -65,10 +94,13 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   /** authenticated client -> the device and the secret hash it proved */
   const devices = new WeakMap<Client, { id: string; secretHash: string }>();
   const clients = new Set<Client>();
+  /** authenticated API key connections -> the key */
+  const readers = new Map<Client, KeyView>();
   let closing = false;
 
   const aedes = await Aedes.createBroker({
     maxClientsIdLength: MAX_CLIENT_ID,
+    drainTimeout: opts.drainTimeoutMs ?? READER_DRAIN_TIMEOUT_MS,
     authenticate(client, username, password, done) {
       const clientId = client.id;
       const refuse = (why: string, returnCode: 3 | 5 = 5) => {
@@ -80,7 +112,18 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
       };
       if (closing) return refuse("broker is shutting down", 3);
       if (typeof username !== "string" || username.length === 0 || !password || password.length === 0) {
-        return refuse("username (device id) and password (secret) are required");
+        return refuse("username (device id or key id) and password (secret or key) are required");
+      }
+      const secret = password.toString("utf8");
+      if (keyIdOf(secret) !== undefined) {
+        const key = opts.keys?.verify(secret, username);
+        if (!key) return refuse("unknown, revoked or wrong API key (username = key id, password = the key)");
+        readers.set(client, key);
+        client.conn.once("close", () => readers.delete(client));
+        // a reader publishes nothing, not even a last will
+        (client as unknown as { _will: unknown })._will = null;
+        log.info({ clientId, key: key.id, sites: key.sites }, "reader connected");
+        return done(null, true);
       }
       opts.registry.authenticate(username, password.toString("utf8")).then(
         (device) => {
@@ -98,30 +141,53 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     },
     authorizePublish(client, packet, done) {
       if (!client) return done(null); // the broker's own publishes
+      const key = readers.get(client);
+      if (key) {
+        packet.retain = false; // never replaces a retained result
+        metrics.refused.inc({ reason: "read_only" });
+        log.warn({ key: key.id, clientId: client.id, topic: packet.topic, reason: "read_only" }, "publish refused: an API key's connection is read-only");
+        packet.payload = Buffer.alloc(0);
+        return done(null); // dropped, as a device's refused publish (acknowledged; the connection stays)
+      }
       authorizeDevicePublish(client, packet, done);
     },
     authorizeSubscribe(client, sub, done) {
+      const key = readers.get(client);
+      if (key) {
+        const access = opts.keys?.get(key.id) ? readerSubscribeAccess(key, sub.topic) : { refused: `key ${key.id} was revoked` };
+        if ("ok" in access) return done(null, sub);
+        metrics.refused.inc({ reason: "subscribe_denied" });
+        log.warn({ key: key.id, clientId: client.id, topic: sub.topic, reason: access.refused }, "subscription refused");
+        return done(null, null); // SUBACK 0x80 for this topic
+      }
       const device = currentDevice(client);
       if (device && maySubscribe(device, sub.topic)) return done(null, sub);
       metrics.refused.inc({ reason: "subscribe_denied" });
       log.warn({ device: devices.get(client)?.id, clientId: client.id, topic: sub.topic }, "subscription refused");
       done(null, null); // SUBACK 0x80 for this topic; the connection stays up
     },
-    authorizeForward(_client, packet) {
+    authorizeForward(client, packet) {
       // devices never talk to each other: only the server's own publishes are delivered
-      return (packet as { clientId?: string }).clientId ? null : packet;
+      if ((packet as { clientId?: string }).clientId) return null;
+      const key = readers.get(client);
+      return !key || readerMayReceive(key, packet.topic) ? packet : null;
     },
   });
 
-  const metrics = createBrokerMetrics(opts.metrics ?? new Registry(), () => aedes.connectedClients ?? 0);
+  const registry = opts.metrics ?? new Registry();
+  const metrics = createBrokerMetrics(registry, () => aedes.connectedClients ?? 0);
+  gauge(registry, "footfall_broker_readers", "API key connections reading results", [], function () { this.set(readers.size); });
   const acks = new AckAfterStore(metrics, log);
 
   aedes.on("clientDisconnect", (client) => {
     clients.delete(client);
-    log.info({ clientId: client.id, device: devices.get(client)?.id }, "device disconnected");
+    const key = readers.get(client);
+    readers.delete(client);
+    if (key) log.info({ clientId: client.id, key: key.id }, "reader disconnected");
+    else log.info({ clientId: client.id, device: devices.get(client)?.id }, "device disconnected");
   });
   aedes.on("clientError", (client, err) => {
-    log.debug({ clientId: client.id, device: devices.get(client)?.id, err }, "client error");
+    log.debug({ clientId: client.id, device: devices.get(client)?.id, key: readers.get(client)?.id, err }, "client error");
   });
   aedes.on("connectionError", (client, err) => {
     log.debug({ clientId: client.id, err }, "connection error");
@@ -142,6 +208,16 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
       if (!who || who.id !== id || (record && record.secretHash === who.secretHash)) continue;
       log.warn({ clientId: client.id, device: id, why: record ? "secret changed" : "device removed" }, "disconnecting device");
       clients.delete(client);
+      client.close();
+    }
+  });
+
+  // a revoked key's connections end
+  const stopRevoking = opts.keys?.onRevoked((id) => {
+    for (const [client, key] of readers) {
+      if (key.id !== id) continue;
+      log.warn({ clientId: client.id, key: id }, "disconnecting reader: key revoked");
+      readers.delete(client);
       client.close();
     }
   });
@@ -187,8 +263,23 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     acks.run({
       type: access.type, ack: handler.ack, device: device.id, clientId: client.id, qos: packet.qos, fields: handler.describe?.(value),
       store: () => handler.store(publisher, device, value, receivedAt),
-      stored: (result) => handler.count?.(metrics, value, result),
+      stored: (result) => {
+        handler.count?.(metrics, value, result);
+        opts.ingest?.count(device.site, access.type, handler.newlyStored ? handler.newlyStored(value, result) : 1);
+      },
     }, done);
+  }
+
+  const publish: OutPublish = (topic, payload, o) => new Promise((resolve, reject) => {
+    aedes.publish({ cmd: "publish", topic, payload: Buffer.from(payload), qos: o.qos, retain: o.retain, dup: false }, (err) => (err ? reject(err) : resolve()));
+  });
+  if (opts.beforeListen) {
+    try { await opts.beforeListen(publish); } catch (err) {
+      stopWatching();
+      stopRevoking?.();
+      await new Promise<void>((r) => aedes.close(() => r()));
+      throw err;
+    }
   }
 
   const sockets = new Set<net.Socket>();
@@ -214,6 +305,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     port,
     get listening() { return server.listening; },
     metrics,
+    publish,
     close() {
       closed ??= (async () => {
         closing = true;
@@ -225,6 +317,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
         for (const s of sockets) s.destroy(); // connections that never completed CONNECT
         await listenerClosed;
         stopWatching();
+        stopRevoking?.();
         log.info("mqtt broker closed");
       })();
       return closed;

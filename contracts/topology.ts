@@ -66,10 +66,20 @@ export const DeviceDef = z.strictObject({
 });
 export type DeviceDef = z.infer<typeof DeviceDef>;
 
+/**
+ * Site-level switches for what footfall publishes to other systems.
+ * homeAssistant: publish Home Assistant MQTT discovery configs for each space's occupancy sensor.
+ */
+export const SiteIntegrations = z.strictObject({
+  homeAssistant: z.boolean().optional(),
+});
+export type SiteIntegrations = z.infer<typeof SiteIntegrations>;
+
 export const TopologyDoc = z.strictObject({
   spaces: z.array(SpaceDef).max(10_000),
   doorways: z.array(DoorwayDef).max(10_000),
   devices: z.array(DeviceDef).max(10_000).default([]),
+  integrations: SiteIntegrations.optional(),
 });
 export type TopologyDocIn = z.input<typeof TopologyDoc>;
 export type TopologyDoc = z.output<typeof TopologyDoc>;
@@ -80,5 +90,6 @@ export interface StoredTopology {
   spaces: SpaceDef[];
   doorways: DoorwayDef[];
   devices: Array<Omit<DeviceDef, "secret">>;
+  integrations?: SiteIntegrations;
   updatedAt: string;
 }

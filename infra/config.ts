@@ -63,6 +63,8 @@ export const VARIABLES = {
   personSilenceS: variable("FOOTFALL_PERSON_SILENCE_S", z.coerce.number().min(1).max(86_400), 60,
     "a person no camera has seen for this long (frame time) is ended; must exceed the cameras' neighbour max_s"),
   maxPayloadBytes: variable("FOOTFALL_MAX_PAYLOAD", int(256), 256 * 1024, "largest MQTT / HTTP ingest payload (bytes)"),
+  ingestWindowMs: variable("FOOTFALL_INGEST_WINDOW_MS", int(100, 3_600_000), 5000,
+    "each broker publishes how many device messages it stored for each site in this window (the ingest rate)"),
   maxChunkBytes: variable("FOOTFALL_MAX_CHUNK_BYTES", int(1024), 256 * 1024 * 1024, "largest video chunk a camera agent may upload (bytes)"),
   videoSweepS: variable("FOOTFALL_VIDEO_SWEEP_S", z.coerce.number().min(1), 3600,
     "how often the video retention job runs (warm → cold → purged, quotas)"),

@@ -9,7 +9,7 @@ import { TopologyError } from "./topology-error.ts";
 export const emptyDoc = (): TopologyDoc => ({ spaces: [], doorways: [], devices: [] });
 
 export const docOf = (t: StoredTopology | undefined): TopologyDoc =>
-  t ? { spaces: [...t.spaces], doorways: [...t.doorways], devices: [...t.devices] } : emptyDoc();
+  t ? { spaces: [...t.spaces], doorways: [...t.doorways], devices: [...t.devices], ...(t.integrations ? { integrations: t.integrations } : {}) } : emptyDoc();
 
 function upsert<T extends { id: string }>(list: T[], item: T): T[] {
   const i = list.findIndex((x) => x.id === item.id);

@@ -166,6 +166,7 @@ export class TopologyStore {
         spaces: doc.spaces,
         doorways: doc.doorways,
         devices: doc.devices.map(({ secret: _secret, ...d }) => d),
+        ...(doc.integrations ? { integrations: doc.integrations } : {}),
         updatedAt: new Date().toISOString(),
       };
       try {

@@ -23,5 +23,6 @@ export const chunk: DeviceMessage<ChunkMeta, boolean> = {
     };
     return publisher.publish(ActorKinds.camera, `${device.site}.${device.id}`, msg, chunkMsgId(device.id, meta.seq));
   },
+  newlyStored: (_meta, duplicate) => (duplicate ? 0 : 1),
   describe: (meta) => ({ seq: meta.seq }),
 };

@@ -14,6 +14,7 @@ export const crossing: DeviceMessage<CrossingEvent[], StoredCrossings> = {
   read: readCrossings,
   check: checkDeviceCrossings,
   store: storeCrossings,
+  newlyStored: (_events, stored) => stored.stored,
   count(metrics, _events, stored) {
     metrics.bridgedEvents.inc(stored.stored);
     metrics.duplicateEvents.inc(stored.duplicates);

@@ -22,6 +22,7 @@ export const detections: DeviceMessage<DetectionFrame, boolean> = {
     };
     return publisher.publish(ActorKinds.camera, `${device.site}.${device.id}`, msg, frameMsgId(device.id, frame.seq, frame.frame_ts));
   },
+  newlyStored: (_frame, duplicate) => (duplicate ? 0 : 1),
   count(metrics, frame, duplicate) {
     if (duplicate) return metrics.duplicateFrames.inc();
     metrics.frames.inc();

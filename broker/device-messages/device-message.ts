@@ -22,6 +22,8 @@ export interface DeviceMessage<T = unknown, R = unknown> {
   check?(device: DeviceRecord, value: T): string | undefined;
   /** Stores the value; rejects if JetStream did not confirm it. */
   store(publisher: ActorPublisher, device: DeviceRecord, value: T, receivedAt: number): Promise<R>;
+  /** How many JetStream messages storing it added (not counting duplicates), for the ingest rate; 1 if not given. */
+  newlyStored?(value: T, stored: R): number;
   /** Counts what was stored, beyond footfall_broker_publishes_accepted_total{type}. */
   count?(metrics: BrokerMetrics, value: T, stored: R): void;
   /** What the broker's log lines say about the value (event count, sequence number). */

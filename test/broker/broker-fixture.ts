@@ -11,7 +11,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { provisionNats } from "../../infra/provision.ts";
 import { hashSecretSync } from "../../topology/devices/device-secret.ts";
 import { DeviceRegistry } from "../../topology/devices/device-registry.ts";
-import { startMqttBroker, type MqttBroker } from "../../broker/mqtt-broker.ts";
+import { startMqttBroker, type MqttBroker, type MqttBrokerOptions } from "../../broker/mqtt-broker.ts";
 import type { DeviceMessageTable } from "../../broker/device-messages/device-message.ts";
 import type { TestServices } from "../support/services.ts";
 import { retry } from "../support/retry.ts";
@@ -42,7 +42,11 @@ export const PARTITIONS = 8;
 /** Provisions NATS, opens the registry and starts the MQTT broker on a free port against `s`. */
 export async function startBrokerUnderTest(
   s: TestServices,
-  opts: { maxPayloadBytes?: number; devices?: Array<[DeviceRecord, string]>; messages?: DeviceMessageTable } = {},
+  opts: {
+    maxPayloadBytes?: number; devices?: Array<[DeviceRecord, string]>; messages?: DeviceMessageTable;
+    /** more broker options (API keys, results, ingest) */
+    broker?: Partial<MqttBrokerOptions>;
+  } = {},
 ): Promise<BrokerUnderTest> {
   const logs = captureLog();
   const nc = await connectNats(s.natsUrl, "broker-test");
@@ -53,7 +57,7 @@ export async function startBrokerUnderTest(
   const metrics = new Registry();
   const broker = await startMqttBroker({
     host: "127.0.0.1", port: 0, nc, registry, partitions: PARTITIONS,
-    maxPayloadBytes: opts.maxPayloadBytes ?? 4096, log: logs.log, metrics, messages: opts.messages,
+    maxPayloadBytes: opts.maxPayloadBytes ?? 4096, log: logs.log, metrics, messages: opts.messages, ...opts.broker,
   });
   return {
     nc, jsm: await jetstreamManager(nc), kv, registry, broker, metrics, logs,

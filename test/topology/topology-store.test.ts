@@ -150,6 +150,17 @@ describe("TopologyStore (real nats-server, KV ff_topology + ff_devices)", () => 
     expect(after.topology).toMatchObject({ spaces: [], doorways: [], devices: [] });
   });
 
+  it("keeps a site's integrations through per-entity edits; a whole document without them switches them off", async () => {
+    const withHa = await store.put("venue", doc({ spaces: [{ id: "hall", name: "Hall" }], doorways: [], integrations: { homeAssistant: true } }));
+    expect(withHa.topology.integrations).toEqual({ homeAssistant: true });
+    await store.upsertSpace("venue", { id: "bar", name: "Bar" });
+    expect((await store.get("venue"))!.integrations).toEqual({ homeAssistant: true });
+    await store.put("venue", doc({ spaces: [{ id: "hall", name: "Hall" }], doorways: [] }));
+    expect((await store.get("venue"))!.integrations).toBeUndefined();
+    expect(TopologyDoc.safeParse({ spaces: [], doorways: [], integrations: { homeAssistant: "yes" } }).success).toBe(false);
+    expect(TopologyDoc.safeParse({ spaces: [], doorways: [], integrations: { grafana: true } }).success).toBe(false);
+  });
+
   it("concurrent per-entity edits of one site all land (revision check and retry)", async () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => store.upsertSpace("busy", { id: `room-${i}`, name: `Room ${i}` })));
     const t = (await store.get("busy"))!;
