@@ -4,7 +4,7 @@ import { influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { connectNats } from "../../infra/nats.ts";
-import { influxClient, provisionNats } from "../../infra/provision.ts";
+import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 import { KeyStore } from "../../access/key-store.ts";
 import { Readers } from "../../access/reader.ts";
@@ -55,10 +55,13 @@ export async function runGateway(cfg: Config): Promise<RunningGateway> {
   let gateway: LiveGateway | undefined;
   try {
     await untilDone("provisioning NATS", () => provisionNats(nc, cfg, log), log);
+    // counts older than the stream's day and device health are read from InfluxDB
+    const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
+    await untilDone("provisioning InfluxDB", () => provisionInflux(influx, cfg, log), log);
     keys = await KeyStore.open(nc, log.child({ component: "keys" }));
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const live = startLiveGateway({
-      cfg, nc, influx: influxClient(influxUrlOf(cfg), cfg.influxDb), topology, readers: new Readers(cfg.adminToken, keys),
+      cfg, nc, influx, topology, readers: new Readers(cfg.adminToken, keys),
       log, metrics,
     });
     gateway = live;
