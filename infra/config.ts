@@ -71,7 +71,7 @@ export const VARIABLES = {
   liveSlowMs: variable("FOOTFALL_LIVE_SLOW_MS", int(100), 10_000,
     "a live-feed client whose unsent bytes stay above FOOTFALL_LIVE_MAX_BUFFER this long is disconnected (close code 4408)"),
   livePingMs: variable("FOOTFALL_LIVE_PING_MS", int(100), 15_000,
-    "live-feed websocket ping interval; a client that has not answered the previous ping is dropped"),
+    "live-feed websocket ping interval; a client that has answered neither of the last two pings is dropped"),
   liveDeviceMs: variable("FOOTFALL_LIVE_DEVICE_MS", int(100), 5000,
     "how often the live feed recomputes device health for the sites it serves"),
   dpuSilentS: variable("FOOTFALL_DPU_SILENT_S", int(1), 900,

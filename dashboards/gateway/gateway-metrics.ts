@@ -22,7 +22,7 @@ export class GatewayMetrics {
   readonly feedPosition: Gauge;
   readonly subscribes: Counter<"outcome">;
 
-  constructor(registry: Registry, clientsBySite: () => Map<string, number>) {
+  constructor(registry: Registry, clientsBySite: () => Map<string, number>, position: () => number) {
     this.clients = gauge(registry, "footfall_live_clients", "live-feed websockets open, by the site they follow (\"\" before their first subscribe)", ["site"], function collect() {
       this.reset();
       for (const [site, n] of clientsBySite()) this.set({ site }, n);
@@ -35,7 +35,9 @@ export class GatewayMetrics {
       [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60]);
     this.feedEvents = counter(registry, "footfall_live_feed_events_total", "FF_EVENTS events read by this process's live feed, by type", ["type"]);
     this.feedInvalid = counter(registry, "footfall_live_feed_invalid_total", "FF_EVENTS messages that were not valid events", ["reason"]);
-    this.feedPosition = gauge(registry, "footfall_live_feed_position", "the FF_EVENTS sequence the live feed has applied");
+    this.feedPosition = gauge(registry, "footfall_live_feed_position", "the FF_EVENTS sequence the live feed has applied", [], function collect() {
+      this.set(position());
+    });
     this.subscribes = counter(registry, "footfall_live_subscribes_total", "subscribes answered, by outcome (snapshot, resumed, or a snapshot after a resume could not be completed)", ["outcome"]);
   }
 }

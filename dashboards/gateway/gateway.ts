@@ -54,6 +54,8 @@ const REPLAYS_AT_ONCE = 4;
 const REPLAY_TIMEOUT_MS = 30_000;
 /** InfluxDB reads at once when a snapshot fills counts the stream no longer holds. */
 const INFLUX_AT_ONCE = 16;
+/** Pings a socket may leave unanswered in a row; at the next one it is cut off. */
+const MISSED_PINGS = 2;
 /** How long close() waits for clients to answer the 1001 close before cutting them off. */
 const CLOSE_WAIT_MS = 2000;
 /** A WebSocket close reason is at most 123 bytes. */
@@ -106,7 +108,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     const n = new Map<string, number>();
     for (const c of clients) n.set(c.sub?.site ?? "", (n.get(c.sub?.site ?? "") ?? 0) + 1);
     return n;
-  });
+  }, () => feed.position);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: LIVE_MAX_CLIENT_MESSAGE_BYTES, clientTracking: false, perMessageDeflate: false });
 
@@ -116,7 +118,6 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     live: (e) => {
       state.apply(e.seq, e.event, e.storedAt);
       metrics.feedEvents.inc({ type: e.event.type });
-      metrics.feedPosition.set(e.seq);
       const subscribed = bySite.get(e.site);
       if (!subscribed?.size) return;
       const m = updateOf(e, true);
@@ -207,7 +208,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     const c: LiveClient = new LiveClient(ws, auth.principal, remote, cfg.liveMaxBufferBytes, metrics, () =>
       closeClient(c, LiveClose.tooSlow, `too slow: more than ${MAX_WAITING} updates waiting`, "too_slow"));
     clients.add(c);
-    ws.on("pong", () => { c.alive = true; });
+    ws.on("pong", () => { c.unanswered = 0; });
     ws.on("message", (data, isBinary) => onMessage(c, data, isBinary));
     ws.on("close", (code) => {
       clients.delete(c);
@@ -398,18 +399,18 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
 
   const pingTimer = setInterval(() => {
     for (const c of clients) {
-      if (!c.alive) {
+      if (c.unanswered >= MISSED_PINGS) {
         if (!c.closing) {
           c.closing = "heartbeat";
           metrics.disconnects.inc({ reason: "heartbeat" });
         }
         c.clear();
         unregister(c);
-        log.info({ client: c.id, who: principalName(c.principal), remote: c.remote }, "live client missed a ping; dropped");
+        log.info({ client: c.id, who: principalName(c.principal), remote: c.remote }, "live client answered no ping; dropped");
         c.ws.terminate();
         continue;
       }
-      c.alive = false;
+      c.unanswered++;
       c.ws.ping();
     }
   }, cfg.livePingMs);

@@ -36,8 +36,8 @@ export class LiveClient {
   answering = false;
   /** set once the socket is being closed by us, with the reason */
   closing: DisconnectReason | undefined;
-  /** answered the last ping */
-  alive = true;
+  /** pings sent since the last pong */
+  unanswered = 0;
   /** since when the unsent bytes are above the bound */
   overSince: number | undefined;
   private holding: Map<string, Outgoing> | undefined;

@@ -88,7 +88,7 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
   beforeAll(async () => {
     stack = await startTestStack({
       hosts: 1,
-      overrides: { liveMaxBufferBytes: MAX_BUFFER, liveSlowMs: 300, livePingMs: 120_000, liveDeviceMs: 200, liveResumeS: 600 },
+      overrides: { liveMaxBufferBytes: MAX_BUFFER, liveSlowMs: 1000, livePingMs: 120_000, liveDeviceMs: 200, liveResumeS: 600 },
     });
     const topo = await stack.admin("PUT", `/api/v1/sites/${SITE}/topology`, {
       spaces: [{ id: "lobby", name: "Lobby", capacity: 2 }, { id: "cafe", name: "Café <b>", capacity: 40 }],
@@ -330,9 +330,9 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
       const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
       return /footfall_live_disconnects_total\{reason="too_slow"[^}]*\} [1-9]/.test(text);
     };
-    for (let batch = 0; batch < 60 && !(await tooSlow()); batch++) {
-      const acks = await Promise.all(Array.from({ length: 200 }, (_, i) => {
-        const n = batch * 200 + i;
+    for (let batch = 0; batch < 200 && !(await tooSlow()); batch++) {
+      const acks = await Promise.all(Array.from({ length: 100 }, (_, i) => {
+        const n = batch * 100 + i;
         const ev: TrackUpdate = {
           type: "track.update", site: SITE, camera: `cam-${n}`, seq: n, frameTs: Date.now(), receivedAt: Date.now(),
           tracks: [["t1", "o1", 1, 2]], boxes,
@@ -366,7 +366,10 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
     expect(c.messages.filter(isRefusal)).toEqual([expect.objectContaining({ code: LiveClose.revoked })]);
   });
 
-  it("`footfall gateway` runs alone: /healthz, the API's snapshot, a too-old since gets a snapshot; SIGTERM closes sockets with 1001", async () => {
+  it("`footfall gateway` runs alone: /healthz, the API's snapshot, a too-old since gets a snapshot, a socket missing pings is cut; SIGTERM closes sockets with 1001", async () => {
+    const cafe = (await rest(`/sites/${SITE}/spaces/cafe/count`)).count;
+    await cross("dpu-cafe", "cafe-door", 1);
+    await settled("cafe", cafe + 1);
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, "gateway"], {
       env: {
@@ -375,7 +378,7 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
         FOOTFALL_INFLUX_DB: stack.cfg.influxDb, FOOTFALL_ADMIN_TOKEN: stack.cfg.adminToken,
         FOOTFALL_LEASE_TTL_MS: String(stack.cfg.leaseTtlMs), FOOTFALL_GATEWAY_PORT: String(port),
         // nothing is recent enough to replay: every since older than the feed's position gets a snapshot
-        FOOTFALL_LIVE_RESUME_S: "0", FOOTFALL_LOG_LEVEL: "warn",
+        FOOTFALL_LIVE_RESUME_S: "0", FOOTFALL_LIVE_PING_MS: "500", FOOTFALL_LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "inherit", "inherit"],
     });
@@ -412,8 +415,17 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
       old.subscribe(SITE, { since: snap.seq - 1 });
       expect((await old.next("first answer", (m: ServerMessage) => isSnapshot(m) || isResumed(m))).t).toBe("snapshot");
 
+      // a socket that does not answer pings is cut off; the others (answering) stay
+      const deaf = await LiveTestClient.open(base, LiveTestClient.bearer(mallKey), { autoPong: false });
+      open.push(deaf);
+      deaf.subscribe(SITE);
+      await deaf.next("snapshot", isSnapshot);
+      expect((await deaf.closed).code).toBe(1006);
+      expect(c.ws.readyState).toBe(c.ws.OPEN);
+
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/footfall_live_clients\{site="mall"[^}]*\} 2/);
+      expect(metrics).toMatch(/footfall_live_disconnects_total\{reason="heartbeat"[^}]*\} 1/);
 
       child.kill("SIGTERM");
       const [closed, closedOld] = await Promise.all([c.closed, old.closed]);

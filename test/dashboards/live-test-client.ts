@@ -1,4 +1,4 @@
-import WebSocket from "ws";
+import WebSocket, { type ClientOptions } from "ws";
 import { LIVE_PATH, LIVE_PROTOCOL_VERSION, ServerMessage, type Subscribe } from "../../contracts/live-protocol.ts";
 
 /**
@@ -32,8 +32,8 @@ export class LiveTestClient {
     ws.on("error", () => {});
   }
 
-  static open(baseUrl: string, headers: Record<string, string> = {}): Promise<LiveTestClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}${LIVE_PATH}`, { headers });
+  static open(baseUrl: string, headers: Record<string, string> = {}, opts: ClientOptions = {}): Promise<LiveTestClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}${LIVE_PATH}`, { ...opts, headers });
     const c = new LiveTestClient(ws);
     return new Promise((resolve, reject) => {
       ws.once("open", () => resolve(c));
