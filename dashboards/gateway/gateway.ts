@@ -399,11 +399,11 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
 
   const pingTimer = setInterval(() => {
     for (const c of clients) {
+      // a socket we are closing gets its close handshake's time (ws cuts it after 30 s)
+      if (c.closing) continue;
       if (c.unanswered >= MISSED_PINGS) {
-        if (!c.closing) {
-          c.closing = "heartbeat";
-          metrics.disconnects.inc({ reason: "heartbeat" });
-        }
+        c.closing = "heartbeat";
+        metrics.disconnects.inc({ reason: "heartbeat" });
         c.clear();
         unregister(c);
         log.info({ client: c.id, who: principalName(c.principal), remote: c.remote }, "live client answered no ping; dropped");
