@@ -406,6 +406,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
         metrics.disconnects.inc({ reason: "heartbeat" });
         c.clear();
         unregister(c);
+        clients.delete(c);
         log.info({ client: c.id, who: principalName(c.principal), remote: c.remote }, "live client answered no ping; dropped");
         c.ws.terminate();
         continue;
