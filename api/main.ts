@@ -13,6 +13,9 @@ import { NatsExtractor } from "../models/nats-extractor.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./tracks/track-api.ts";
 import { openVideoService, type VideoService } from "../video/store/video-service.ts";
+import { KeyStore } from "../access/key-store.ts";
+import { Readers } from "../access/reader.ts";
+import { startLiveGateway, type LiveGateway } from "../dashboards/gateway/gateway.ts";
 
 /**
  * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
@@ -28,6 +31,8 @@ export async function runApi(
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
   let api: ApiApp | undefined;
   let video: VideoService | undefined;
+  let keys: KeyStore | undefined;
+  let live: LiveGateway | undefined;
   let closing = false;
   try {
     await provisionNats(nc, cfg, log);
@@ -37,12 +42,17 @@ export async function runApi(
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
     video = await openVideoService(cfg, registry, log);
+    keys = await KeyStore.open(nc, log.child({ component: "keys" }));
+    const metrics = createRegistry("api");
     api = createApiApp({
-      cfg, influx, topology, registry, publisher, log, metrics: createRegistry("api"), nc,
+      cfg, influx, topology, registry, publisher, log, metrics, nc,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
     });
+    // the live feed (websocket LIVE_PATH) on the same port
+    live = startLiveGateway({ cfg, nc, influx, topology, readers: new Readers(cfg.adminToken, keys), log: log.child({ component: "live" }), metrics });
 
     const server = api.app.listen(cfg.httpPort, cfg.bind);
+    live.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
       server.once("error", reject);
@@ -55,15 +65,20 @@ export async function runApi(
       port,
       stop: () => (stopping ??= (async () => {
         closing = true;
-        await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
+        const closed = new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
+        await live?.close();
+        await closed;
         await api?.close();
         await video?.stop();
         registry.close();
+        keys?.close();
         await nc.drain().catch(() => {});
         log.info("api stopped");
       })()),
     };
   } catch (e) {
+    await live?.close().catch(() => {});
+    keys?.close();
     await api?.close().catch(() => {});
     await video?.stop().catch(() => {});
     await nc.close().catch(() => {});

@@ -61,6 +61,14 @@ program.command("api").description("the HTTP API").action(async () => {
   await runUntilSignal(() => runApi(cfg));
 });
 
+program.command("gateway")
+  .description("the live feed alone (websocket /api/v1/live, /healthz, /metrics); run several behind a balancer")
+  .action(async () => {
+    const { runGateway } = await import("../../dashboards/gateway/main.ts");
+    const cfg = config();
+    await runUntilSignal(() => runGateway(cfg));
+  });
+
 program.command("config")
   .description("print the effective configuration (defaults, then environment) as JSON")
   .option("--docs <file>", "instead, write the variable table into this Markdown file (between its config markers)")

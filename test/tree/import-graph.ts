@@ -105,6 +105,14 @@ export function rules(kinds: readonly string[]): Rule[] {
         ? "the API keys and read checks import a part of the system that uses them" : undefined,
     },
     {
+      name: "the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself",
+      // never the broker, the actors or the wall's pages: it reads FF_EVENTS, KV and InfluxDB like any reader
+      check: (e) => under(e.from, "dashboards/gateway") && !(
+        under(e.to, "dashboards/gateway", "contracts", "access", "topology") || infraGround(e.to) ||
+        e.to === "api/occupancy/occupancy-reader.ts" || e.to === "api/tracks/camera-health.ts"
+      ) ? "the live gateway imports a part of the system it only reads from, or one that uses it" : undefined,
+    },
+    {
       name: "the wall's browser code (dashboards/wall/page) imports only contracts and itself",
       check: (e) => under(e.from, "dashboards/wall/page") && !under(e.to, "dashboards/wall/page", "contracts")
         ? "browser code imports server code (it is bundled for the page)" : undefined,
