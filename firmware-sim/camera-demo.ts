@@ -10,7 +10,7 @@ import type { CameraMallPlan } from "./camera-mall-plan.ts";
 import { runCameraSim } from "./camera-run.ts";
 import { SimulatedExtractor } from "./simulated-extractor.ts";
 
-const CAMERA_SITE = "camera-mall";
+export const CAMERA_SITE = "camera-mall";
 const SecretsFile = z.record(z.string(), z.string().min(8));
 /** how long one live run lasts before the next starts (the walkers of a run are drawn up front) */
 const RUN_MS = 4 * 3_600_000;
@@ -37,7 +37,7 @@ function cameraSecrets(plan: CameraMallPlan, dataDir: string, log: Logger): Reco
  * extractor on NATS, so queries on attributes the cameras do not extract (shoes=) run a
  * re-processing job and then answer.
  */
-export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiUrl: string; dataDir: string; log: Logger }): Promise<{ stop(): Promise<void>; banner: string[] }> {
+export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiUrl: string; dataDir: string; log: Logger; viewerKey: string }): Promise<{ stop(): Promise<void>; banner: string[] }> {
   const log = o.log.child({ component: "camera-demo" });
   const plan = cameraMall(CAMERA_SITE);
   const secrets = cameraSecrets(plan, o.dataDir, log);
@@ -65,12 +65,13 @@ export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiU
     }
   })().catch((e: Error) => { log.error({ err: e }, "camera demo failed"); });
 
+  const auth = `-H 'Authorization: Bearer ${o.viewerKey}'`;
   const banner = [
     `  Cameras:    site ${plan.site}: ${plan.cameras.length} smart cameras at 5 fps, ${plan.spaces.length} spaces with floor outlines, people arriving in real time`,
-    `  try:        curl '${o.apiUrl}/api/v1/paths?site=${plan.site}&upper=blue&limit=5'`,
-    `              curl '${o.apiUrl}/api/v1/stats/distance?site=${plan.site}'`,
-    `              curl '${o.apiUrl}/api/v1/sites/${plan.site}/zones/corridor-west/occupancy'`,
-    `              curl '${o.apiUrl}/api/v1/sites/${plan.site}/cameras'`,
+    `  try:        curl ${auth} '${o.apiUrl}/api/v1/paths?site=${plan.site}&upper=blue&limit=5'`,
+    `              curl ${auth} '${o.apiUrl}/api/v1/stats/distance?site=${plan.site}'`,
+    `              curl ${auth} '${o.apiUrl}/api/v1/sites/${plan.site}/zones/corridor-west/occupancy'`,
+    `              curl ${auth} '${o.apiUrl}/api/v1/sites/${plan.site}/cameras'`,
   ];
   return {
     banner,

@@ -8,7 +8,7 @@ import type { Logger } from "../infra/log.ts";
 import { demoMall, planSecrets, toTopologyDoc, type BuildingPlan } from "./building.ts";
 import { runLiveDemo } from "./building-run.ts";
 
-const DEMO_SITE = "demo-mall";
+export const DEMO_SITE = "demo-mall";
 const SecretsFile = z.record(z.string(), z.string().min(8));
 
 /** The demo's DPU secrets, kept in dataDir so a restarted demo keeps its devices' identities. */
@@ -51,6 +51,8 @@ export async function startDemo(cfg: Config, o: {
   apiUrl: string;
   dataDir: string;
   log: Logger;
+  /** the site's viewer key, for the banner's curl lines */
+  viewerKey: string;
 }): Promise<{ stop(): Promise<void>; banner: string[] }> {
   const log = o.log.child({ component: "demo" });
   const plan = demoMall(DEMO_SITE);
@@ -68,8 +70,8 @@ export async function startDemo(cfg: Config, o: {
   const payload = `"{\\"id\\":\\"manual-$(date +%s)\\",\\"ts\\":$(date +%s%3N),\\"doorway\\":\\"${dpu.doorway}\\",\\"delta\\":1}"`;
   const banner = [
     `  Demo:       site ${plan.site}: ${plan.spaces.length} spaces, ${plan.doorways.length} doorways with DPUs, walkers arriving in real time`,
-    `  try:        curl ${o.apiUrl}/api/v1/sites/${plan.site}/count`,
-    `              curl ${o.apiUrl}/api/v1/sites/${plan.site}/spaces/lobby/count`,
+    `  try:        curl -H 'Authorization: Bearer ${o.viewerKey}' ${o.apiUrl}/api/v1/sites/${plan.site}/count`,
+    `              curl -H 'Authorization: Bearer ${o.viewerKey}' ${o.apiUrl}/api/v1/sites/${plan.site}/spaces/lobby/count`,
     `  a crossing: mosquitto_pub -h ${host} -p ${cfg.mqttPort} -u ${dpu.id} -P '${secrets[dpu.id]}' -q 1 -t ${deviceTopic(plan.site, "dpu", dpu.id, "crossing")} -m ${payload}`,
   ];
   return {

@@ -53,7 +53,7 @@ function plazaSecret(dataDir: string): string {
   return s;
 }
 
-export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: string; log: Logger }): Promise<{ stop(): Promise<void>; banner: string[] }> {
+export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: string; log: Logger; viewerKey: string }): Promise<{ stop(): Promise<void>; banner: string[] }> {
   const log = o.log.child({ component: "video-demo" });
   const vtest = path.join(ROOT, ".footfall", "media", "vtest.avi");
   if (!fs.existsSync(vtest)) {
@@ -87,12 +87,12 @@ export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: 
   agent.start();
   detect.start();
 
-  const auth = `-H 'Authorization: Bearer ${cfg.adminToken}'`;
+  const auth = `-H 'Authorization: Bearer ${o.viewerKey}'`;
   return {
     banner: [
       `  Video:      site ${PLAZA_SITE}: camera ${PLAZA_CAMERA} plays opencv-doc's vtest.avi in real time through the camera agent`,
       `              (4-s chunks into the chunk store, people detected at 5 fps; ops http://${host}:${AGENT_OPS_PORT}/metrics, http://${host}:${DETECT_OPS_PORT}/metrics)`,
-      `  try:        curl '${o.apiUrl}/api/v1/paths?site=${PLAZA_SITE}&limit=5'`,
+      `  try:        curl ${auth} '${o.apiUrl}/api/v1/paths?site=${PLAZA_SITE}&limit=5'`,
       `              curl ${auth} "${o.apiUrl}/api/v1/cameras/${PLAZA_CAMERA}/chunks?from=$(($(date +%s%3N)-60000))"`,
       `              curl ${auth} "${o.apiUrl}/api/v1/cameras/${PLAZA_CAMERA}/clip?from=$(($(date +%s%3N)-40000))&to=$(($(date +%s%3N)-10000))&quality=sd" -o clip.mp4`,
       `              curl ${auth} ${o.apiUrl}/api/v1/sites/${PLAZA_SITE}/cameras/${PLAZA_CAMERA}/still -o still.jpg   # its newest picture`,

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { CreatedKey } from "../../contracts/api-keys.ts";
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { connectNats } from "../nats.ts";
@@ -11,7 +12,8 @@ import { Supervised } from "./supervisor.ts";
 /**
  * `footfall up`: services as children (unless NATS_URL / INFLUX_URL are given), provisioning,
  * then broker, actor host and API as supervised child processes; with demo, two simulated malls
- * (one with doorway sensors, one with smart cameras) and the camera agent on real footage (vtest.avi).
+ * (one with doorway sensors, one with smart cameras) and the camera agent on real footage (vtest.avi),
+ * each with a viewer key whose wall URL and MQTT results line are printed.
  * SIGINT / SIGTERM stop everything in order: simulator, API and broker (no new input), actor
  * host (drains, flushes, checkpoints), then influxd and nats-server.
  */
@@ -38,13 +40,23 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
   let demo: { stop(): Promise<void>; banner: string[] } | undefined;
   let cameraDemo: { stop(): Promise<void>; banner: string[] } | undefined;
   let videoDemo: { stop(): Promise<void>; banner: string[] } | undefined;
+  const readers: string[] = [];
   if (opts.demo) {
-    const { startDemo } = await import("../../firmware-sim/demo.ts");
-    demo = await startDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
-    const { startCameraDemo } = await import("../../firmware-sim/camera-demo.ts");
-    cameraDemo = await startCameraDemo(cfg, { nc, apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
-    const { startVideoDemo } = await import("../../firmware-sim/video-demo.ts");
-    videoDemo = await startVideoDemo(cfg, { apiUrl, dataDir: path.join(cfg.dataDir, "demo"), log });
+    const demoDir = path.join(cfg.dataDir, "demo");
+    const { demoViewerKey } = await import("../../firmware-sim/demo-keys.ts");
+    const { startDemo, DEMO_SITE } = await import("../../firmware-sim/demo.ts");
+    const { startCameraDemo, CAMERA_SITE } = await import("../../firmware-sim/camera-demo.ts");
+    const { startVideoDemo, PLAZA_SITE } = await import("../../firmware-sim/video-demo.ts");
+    const keys: Record<string, CreatedKey> = {};
+    for (const site of [DEMO_SITE, CAMERA_SITE, PLAZA_SITE]) keys[site] = await demoViewerKey(apiUrl, cfg.adminToken, demoDir, site);
+    demo = await startDemo(cfg, { nc, apiUrl, dataDir: demoDir, log, viewerKey: keys[DEMO_SITE]!.key });
+    cameraDemo = await startCameraDemo(cfg, { nc, apiUrl, dataDir: demoDir, log, viewerKey: keys[CAMERA_SITE]!.key });
+    videoDemo = await startVideoDemo(cfg, { apiUrl, dataDir: demoDir, log, viewerKey: keys[PLAZA_SITE]!.key });
+    const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
+    const web = `http://${host}:${cfg.httpPort}`;
+    Object.entries(keys).forEach(([site, k], i) => readers.push(`${i === 0 ? "  Walls:     " : "            "} ${web}/wall/${site}?key=${k.key}`));
+    const mall = keys[DEMO_SITE]!;
+    readers.push(`  MQTT out:   mosquitto_sub -h ${host} -p ${cfg.mqttPort} -u ${mall.id} -P '${mall.key}' -t 'footfall/v1/${DEMO_SITE}/out/#' -v`);
   }
 
   const lines = [
@@ -54,7 +66,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     `  MQTT:       mqtt://${cfg.bind}:${cfg.mqttPort}`,
     `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
     `  InfluxDB:   ${services.influxUrl} (database ${cfg.influxDb}; point Grafana here)`,
-    ...(demo ? [...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
+    ...(demo ? [...readers, ...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
     "  Ctrl-C stops everything.",
     "",
   ];
