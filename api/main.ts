@@ -10,6 +10,8 @@ import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { ActorPublisher } from "../broker/actor-publisher.ts";
 import type { AttributeExtractor } from "../models/extractor.ts";
 import { NatsExtractor } from "../models/nats-extractor.ts";
+import { KeyStore } from "../access/key-store.ts";
+import { Readers } from "../access/reader.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./tracks/track-api.ts";
 import { openVideoService, type VideoService } from "../video/store/video-service.ts";
@@ -28,6 +30,7 @@ export async function runApi(
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
   let api: ApiApp | undefined;
   let video: VideoService | undefined;
+  let keys: KeyStore | undefined;
   let closing = false;
   try {
     await provisionNats(nc, cfg, log);
@@ -35,10 +38,12 @@ export async function runApi(
     await provisionInflux(influx, cfg, log);
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
+    keys = await KeyStore.open(nc, log.child({ component: "keys" }));
+    const readers = new Readers(cfg.adminToken, keys);
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
     video = await openVideoService(cfg, registry, log);
     api = createApiApp({
-      cfg, influx, topology, registry, publisher, log, metrics: createRegistry("api"), nc,
+      cfg, influx, topology, registry, publisher, log, metrics: createRegistry("api"), nc, readers,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
     });
 
@@ -59,6 +64,7 @@ export async function runApi(
         await api?.close();
         await video?.stop();
         registry.close();
+        keys?.close();
         await nc.drain().catch(() => {});
         log.info("api stopped");
       })()),
@@ -66,6 +72,7 @@ export async function runApi(
   } catch (e) {
     await api?.close().catch(() => {});
     await video?.stop().catch(() => {});
+    keys?.close();
     await nc.close().catch(() => {});
     throw e;
   }
