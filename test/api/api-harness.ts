@@ -12,7 +12,7 @@ import { influxClient, provisionInflux, provisionNats } from "../../infra/provis
 import { TopologyStore } from "../../topology/topology-store.ts";
 import { DeviceRegistry } from "../../topology/devices/device-registry.ts";
 import { ActorPublisher } from "../../broker/actor-publisher.ts";
-import { createApiApp } from "../../api/app.ts";
+import { createApiApp, type ApiApp } from "../../api/app.ts";
 import type { JobRunner } from "../../api/jobs/job-runner.ts";
 import type { TrackApiOptions } from "../../api/tracks/track-api.ts";
 import type { AttributeExtractor } from "../../models/extractor.ts";
@@ -39,6 +39,8 @@ export interface ApiHarness {
   video: VideoService | undefined;
   /** the API keys the app accepts */
   keys: KeyStore;
+  /** the express app (its route table) */
+  app: ApiApp["app"];
   url: string;
   /** fetch with the admin bearer token and a JSON body */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
@@ -83,7 +85,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, video, keys, url,
+    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, video, keys, app: api.app, url,
     admin: (method, path, body) => fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
