@@ -65,12 +65,13 @@ export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiU
     }
   })().catch((e: Error) => { log.error({ err: e }, "camera demo failed"); });
 
+  const auth = `-H 'Authorization: Bearer ${cfg.adminToken}'`;
   const banner = [
     `  Cameras:    site ${plan.site}: ${plan.cameras.length} smart cameras at 5 fps, ${plan.spaces.length} spaces with floor outlines, people arriving in real time`,
-    `  try:        curl '${o.apiUrl}/api/v1/paths?site=${plan.site}&upper=blue&limit=5'`,
-    `              curl '${o.apiUrl}/api/v1/stats/distance?site=${plan.site}'`,
-    `              curl '${o.apiUrl}/api/v1/sites/${plan.site}/zones/corridor-west/occupancy'`,
-    `              curl '${o.apiUrl}/api/v1/sites/${plan.site}/cameras'`,
+    `  try:        curl ${auth} '${o.apiUrl}/api/v1/paths?site=${plan.site}&upper=blue&limit=5'`,
+    `              curl ${auth} '${o.apiUrl}/api/v1/stats/distance?site=${plan.site}'`,
+    `              curl ${auth} '${o.apiUrl}/api/v1/sites/${plan.site}/zones/corridor-west/occupancy'`,
+    `              curl ${auth} '${o.apiUrl}/api/v1/sites/${plan.site}/cameras'`,
   ];
   return {
     banner,

@@ -68,8 +68,8 @@ export async function startDemo(cfg: Config, o: {
   const payload = `"{\\"id\\":\\"manual-$(date +%s)\\",\\"ts\\":$(date +%s%3N),\\"doorway\\":\\"${dpu.doorway}\\",\\"delta\\":1}"`;
   const banner = [
     `  Demo:       site ${plan.site}: ${plan.spaces.length} spaces, ${plan.doorways.length} doorways with DPUs, walkers arriving in real time`,
-    `  try:        curl ${o.apiUrl}/api/v1/sites/${plan.site}/count`,
-    `              curl ${o.apiUrl}/api/v1/sites/${plan.site}/spaces/lobby/count`,
+    `  try:        curl -H 'Authorization: Bearer ${cfg.adminToken}' ${o.apiUrl}/api/v1/sites/${plan.site}/count`,
+    `              curl -H 'Authorization: Bearer ${cfg.adminToken}' ${o.apiUrl}/api/v1/sites/${plan.site}/spaces/lobby/count`,
     `  a crossing: mosquitto_pub -h ${host} -p ${cfg.mqttPort} -u ${dpu.id} -P '${secrets[dpu.id]}' -q 1 -t ${deviceTopic(plan.site, "dpu", dpu.id, "crossing")} -m ${payload}`,
   ];
   return {

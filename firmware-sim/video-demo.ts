@@ -92,7 +92,7 @@ export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: 
     banner: [
       `  Video:      site ${PLAZA_SITE}: camera ${PLAZA_CAMERA} plays opencv-doc's vtest.avi in real time through the camera agent`,
       `              (4-s chunks into the chunk store, people detected at 5 fps; ops http://${host}:${AGENT_OPS_PORT}/metrics, http://${host}:${DETECT_OPS_PORT}/metrics)`,
-      `  try:        curl '${o.apiUrl}/api/v1/paths?site=${PLAZA_SITE}&limit=5'`,
+      `  try:        curl ${auth} '${o.apiUrl}/api/v1/paths?site=${PLAZA_SITE}&limit=5'`,
       `              curl ${auth} "${o.apiUrl}/api/v1/cameras/${PLAZA_CAMERA}/chunks?from=$(($(date +%s%3N)-60000))"`,
       `              curl ${auth} "${o.apiUrl}/api/v1/cameras/${PLAZA_CAMERA}/clip?from=$(($(date +%s%3N)-40000))&to=$(($(date +%s%3N)-10000))&quality=sd" -o clip.mp4`,
     ],
