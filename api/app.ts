@@ -8,10 +8,13 @@ import type { TopologyStore } from "../topology/topology-store.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import type { ActorPublisher } from "../broker/actor-publisher.ts";
 import type { AttributeExtractor } from "../models/extractor.ts";
+import type { Readers } from "../access/reader.ts";
+import { apiAccess } from "./http/access.ts";
 import { requireAdmin } from "./http/admin-auth.ts";
 import { errorHandler, sendError } from "./http/api-error.ts";
 import { ApiMetrics } from "./http/http-metrics.ts";
 import { ingestRoutes } from "./ingest-routes.ts";
+import { keysRoutes } from "./keys-routes.ts";
 import { OccupancyReader } from "./occupancy/occupancy-reader.ts";
 import { occupancyRoutes } from "./occupancy/occupancy-routes.ts";
 import { usualFlowRoutes } from "./occupancy/usual-flow-routes.ts";
@@ -32,6 +35,8 @@ export interface ApiDeps {
   publisher: ActorPublisher;
   log: Logger;
   metrics: Registry;
+  /** who may read what: the admin token and the API keys (KeyStore over KV ff_keys) */
+  readers: Readers;
   /** NATS: query history, reprocessing jobs and their JetStream publishes */
   nc: NatsConnection;
   /** re-extracts attributes for reprocessing jobs; without one such jobs fail with a reason */
@@ -54,9 +59,15 @@ export interface ApiApp {
 export const API_PREFIX = "/api/v1";
 
 /**
- * The HTTP API (express 5): occupancy queries, topology administration, HTTP ingest, and the
- * camera pipeline's paths, statistics, heatmap, zones, cameras, query history and reprocessing
- * jobs, and video (chunk upload, signed chunk URLs, clips, retention) under /api/v1; /healthz and /metrics at the root. Every error is JSON {error, reason}.
+ * The HTTP API (express 5): occupancy queries, topology administration, API keys, HTTP ingest, and
+ * the camera pipeline's paths, statistics, heatmap, zones, cameras, query history and reprocessing
+ * jobs, and video (chunk upload, signed chunk URLs, clips, retention) under /api/v1; /healthz and
+ * /metrics at the root. Every error is JSON {error, reason}.
+ *
+ * Access (http/access.ts) is decided before any route runs: every /api/v1 route but the API
+ * description, signed chunk URLs and the device routes needs the admin token or an API key that
+ * may read the site it names; admin routes need the admin token or an admin key. An unknown
+ * method on a known path answers 405 with Allow.
  */
 export function createApiApp(deps: ApiDeps): ApiApp {
   const { cfg, log } = deps;
@@ -74,12 +85,15 @@ export function createApiApp(deps: ApiDeps): ApiApp {
     res.once("finish", () => log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - started) }, "http request"));
     next();
   });
+  app.use(apiAccess({ readers: deps.readers, registry: deps.registry, log: log.child({ component: "access" }), metrics: deps.metrics }));
+  const admin = requireAdmin(deps.readers);
   app.use(opsRoutes({ topology: deps.topology, influx: deps.influx, metrics: deps.metrics }));
   app.use(API_PREFIX, openapiRoute());
   app.use(API_PREFIX, occupancyRoutes({ reader: new OccupancyReader(deps.influx, cfg.influxDb), topology: deps.topology }));
   app.use(API_PREFIX, usualFlowRoutes({ influx: deps.influx, database: cfg.influxDb, topology: deps.topology }));
   app.use(API_PREFIX, stillRoutes({ nc: deps.nc, registry: deps.registry, retention: deps.video?.retention, clock: deps.video?.clock, log }));
-  app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin: requireAdmin(cfg.adminToken), json }));
+  app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin, json }));
+  app.use(API_PREFIX, keysRoutes({ keys: deps.readers.store, admin, json, log: log.child({ component: "keys" }) }));
   app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log }));
   const track = trackApi({
     cfg, influx: deps.influx, nc: deps.nc, topology: deps.topology, log, metrics: deps.metrics,
@@ -89,7 +103,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   if (deps.video) {
     const v = deps.video;
     app.use(API_PREFIX, videoRoutes({
-      store: v.store, retention: v.retention, registry: deps.registry, admin: requireAdmin(cfg.adminToken), json,
+      store: v.store, retention: v.retention, registry: deps.registry, admin, json,
       urlSecret: v.urlSecret, maxChunkBytes: v.maxChunkBytes, clock: v.clock, log: log.child({ component: "video" }),
       closing: deps.closing,
     }));

@@ -10,11 +10,11 @@ import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { ActorPublisher } from "../broker/actor-publisher.ts";
 import type { AttributeExtractor } from "../models/extractor.ts";
 import { NatsExtractor } from "../models/nats-extractor.ts";
+import { KeyStore } from "../access/key-store.ts";
+import { Readers } from "../access/reader.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./tracks/track-api.ts";
 import { openVideoService, type VideoService } from "../video/store/video-service.ts";
-import { KeyStore } from "../access/key-store.ts";
-import { Readers } from "../access/reader.ts";
 import { startLiveGateway, type LiveGateway } from "../dashboards/gateway/gateway.ts";
 
 /**
@@ -40,16 +40,17 @@ export async function runApi(
     await provisionInflux(influx, cfg, log);
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
+    keys = await KeyStore.open(nc, log.child({ component: "keys" }));
+    const readers = new Readers(cfg.adminToken, keys);
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
     video = await openVideoService(cfg, registry, log);
-    keys = await KeyStore.open(nc, log.child({ component: "keys" }));
     const metrics = createRegistry("api");
     api = createApiApp({
-      cfg, influx, topology, registry, publisher, log, metrics, nc,
+      cfg, influx, topology, registry, publisher, log, metrics, nc, readers,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
     });
     // the live feed (websocket LIVE_PATH) on the same port
-    live = startLiveGateway({ cfg, nc, influx, topology, readers: new Readers(cfg.adminToken, keys), log: log.child({ component: "live" }), metrics });
+    live = startLiveGateway({ cfg, nc, influx, topology, readers, log: log.child({ component: "live" }), metrics });
 
     const server = api.app.listen(cfg.httpPort, cfg.bind);
     live.attach(server);
@@ -78,9 +79,9 @@ export async function runApi(
     };
   } catch (e) {
     await live?.close().catch(() => {});
-    keys?.close();
     await api?.close().catch(() => {});
     await video?.stop().catch(() => {});
+    keys?.close();
     await nc.close().catch(() => {});
     throw e;
   }

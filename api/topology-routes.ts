@@ -4,11 +4,14 @@ import { DeviceId, DoorwayId, SiteId, SpaceId } from "../contracts/ids.ts";
 import { DeviceDef, DoorwayDef, SpaceDef, TopologyDoc } from "../contracts/topology.ts";
 import type { TopologyStore } from "../topology/topology-store.ts";
 import { badRequest, fromService, notFound, parseOr400 } from "./http/api-error.ts";
+import { mayReadSite } from "./http/access.ts";
 
 /**
- * Topology administration (all behind the admin bearer token):
- *   GET /sites, GET|PUT /sites/{site}/topology,
- *   PUT|DELETE /sites/{site}/spaces/{id}, /doorways/{id}, /devices/{id}.
+ * Sites and their topology:
+ *   GET /sites                        the sites the caller may read
+ *   GET /sites/{site}/topology        (a key that may read the site; never any secret)
+ *   PUT /sites/{site}/topology, PUT|DELETE /sites/{site}/spaces/{id}, /doorways/{id}, /devices/{id}
+ *                                     (admin: the admin token or an admin key)
  * Secrets generated for devices are in the response of the change that made them, never again.
  */
 export function topologyRoutes(deps: { topology: TopologyStore; admin: RequestHandler; json: RequestHandler }): Router {
@@ -16,11 +19,12 @@ export function topologyRoutes(deps: { topology: TopologyStore; admin: RequestHa
   const router = Router();
   const site = (v: unknown) => parseOr400(SiteId, v, "site id");
 
-  router.get("/sites", admin, async (_req, res) => {
-    res.json({ sites: await fromService("the topology store", topology.list()) });
+  router.get("/sites", async (_req, res) => {
+    const sites = await fromService("the topology store", topology.list());
+    res.json({ sites: sites.filter((s) => mayReadSite(res, s)) });
   });
 
-  router.get("/sites/:site/topology", admin, async (req, res) => {
+  router.get("/sites/:site/topology", async (req, res) => {
     const s = site(req.params.site);
     const t = await fromService("the topology store", topology.get(s));
     if (!t) throw notFound(`site "${s}" has no topology`);

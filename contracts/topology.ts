@@ -2,13 +2,18 @@ import { z } from "zod";
 import { DeviceId, DoorwayId, SpaceId, tokenId } from "./ids.ts";
 import { DeviceKind } from "./device.ts";
 import { PointDef } from "./geometry.ts";
+import { DisplayName } from "./api-keys.ts";
 
 export const LineId = tokenId("line id");
 
-/** Shapes of the topology document (PUT /api/v1/sites/{site}/topology). Graph rules live in topology/validate.ts. */
+/**
+ * Shapes of the topology document (PUT /api/v1/sites/{site}/topology). Graph rules live in
+ * topology/validate.ts. Ids are tokens; names are DisplayName (1-200 characters, no control or
+ * bidi formatting characters): they are shown on screens as they are.
+ */
 export const SpaceDef = z.strictObject({
   id: SpaceId,
-  name: z.string().min(1).max(200),
+  name: DisplayName,
   capacity: z.number().int().positive().optional(),
   /** outline on the floor plan, metres (needed for camera-based occupancy of the space) */
   polygon: z.array(PointDef).min(3, "a polygon needs at least 3 points").max(1000).optional(),
@@ -17,7 +22,7 @@ export type SpaceDef = z.infer<typeof SpaceDef>;
 
 export const DoorwayDef = z.strictObject({
   id: DoorwayId,
-  name: z.string().max(200).optional(),
+  name: DisplayName.optional(),
   entering_to: SpaceId,
   exiting_to: SpaceId,
 });
@@ -44,7 +49,7 @@ export type CameraNeighbour = z.infer<typeof CameraNeighbour>;
 /** A virtual counting line on the floor plan (metres); "in" is crossing it from its left to its right, looking from a to b. */
 export const CountingLine = z.strictObject({
   id: LineId,
-  name: z.string().max(200).optional(),
+  name: DisplayName.optional(),
   a: PointDef,
   b: PointDef,
 });

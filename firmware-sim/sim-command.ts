@@ -24,19 +24,19 @@ export type SimCommandOptions = z.input<typeof SimCommandOptions>;
 
 const CountBody = z.object({ count: z.number().int() });
 
-async function countFrom(url: string): Promise<number> {
-  const r = await fetch(url);
+async function countFrom(url: string, token: string): Promise<number> {
+  const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
   return CountBody.parse(await r.json()).count;
 }
 
 /** Every count the check compares: each space's and the site's, at instant t (undefined = now). */
-async function countsOf(apiUrl: string, plan: BuildingPlan, t?: number): Promise<Record<string, number>> {
+async function countsOf(apiUrl: string, token: string, plan: BuildingPlan, t?: number): Promise<Record<string, number>> {
   const at = t === undefined ? "" : `?at=${new Date(t).toISOString()}`;
   const base = `${apiUrl}/api/v1/sites/${plan.site}`;
   const out: Record<string, number> = {};
-  for (const s of plan.spaces) out[s.id] = await countFrom(`${base}/spaces/${s.id}/count${at}`);
-  out["(site)"] = await countFrom(`${base}/count${at}`);
+  for (const s of plan.spaces) out[s.id] = await countFrom(`${base}/spaces/${s.id}/count${at}`, token);
+  out["(site)"] = await countFrom(`${base}/count${at}`, token);
   return out;
 }
 
@@ -87,8 +87,8 @@ export async function runSimCommand(cfg: Config, raw: SimCommandOptions): Promis
   const startTs = Date.now() - durationMs - 60_000;
   // earlier runs on this site may have left people inside: they are the baseline, provided
   // nothing of theirs falls inside this run's window
-  const baseline = await countsOf(o.apiUrl, plan, startTs - 1);
-  const current = await countsOf(o.apiUrl, plan);
+  const baseline = await countsOf(o.apiUrl, cfg.adminToken, plan, startTs - 1);
+  const current = await countsOf(o.apiUrl, cfg.adminToken, plan);
   const moved = Object.keys(baseline).filter((k) => baseline[k] !== current[k]);
   if (moved.length > 0) {
     console.error(`footfall sim: site "${o.site}" already has crossings after ${new Date(startTs).toISOString()} (${moved.join(", ")}); use another --site or wait ${o.minutes + 1} minutes`);
@@ -133,7 +133,7 @@ export async function runSimCommand(cfg: Config, raw: SimCommandOptions): Promis
     mismatches = [];
     try {
       for (const t of samples) {
-        const got = await countsOf(o.apiUrl, plan, t);
+        const got = await countsOf(o.apiUrl, cfg.adminToken, plan, t);
         const want = expected(t);
         for (const k of Object.keys(want)) {
           if (got[k] !== want[k]) mismatches.push(`${k} at ${new Date(t).toISOString()}: API ${got[k]}, truth ${want[k]}`);

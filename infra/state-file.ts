@@ -4,6 +4,7 @@
  * (temp file, fsync, rename): a reader, or a process restarted after SIGKILL, sees the old or the
  * new content, never a mix.
  */
+import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import type { z } from "zod";
 
@@ -19,9 +20,12 @@ export async function readStateFile<S extends z.ZodType>(file: string, schema: S
   return schema.parse(JSON.parse(text));
 }
 
-/** Writes `text` to `file` atomically: a reader sees the old or the new content, never a mix. */
+/**
+ * Writes `text` to `file` atomically: a reader sees the old or the new content, never a mix. Each
+ * call has its own temp file, so two writes of one file at once never write into each other's.
+ */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(text);

@@ -1,22 +1,26 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
+import { presentedSecret } from "../../access/credential.ts";
+import { isAdmin, principalName, type Readers } from "../../access/reader.ts";
 import { sendError } from "./api-error.ts";
+import { refuseUnauthenticated } from "./access.ts";
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
-
-/** Topology and admin routes: `Authorization: Bearer <FOOTFALL_ADMIN_TOKEN>`, else 401. */
-export function requireAdmin(token: string): RequestHandler {
-  const want = digest(token);
+/**
+ * Admin routes (topology writes, video retention, API keys): `Authorization: Bearer <token>` with
+ * FOOTFALL_ADMIN_TOKEN or an admin-role API key; else 401 (no or an invalid token) or 403 (a
+ * viewer key). Only the header counts, never the wall's cookie: a page cannot be made to change
+ * anything with a cookie the browser sends by itself.
+ */
+export function requireAdmin(readers: Readers): RequestHandler {
   return (req, res, next) => {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.get("authorization") ?? "");
-    if (!m) {
-      res.set("WWW-Authenticate", 'Bearer realm="footfall-admin"');
-      return sendError(res, 401, "unauthorized", "admin routes need Authorization: Bearer <admin token>");
+    const auth = req.headers.authorization;
+    const secret = auth === undefined ? undefined : presentedSecret({ authorization: auth });
+    if (secret === undefined) {
+      return refuseUnauthenticated(res, false, "admin routes need Authorization: Bearer <admin token or admin key>");
     }
-    if (!timingSafeEqual(digest(m[1]!), want)) {
-      res.set("WWW-Authenticate", 'Bearer realm="footfall-admin", error="invalid_token"');
-      return sendError(res, 401, "unauthorized", "the admin token is not valid");
-    }
+    const p = readers.authenticate(secret);
+    if (!p) return refuseUnauthenticated(res, true, "the admin token or key is not valid");
+    if (!isAdmin(p)) return sendError(res, 403, "forbidden", `${principalName(p)} is a viewer key; this route needs the admin token or an admin key`);
+    res.locals.principal = p;
     next();
   };
 }

@@ -40,6 +40,14 @@ export const QueryRecord = z.object({
 });
 export type QueryRecord = z.infer<typeof QueryRecord>;
 
+/** The site a query asked about: as understood, else as sent; undefined when it named none. */
+export function querySite(r: QueryRecord): string | undefined {
+  const understood = r.filter?.site;
+  if (typeof understood === "string") return understood;
+  const sent = r.params.site;
+  return typeof sent === "string" ? sent : undefined;
+}
+
 const StoredResult = z.object({ truncated: z.boolean(), kept: z.string().optional(), result: z.unknown() });
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll("-", "");
@@ -143,12 +151,21 @@ export class QueryHistory {
     };
   }
 
-  /** Records newest first, older than `before` (an id, exclusive; default now), at most `limit`. */
-  async list(limit: number, before: string | undefined, now: number): Promise<QueryRecord[]> {
+  /**
+   * Records newest first, older than `before` (an id, exclusive; default now), at most `limit`,
+   * only those `keep` accepts (all by default).
+   */
+  async list(limit: number, before: string | undefined, now: number, keep: (r: QueryRecord) => boolean = () => true): Promise<QueryRecord[]> {
     const kv = await this.kv();
     const start = before === undefined ? now : idTime(before);
-    const ids: Array<{ id: string; day: string }> = [];
-    for (let d = 0; d < LIST_DAYS && ids.length < limit; d++) {
+    const out: QueryRecord[] = [];
+    const read = async (day: string, id: string) => {
+      const e = await kv.get(`q.${day}.${id}`);
+      if (!e || e.operation !== "PUT") return undefined;
+      const r = QueryRecord.safeParse(safeJson(e.string()));
+      return r.success ? r.data : undefined;
+    };
+    for (let d = 0; d < LIST_DAYS && out.length < limit; d++) {
       const day = dayOf(start - d * 86_400_000);
       const dayIds: string[] = [];
       for await (const key of await kv.keys(`q.${day}.*`)) {
@@ -156,15 +173,15 @@ export class QueryHistory {
         if (before === undefined || id < before) dayIds.push(id);
       }
       dayIds.sort().reverse();
-      for (const id of dayIds.slice(0, limit - ids.length)) ids.push({ id, day });
+      // read in batches of what is still missing, newest first, until the page is full
+      for (let i = 0; i < dayIds.length && out.length < limit; ) {
+        const batch = dayIds.slice(i, i + Math.max(limit - out.length, 16));
+        i += batch.length;
+        const records = await Promise.all(batch.map((id) => read(day, id)));
+        for (const r of records) if (r !== undefined && keep(r) && out.length < limit) out.push(r);
+      }
     }
-    const records = await Promise.all(ids.map(async ({ id, day }) => {
-      const e = await kv.get(`q.${day}.${id}`);
-      if (!e || e.operation !== "PUT") return undefined;
-      const r = QueryRecord.safeParse(safeJson(e.string()));
-      return r.success ? r.data : undefined;
-    }));
-    return records.filter((r): r is QueryRecord => r !== undefined);
+    return out;
   }
 }
 

@@ -1,7 +1,8 @@
 import { Router } from "express";
 import { z } from "zod";
 import { fromService, notFound, parseOr400 } from "../http/api-error.ts";
-import { ID_RE } from "./query-history.ts";
+import { mayReadRecord } from "../http/access.ts";
+import { ID_RE, querySite } from "./query-history.ts";
 import type { TrackContext } from "../tracks/track-context.ts";
 import { text } from "../tracks/track-filters.ts";
 
@@ -10,6 +11,8 @@ import { text } from "../tracks/track-filters.ts";
  *   GET /queries?limit&before   records newest first, without results: limit 1..200 (default 50);
  *                               before = a query id (exclusive), e.g. next_before of the previous page
  *   GET /queries/{id}           one record with its stored result
+ * Only queries of sites the caller may read are listed or answered (another site's query is 404,
+ * as an unknown one); a refused query that named no site is seen only by who reads every site.
  */
 export const DEFAULT_LIST = 50;
 export const MAX_LIST = 200;
@@ -26,7 +29,7 @@ export function queryRoutes(ctx: TrackContext): Router {
   router.get("/queries", async (req, res) => {
     const p = parseOr400(ListParams, req.query, "query");
     const limit = p.limit ?? DEFAULT_LIST;
-    const queries = await fromService("the query history", ctx.history.list(limit, p.before, Date.now()));
+    const queries = await fromService("the query history", ctx.history.list(limit, p.before, Date.now(), (r) => mayReadRecord(res, querySite(r))));
     const last = queries[queries.length - 1];
     res.json({ count: queries.length, queries, next_before: queries.length === limit && last ? last.id : null });
   });
@@ -34,7 +37,7 @@ export function queryRoutes(ctx: TrackContext): Router {
   router.get("/queries/:id", async (req, res) => {
     const id = parseOr400(z.object({ id: text("id").regex(ID_RE, "not a query id") }), req.params, "path").id;
     const found = await fromService("the query history", ctx.history.get(id));
-    if (!found) throw notFound(`no query "${id}" in the history (it may be older than 30 days)`);
+    if (!found || !mayReadRecord(res, querySite(found.record))) throw notFound(`no query "${id}" in the history (it may be older than 30 days)`);
     res.json({ ...found.record, result: found.result, ...(found.kept ? { kept: found.kept } : {}) });
   });
 

@@ -12,11 +12,13 @@ import { influxClient, provisionInflux, provisionNats } from "../../infra/provis
 import { TopologyStore } from "../../topology/topology-store.ts";
 import { DeviceRegistry } from "../../topology/devices/device-registry.ts";
 import { ActorPublisher } from "../../broker/actor-publisher.ts";
-import { createApiApp } from "../../api/app.ts";
+import { createApiApp, type ApiApp } from "../../api/app.ts";
 import type { JobRunner } from "../../api/jobs/job-runner.ts";
 import type { TrackApiOptions } from "../../api/tracks/track-api.ts";
 import type { AttributeExtractor } from "../../models/extractor.ts";
 import { openVideoService, type VideoService } from "../../video/store/video-service.ts";
+import { KeyStore } from "../../access/key-store.ts";
+import { Readers } from "../../access/reader.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 
 /**
@@ -35,9 +37,15 @@ export interface ApiHarness {
   jobs: JobRunner;
   /** the chunk store, clips and retention (when asked for) */
   video: VideoService | undefined;
+  /** the API keys the app accepts */
+  keys: KeyStore;
+  /** the express app (its route table) */
+  app: ApiApp["app"];
   url: string;
   /** fetch with the admin bearer token and a JSON body */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
+  /** fetch `path` (from the root) with the admin bearer token, unless `init` sends its own authorization */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -67,26 +75,34 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   if (opts.influx) await provisionInflux(influx, cfg);
   const topology = await TopologyStore.open(nc);
   const registry = await DeviceRegistry.open(nc);
+  const keys = await KeyStore.open(nc);
+  const readers = new Readers(cfg.adminToken, keys);
   const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
   const metrics = createRegistry("api-test");
   const video = opts.video ? await openVideoService(cfg, registry, log, opts.video) : undefined;
-  const api = createApiApp({ cfg, influx, topology, registry, publisher, log, metrics, nc, extractor: opts.extractor, track: opts.track, video });
+  const api = createApiApp({ cfg, influx, topology, registry, publisher, log, metrics, nc, readers, extractor: opts.extractor, track: opts.track, video });
   const server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, video, url,
+    services, cfg, nc, influx, topology, registry, metrics, jobs: api.jobs, video, keys, app: api.app, url,
     admin: (method, path, body) => fetch(`${url}${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
     }),
+    fetch: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${cfg.adminToken}`);
+      return fetch(`${url}${path}`, { ...init, headers });
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await api.close();
       await video?.stop();
       registry.close();
+      keys.close();
       await nc.close();
       await services.stop();
     },

@@ -49,7 +49,7 @@ describe("re-processing jobs (real nats-server and influxd)", () => {
   let h: ApiHarness;
   let actor: PersonActorStandIn;
   const extractor = new FakeExtractor(["shoes"], truth);
-  const get = async (path: string) => jsonOf(await fetch(`${h.url}/api/v1${path}`));
+  const get = async (path: string) => jsonOf(await h.fetch(`/api/v1${path}`));
   const jobDone = async (id: string) => {
     let job: Record<string, unknown> = {};
     await eventually(`job ${id} finished`, async () => {
@@ -167,7 +167,7 @@ describe("re-processing jobs (real nats-server and influxd)", () => {
 
 describe("re-processing jobs that cannot finish fail with a reason", () => {
   let h: ApiHarness;
-  const get = async (path: string) => jsonOf(await fetch(`${h.url}/api/v1${path}`));
+  const get = async (path: string) => jsonOf(await h.fetch(`/api/v1${path}`));
 
   beforeAll(async () => {
     // an extractor but no person actor: the evidence is never folded in

@@ -14,7 +14,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 describe("occupancy queries (real influxd and nats-server)", () => {
   let h: ApiHarness;
-  const get = async (path: string) => jsonOf(await fetch(`${h.url}/api/v1${path}`));
+  const get = async (path: string) => jsonOf(await h.fetch(`/api/v1${path}`));
 
   beforeAll(async () => {
     h = await startApiHarness({ influx: true });
@@ -140,7 +140,7 @@ describe("occupancy queries (real influxd and nats-server)", () => {
     try {
       expect(api.port).toBe(cfg.httpPort);
       expect((await fetch(`http://127.0.0.1:${api.port}/healthz`)).status).toBe(200);
-      const c = await jsonOf(await fetch(`http://127.0.0.1:${api.port}/api/v1/sites/hq/spaces/lobby/count?at=${iso(D0 + 9 * H)}`));
+      const c = await jsonOf(await fetch(`http://127.0.0.1:${api.port}/api/v1/sites/hq/spaces/lobby/count?at=${iso(D0 + 9 * H)}`, { headers: { authorization: "Bearer run-api-token" } }));
       expect(c.body.count).toBe(5);
     } finally {
       await api.stop();

@@ -13,12 +13,12 @@ const MAX_RESULT = 20_000;
 describe("query history (real nats-server and influxd)", () => {
   let h: ApiHarness;
   const get = async (path: string) => {
-    const r = await fetch(`${h.url}${path}`);
+    const r = await h.fetch(path);
     return { ...(await jsonOf(r)), queryId: r.headers.get("x-query-id") };
   };
   const issued: string[] = [];
   const ask = async (path: string) => {
-    const r = await fetch(`${h.url}/api/v1${path}`);
+    const r = await h.fetch(`/api/v1${path}`);
     const text = await r.text();
     const id = r.headers.get("x-query-id")!;
     issued.push(id);

@@ -19,7 +19,7 @@ describe("topology API (real nats-server)", () => {
   beforeAll(async () => { h = await startApiHarness({ overrides: { maxPayloadBytes: 2048 } }); });
   afterAll(async () => { await h?.stop(); });
 
-  it("requires the admin bearer token on every topology route", async () => {
+  it("requires a token on every topology route", async () => {
     const routes: Array<[string, string]> = [
       ["GET", "/api/v1/sites"], ["GET", "/api/v1/sites/shop/topology"], ["PUT", "/api/v1/sites/shop/topology"],
       ["PUT", "/api/v1/sites/shop/spaces/a"], ["DELETE", "/api/v1/sites/shop/spaces/a"],
@@ -125,7 +125,7 @@ describe("topology API (real nats-server)", () => {
     await eventually("registry forgets dpu-cafe", () => h.registry.get("dpu-cafe") === undefined);
   });
 
-  it("answers bad JSON with 400, an oversized body with 413 and unknown routes with 404, all as JSON", async () => {
+  it("answers bad JSON with 400, an oversized body with 413, unknown routes with 404 and unknown methods with 405, all as JSON", async () => {
     const badJson = await jsonOf(await h.admin("PUT", "/api/v1/sites/shop/topology", "{ not json"));
     expect(badJson.status).toBe(400);
     expect(badJson.body.error).toBe("invalid_json");
@@ -139,7 +139,14 @@ describe("topology API (real nats-server)", () => {
     const unknown = await jsonOf(await fetch(`${h.url}/api/v1/nothing/here`));
     expect(unknown.status).toBe(404);
     expect(unknown.body).toMatchObject({ error: "not_found" });
-    expect((await jsonOf(await fetch(`${h.url}/api/v1/sites`, { method: "POST" }))).status).toBe(404);
+    // a known path with a method it does not answer: 405 naming the methods it does (before any key is asked for)
+    const post = await fetch(`${h.url}/api/v1/sites`, { method: "POST" });
+    expect(post.headers.get("allow")).toBe("GET, HEAD");
+    expect(await jsonOf(post)).toMatchObject({ status: 405, body: { error: "method_not_allowed" } });
+    const patch = await h.fetch("/api/v1/sites/shop/spaces/floor", { method: "PATCH" });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get("allow")).toBe("PUT, DELETE");
+    expect((await fetch(`${h.url}/healthz`, { method: "DELETE" })).status).toBe(405);
   });
 
   it("serves its OpenAPI description, covering every route", async () => {

@@ -48,7 +48,7 @@ function pct(values: number[], p: number): number {
 describe("camera-pipeline queries (real influxd and nats-server)", () => {
   let h: ApiHarness;
   const get = async (path: string) => {
-    const r = await fetch(`${h.url}/api/v1${path}`);
+    const r = await h.fetch(`/api/v1${path}`);
     const out = await jsonOf(r);
     return { ...out, queryId: r.headers.get("x-query-id") };
   };
@@ -231,7 +231,7 @@ describe("camera-pipeline queries (real influxd and nats-server)", () => {
 describe("camera-based zones, lines and camera health (real influxd)", () => {
   let h: ApiHarness;
   let w: InfluxDB;
-  const get = async (path: string) => jsonOf(await fetch(`${h.url}/api/v1${path}`));
+  const get = async (path: string) => jsonOf(await h.fetch(`/api/v1${path}`));
   const Z0 = D0 + 6 * H;
   /** the camera count of the hall during second k after Z0 (seconds 50..59 have no point: nobody) */
   const f = (k: number) => (k >= 50 && k < 60 ? 0 : k % 7);

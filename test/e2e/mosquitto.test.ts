@@ -39,10 +39,10 @@ describe("a client we did not write: Debian's mosquitto_pub", () => {
     // a re-send of m-1 changes nothing
     await pub({ id: "m-1", ts: new Date(t0).toISOString(), doorway: "front", delta: 1 });
     await eventually("count of floor is 2", async () => {
-      const r = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count`);
+      const r = await stack.fetch(`/api/v1/sites/shop/spaces/floor/count`);
       return ((await r.json()) as { count: number }).count === 2;
     }, 30_000);
-    const at = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count?at=${t0 + 2500}`);
+    const at = await stack.fetch(`/api/v1/sites/shop/spaces/floor/count?at=${t0 + 2500}`);
     expect(((await at.json()) as { count: number }).count).toBe(3);
     // dashboards get the current count from the events stream
     const nc = await connect({ servers: stack.cfg.natsUrl! });
@@ -62,14 +62,14 @@ describe("a client we did not write: Debian's mosquitto_pub", () => {
     const post = (body: unknown) => fetch(`${stack.apiUrl}/api/v1/dpus/dpu-front/crossings`, {
       method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body: JSON.stringify(body),
     });
-    const before = ((await (await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count`)).json()) as { count: number }).count;
+    const before = ((await (await stack.fetch(`/api/v1/sites/shop/spaces/floor/count`)).json()) as { count: number }).count;
     const again = await post({ id: "m-2", ts: Date.now() - 59_000, doorway: "front", delta: 1 });
     expect(again.status).toBe(409);
     const fresh = await post([{ id: "h-1", ts: Date.now() - 1000, doorway: "front", delta: 1 }]);
     expect(fresh.status).toBe(201);
     expect(await fresh.json()).toEqual({ stored: 1, duplicates: 0 });
     await eventually("the HTTP crossing is counted", async () => {
-      const r = await fetch(`${stack.apiUrl}/api/v1/sites/shop/spaces/floor/count`);
+      const r = await stack.fetch(`/api/v1/sites/shop/spaces/floor/count`);
       return ((await r.json()) as { count: number }).count === before + 1;
     }, 30_000);
   });

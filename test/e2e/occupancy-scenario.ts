@@ -54,12 +54,12 @@ export async function runOccupancyScenario(stack: TestStack, opts: { site: strin
     mismatches = [];
     for (const t of samples) {
       for (const space of plan.spaces) {
-        const r = await fetch(`${stack.apiUrl}/api/v1/sites/${opts.site}/spaces/${space.id}/count?at=${new Date(t).toISOString()}`);
+        const r = await stack.fetch(`/api/v1/sites/${opts.site}/spaces/${space.id}/count?at=${new Date(t).toISOString()}`);
         const body = (await r.json()) as { count: number };
         const want = result.truth.countAt(space.id, t);
         if (body.count !== want) mismatches.push(`${space.id}@${new Date(t).toISOString()}: got ${body.count}, truth ${want}`);
       }
-      const r = await fetch(`${stack.apiUrl}/api/v1/sites/${opts.site}/count?at=${new Date(t).toISOString()}`);
+      const r = await stack.fetch(`/api/v1/sites/${opts.site}/count?at=${new Date(t).toISOString()}`);
       const body = (await r.json()) as { count: number };
       const want = result.truth.siteCountAt(t);
       if (body.count !== want) mismatches.push(`site@${new Date(t).toISOString()}: got ${body.count}, truth ${want}`);

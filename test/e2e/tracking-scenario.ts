@@ -42,13 +42,12 @@ export interface TrackingScenarioRun {
 type PathItem = { person: string; distance_m: number; attributes: Record<string, { value: string; conf: number }>; tracklets: Array<{ tid: string; camera: string; from: number; to: number }> };
 
 /** Every page of a /paths query. */
-export async function allPaths(apiUrl: string, query: string): Promise<{ status: number; items: PathItem[]; body?: unknown }> {
+export async function allPaths(stack: Pick<TestStack, "fetch">, query: string): Promise<{ status: number; items: PathItem[]; body?: unknown }> {
   const items: PathItem[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const url = `${apiUrl}/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
-    // a keep-alive connection the server closed meanwhile fails once: ask again
-    const r = await fetch(url).catch(() => fetch(url));
+    // (stack.fetch asks again once when a keep-alive connection the server closed meanwhile fails)
+    const r = await stack.fetch(`/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     const body = (await r.json()) as { items?: PathItem[]; next_cursor?: string | null };
     if (r.status !== 200) return { status: r.status, items, body };
     items.push(...(body.items ?? []));
@@ -136,9 +135,9 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
 
   const from = startTs, to = startTs + durationMs;
   const range = `site=${plan.site}&from=${from}&to=${to}`;
-  const all = await allPaths(stack.apiUrl, range);
+  const all = await allPaths(stack, range);
   if (all.status !== 200) throw new Error(`/paths answered ${all.status}: ${JSON.stringify(all.body)}`);
-  const blue = await allPaths(stack.apiUrl, `${range}&upper=blue`);
+  const blue = await allPaths(stack, `${range}&upper=blue`);
   if (blue.status !== 200) throw new Error(`/paths?upper=blue answered ${blue.status}: ${JSON.stringify(blue.body)}`);
 
   const updates = await trackUpdates(nc, plan.site);
@@ -153,7 +152,7 @@ export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, 
     })),
     blueReturned: blue.items.map((p) => p.person),
     zoneCount: async (space, at) => {
-      const r = await fetch(`${stack.apiUrl}/api/v1/sites/${plan.site}/zones/${space}/occupancy?at=${at}`);
+      const r = await stack.fetch(`/api/v1/sites/${plan.site}/zones/${space}/occupancy?at=${at}`);
       const body = (await r.json()) as { count?: number };
       if (r.status !== 200 || typeof body.count !== "number") throw new Error(`zone ${space} at ${at}: ${r.status} ${JSON.stringify(body)}`);
       return body.count;

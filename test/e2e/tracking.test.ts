@@ -72,14 +72,14 @@ describe("camera pipeline end to end: accuracy against ground truth (real nats-s
     expect(run.lateFrames).toBe(0);
     // the simulator already re-sent 5 % of frames; now re-send the whole first minute once more
     expect(run.sim.duplicatesSent).toBeGreaterThan(1000);
-    const before = await allPaths(stack.apiUrl, `site=${run.plan.site}&from=${run.from}&to=${run.to}`);
+    const before = await allPaths(stack, `site=${run.plan.site}&from=${run.from}&to=${run.to}`);
     const { resendFrames, restoreFramesPastWindow } = await import("./resend-frames.ts");
     // over MQTT (JetStream's duplicate window drops them) ...
     expect(await resendFrames(stack.mqttUrl, run, 60_000)).toBeGreaterThan(500);
     // ... and straight into the stream under new ids, as re-sends after the window (the camera actors drop them)
     expect(await restoreFramesPastWindow(jetstream(nc), stack.cfg.partitions, run, 60_000)).toBeGreaterThan(500);
     await new Promise((r) => setTimeout(r, 5000));
-    const after = await allPaths(stack.apiUrl, `site=${run.plan.site}&from=${run.from}&to=${run.to}`);
+    const after = await allPaths(stack, `site=${run.plan.site}&from=${run.from}&to=${run.to}`);
     // every distinct frame was tracked exactly once: the camera actors' per-second frame counts add up to the frames rendered
     const rows = await influxClient(stack.cfg.influxUrl!, stack.cfg.influxDb)
       .query<{ frames: number }>(`SELECT sum("frames") AS frames FROM "camera_stats" WHERE "site" = '${run.plan.site}'`);
@@ -92,15 +92,15 @@ describe("camera pipeline end to end: accuracy against ground truth (real nats-s
     const served = serveExtractor(nc, new SimulatedExtractor(run.sim.truth));
     try {
       const q = `site=${run.plan.site}&from=${run.from}&to=${run.to}&shoes=white`;
-      const first = await fetch(`${stack.apiUrl}/api/v1/paths?${q}`);
+      const first = await stack.fetch(`/api/v1/paths?${q}`);
       expect(first.status).toBe(202);
       const job = (await first.json()) as { job: string; href: string };
       await eventually("job done", async () => {
-        const j = (await (await fetch(`${stack.apiUrl}${job.href}`)).json()) as { state: string; error?: string };
+        const j = (await (await stack.fetch(job.href)).json()) as { state: string; error?: string };
         if (j.state === "failed") throw new Error(`job failed: ${j.error}`);
         return j.state === "done";
       }, 180_000, 500);
-      const answered = await allPaths(stack.apiUrl, q);
+      const answered = await allPaths(stack, q);
       expect(answered.status).toBe(200);
       // persons whose majority identity wears white shoes
       const truthShoes = new Map(run.sim.truth.persons.map((p) => [p.id, p.shoes]));

@@ -127,8 +127,11 @@ async function cameraCanLogIn(mqttUrl: string, site: string, camera: string, sec
   }, 20_000, 300);
 }
 
-async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
-  const r = await fetch(url).catch(() => fetch(url));
+async function getJson<T>(url: string): Promise<{ status: number; body: T }>;
+/** an API path, read with the stack's admin token */
+async function getJson<T>(stack: TestStack, path: string): Promise<{ status: number; body: T }>;
+async function getJson<T>(a: string | TestStack, path?: string): Promise<{ status: number; body: T }> {
+  const r = typeof a === "string" ? await fetch(a).catch(() => fetch(a)) : await a.fetch(path!);
   return { status: r.status, body: (await r.json()) as T };
 }
 
@@ -157,7 +160,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     ], SECRET);
     // the camera's health while it runs: heartbeats every second
     while (agent.running() && !whileRunning) {
-      const r = await getJson<{ cameras: CameraHealth[] }>(`${stack.apiUrl}/api/v1/sites/${SITE}/cameras`).catch(() => undefined);
+      const r = await getJson<{ cameras: CameraHealth[] }>(stack, `/api/v1/sites/${SITE}/cameras`).catch(() => undefined);
       const cam = r?.body.cameras?.find((c) => c.camera === CAMERA);
       if (cam && cam.state === "online" && cam.resolution !== null && cam.fps > 0) whileRunning = cam;
       else await new Promise((res) => setTimeout(res, 500));
@@ -178,7 +181,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     }, 60_000, 500);
     let last2 = "", same = 0;
     await eventually("person tracks settled", async () => {
-      const r = await getJson<{ items: PathItem[]; next_cursor: string | null }>(`${stack.apiUrl}/api/v1/paths?${range()}&limit=1000`);
+      const r = await getJson<{ items: PathItem[]; next_cursor: string | null }>(stack, `/api/v1/paths?${range()}&limit=1000`);
       if (r.status !== 200) return false;
       const now = JSON.stringify(r.body.items.map((p) => [p.person, p.end, p.distance_m]).sort());
       same = now === last2 && r.body.items.length > 0 ? same + 1 : 0;
@@ -210,7 +213,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     expect(whileRunning!.resolution).toEqual([VTEST_WIDTH, VTEST_HEIGHT]);
     expect(whileRunning!.reported_fps).toBe(FPS);
     expect(whileRunning!.detections_per_s).toBeGreaterThan(0);
-    const r = await getJson<{ cameras: CameraHealth[] }>(`${stack.apiUrl}/api/v1/sites/${SITE}/cameras`);
+    const r = await getJson<{ cameras: CameraHealth[] }>(stack, `/api/v1/sites/${SITE}/cameras`);
     const cam = r.body.cameras.find((c) => c.camera === CAMERA)!;
     expect(cam.state).toBe("offline");
     // frames of the last minute of frame time, all of them tracked
@@ -306,7 +309,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
       }
       expect(p.visits.some((v) => v.space === ZONE)).toBe(true);
     }
-    const stats = await getJson<{ count: number; mean_m: number }>(`${stack.apiUrl}/api/v1/stats/distance?${range()}`);
+    const stats = await getJson<{ count: number; mean_m: number }>(stack, `/api/v1/stats/distance?${range()}`);
     expect(stats.status).toBe(200);
     expect(stats.body.count).toBe(items.length);
     const mean = items.reduce((s, p) => s + p.distance_m, 0) / items.length;
@@ -316,7 +319,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     const tally = new Map<string, number>();
     for (const p of items) tally.set(p.attributes.upper!.value, (tally.get(p.attributes.upper!.value) ?? 0) + 1);
     const [top] = [...tally].sort((a, b) => b[1] - a[1])[0]!;
-    const q = await getJson<{ items: PathItem[] }>(`${stack.apiUrl}/api/v1/paths?${range()}&upper=${top}&limit=1000`);
+    const q = await getJson<{ items: PathItem[] }>(stack, `/api/v1/paths?${range()}&upper=${top}&limit=1000`);
     expect(q.status).toBe(200);
     expect(q.body.items.map((p) => p.person).sort()).toEqual(items.filter((p) => p.attributes.upper!.value === top).map((p) => p.person).sort());
 

@@ -25,6 +25,11 @@ export interface TestStack {
   hosts: HostProcess[];
   startHost(): Promise<HostProcess>;
   admin(method: string, pathname: string, body?: unknown): Promise<Response>;
+  /**
+   * fetch `pathname` (from the API's root) with the admin bearer token, unless `init` sends its
+   * own authorization; a keep-alive connection the server closed meanwhile is retried once
+   */
+  fetch(pathname: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -100,6 +105,12 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
       headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     }),
+    fetch: (pathname, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${cfg.adminToken}`);
+      const go = () => fetch(`${apiUrl}${pathname}`, { ...init, headers });
+      return go().catch(() => go());
+    },
     async stop() {
       await Promise.all(hosts.map((h) => h.stop()));
       await api.stop();

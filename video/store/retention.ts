@@ -99,6 +99,8 @@ export class Retention {
   private policy: RetentionPolicy = structuredClone(DEFAULT_POLICY);
   private readonly siteOf: (camera: string) => string;
   private sweeping: Promise<SweepReport> | undefined;
+  /** policy changes, one after the other (each reads, changes and writes the whole file) */
+  private changes: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: RetentionOptions) {
     this.file = path.join(opts.store.root, "retention.json");
@@ -144,30 +146,45 @@ export class Retention {
     };
   }
 
-  /** Replaces the whole policy (validated) and writes it. */
-  async setPolicy(next: unknown): Promise<RetentionPolicy> {
+  /** Runs policy changes of this process one at a time, so none is lost to another. */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.changes.then(change, change);
+    this.changes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(next: unknown): Promise<RetentionPolicy> {
     const p = RetentionPolicy.parse(next);
     await writeFileAtomic(this.file, JSON.stringify(p, null, 2) + "\n");
     this.policy = p;
     return this.getPolicy();
   }
 
+  /** Replaces the whole policy (validated) and writes it. */
+  setPolicy(next: unknown): Promise<RetentionPolicy> {
+    return this.serially(() => this.write(next));
+  }
+
   /** Sets (or with null removes) a site's policy. */
-  async setSitePolicy(site: string, sp: SitePolicy | null): Promise<RetentionPolicy> {
-    await this.reload();
-    const p = this.getPolicy();
-    if (sp === null) delete p.sites[SiteId.parse(site)];
-    else p.sites[SiteId.parse(site)] = SitePolicy.parse(sp);
-    return this.setPolicy(p);
+  setSitePolicy(site: string, sp: SitePolicy | null): Promise<RetentionPolicy> {
+    return this.serially(async () => {
+      await this.reload();
+      const p = this.getPolicy();
+      if (sp === null) delete p.sites[SiteId.parse(site)];
+      else p.sites[SiteId.parse(site)] = SitePolicy.parse(sp);
+      return this.write(p);
+    });
   }
 
   /** Sets (or with null removes) a camera's override. */
-  async setCameraPolicy(camera: string, cp: CameraPolicy | null): Promise<RetentionPolicy> {
-    await this.reload();
-    const p = this.getPolicy();
-    if (cp === null) delete p.cameras[DeviceId.parse(camera)];
-    else p.cameras[DeviceId.parse(camera)] = CameraPolicy.parse(cp);
-    return this.setPolicy(p);
+  setCameraPolicy(camera: string, cp: CameraPolicy | null): Promise<RetentionPolicy> {
+    return this.serially(async () => {
+      await this.reload();
+      const p = this.getPolicy();
+      if (cp === null) delete p.cameras[DeviceId.parse(camera)];
+      else p.cameras[DeviceId.parse(camera)] = CameraPolicy.parse(cp);
+      return this.write(p);
+    });
   }
 
   /** One retention pass at `now` (epoch ms). Concurrent calls share the running pass. */
