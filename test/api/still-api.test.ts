@@ -45,7 +45,7 @@ describe.skipIf(NO_VTEST)("camera stills: agent -> broker -> KV ff_stills -> API
   const dpu = device("dpu-1", { doorway: "d1" });
   const clients: MqttClient[] = [];
   const uplinks: CameraUplink[] = [];
-  const still = (camera = "cam-1", site = "mall") => fetch(`${h.url}/api/v1/sites/${site}/cameras/${camera}/still`);
+  const still = (camera = "cam-1", site = "mall") => h.fetch(`/api/v1/sites/${site}/cameras/${camera}/still`);
   const storedTs = async (key: string) => {
     const e = await kv.get(key);
     const read = e && e.operation === "PUT" ? decodeStill(e.value) : undefined;

@@ -31,7 +31,7 @@ describe("the usual band's arithmetic", () => {
 
 describe("usual band and in/out flow (real influxd and nats-server)", () => {
   let h: ApiHarness;
-  const get = async (path: string) => jsonOf(await fetch(`${h.url}/api/v1${path}`));
+  const get = async (path: string) => jsonOf(await h.fetch(`/api/v1${path}`));
 
   beforeAll(async () => {
     h = await startApiHarness({ influx: true });

@@ -166,7 +166,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
       else await new Promise((res) => setTimeout(res, 500));
     }
     ({ code: exitCode, summary } = await agent.done);
-    const r = await fetch(`${stack.apiUrl}/api/v1/sites/${SITE}/cameras/${CAMERA}/still`);
+    const r = await stack.fetch(`/api/v1/sites/${SITE}/cameras/${CAMERA}/still`);
     lastStill = {
       status: r.status, type: r.headers.get("content-type"), at: r.headers.get("x-still-at"),
       frame: [r.headers.get("x-still-frame-width"), r.headers.get("x-still-frame-height")], jpeg: Buffer.from(await r.arrayBuffer()),
