@@ -20,6 +20,8 @@ import { trackApi, type TrackApiOptions } from "./tracks/track-api.ts";
 import type { JobRunner } from "./jobs/job-runner.ts";
 import { videoRoutes } from "./video-routes.ts";
 import type { VideoService } from "../video/store/video-service.ts";
+import type { Readers } from "../access/reader.ts";
+import { wallRoutes } from "../dashboards/wall/wall-routes.ts";
 
 export interface ApiDeps {
   cfg: Config;
@@ -39,6 +41,8 @@ export interface ApiDeps {
   video?: VideoService | undefined;
   /** true once the process is stopping (uploads answer 503) */
   closing?: () => boolean;
+  /** who holds which API key (the wall pages); without it the walls answer 503 */
+  readers?: Readers | undefined;
 }
 
 /** The express app and what runs beside it (the reprocessing job runner). */
@@ -90,6 +94,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       closing: deps.closing,
     }));
   }
+  app.use(wallRoutes({ readers: deps.readers, topology: deps.topology, log }));
   app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return { app, jobs: track.runner, close: () => track.close() };

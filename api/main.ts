@@ -13,6 +13,8 @@ import { NatsExtractor } from "../models/nats-extractor.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./tracks/track-api.ts";
 import { openVideoService, type VideoService } from "../video/store/video-service.ts";
+import { KeyStore } from "../access/key-store.ts";
+import { Readers } from "../access/reader.ts";
 
 /**
  * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
@@ -28,6 +30,7 @@ export async function runApi(
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
   let api: ApiApp | undefined;
   let video: VideoService | undefined;
+  let keys: KeyStore | undefined;
   let closing = false;
   try {
     await provisionNats(nc, cfg, log);
@@ -37,9 +40,11 @@ export async function runApi(
     const registry = await DeviceRegistry.open(nc, log.child({ component: "registry" }));
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
     video = await openVideoService(cfg, registry, log);
+    keys = await KeyStore.open(nc, log.child({ component: "keys" }));
     api = createApiApp({
       cfg, influx, topology, registry, publisher, log, metrics: createRegistry("api"), nc,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
+      readers: new Readers(cfg.adminToken, keys),
     });
 
     const server = api.app.listen(cfg.httpPort, cfg.bind);
@@ -58,6 +63,7 @@ export async function runApi(
         await new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); setTimeout(() => server.closeAllConnections(), 2000).unref(); });
         await api?.close();
         await video?.stop();
+        keys?.close();
         registry.close();
         await nc.drain().catch(() => {});
         log.info("api stopped");
@@ -66,6 +72,7 @@ export async function runApi(
   } catch (e) {
     await api?.close().catch(() => {});
     await video?.stop().catch(() => {});
+    keys?.close();
     await nc.close().catch(() => {});
     throw e;
   }
