@@ -53,6 +53,7 @@ describe("each rule fails on a deliberately bad import", () => {
     ["the registry (topology/) imports only contracts, infra's ground and itself", { from: "topology/topology-store.ts", to: "broker/mqtt-broker.ts" }],
     ["read access (access/) imports only contracts, infra's ground and itself", { from: "access/key-store.ts", to: "api/app.ts" }],
     ["the wall's browser code (dashboards/wall/page) imports only contracts and itself", { from: "dashboards/wall/page/main.ts", to: "infra/log.ts" }],
+    ["the wall's server side (dashboards/wall) imports only contracts, access/, topology/, infra's ground and itself", { from: "dashboards/wall/wall-routes.ts", to: "api/app.ts" }],
   ];
   for (const [rule, edge] of bad) {
     it(`${rule}: ${edge.from} -> ${edge.to}`, () => {

@@ -55,9 +55,11 @@ export class CameraTile {
   drawTracks(t: TrackUpdate | undefined): void {
     clear(this.overlay);
     const boxes = t?.boxes ?? [];
-    const fh = Math.max(12, (this.size?.h ?? 576) * 0.04);
+    const fh = Math.max(12, (this.size?.h ?? 576) * 0.06);
     for (const [tid, x1, y1, x2, y2] of boxes) {
-      const label = tid.length > 10 ? tid.slice(-10) : tid;
+      // track ids are "{camera}:{n}": the tile already names the camera
+      const short = tid.includes(":") ? `#${tid.slice(tid.lastIndexOf(":") + 1)}` : tid;
+      const label = short.length > 10 ? short.slice(-10) : short;
       const lw = label.length * fh * 0.62 + fh * 0.5;
       this.overlay.append(
         s("rect", { class: "box", x: x1, y: y1, width: Math.max(1, x2 - x1), height: Math.max(1, y2 - y1) }),

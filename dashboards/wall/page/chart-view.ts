@@ -29,7 +29,7 @@ export function chartColumns(d: ChartData): { columns: Array<Array<number | null
   }
   const known = [...d.values, ...p90].filter((v): v is number => v !== null);
   const top = Math.max(4, ...known);
-  const capacityShown = d.capacity !== null && d.capacity <= top * 1.6;
+  const capacityShown = d.capacity !== null && d.capacity <= top * 2.5;
   const max = Math.max(top, capacityShown ? d.capacity! : 0) * 1.12;
   const cap = d.values.map(() => (capacityShown ? d.capacity : null));
   return { columns: [xs, p10, p90, med, cap, [...d.values]], capacityShown, max };
@@ -94,6 +94,12 @@ export class ChartView {
     this.chart?.destroy();
     this.chart = new uPlot(opts, [[], [], [], [], [], []], this.host);
     if (this.last) this.update(this.last);
+  }
+
+  /** Removes the chart (before the panel is measured again). */
+  unmount(): void {
+    this.chart?.destroy();
+    this.chart = undefined;
   }
 
   update(d: ChartData, label?: string): void {

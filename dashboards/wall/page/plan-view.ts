@@ -13,7 +13,8 @@ const DOT_R = 0.6;
 
 /**
  * The floor plan as SVG in metres (north up): each space filled by its occupancy against its
- * capacity with its name and count, the cameras where they look from (coloured by health), the
+ * capacity with its name and count (drawn over everything else, with a dark halo, so the counts
+ * stay readable under a crowd), the cameras where they look from (coloured by health), the
  * people as dots coloured by their upper garment with short trails, and the path explorer's paths.
  */
 export class PlanView {
@@ -43,7 +44,7 @@ export class PlanView {
     const svg = s("svg", {
       class: "plan", viewBox: `${round(vb.x)} ${round(vb.y)} ${round(vb.w)} ${round(vb.h)}`, preserveAspectRatio: "xMidYMid meet",
       role: "img", "aria-label": `floor plan of ${plan.site}`,
-    }, this.layers.spaces, this.layers.views, this.layers.paths, this.layers.cameras, this.layers.labels, this.layers.trails, this.layers.people);
+    }, this.layers.spaces, this.layers.views, this.layers.paths, this.layers.cameras, this.layers.trails, this.layers.people, this.layers.labels);
 
     for (const sp of drawn) {
       const poly = sp.polygon as Pt[];

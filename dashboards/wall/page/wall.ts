@@ -179,10 +179,26 @@ export class Wall {
     } else if (this.tiles) {
       this.tiles.layout(W, H);
     }
-    const tall = !this.compare && this.plan.cameras.length === 0;
+    // the side column: the chart, the camera tile when a camera has a still, and the list with
+    // what is left; a list too short for three rows says nothing and goes, and the chart grows
     const chartHost = this.chart.root.querySelector<HTMLElement>(".chart-host")!;
-    chartHost.style.height = `${(tall ? 24 : 15) * rem}px`;
-    this.chart.mount(chartHost.clientWidth || 30 * rem, (tall ? 24 : 15) * rem);
+    this.chart.unmount();
+    const chartRem = !this.camera.root.hidden ? 13 : !this.compare && this.plan.cameras.length === 0 ? 24 : 15;
+    this.chart.root.style.flex = "0 0 auto";
+    chartHost.style.height = `${chartRem * rem}px`;
+    const list = this.compare?.root ?? this.busiest?.root;
+    if (list) {
+      list.hidden = false;
+      if (list.clientHeight < 13 * rem) {
+        list.hidden = true;
+        this.chart.root.style.flex = "1 1 auto";
+        chartHost.style.height = "0";
+        chartHost.style.flex = "1 1 auto";
+      } else {
+        chartHost.style.flex = "";
+      }
+    }
+    this.chart.mount(chartHost.clientWidth || 30 * rem, chartHost.clientHeight || chartRem * rem);
   }
 
   // ---------------------------------------------------------------- REST
