@@ -94,7 +94,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       closing: deps.closing,
     }));
   }
-  app.use(wallRoutes({ readers: deps.readers, topology: deps.topology, log }));
+  app.use(wallRoutes({ readers: deps.readers, topology: deps.topology, nc: deps.nc, log }));
   app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return { app, jobs: track.runner, close: () => track.close() };

@@ -49,3 +49,14 @@ export const WallPlan = z.strictObject({
   updatedAt: z.string(),
 });
 export type WallPlan = z.infer<typeof WallPlan>;
+
+/**
+ * GET /wall/{site}/stills.json (same access as the page): the cameras of the site that have a
+ * still now (footfall's camera agent sends one every few seconds), so the page asks only those
+ * for it.
+ */
+export const WallStills = z.strictObject({
+  site: SiteId,
+  cameras: z.array(z.string()),
+});
+export type WallStills = z.infer<typeof WallStills>;

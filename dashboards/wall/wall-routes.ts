@@ -3,8 +3,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { Router, type Request, type Response } from "express";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
 import { SiteId } from "../../contracts/ids.ts";
-import { WALL_ASSETS_PATH, WALL_PATH } from "../../contracts/wall.ts";
+import { KV_STILLS } from "../../contracts/nats-layout.ts";
+import { WALL_ASSETS_PATH, WALL_PATH, type WallStills } from "../../contracts/wall.ts";
 import { KEY_COOKIE, presentedSecret } from "../../access/credential.ts";
 import { mayRead, principalName, type Readers } from "../../access/reader.ts";
 import type { Logger } from "../../infra/log.ts";
@@ -17,6 +20,8 @@ export const WALL_ASSETS = ["wall.js", "wall.css", "favicon.svg"] as const;
 
 /** The key cookie lives as long as Chromium allows (400 days): a wall screen keeps its key across reboots. */
 const COOKIE_MAX_AGE_S = 400 * 24 * 3600;
+/** stills.json answers from a listing at most this old (many walls, one KV listing) */
+const STILLS_CACHE_MS = 3000;
 
 /**
  * The page may load only its own script and styles, talk only to its own origin (REST and the
@@ -38,6 +43,8 @@ export interface WallRoutesDeps {
   /** who holds a key; without it every wall is refused (503) */
   readers: Readers | undefined;
   topology: TopologyStore;
+  /** NATS, for which cameras have a still (KV ff_stills); without it no camera tile */
+  nc?: NatsConnection | undefined;
   log: Logger;
   /** the bundle's folder (default WALL_DIST) */
   distDir?: string;
@@ -85,6 +92,7 @@ function messagePage(res: Response, status: number, title: string, lines: string
  *   GET /wall/{site}             the page, for a key (cookie or Bearer) that may read the site;
  *                                401 page without one, 403 page for another site's key
  *   GET /wall/{site}/plan.json   what the page draws of the topology (contracts/wall.ts), same access
+ *   GET /wall/{site}/stills.json the site's cameras that have a still now, same access
  *   GET /wall/assets/...         the bundle (public: it holds no data)
  */
 export function wallRoutes(deps: WallRoutesDeps): Router {
@@ -215,6 +223,37 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     if (topology === null) return void res.status(503).json({ error: "unavailable", reason: "the topology store does not answer" });
     if (!topology) return void res.status(404).json({ error: "not_found", reason: `site "${site}" has no topology` });
     res.set({ "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).json(wallPlanOf(topology));
+  });
+
+  // the broker keeps each camera's newest still under "{site}.{camera}" (with the bucket's TTL)
+  let stillsKv: Promise<KV> | undefined;
+  const stillsCache = new Map<string, { at: number; cameras: Promise<string[]> }>();
+  async function camerasWithStills(site: string): Promise<string[]> {
+    const held = stillsCache.get(site);
+    if (held && Date.now() - held.at < STILLS_CACHE_MS) return held.cameras;
+    const cameras = (async () => {
+      if (!deps.nc) return [];
+      stillsKv ??= new Kvm(deps.nc).open(KV_STILLS);
+      const kv = await stillsKv.catch((e: unknown) => { stillsKv = undefined; throw e; });
+      const out: string[] = [];
+      for await (const k of await kv.keys(`${site}.*`)) out.push(k.slice(site.length + 1));
+      return out.sort();
+    })();
+    stillsCache.set(site, { at: Date.now(), cameras });
+    cameras.catch(() => stillsCache.delete(site));
+    return cameras;
+  }
+
+  router.get(`${WALL_PATH}/:site/stills.json`, async (req, res) => {
+    const r = SiteId.safeParse(req.params.site);
+    if (!r.success) return void res.status(404).json({ error: "not_found", reason: "no such site" });
+    const site = r.data;
+    const a = access(req, site);
+    if (!a.ok) return void res.status(a.status).json({ error: a.status === 401 ? "unauthorized" : a.status === 403 ? "forbidden" : "unavailable", reason: "as for the wall's page" });
+    const cameras = await camerasWithStills(site).catch((err: unknown) => { log.warn({ err, site }, "stills unavailable"); return null; });
+    if (cameras === null) return void res.status(503).json({ error: "unavailable", reason: "NATS KV does not answer" });
+    const body: WallStills = { site, cameras };
+    res.set({ "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).json(body);
   });
 
   return router;

@@ -1,7 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Kvm } from "@nats-io/kv";
 import { KEY_COOKIE } from "../../access/credential.ts";
+import { KV_STILLS } from "../../contracts/nats-layout.ts";
+import { connectNats } from "../../infra/nats.ts";
 import { buildWall } from "../../dashboards/wall/build.ts";
 import { ARTIFACTS, launchChromium, type TestBrowser, type TestPage, type Tolerated } from "../support/browser.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
@@ -31,10 +34,6 @@ const NOT_SERVED_YET: Tolerated[] = [
   {
     why: "GET /api/v1/sites/{site}/usual (median, p10, p90 of past weekdays) is not served yet: 404",
     matches: (p) => p.kind === "console" && p.text.includes("status of 404") && /\/api\/v1\/sites\/[^/]+\/usual\?/.test(p.url),
-  },
-  {
-    why: "GET /api/v1/sites/{site}/cameras/{camera}/still is not served yet: 404 (the page probes each camera for a still)",
-    matches: (p) => p.kind === "console" && p.text.includes("status of 404") && /\/api\/v1\/sites\/[^/]+\/cameras\/[^/]+\/still$/.test(p.url),
   },
 ];
 
@@ -237,6 +236,8 @@ describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API
       const vb = (await p.page.getAttribute('[data-testid="plan"] svg.plan', "viewBox"))!.split(" ").map(Number);
       expect(vb[2]).toBeGreaterThan(108);
       expect(vb[2]).toBeLessThan(115);
+      // no camera has a still: no tile, and no camera was asked for one
+      expect(await p.page.isVisible('[data-testid="camera-tile"]')).toBe(false);
       await p.screenshot("wall-plan-site-live");
       expect(p.unexpected(NOT_SERVED_YET)).toEqual([]);
     } finally {
@@ -330,6 +331,26 @@ describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API
       await p.page.waitForSelector('[data-testid="stale-banner"]', { state: "hidden", timeout: 60_000 });
     } finally {
       await p.close();
+    }
+  });
+
+  it("lists the cameras that have a still (the broker keeps each camera's newest in KV ff_stills), to the site's keys only", async () => {
+    const camera = planRun.plan.cameras[0]!.id;
+    const nc = await connectNats(stack.cfg.natsUrl!, "wall-test-stills");
+    try {
+      const kv = await new Kvm(nc).open(KV_STILLS);
+      const stills = (key: string) => fetch(`${stack.apiUrl}/wall/${PLAN_SITE}/stills.json`, { headers: { authorization: `Bearer ${key}` } });
+      expect(await (await stills(planKey)).json()).toEqual({ site: PLAN_SITE, cameras: [] });
+      await kv.put(`${PLAN_SITE}.${camera}`, new TextEncoder().encode('{"ts":1,"width":1280,"height":720}\n'));
+      await kv.put(`${DPU_SITE}.not-this-site`, new TextEncoder().encode("{}\n"));
+      await eventually("the still is listed", async () => JSON.stringify(await (await stills(planKey)).json()) === JSON.stringify({ site: PLAN_SITE, cameras: [camera] }), 15_000);
+      expect((await stills(dpuKey)).status).toBe(403);
+      expect((await fetch(`${stack.apiUrl}/wall/${PLAN_SITE}/stills.json`)).status).toBe(401);
+      await kv.delete(`${PLAN_SITE}.${camera}`);
+      await kv.delete(`${DPU_SITE}.not-this-site`);
+      await eventually("the still is gone", async () => ((await (await stills(planKey)).json()) as { cameras: string[] }).cameras.length === 0, 15_000);
+    } finally {
+      await nc.close();
     }
   });
 

@@ -14,6 +14,7 @@ export class CameraTile {
   private readonly name: HTMLSpanElement;
   private url: string | undefined;
   private size: { w: number; h: number } | undefined;
+  private frame: { w: number; h: number } | null = null;
   camera: string | undefined;
   private stillAt: number | null = null;
 
@@ -28,15 +29,21 @@ export class CameraTile {
       this.caption,
     );
     this.img.addEventListener("load", () => {
-      this.size = { w: this.img.naturalWidth, h: this.img.naturalHeight };
+      this.size = this.frame ?? { w: this.img.naturalWidth, h: this.img.naturalHeight };
       setAttr(this.overlay, "viewBox", `0 0 ${this.size.w} ${this.size.h}`);
     });
   }
 
-  /** Shows a new still (the previous object URL is released once replaced). */
-  showStill(camera: string, url: string, at: number | null): void {
+  /**
+   * Shows a new still (the previous object URL is released once replaced). `frame`: the camera
+   * frame's size, the space the track boxes are in (the JPEG may be scaled down); without it the
+   * JPEG's own size.
+   */
+  showStill(camera: string, url: string, at: number | null, frame: { w: number; h: number } | null = null): void {
     if (this.camera !== camera) clear(this.overlay);
     this.camera = camera;
+    this.frame = frame;
+    if (frame) setAttr(this.overlay, "viewBox", `0 0 ${frame.w} ${frame.h}`);
     this.stillAt = at;
     const old = this.url;
     this.url = url;

@@ -40,7 +40,8 @@ export interface LiveOptions {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
-const REFUSED = new Set<number>([LiveClose.unauthorized, LiveClose.forbidden, LiveClose.revoked]);
+/** closes that another attempt soon would not change: no key, another site's key, revoked, 4404 no such site */
+const REFUSED = new Set<number>([LiveClose.unauthorized, LiveClose.forbidden, LiveClose.revoked, 4404]);
 
 export function liveUrl(loc: Pick<Location, "protocol" | "host">): string {
   return `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}${LIVE_PATH}`;

@@ -32,8 +32,8 @@ export interface PersonNow {
 export interface AlertEntry { alert: CapacityAlert; name: string; receivedAt: number }
 
 export const SERIES_WINDOW_MS = 3_600_000;
-/** a person not heard of for this long is dropped (the feed may have missed the end) */
-export const PERSON_SILENT_MS = 30_000;
+/** a person not heard of for this long is dropped (the feed may have missed the end; FOOTFALL_PERSON_SILENCE_S's default) */
+export const PERSON_SILENT_MS = 60_000;
 /** an ended person stays this long, fading */
 export const PERSON_FADE_MS = 3_000;
 /** alerts kept for the ticker */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { WallPlan } from "../../../contracts/wall.ts";
+import { WallPlan, WallStills } from "../../../contracts/wall.ts";
 import type { UsualHour } from "./series.ts";
 
 /**
@@ -116,6 +116,10 @@ export class Rest {
   plan() {
     return this.json(`${this.origin}/wall/${encodeURIComponent(this.site)}/plan.json`, this.schema(WallPlan));
   }
+  /** the cameras that have a still now */
+  stills() {
+    return this.json(`${this.origin}/wall/${encodeURIComponent(this.site)}/stills.json`, this.schema(WallStills));
+  }
   siteCount(at?: number) {
     return this.json(this.site_(`/count${at === undefined ? "" : `?at=${Math.round(at)}`}`), this.schema(CountBody));
   }
@@ -177,12 +181,15 @@ export class Rest {
    * The newest still of a camera: an object URL of the JPEG and the instant it shows (X-Still-At),
    * or `none` (404: no still kept, or the route does not exist; 204 likewise).
    */
-  async still(camera: string): Promise<{ kind: "still"; url: string; at: number | null } | { kind: "none" } | { kind: "error"; reason: string }> {
+  async still(camera: string): Promise<{ kind: "still"; url: string; at: number | null; frame: { w: number; h: number } | null } | { kind: "none" } | { kind: "error"; reason: string }> {
     const r = await this.request(this.site_(`/cameras/${encodeURIComponent(camera)}/still`));
     if ("error" in r) return { kind: "error", reason: r.error };
     if (r.status === 404 || r.status === 204) return { kind: "none" };
     if (!r.ok || !(r.headers.get("content-type") ?? "").startsWith("image/")) return { kind: "error", reason: `HTTP ${r.status}` };
     const at = Instant.safeParse(((h) => (h !== null && /^\d+$/.test(h) ? Number(h) : h))(r.headers.get("x-still-at")));
-    return { kind: "still", url: URL.createObjectURL(await r.blob()), at: at.success ? at.data : null };
+    // the camera frame's size: the space its detection boxes are in (the JPEG may be smaller)
+    const w = Number(r.headers.get("x-still-frame-width")), h = Number(r.headers.get("x-still-frame-height"));
+    const frame = Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 ? { w, h } : null;
+    return { kind: "still", url: URL.createObjectURL(await r.blob()), at: at.success ? at.data : null, frame };
   }
 }

@@ -27,7 +27,8 @@ const CAMERAS_POLL_MS = 15_000;
 const COMPARE_POLL_MS = 60_000;
 const STILL_REFRESH_MS = 3_000;
 const STILL_ROTATE_MS = 20_000;
-const STILL_PROBE_MS = 5 * 60_000;
+/** which cameras have a still */
+const STILL_CAMERAS_MS = 10_000;
 /** the slider returns to live after this long untouched */
 const HISTORY_IDLE_MS = 3 * 60_000;
 /** a dropped feed shows as stale only after this grace (a quick reconnect does not flash) */
@@ -214,7 +215,7 @@ export class Wall {
       this.refreshFlow(), this.refreshUsual(), this.refreshCompare(),
     ]);
     this.paint();
-    void this.probeStills();
+    void this.refreshStillCameras();
   }
 
   /** DPU counts and the site total over REST (first paint, and while the live feed is down). */
@@ -304,23 +305,27 @@ export class Wall {
     this.compare.setQuality(ok.length > 0 ? ok.reduce((a, b) => a + b, 0) / ok.length : null);
   }
 
-  /** Which cameras have a still (footfall's camera agent sends one every few seconds). */
-  private async probeStills(): Promise<void> {
-    const found: string[] = [];
-    for (const c of this.plan.cameras) {
-      const r = await this.rest.still(c.id);
-      if (r.kind !== "still") continue;
-      found.push(c.id);
-      if (this.camera.camera === undefined || this.camera.camera === c.id) this.showStill(c.id, r.url, r.at);
-      else URL.revokeObjectURL(r.url);
+  /** Which cameras have a still now (footfall's camera agent sends one every few seconds). */
+  private async refreshStillCameras(): Promise<void> {
+    if (this.plan.cameras.length === 0) return;
+    const r = await this.rest.stills();
+    if (!r.ok) return;
+    const known = new Set(this.plan.cameras.map((c) => c.id));
+    this.stillCameras = r.data.cameras.filter((c) => known.has(c));
+    if (this.stillCameras.length === 0) {
+      if (!this.camera.root.hidden) { this.camera.hide(); this.layout(); }
+      return;
     }
-    this.stillCameras = found;
-    if (found.length === 0) this.camera.hide();
+    if (this.camera.camera === undefined || !this.stillCameras.includes(this.camera.camera)) {
+      this.stillIndex = 0;
+      this.stillShownAt = Date.now();
+      await this.refreshStill();
+    }
   }
 
-  private showStill(camera: string, url: string, at: number | null): void {
+  private showStill(camera: string, url: string, at: number | null, frame: { w: number; h: number } | null): void {
     const first = this.camera.root.hidden;
-    this.camera.showStill(camera, url, at);
+    this.camera.showStill(camera, url, at, frame);
     this.camera.drawTracks(this.model.tracks.get(camera));
     if (first) this.layout();
   }
@@ -334,7 +339,7 @@ export class Wall {
     }
     const cam = this.stillCameras[this.stillIndex % this.stillCameras.length]!;
     const r = await this.rest.still(cam);
-    if (r.kind === "still") this.showStill(cam, r.url, r.at);
+    if (r.kind === "still") this.showStill(cam, r.url, r.at, r.frame);
     else if (r.kind === "none") {
       this.stillCameras = this.stillCameras.filter((c) => c !== cam);
       if (this.stillCameras.length === 0) { this.camera.hide(); this.layout(); }
@@ -550,7 +555,7 @@ export class Wall {
     every(USUAL_POLL_MS, () => this.refreshUsual());
     every(COMPARE_POLL_MS, () => this.refreshCompare());
     every(STILL_REFRESH_MS, () => this.refreshStill());
-    every(STILL_PROBE_MS, () => this.probeStills());
+    every(STILL_CAMERAS_MS, () => this.refreshStillCameras());
     this.header.setClock(Date.now());
   }
 }
