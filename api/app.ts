@@ -25,6 +25,7 @@ import { trackApi, type TrackApiOptions } from "./tracks/track-api.ts";
 import type { JobRunner } from "./jobs/job-runner.ts";
 import { videoRoutes } from "./video-routes.ts";
 import type { VideoService } from "../video/store/video-service.ts";
+import { wallRoutes } from "../dashboards/wall/wall-routes.ts";
 
 export interface ApiDeps {
   cfg: Config;
@@ -108,6 +109,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       closing: deps.closing,
     }));
   }
+  app.use(wallRoutes({ readers: deps.readers, topology: deps.topology, nc: deps.nc, log }));
   app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return { app, jobs: track.runner, close: () => track.close() };

@@ -71,6 +71,7 @@ export async function runApi(
         await closed;
         await api?.close();
         await video?.stop();
+        keys?.close();
         registry.close();
         keys?.close();
         await nc.drain().catch(() => {});

