@@ -299,12 +299,19 @@ export class Retention {
 
 /**
  * The scheduled job: a sweep every `intervalMs` (default 1 h) at `clock()`; returns a stop
- * function. A failing sweep is logged and retried at the next tick.
+ * function. A failing sweep is logged and retried at the next tick; a tick that comes while the
+ * last sweep still runs is skipped, so each sweep is reported once.
  */
 export function startRetentionJob(r: Retention, opts: { intervalMs?: number; clock?: () => number; log?: Logger; onReport?: (rep: SweepReport) => void } = {}): () => void {
   const clock = opts.clock ?? Date.now;
+  // a tick while the last sweep still runs is skipped: joining the running sweep would report it twice
+  let running = false;
   const tick = () => {
-    r.sweep(clock()).then((rep) => opts.onReport?.(rep), (err: unknown) => opts.log?.error({ err }, "retention sweep failed"));
+    if (running) return;
+    running = true;
+    r.sweep(clock())
+      .then((rep) => opts.onReport?.(rep), (err: unknown) => opts.log?.error({ err }, "retention sweep failed"))
+      .finally(() => { running = false; });
   };
   const t = setInterval(tick, opts.intervalMs ?? 3_600_000);
   t.unref();
