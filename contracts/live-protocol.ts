@@ -21,6 +21,10 @@ import { CapacityAlert, FootfallEvent, PersonUpdate } from "./events.ts";
  *                    DeviceUpdate ...               a device's health changed (not in the stream:
  *                                                   no seq; after Resumed the current state of
  *                                                   every device follows the missed Updates)
+ *                    Heartbeat                      right after the Snapshot / the resumed Updates,
+ *                                                   then every `every` ms while subscribed, in
+ *                                                   order with the Updates: the client has
+ *                                                   everything the gateway had read when sent
  *                    Refusal                        then the socket is closed with `code`
  *
  * `seq` is the FF_EVENTS stream sequence: a client remembers the newest it saw and sends it as
@@ -29,6 +33,10 @@ import { CapacityAlert, FootfallEvent, PersonUpdate } from "./events.ts";
  * a count, a total, an alert's state, a person's newest position, a camera frame's tracks).
  * A Snapshot may arrive at any time (a resume that could not be completed falls back to one);
  * it replaces everything the client held.
+ *
+ * A browser cannot see websocket pings, and a quiet site sends no Updates: the Heartbeat is how a
+ * client tells a quiet feed from a dead socket. A client that has heard nothing (no message of
+ * any kind) for a few `every` should close the socket and reconnect with `since`.
  *
  * People leave a Snapshot once their newest update is older than the person silence
  * (FOOTFALL_PERSON_SILENCE_S); a client drops a person it has not heard of for that long too.
@@ -121,6 +129,22 @@ export const DeviceUpdate = z.strictObject({
 });
 export type DeviceUpdate = z.infer<typeof DeviceUpdate>;
 
+/**
+ * The feed is alive (sent to every subscribed client every FOOTFALL_LIVE_HEARTBEAT_MS, queued
+ * behind the client's unsent Updates, so it arrives only when the client is current).
+ */
+export const Heartbeat = z.strictObject({
+  v: z.literal(LIVE_PROTOCOL_VERSION),
+  t: z.literal("heartbeat"),
+  /** server time (epoch ms) */
+  now: z.number().int(),
+  /** the stream sequence the gateway had read when sent (informational: not a `since`, as the client's filter may leave events out) */
+  seq: z.number().int().nonnegative(),
+  /** the interval until the next Heartbeat (ms) */
+  every: z.number().int().positive(),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
 /** Close codes (4000-4999 are the application's). */
 export const LiveClose = {
   /** a message that is not a Subscribe of this version */
@@ -147,5 +171,5 @@ export const Refusal = z.strictObject({
 });
 export type Refusal = z.infer<typeof Refusal>;
 
-export const ServerMessage = z.discriminatedUnion("t", [Snapshot, Resumed, Update, DeviceUpdate, Refusal]);
+export const ServerMessage = z.discriminatedUnion("t", [Snapshot, Resumed, Update, DeviceUpdate, Heartbeat, Refusal]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

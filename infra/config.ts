@@ -72,6 +72,8 @@ export const VARIABLES = {
     "a live-feed client whose unsent bytes stay above FOOTFALL_LIVE_MAX_BUFFER this long is disconnected (close code 4408)"),
   livePingMs: variable("FOOTFALL_LIVE_PING_MS", int(100), 15_000,
     "live-feed websocket ping interval; a client that has answered neither of the last two pings is dropped"),
+  liveHeartbeatMs: variable("FOOTFALL_LIVE_HEARTBEAT_MS", int(100, 600_000), 5000,
+    "every subscribed live-feed client gets a heartbeat message this often (a page cannot see websocket pings); the wall reconnects a socket silent for three of them and shows its data stale"),
   liveDeviceMs: variable("FOOTFALL_LIVE_DEVICE_MS", int(100), 5000,
     "how often the live feed recomputes device health for the sites it serves"),
   dpuSilentS: variable("FOOTFALL_DPU_SILENT_S", int(1), 900,

@@ -8,7 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import type { FootfallEvent } from "../../contracts/events.ts";
 import {
   ClientMessage, LIVE_MAX_CLIENT_MESSAGE_BYTES, LIVE_PATH, LIVE_PROTOCOL_VERSION, LiveClose,
-  type DeviceState, type DeviceUpdate, type Refusal, type Resumed, type Subscribe,
+  type DeviceState, type DeviceUpdate, type Heartbeat, type Refusal, type Resumed, type Subscribe,
 } from "../../contracts/live-protocol.ts";
 import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_OCCUPANCY, MEASUREMENT_SITE_OCCUPANCY } from "../../contracts/occupancy-store.ts";
@@ -29,7 +29,7 @@ import { LiveState, type SiteFilter } from "./live-state.ts";
 import { readEvent, SiteReplay, type StreamEvent } from "./stream-reads.ts";
 
 export interface LiveGatewayDeps {
-  cfg: Pick<Config, "influxDb" | "liveResumeS" | "liveMaxBufferBytes" | "liveSlowMs" | "livePingMs" | "liveDeviceMs" | "dpuSilentS" | "personSilenceS">;
+  cfg: Pick<Config, "influxDb" | "liveResumeS" | "liveMaxBufferBytes" | "liveSlowMs" | "livePingMs" | "liveHeartbeatMs" | "liveDeviceMs" | "dpuSilentS" | "personSilenceS">;
   nc: NatsConnection;
   influx: InfluxDB;
   topology: TopologyStore;
@@ -142,6 +142,12 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
   function deviceUpdateOf(site: string, device: DeviceState): Outgoing {
     const msg: DeviceUpdate = { v: LIVE_PROTOCOL_VERSION, t: "device", site, device };
     return { key: `d:${device.device}`, type: "device", text: JSON.stringify(msg) };
+  }
+
+  /** In order behind the client's unsent updates (one waiting at most): it arrives when the client is current. */
+  function heartbeatOf(): Outgoing {
+    const msg: Heartbeat = { v: LIVE_PROTOCOL_VERSION, t: "heartbeat", now: Date.now(), seq: feed.position, every: cfg.liveHeartbeatMs };
+    return { key: "h", type: "heartbeat", text: JSON.stringify(msg) };
   }
 
   // ---- sockets ----
@@ -310,6 +316,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     const snap = state.snapshot(topo, c.sub!.filter, devices.current(topo.site) ?? [], feed.position, Date.now());
     c.control(JSON.stringify(snap), "snapshot");
     register(c);
+    c.offer(heartbeatOf());
   }
 
   /** Resumed, the site's events after `since` from JetStream, then the live ones held meanwhile, then every device's state. */
@@ -347,6 +354,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     }
     c.release();
     for (const d of devices.current(topo.site) ?? []) if (wantsDevice(c.sub!.filter, d)) c.offer(deviceUpdateOf(topo.site, d));
+    c.offer(heartbeatOf());
   }
 
   /** Counts no event in the stream holds, read from InfluxDB as the REST API reads them. */
@@ -365,7 +373,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     }
   }
 
-  // ---- timers: device health, heartbeats, slow clients ----
+  // ---- timers: device health, pings, heartbeats, slow clients ----
   let polling = false;
   const deviceTimer = setInterval(() => {
     if (polling) return;
@@ -416,6 +424,15 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     }
   }, cfg.livePingMs);
   pingTimer.unref();
+
+  const heartbeatTimer = setInterval(() => {
+    for (const set of bySite.values()) {
+      if (set.size === 0) continue;
+      const m = heartbeatOf();
+      for (const c of set) c.offer(m);
+    }
+  }, cfg.liveHeartbeatMs);
+  heartbeatTimer.unref();
 
   const slowTimer = setInterval(() => {
     const now = Date.now();
@@ -469,6 +486,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
         closing = true;
         clearInterval(deviceTimer);
         clearInterval(pingTimer);
+        clearInterval(heartbeatTimer);
         clearInterval(slowTimer);
         stopRevocations();
         for (const r of replays) r.stop();

@@ -17,11 +17,12 @@ import { connectNats } from "../../infra/nats.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { eventually } from "../support/retry.ts";
 import { freePort } from "../support/ports.ts";
-import { isDevice, isRefusal, isResumed, isSnapshot, isUpdate, LiveTestClient } from "./live-test-client.ts";
+import { isDevice, isHeartbeat, isRefusal, isResumed, isSnapshot, isUpdate, LiveTestClient } from "./live-test-client.ts";
 
 const SITE = "mall";
 const SECRET = { "dpu-front": "front-door-secret", "dpu-cafe": "cafe-door-secret" } as const;
 const MAX_BUFFER = 16 * 1024;
+const HEARTBEAT_MS = 400;
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
 
 describe("the live feed (websocket /api/v1/live on the API)", () => {
@@ -88,7 +89,7 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
   beforeAll(async () => {
     stack = await startTestStack({
       hosts: 1,
-      overrides: { liveMaxBufferBytes: MAX_BUFFER, liveSlowMs: 1000, livePingMs: 120_000, liveDeviceMs: 200, liveResumeS: 600 },
+      overrides: { liveMaxBufferBytes: MAX_BUFFER, liveSlowMs: 1000, livePingMs: 120_000, liveHeartbeatMs: HEARTBEAT_MS, liveDeviceMs: 200, liveResumeS: 600 },
     });
     const topo = await stack.admin("PUT", `/api/v1/sites/${SITE}/topology`, {
       spaces: [{ id: "lobby", name: "Lobby", capacity: 2 }, { id: "cafe", name: "Café <b>", capacity: 40 }],
@@ -267,6 +268,32 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
     const first = await c.next("first answer", (m: ServerMessage) => isSnapshot(m) || isResumed(m));
     expect(first.t).toBe("snapshot");
     await c.close();
+  });
+
+  it("heartbeats: one right after the snapshot, then every interval on a quiet site, behind the updates; none before a subscribe", async () => {
+    const idle = await asViewer();
+    const c = await asViewer();
+    c.subscribe(SITE);
+    const snap = await c.next("snapshot", isSnapshot);
+    const first = await c.next("heartbeat", isHeartbeat, 5000);
+    expect(first.seq).toBeGreaterThanOrEqual(snap.seq);
+    expect(first.every).toBe(HEARTBEAT_MS);
+    // nothing crosses meanwhile: heartbeats keep coming, their server time moving on
+    const later = [await c.next("heartbeat", isHeartbeat, 5000), await c.next("heartbeat", isHeartbeat, 5000)];
+    expect(later[0]!.now).toBeGreaterThan(first.now);
+    expect(later[1]!.now).toBeGreaterThan(later[0]!.now);
+    // a crossing's update comes before the next heartbeat, whose seq covers it
+    const before = c.messages.length;
+    await cross("dpu-cafe", "cafe-door", 1);
+    const update = await c.next("the crossing's update", (m): m is Extract<ServerMessage, { t: "update" }> =>
+      isUpdate(m) && m.event.type === "occupancy.changed" && m.event.space === "cafe");
+    const hb = await c.next("a heartbeat after the update", isHeartbeat, 5000);
+    expect(hb.seq).toBeGreaterThanOrEqual(update.seq);
+    expect(c.messages.slice(before).indexOf(update)).toBeLessThan(c.messages.slice(before).indexOf(hb));
+    // a socket that has not subscribed gets none
+    expect(idle.messages).toEqual([]);
+    expect(c.malformed).toEqual([]);
+    await cross("dpu-cafe", "cafe-door", -1);
   });
 
   it("live people: a person.update in FF_EVENTS is in the next snapshot until it ends", async () => {

@@ -89,3 +89,4 @@ export const isResumed = (m: ServerMessage): m is Extract<ServerMessage, { t: "r
 export const isUpdate = (m: ServerMessage): m is Extract<ServerMessage, { t: "update" }> => m.t === "update";
 export const isRefusal = (m: ServerMessage): m is Extract<ServerMessage, { t: "refused" }> => m.t === "refused";
 export const isDevice = (m: ServerMessage): m is Extract<ServerMessage, { t: "device" }> => m.t === "device";
+export const isHeartbeat = (m: ServerMessage): m is Extract<ServerMessage, { t: "heartbeat" }> => m.t === "heartbeat";

@@ -27,7 +27,7 @@ const DPU_CAPACITY: Record<string, number> = { lobby: 60, corridor: 45, "food-co
 const PLAN_CAPACITY = { entrance: 12, corridor: 18, shop: 6 } as const;
 
 /** The demo mall (DPUs only, no floor plan) plus two spaces with markup in their names; the last `minutes` of walkers. */
-export async function seedDpuSite(stack: TestStack, site: string, o: { walkers: number; minutes: number; seed: number }): Promise<BuildingPlan> {
+export async function seedDpuSite(stack: TestStack, site: string, o: { walkers: number; minutes: number; seed: number }): Promise<{ plan: BuildingPlan; secrets: Record<string, string> }> {
   const base = demoMall(site, { siteScopedDpus: true });
   const plan: BuildingPlan = {
     ...base,
@@ -57,7 +57,7 @@ export async function seedDpuSite(stack: TestStack, site: string, o: { walkers: 
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  return plan;
+  return { plan, secrets };
 }
 
 /**

@@ -4,9 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Kvm } from "@nats-io/kv";
 import { KEY_COOKIE } from "../../access/credential.ts";
 import { KV_STILLS } from "../../contracts/nats-layout.ts";
+import { deviceTopic } from "../../contracts/topics.ts";
+import { LIVE_PATH, LIVE_PROTOCOL_VERSION, LiveClose } from "../../contracts/live-protocol.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { buildWall } from "../../dashboards/wall/build.ts";
-import { ARTIFACTS, launchChromium, type TestBrowser, type TestPage } from "../support/browser.ts";
+import { ARTIFACTS, launchChromium, type TestBrowser, type TestPage, type Tolerated } from "../support/browser.ts";
+import { startTcpProxy } from "../support/tcp-proxy.ts";
+import { mosquittoPub } from "../e2e/mosquitto-clients.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import { eventually } from "../support/retry.ts";
 import { createKey, MARKUP_NAME, SCRIPT_NAME, seedDpuSite, seedPlanSite, settledCount } from "./wall-fixture.ts";
@@ -15,11 +19,25 @@ import { createKey, MARKUP_NAME, SCRIPT_NAME, seedDpuSite, seedPlanSite, settled
  * The wall in real Chromium (Debian's, through playwright-core) against the real stack
  * (nats-server, influxd, the MQTT broker, an actor host process, the API): a DPU-only site
  * (tiles) and a floor-plan site (the camera mall with DPUs on every doorway), filled through
- * MQTT and HTTP ingest with simulated people.
+ * MQTT and HTTP ingest with simulated people. The live feed's heartbeat is 1 s here, so a
+ * silent feed is noticed after 3 s.
  */
+
+const HEARTBEAT_MS = 1000;
+/** While the API is down the browser reports its refused connections as console errors: expected then, and only then. */
+const API_DOWN: Tolerated[] = [
+  { why: "the API is stopped on purpose", matches: (p) => /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE/.test(p.text) },
+  { why: "the live feed's socket cannot connect while the API is stopped", matches: (p) => /WebSocket connection to .* failed/.test(p.text) },
+];
 
 const DPU_SITE = "wall-dpus";
 const PLAN_SITE = "wall-plan";
+
+/** hh:mm:ss on the day of `near` (local time, as the page shows it) as epoch ms. */
+function clockToday(near: number, m: RegExpExecArray): number {
+  const d = new Date(near);
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate(), Number(m[1]), Number(m[2]), Number(m[3])).getTime();
+}
 
 describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API)", () => {
   let stack: TestStack;
@@ -27,11 +45,13 @@ describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API
   let dpuKey: string;
   let planKey: string;
   let planRun: Awaited<ReturnType<typeof seedPlanSite>>;
+  let dpuRun: Awaited<ReturnType<typeof seedDpuSite>>;
+  let crossingNo = 0;
 
   beforeAll(async () => {
     await buildWall();
-    stack = await startTestStack({ hosts: 1, partitions: 2 });
-    await seedDpuSite(stack, DPU_SITE, { walkers: 300, minutes: 50, seed: 3 });
+    stack = await startTestStack({ hosts: 1, partitions: 2, overrides: { liveHeartbeatMs: HEARTBEAT_MS } });
+    dpuRun = await seedDpuSite(stack, DPU_SITE, { walkers: 300, minutes: 50, seed: 3 });
     planRun = await seedPlanSite(stack, PLAN_SITE, { walkers: 60, minutes: 4, seed: 5, fps: 3 });
     await settledCount(stack, `/api/v1/sites/${DPU_SITE}/count`);
     await settledCount(stack, `/api/v1/sites/${PLAN_SITE}/count`);
@@ -62,6 +82,24 @@ describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API
 
   const textOf = (p: TestPage, selector: string) => p.page.locator(selector).first().textContent();
   const toNumber = (s: string | null) => Number((s ?? "").replace(/,/g, ""));
+  const countSel = (space: string) => `[data-testid="tiles"] [data-space="${space}"] [data-role="count"]`;
+  const liveState = (p: TestPage) => p.page.getAttribute('[data-testid="live-state"]', "data-state");
+  /** Waits until the element's text, commas removed, is `n`. */
+  const shows = (p: TestPage, selector: string, n: number, timeout = 30_000) =>
+    p.page.waitForFunction(([sel, want]) => (document.querySelector(sel)?.textContent ?? "").replace(/,/g, "") === want, [selector, String(n)] as const, { timeout });
+
+  /** The DPU site's entrance from outside: a crossing there changes its space and the site total. */
+  const entrance = () => {
+    const d = dpuRun.plan.doorways.find((x) => x.exiting_to === "outside")!;
+    const dpu = dpuRun.plan.dpus.find((x) => x.doorway === d.id)!;
+    return { doorway: d.id, space: d.entering_to, dpu: dpu.id, secret: dpuRun.secrets[dpu.id]! };
+  };
+  /** One crossing published by Debian's mosquitto_pub with the DPU's own credentials. */
+  async function publishCrossing(delta: 1 | -1): Promise<void> {
+    const e = entrance();
+    const payload = JSON.stringify({ id: `wall-live-${++crossingNo}`, ts: Date.now(), doorway: e.doorway, delta });
+    await mosquittoPub(stack.cfg.mqttPort, e.dpu, e.secret, deviceTopic(DPU_SITE, "dpu", e.dpu, "crossing"), payload, ["-i", e.dpu]);
+  }
 
   it("trades the key in the address for an HttpOnly, SameSite=Strict cookie and redirects (303) so the key leaves the address bar", async () => {
     const r = await fetch(`${stack.apiUrl}/wall/${DPU_SITE}?key=${encodeURIComponent(dpuKey)}`, { redirect: "manual" });
@@ -161,8 +199,8 @@ describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API
       const size = await p.page.evaluate(() => ({ sw: document.documentElement.scrollWidth, sh: document.documentElement.scrollHeight, w: innerWidth, h: innerHeight }));
       expect(size.sw).toBeLessThanOrEqual(size.w);
       expect(size.sh).toBeLessThanOrEqual(size.h);
-      // without the live feed the wall reads the API and says so; data is not stale
-      expect(await p.page.getAttribute('[data-testid="live-state"]', "data-state")).toBe("polling");
+      // the live feed is current; data is not stale
+      expect(await liveState(p)).toBe("live");
       expect(await p.page.isVisible('[data-testid="stale-banner"]')).toBe(false);
       await p.page.waitForTimeout(1500);
       await p.screenshot("wall-dpu-site");
@@ -293,23 +331,120 @@ describe("the wall (real Chromium, nats-server, influxd, broker, actor host, API
     }
   });
 
-  it('shows "stale since hh:mm:ss" when no data comes any more, and clears it when data is back', async () => {
+  it("a crossing published with mosquitto_pub (a DPU's credentials) changes the count on the wall", async () => {
     const p = await openWall(DPU_SITE, dpuKey);
     try {
-      expect(await p.page.isVisible('[data-testid="stale-banner"]')).toBe(false);
+      await p.page.waitForSelector('[data-testid="live-state"][data-state="live"]');
+      const e = entrance();
+      const space = toNumber(await textOf(p, countSel(e.space)));
+      const total = toNumber(await textOf(p, '[data-testid="site-total"]'));
+      await publishCrossing(1);
+      await shows(p, countSel(e.space), space + 1);
+      await shows(p, '[data-testid="site-total"]', total + 1);
+      const api = await apiJson<{ count: number }>(`/api/v1/sites/${DPU_SITE}/spaces/${e.space}/count`);
+      expect(api.count).toBe(space + 1);
+      await publishCrossing(-1);
+      await shows(p, countSel(e.space), space);
+      await shows(p, '[data-testid="site-total"]', total);
+      await p.screenshot("wall-dpu-site-live");
+      expect(p.unexpected()).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("the API restarted: the wall shows stale since hh:mm:ss and reconnecting, then reconnects by itself with the counts changed meanwhile", async () => {
+    const p = await openWall(DPU_SITE, dpuKey);
+    let down = false;
+    try {
+      await p.page.waitForSelector('[data-testid="live-state"][data-state="live"]');
+      const opened = Date.now();
+      const e = entrance();
+      const space = toNumber(await textOf(p, countSel(e.space)));
+      const total = toNumber(await textOf(p, '[data-testid="site-total"]'));
       const before = Date.now();
-      await p.context.setOffline(true);
-      await p.page.waitForSelector('[data-testid="stale-banner"]', { state: "visible", timeout: 60_000 });
+      down = true;
+      await stack.stopApi();
+      await p.page.waitForSelector('[data-testid="stale-banner"]', { state: "visible", timeout: 30_000 });
       const text = (await textOf(p, '[data-testid="stale-banner"]')) ?? "";
       const m = /stale since (\d\d):(\d\d):(\d\d)/.exec(text);
       expect(m, text).not.toBeNull();
-      // the time named is when data last came, before the network went
-      const d = new Date(before);
-      const since = new Date(d.getFullYear(), d.getMonth(), d.getDate(), Number(m![1]), Number(m![2]), Number(m![3])).getTime();
+      // the time named is the last moment the data was known current: after the page opened, before the API went
+      const since = clockToday(before, m!);
       expect(since).toBeLessThanOrEqual(before + 1000);
-      expect(["reconnecting", "connecting"]).toContain(await p.page.getAttribute('[data-testid="live-state"]', "data-state"));
-      await p.context.setOffline(false);
+      expect(since).toBeGreaterThanOrEqual(opened - 1000 - 2 * HEARTBEAT_MS);
+      expect(["reconnecting", "connecting"]).toContain(await liveState(p));
+      // two crossings while the page cannot hear of them
+      await publishCrossing(1);
+      await publishCrossing(1);
+      await stack.startApi();
+      down = false;
+      await p.page.waitForSelector('[data-testid="live-state"][data-state="live"]', { timeout: 90_000 });
+      await shows(p, countSel(e.space), space + 2);
+      await shows(p, '[data-testid="site-total"]', total + 2);
+      expect(await p.page.isVisible('[data-testid="stale-banner"]')).toBe(false);
+      const api = await apiJson<{ count: number }>(`/api/v1/sites/${DPU_SITE}/spaces/${e.space}/count`);
+      expect(api.count).toBe(space + 2);
+      expect(p.unexpected(API_DOWN)).toEqual([]);
+      await publishCrossing(-1);
+      await publishCrossing(-1);
+      await shows(p, countSel(e.space), space);
+    } finally {
+      if (down) await stack.startApi();
+      await p.close();
+    }
+  });
+
+  it('a feed that goes silent without closing (half-open): "stale since hh:mm:ss", the socket replaced, cleared when data is back', async () => {
+    const proxy = await startTcpProxy(Number(new URL(stack.apiUrl).port));
+    const p = await browser.open();
+    try {
+      const res = await p.page.goto(`http://127.0.0.1:${proxy.port}/wall/${DPU_SITE}?key=${encodeURIComponent(dpuKey)}`);
+      expect(res?.status()).toBe(200);
+      await p.page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      await p.page.waitForSelector('[data-testid="live-state"][data-state="live"]');
+      const opened = Date.now();
+      // heartbeats keep a quiet site current
+      await p.page.waitForTimeout(3 * HEARTBEAT_MS + 1000);
+      expect(await liveState(p)).toBe("live");
+      expect(await p.page.isVisible('[data-testid="stale-banner"]')).toBe(false);
+      const before = Date.now();
+      proxy.silence();
+      await p.page.waitForSelector('[data-testid="stale-banner"]', { state: "visible", timeout: 60_000 });
+      const m = /stale since (\d\d):(\d\d):(\d\d)/.exec((await textOf(p, '[data-testid="stale-banner"]')) ?? "");
+      expect(m).not.toBeNull();
+      const since = clockToday(before, m!);
+      expect(since).toBeLessThanOrEqual(before + 1000);
+      expect(since).toBeGreaterThanOrEqual(opened - 1000);
+      // the silent socket was given up (its close never came)
+      expect(["reconnecting", "connecting"]).toContain(await liveState(p));
+      proxy.restore();
       await p.page.waitForSelector('[data-testid="stale-banner"]', { state: "hidden", timeout: 60_000 });
+      await p.page.waitForSelector('[data-testid="live-state"][data-state="live"]', { timeout: 60_000 });
+      expect(p.unexpected([{ why: "connections cut by the test's proxy", matches: (x) => /ERR_|WebSocket connection to .* failed/.test(x.text) }])).toEqual([]);
+    } finally {
+      await p.close();
+      await proxy.close();
+    }
+  });
+
+  it("a viewer key of another site is refused by the page (403) and by the live feed (4403)", async () => {
+    const p = await openWall(DPU_SITE, dpuKey);
+    try {
+      // the page's own socket, with the cookie of a DPU-site key, asking for the plan site
+      const closed = await p.page.evaluate(([path, v, site]) => new Promise<{ code: number; refusal: unknown }>((resolve) => {
+        const ws = new WebSocket(`ws://${location.host}${path}`);
+        let refusal: unknown = null;
+        ws.onopen = () => ws.send(JSON.stringify({ v, op: "subscribe", site }));
+        ws.onmessage = (ev) => { const m = JSON.parse(String(ev.data)) as { t: string }; if (m.t === "refused") refusal = m; };
+        ws.onclose = (ev) => resolve({ code: ev.code, refusal });
+      }), [LIVE_PATH, LIVE_PROTOCOL_VERSION, PLAN_SITE] as const);
+      expect(closed.code).toBe(LiveClose.forbidden);
+      expect(closed.refusal).toMatchObject({ t: "refused", code: LiveClose.forbidden, reason: expect.stringContaining(PLAN_SITE) });
+      // the wall of the other site with the same cookie
+      const other = await p.page.goto(`${stack.apiUrl}/wall/${PLAN_SITE}`);
+      expect(other?.status()).toBe(403);
+      expect(await p.page.textContent("body")).toContain("does not cover site");
     } finally {
       await p.close();
     }

@@ -30,6 +30,9 @@ export interface TestStack {
    * own authorization; a keep-alive connection the server closed meanwhile is retried once
    */
   fetch(pathname: string, init?: RequestInit): Promise<Response>;
+  /** Stops the API (its stop(), as on SIGTERM); startApi() runs it again on the same port with the same config. */
+  stopApi(): Promise<void>;
+  startApi(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -64,8 +67,9 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
   };
   const broker = await runBroker(cfg).catch(abandon);
   started.push(broker);
-  const api = await runApi(cfg).catch(abandon);
-  started.push(api);
+  let api: Awaited<ReturnType<typeof runApi>> | undefined = await runApi(cfg).catch(abandon);
+  const apiPort = api.port;
+  started.push({ stop: async () => { await api?.stop(); } });
 
   const env = (opsPort: number): NodeJS.ProcessEnv => ({
     ...process.env,
@@ -97,7 +101,7 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
   }
   for (let i = 0; i < (opts.hosts ?? 1); i++) await startHost().catch(abandon);
 
-  const apiUrl = `http://127.0.0.1:${api.port}`;
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
   return {
     cfg, services, apiUrl, mqttUrl: `mqtt://127.0.0.1:${cfg.mqttPort}`, hosts, startHost,
     admin: (method, pathname, body) => fetch(`${apiUrl}${pathname}`, {
@@ -111,9 +115,18 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
       const go = () => fetch(`${apiUrl}${pathname}`, { ...init, headers });
       return go().catch(() => go());
     },
+    async stopApi() {
+      const a = api;
+      api = undefined;
+      await a?.stop();
+    },
+    async startApi() {
+      if (api) return;
+      api = await runApi({ ...cfg, httpPort: apiPort });
+    },
     async stop() {
       await Promise.all(hosts.map((h) => h.stop()));
-      await api.stop();
+      await api?.stop();
       await broker.stop();
       await services.stop();
     },

@@ -6,6 +6,10 @@ import { Backoff } from "./backoff.ts";
  * (the browser sends the HttpOnly `ff_key` cookie with the upgrade). Subscribes to the site,
  * remembers the newest seq seen and, after any disconnect, reconnects with backoff and
  * `since` = that seq, so the gateway replays what was missed (or sends a fresh snapshot).
+ *
+ * Liveness: the gateway sends a Heartbeat every `every` ms to a subscribed socket (a page cannot
+ * see websocket pings). A socket that has delivered nothing for SILENT_HEARTBEATS intervals is
+ * taken for dead (a half-open connection, a stuck proxy): it is closed and replaced at once.
  */
 export type LiveState =
   /** first attempt under way */
@@ -27,6 +31,11 @@ export interface LiveStatus {
   /** consecutive failed attempts */
   attempts: number;
 }
+
+/** Heartbeat intervals without any message after which a socket is taken for dead. */
+export const SILENT_HEARTBEATS = 3;
+/** The heartbeat interval assumed until the gateway names its own (the default of FOOTFALL_LIVE_HEARTBEAT_MS). */
+export const DEFAULT_HEARTBEAT_MS = 5000;
 
 export interface LiveOptions {
   site: string;
@@ -56,6 +65,10 @@ export class LiveClient {
   private status: LiveStatus = { state: "connecting", retryAt: null, closeCode: null, reason: null, attempts: 0 };
   /** messages that did not parse (a newer gateway speaking a version this page does not know) */
   invalid = 0;
+  /** when the open socket last delivered a message (epoch ms) */
+  private heardAt = 0;
+  private heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly o: LiveOptions) {
     this.backoff = o.backoff ?? new Backoff();
@@ -69,15 +82,33 @@ export class LiveClient {
     return this.status;
   }
 
+  /** How long the feed may stay silent before its data counts as stale and its socket as dead (ms). */
+  get silenceBoundMs(): number {
+    return SILENT_HEARTBEATS * this.heartbeatMs;
+  }
+
   start(): void {
     this.stopped = false;
     this.connect();
+    this.watchdog ??= setInterval(() => this.checkSilence(), 1000);
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
     this.ws?.close(1000, "page closed");
+  }
+
+  /** A subscribed socket silent past the bound is dropped (its close event may take minutes on a dead connection) and replaced. */
+  private checkSilence(): void {
+    const ws = this.ws;
+    if (!ws || this.stopped || this.status.state !== "live") return;
+    if (Date.now() - this.heardAt <= this.silenceBoundMs) return;
+    this.ws = undefined;
+    try { ws.close(4000, "silent"); } catch { /* already closing */ }
+    this.scheduleRetry(null, `no message for ${Math.round(this.silenceBoundMs / 1000)} s`);
   }
 
   private setStatus(s: Partial<LiveStatus>): void {
@@ -105,7 +136,8 @@ export class LiveClient {
       ws.send(JSON.stringify(sub));
     });
     ws.addEventListener("message", (ev) => {
-      if (typeof ev.data !== "string") return;
+      if (this.ws !== ws || typeof ev.data !== "string") return;
+      this.heardAt = Date.now();
       let raw: unknown;
       try { raw = JSON.parse(ev.data); } catch { this.invalid++; return; }
       const r = ServerMessage.safeParse(raw);
@@ -125,6 +157,9 @@ export class LiveClient {
           // a replay may overlap what was already seen
           if (this.seq !== undefined && msg.seq <= this.seq) return;
           this.seq = msg.seq;
+          break;
+        case "heartbeat":
+          this.heartbeatMs = msg.every;
           break;
         case "refused":
           refusal = msg.reason;

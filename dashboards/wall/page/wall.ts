@@ -7,7 +7,7 @@ import { h, setAttr } from "./dom.ts";
 import { Explorer } from "./explorer.ts";
 import { clock } from "./format.ts";
 import { historyFrame, liveFrame, peopleAt, type Frame, type HistoryCounts } from "./frame.ts";
-import { LiveClient, type LiveStatus } from "./live.ts";
+import { DEFAULT_HEARTBEAT_MS, LiveClient, SILENT_HEARTBEATS, type LiveStatus } from "./live.ts";
 import { SERIES_WINDOW_MS, WallModel } from "./model.ts";
 import { BusiestPanel, ComparePanel, Header, StaleBanner, Ticker, type TickerItem } from "./panels.ts";
 import { PlanView } from "./plan-view.ts";
@@ -354,7 +354,7 @@ export class Wall {
       case "snapshot": this.model.applySnapshot(m, now); break;
       case "update": this.model.applyEvent(m.event, now); break;
       case "device": this.model.applyDevice(m.device); break;
-      case "resumed": case "refused": break;
+      case "resumed": case "refused": case "heartbeat": break;
     }
     this.liveFreshAt = now;
     this.loop.request();
@@ -366,7 +366,7 @@ export class Wall {
     const now = Date.now();
     if (s.state === "live") { this.liveFreshAt = now; this.liveLostAt = null; }
     else if (was === "live") {
-      this.liveFreshAt = now;
+      // liveFreshAt stays the last message: a socket dropped for silence was not current after it
       this.liveLostAt = now;
       // the feed dropped: see at once whether the API still answers
       void this.refreshCounts();
@@ -378,10 +378,14 @@ export class Wall {
   private status(now: number): void {
     const s = this.liveStatus;
     const live = s.state === "live";
-    if (live) this.liveFreshAt = now;
     const restFresh = this.restOkAt !== null && !this.restFailing && now - this.restOkAt < COUNTS_POLL_MS + 10_000;
     const lostFor = now - (this.liveLostAt ?? this.bootAt);
-    const stale = !live && !restFresh && lostFor > STALE_GRACE_MS;
+    // current while heartbeats, updates or REST answers arrive; stale when none came within the
+    // feed's silence bound, or at once (after a short grace) when the feed is down and REST fails
+    const deliveredAt = Math.max(this.liveFreshAt ?? 0, this.restOkAt ?? 0) || null;
+    const bound = this.live ? this.live.silenceBoundMs : SILENT_HEARTBEATS * DEFAULT_HEARTBEAT_MS;
+    const silent = now - (deliveredAt ?? this.bootAt) > bound;
+    const stale = !restFresh && (silent || (!live && lostFor > STALE_GRACE_MS));
     const retry = s.retryAt !== null ? Math.max(0, Math.ceil((s.retryAt - now) / 1000)) : null;
     let state: "live" | "polling" | "connecting" | "reconnecting" | "refused" | "history";
     let text: string;
@@ -396,7 +400,7 @@ export class Wall {
     body.liveState = s.state;
     body.stale = String(stale);
     if (stale) {
-      const since = Math.max(this.liveFreshAt ?? 0, this.restOkAt ?? 0) || null;
+      const since = deliveredAt;
       const detail = s.state === "refused" ? `live feed refused the key${s.reason ? `: ${s.reason}` : ""}`
         : retry !== null ? `reconnecting in ${retry} s` : "reconnecting";
       this.banner.show(since, detail);
