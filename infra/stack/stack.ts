@@ -54,7 +54,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     videoDemo = await startVideoDemo(cfg, { apiUrl, dataDir: demoDir, log, viewerKey: keys[PLAZA_SITE]!.key });
     const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
     const web = `http://${host}:${cfg.httpPort}`;
-    Object.entries(keys).forEach(([site, k], i) => readers.push(`${i === 0 ? "  Walls:     " : "            "} ${web}/wall/${site}?key=${k.key}`));
+    Object.entries(keys).forEach(([site, k], i) => readers.push(`${i === 0 ? "  Walls:     " : "             "} ${web}/wall/${site}?key=${k.key}`));
     const mall = keys[DEMO_SITE]!;
     readers.push(`  MQTT out:   mosquitto_sub -h ${host} -p ${cfg.mqttPort} -u ${mall.id} -P '${mall.key}' -t 'footfall/v1/${DEMO_SITE}/out/#' -v`);
   }
