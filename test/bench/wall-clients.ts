@@ -13,7 +13,8 @@ import WebSocket from "ws";
 import { LIVE_PATH, LIVE_PROTOCOL_VERSION, type Subscribe } from "../../contracts/live-protocol.ts";
 
 export type ToClients =
-  | { op: "start"; port: number; key: string; site: string; clients: number; stalled: number }
+  /** `timed`: that many healthy clients also note when each occupancy.changed arrived */
+  | { op: "start"; port: number; key: string; site: string; clients: number; stalled: number; timed: number }
   /** report once every healthy client received the update with seq `untilSeq` (or after `maxWaitMs`) */
   | { op: "report"; untilSeq: number; maxWaitMs: number }
   /** resume the stalled clients' sockets, wait `waitMs` for what they then read, report them */
@@ -32,7 +33,9 @@ export interface ClientCounts {
 
 export type FromClients =
   | { op: "ready"; subscribed: number; failed: number; ms: number; errors: string[] }
-  | { op: "report"; healthy: ClientCounts; stalled: ClientCounts; resumesRefused: number; waitedMs: number }
+  | { op: "report"; healthy: ClientCounts; stalled: ClientCounts; resumesRefused: number; waitedMs: number;
+      /** per timed client: [space, event time `at`, received (epoch ms)] of each occupancy.changed */
+      arrivals: Array<Array<[string, number, number]>> }
   | { op: "unstalled"; stalled: ClientCounts };
 
 interface Client {
@@ -44,6 +47,8 @@ interface Client {
   lastSeq: number;
   bytes: number;
   closed: number | undefined;
+  /** set on timed clients */
+  arrivals: Array<[string, number, number]> | undefined;
 }
 
 const send = (m: FromClients) => process.send!(m);
@@ -59,6 +64,10 @@ function onMessage(c: Client, data: WebSocket.RawData): void {
   if (text.startsWith(UPDATE_PREFIX)) {
     c.updates++;
     c.lastSeq = Number.parseInt(text.slice(UPDATE_PREFIX.length, UPDATE_PREFIX.length + 20), 10);
+    if (c.arrivals) {
+      const e = (JSON.parse(text) as { event: { type: string; space?: string; at?: number } }).event;
+      if (e.type === "occupancy.changed") c.arrivals.push([e.space!, e.at!, Date.now()]);
+    }
     return;
   }
   const m = JSON.parse(text) as { t: string; seq?: number };
@@ -84,9 +93,12 @@ function unstall(socket: net.Socket): void {
   socket.resume();
 }
 
-function connectOne(o: Extract<ToClients, { op: "start" }>, stalled: boolean): Promise<Client> {
+function connectOne(o: Extract<ToClients, { op: "start" }>, stalled: boolean, timed: boolean): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const c: Client = { ws: undefined as unknown as WebSocket, socket: undefined, stalled, snapshot: false, updates: 0, lastSeq: 0, bytes: 0, closed: undefined };
+    const c: Client = {
+      ws: undefined as unknown as WebSocket, socket: undefined, stalled, snapshot: false, updates: 0, lastSeq: 0, bytes: 0, closed: undefined,
+      arrivals: timed ? [] : undefined,
+    };
     c.ws = new WebSocket(`ws://127.0.0.1:${o.port}${LIVE_PATH}`, {
       headers: { authorization: `Bearer ${o.key}` },
       perMessageDeflate: false,
@@ -128,7 +140,11 @@ process.on("message", (m: ToClients) => {
       // a few at a time: the gateway answers each subscribe with a snapshot
       const AT_ONCE = 25;
       for (let i = 0; i < m.clients; i += AT_ONCE) {
-        const batch = await Promise.allSettled(Array.from({ length: Math.min(AT_ONCE, m.clients - i) }, (_, j) => connectOne(m, i + j < m.stalled)));
+        const batch = await Promise.allSettled(Array.from({ length: Math.min(AT_ONCE, m.clients - i) }, (_, j) => {
+          const k = i + j;
+          // the first `stalled` clients stall, the next `timed` ones note arrival times
+          return connectOne(m, k < m.stalled, k >= m.stalled && k < m.stalled + m.timed);
+        }));
         for (const r of batch) {
           if (r.status === "fulfilled") clients.push(r.value);
           else { failed++; if (errors.length < 5) errors.push(String(r.reason)); }
@@ -139,7 +155,8 @@ process.on("message", (m: ToClients) => {
       const healthy = clients.filter((c) => !c.stalled);
       const t0 = Date.now();
       while (Date.now() - t0 < m.maxWaitMs && healthy.some((c) => c.closed === undefined && c.lastSeq < m.untilSeq)) await new Promise((r) => setTimeout(r, 200));
-      send({ op: "report", healthy: counts(healthy), stalled: counts(clients.filter((c) => c.stalled)), resumesRefused, waitedMs: Date.now() - t0 });
+      send({ op: "report", healthy: counts(healthy), stalled: counts(clients.filter((c) => c.stalled)), resumesRefused, waitedMs: Date.now() - t0,
+        arrivals: healthy.flatMap((c) => (c.arrivals ? [c.arrivals] : [])) });
     } else if (m.op === "unstall") {
       const stalled = clients.filter((c) => c.stalled);
       for (const c of stalled) if (c.socket) unstall(c.socket);

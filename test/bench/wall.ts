@@ -9,7 +9,7 @@
  *            ratio with/without, the stalled clients cut off, the updates each healthy client
  *            received, the gateway's RSS over the run and its event lag histogram.
  *
- *   npx tsx test/bench/wall.ts [--only clients] [--clients 500] [--stalled 50] [--rate 2000] [--seconds 20] [--runs 3]
+ *   npx tsx test/bench/wall.ts [--only clients] [--clients 500] [--stalled 50] [--rate 1000] [--seconds 20] [--runs 3]
  *
  * Human-readable lines first; the last line is one JSON object with every figure
  * ({"clients": {...}}; test/bench/repeat.ts reads it).
@@ -19,6 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import hdr from "hdr-histogram-js";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
@@ -28,6 +29,8 @@ import { runIngest, type IngestFigures, type IngestOptions } from "./ingest-run.
 import type { ClientCounts, FromClients, ToClients } from "./wall-clients.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** healthy clients that note when each occupancy.changed arrived (for the fan-out delay) */
+const TIMED_CLIENTS = 10;
 
 const SECTIONS = ["clients"] as const;
 type Section = (typeof SECTIONS)[number];
@@ -36,7 +39,7 @@ const opts = new Command()
   .option("--only <section>", `run one section: ${SECTIONS.join(" | ")} (default: all)`)
   .option("--clients <n>", "live-feed websockets (clients section)", "500")
   .option("--stalled <n>", "of which stop reading after their snapshot", "50")
-  .option("--rate <n>", "crossings per second offered (all DPUs together)", "2000")
+  .option("--rate <n>", "crossings per second offered (all DPUs together)", "1000")
   .option("--seconds <n>", "how long each run publishes", "20")
   .option("--runs <n>", "runs per condition (alternating without / with clients)", "3")
   .option("--dpus <n>", "simulated DPUs (each its own space)", "50")
@@ -116,6 +119,9 @@ function exited(c: ChildProcess): Promise<void> {
 /** Cumulative counts per bucket upper bound (seconds; "+Inf" last); p50/p99 as the bound of the bucket they fall in. */
 interface LagHistogram { count: number; p50_le_s: number; p99_le_s: number; buckets: Array<{ le: string; n: number }> }
 
+/** The gateway's largest finite lag bucket (dashboards/gateway/gateway-metrics.ts). */
+const LAG_LAST_BOUND_S = 60;
+
 /** The upper bound of the bucket the q-quantile falls in (Infinity: past the last finite bound). */
 function quantileBound(buckets: LagHistogram["buckets"], count: number, q: number): number {
   const b = buckets.find((x) => x.n >= q * count);
@@ -146,7 +152,6 @@ interface WithClientsRun {
     heartbeat: number;
     /** seconds from the start of publishing until the gateway had cut off every stalled client (-1: not within the wait) */
     all_cut_off_s: number;
-    cut_off_while_delivering: number;
     /** close codes the stalled clients read once they resumed reading */
     closes_seen: Record<string, number>;
     /** updates the stalled clients read (they stop after their snapshot) */
@@ -157,8 +162,21 @@ interface WithClientsRun {
   disconnects: Record<string, number>;
   messages: { sent: number; coalesced: number; dropped: number };
   gateway_rss_mib: { idle: number; first: number; max: number; last: number; samples: number[] };
+  /** the gateway's V8 heap in use (its /metrics), every 2 s */
+  gateway_heap_used_mib: { first: number; max: number; last: number; samples: number[] };
+  /**
+   * occupancy.changed published to FF_EVENTS (seen by a NATS subscriber in the bench process) →
+   * received by a healthy client, over TIMED_CLIENTS clients: what the gateway adds to the lag
+   */
+  fanout_ms: { samples: number; unmatched: number; p50: number; p99: number; max: number };
   /** CPU used from the start of publishing until every crossing was delivered, in cores (CPU seconds / wall seconds) */
   cpu_cores: { gateway: number; clients: number };
+  /** the longest the gateway took to answer GET /metrics (asked every second from the start of publishing) */
+  metrics_answer_max_s: number;
+  /** the gateway's CPU use over each 2 s from the start of publishing, in cores */
+  gateway_cpu_cores_samples: number[];
+  /** the gateway's CPU time from the start of publishing to the end, per message it wrote meanwhile */
+  gateway_cpu_us_per_message: number;
   event_lag: Record<string, LagHistogram>;
 }
 
@@ -181,6 +199,12 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
   let clients: ChildProcess | undefined;
   let metricsUrl = "";
   const rss: number[] = [];
+  const heap: number[] = [];
+  let answerMaxS = 0;
+  /** the gateway's CPU use over each 2 s, in cores */
+  const cpuCores: number[] = [];
+  let lastCpu = { s: 0, at: 0 };
+  const published = new Map<string, number>();
   let idleRss = 0;
   let sampler: NodeJS.Timeout | undefined;
   let nc: NatsConnection | undefined;
@@ -189,17 +213,27 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
   const secondsSinceStart = () => (Date.now() - start.at) / 1000;
   let deliveredS = 0;
   let allCutS = -1;
-  let cutWhileDelivering = 0;
   let run: Omit<WithClientsRun, "ingest"> | undefined;
   let ready: Extract<FromClients, { op: "ready" }> | undefined;
   let eventsAtReady = 0;
+  let sentAtStart = 0;
   const fromClients: Array<(m: FromClients) => void> = [];
 
   const ask = <T extends FromClients["op"]>(m: ToClients, answer: T) => new Promise<Extract<FromClients, { op: T }>>((resolve) => {
     fromClients.push((r) => { if (r.op === answer) resolve(r as Extract<FromClients, { op: T }>); });
     clients!.send(m);
   });
-  const scrape = async () => parseMetrics(await (await fetch(metricsUrl)).text());
+  /** The gateway's metrics (retried: a keep-alive socket the server just closed answers ECONNRESET). */
+  const scrape = async (): Promise<Sample[]> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return parseMetrics(await (await fetch(metricsUrl)).text());
+      } catch (err) {
+        if (attempt >= 5 || gateway?.exitCode !== null) throw err;
+        await sleep(200);
+      }
+    }
+  };
   const cutOff = (s: Sample[]) => sum(s, "footfall_live_disconnects_total", { reason: "too_slow" }) + sum(s, "footfall_live_disconnects_total", { reason: "heartbeat" });
 
   /** The clients, then the gateway (before the stack they read from stops). */
@@ -231,20 +265,43 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
 
         clients = fork(path.join(HERE, "wall-clients.ts"), [], { stdio: "inherit" });
         clients.on("message", (m: FromClients) => { for (const f of fromClients.splice(0)) f(m); });
-        ready = await ask({ op: "start", port, key, site, clients: o.clients, stalled: o.stalled }, "ready");
+        // when each occupancy.changed was published to FF_EVENTS (as a NATS subscriber sees it), for the fan-out delay
+        const events = nc.subscribe(`evt.occupancy.${site}.>`);
+        void (async () => {
+          for await (const m of events) {
+            const e = m.json<{ space: string; at: number }>();
+            const k = `${e.space}|${e.at}`;
+            if (!published.has(k)) published.set(k, Date.now());
+          }
+        })().catch(() => {});
+
+        ready = await ask({ op: "start", port, key, site, clients: o.clients, stalled: o.stalled, timed: TIMED_CLIENTS }, "ready");
         console.error(`${ready.subscribed} clients subscribed in ${ready.ms} ms${ready.failed ? `, ${ready.failed} failed: ${ready.errors.join("; ")}` : ""}`);
-        eventsAtReady = sum(await scrape(), "footfall_live_feed_events_total");
+        const atReady = await scrape();
+        eventsAtReady = sum(atReady, "footfall_live_feed_events_total");
+        sentAtStart = sum(atReady, "footfall_live_messages_sent_total");
         const pid = gateway.pid!;
         rss.push(rssMiB(pid) ?? 0);
         start = { gateway: cpuSeconds(pid), clients: cpuSeconds(clients.pid!), at: Date.now() };
+        lastCpu = { s: start.gateway, at: start.at };
         let tick = 0;
         sampler = setInterval(() => {
-          if (++tick % 2 === 0) {
+          const sample = ++tick % 2 === 0;
+          if (sample) {
             const r = rssMiB(pid);
             if (r !== undefined) rss.push(r);
+            const cpu = cpuSeconds(pid), now = Date.now();
+            cpuCores.push((cpu - lastCpu.s) / ((now - lastCpu.at) / 1000));
+            lastCpu = { s: cpu, at: now };
           }
-          // when the stalled clients were cut off
-          if (allCutS < 0) void scrape().then((m) => { if (allCutS < 0 && cutOff(m) >= o.stalled) allCutS = secondsSinceStart(); }, () => {});
+          const asked = Date.now();
+          void scrape().then((m) => {
+            // how long the gateway took to answer (its event loop busy elsewhere)
+            answerMaxS = Math.max(answerMaxS, (Date.now() - asked) / 1000);
+            if (sample) heap.push(sum(m, "nodejs_heap_size_used_bytes") / 2 ** 20);
+            // when the stalled clients were cut off
+            if (allCutS < 0 && cutOff(m) >= o.stalled) allCutS = secondsSinceStart();
+          }, () => {});
         }, 1000);
       },
 
@@ -254,11 +311,19 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
           gateway: (cpuSeconds(gateway!.pid!) - start.gateway) / deliveredS,
           clients: (cpuSeconds(clients!.pid!) - start.clients) / deliveredS,
         };
-        cutWhileDelivering = cutOff(await scrape());
         // every event in the stream by now must reach every healthy client
         const untilSeq = (await (await jetstreamManager(nc!)).streams.info(STREAM_EVENTS)).state.last_seq;
         const report = await ask({ op: "report", untilSeq, maxWaitMs: 180_000 }, "report");
         const healthy: ClientCounts = report.healthy;
+        const fanout = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
+        let unmatched = 0;
+        for (const arrivals of report.arrivals) {
+          for (const [space, at, received] of arrivals) {
+            const t = published.get(`${space}|${at}`);
+            if (t === undefined) unmatched++;
+            else fanout.recordValue(Math.max(1, received - t));
+          }
+        }
         const eventsAtReport = sum(await scrape(), "footfall_live_feed_events_total");
         const healthyDone = healthy.lastSeq.filter((q) => q >= untilSeq).length;
         const caughtUpS = healthyDone === healthy.lastSeq.length ? secondsSinceStart() : -1;
@@ -287,7 +352,6 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
             too_slow_4408: disconnects.too_slow ?? 0,
             heartbeat: disconnects.heartbeat ?? 0,
             all_cut_off_s: allCutS,
-            cut_off_while_delivering: cutWhileDelivering,
             closes_seen: unstalled.stalled.closes,
             updates_max: Math.max(0, ...report.stalled.updates),
             resumes_refused: report.resumesRefused,
@@ -298,8 +362,13 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
             coalesced: sum(s, "footfall_live_messages_coalesced_total"),
             dropped: sum(s, "footfall_live_messages_dropped_total"),
           },
-          gateway_rss_mib: { idle: idleRss, first: rss[0]!, max: Math.max(...rss), last: rss[rss.length - 1]!, samples: rss },
+          gateway_rss_mib: { idle: idleRss, first: rss[0]!, max: Math.max(...rss), last: rss[rss.length - 1]!, samples: [...rss] },
+          gateway_heap_used_mib: { first: heap[0] ?? NaN, max: Math.max(...heap), last: heap[heap.length - 1] ?? NaN, samples: [...heap] },
+          fanout_ms: { samples: fanout.totalCount, unmatched, p50: fanout.getValueAtPercentile(50), p99: fanout.getValueAtPercentile(99), max: fanout.maxValue },
           cpu_cores,
+          metrics_answer_max_s: answerMaxS,
+          gateway_cpu_cores_samples: [...cpuCores],
+          gateway_cpu_us_per_message: (cpuSeconds(gateway!.pid!) - start.gateway) * 1e6 / (sum(s, "footfall_live_messages_sent_total") - sentAtStart),
           event_lag: lagHistograms(s),
         };
         await stopChildren();
@@ -368,7 +437,6 @@ async function clientsSection() {
       cut_off_by_gateway: spread(each((r) => r.stalled.cut_off_by_gateway)),
       too_slow_4408: spread(each((r) => r.stalled.too_slow_4408)),
       heartbeat: spread(each((r) => r.stalled.heartbeat)),
-      cut_off_while_delivering: spread(each((r) => r.stalled.cut_off_while_delivering)),
       all_cut_off_s: each((r) => r.stalled.all_cut_off_s),
       closes_seen: each((r) => r.stalled.closes_seen),
       updates_read_max: spread(each((r) => r.stalled.updates_max)),
@@ -389,6 +457,20 @@ async function clientsSection() {
       max: spread(each((r) => r.gateway_rss_mib.max)),
       last: spread(each((r) => r.gateway_rss_mib.last)),
     },
+    gateway_heap_used_mib: {
+      first: spread(each((r) => r.gateway_heap_used_mib.first)),
+      max: spread(each((r) => r.gateway_heap_used_mib.max)),
+      last: spread(each((r) => r.gateway_heap_used_mib.last)),
+    },
+    fanout_ms: {
+      p50: spread(each((r) => r.fanout_ms.p50)),
+      p99: spread(each((r) => r.fanout_ms.p99)),
+      max: spread(each((r) => r.fanout_ms.max)),
+      samples: spread(each((r) => r.fanout_ms.samples)),
+      unmatched: spread(each((r) => r.fanout_ms.unmatched)),
+    },
+    gateway_metrics_answer_max_s: spread(each((r) => r.metrics_answer_max_s)),
+    gateway_cpu_us_per_message: spread(each((r) => r.gateway_cpu_us_per_message)),
     cpu_cores_until_delivered: {
       gateway: spread(each((r) => r.cpu_cores.gateway)),
       clients: spread(each((r) => r.cpu_cores.clients)),
@@ -402,6 +484,7 @@ async function clientsSection() {
     runs: { without_clients: without, with_clients: withClients },
   };
 
+  const bound = (le: number) => (Number.isFinite(le) ? `≤ ${le} s` : `> ${LAG_LAST_BOUND_S} s`);
   const seconds = (xs: number[], none: string) => xs.map((x) => (x < 0 ? none : `${fmt(x, 1)} s`)).join(", ");
   const lines = [
     `clients: ${fig.machine}; ${fmt(ingest.rate)} crossings/s offered for ${ingest.seconds} s by ${ingest.dpus} DPUs; ${runs} runs per condition, alternating; medians (ranges)`,
@@ -409,15 +492,20 @@ async function clientsSection() {
     `  with ${o.clients} clients (${o.stalled} stalled): sustained ${fmtSpread(fig.with_clients.sustained_crossings_per_s)} crossings/s, end to end p50 ${fmtSpread(fig.with_clients.end_to_end_p50_ms)} ms, p99 ${fmtSpread(fig.with_clients.end_to_end_p99_ms)} ms; lost ${fig.with_clients.lost}, doubled ${fig.with_clients.doubled}`,
     `  ratio with / without (of the medians): sustained ${fmt(fig.ratio_with_to_without.sustained_crossings_per_s, 3)}, end to end p99 ${fmt(fig.ratio_with_to_without.end_to_end_p99_ms, 2)}; per pair: sustained ${fig.ratio_with_to_without.sustained_per_pair.map((r) => fmt(r, 3)).join(", ")}, p99 ${fig.ratio_with_to_without.end_to_end_p99_per_pair.map((r) => fmt(r, 2)).join(", ")}`,
     `  every crossing delivered at ${fmtSpread(fig.delivered_s, 1)} s after publishing started`,
-    `  stalled clients cut off by the gateway: ${fmtSpread(fig.stalled.cut_off_by_gateway)} of ${o.stalled} (4408 too slow ${fmtSpread(fig.stalled.too_slow_4408)}, heartbeat ${fmtSpread(fig.stalled.heartbeat)}); by the time every crossing was delivered ${fmtSpread(fig.stalled.cut_off_while_delivering)}; all of them by ${seconds(fig.stalled.all_cut_off_s, "not within the wait")} after publishing started`,
+    `  stalled clients cut off by the gateway: ${fmtSpread(fig.stalled.cut_off_by_gateway)} of ${o.stalled} (4408 too slow ${fmtSpread(fig.stalled.too_slow_4408)}, heartbeat ${fmtSpread(fig.stalled.heartbeat)}); all of them by ${seconds(fig.stalled.all_cut_off_s, "not within the wait")} after publishing started`,
     `  stalled clients: updates read at most ${fmtSpread(fig.stalled.updates_read_max)}, resumes by ws refused ${fmtSpread(fig.stalled.resumes_refused)}; close codes they read once resumed: ${fig.stalled.closes_seen.map((c) => JSON.stringify(c)).join(", ")}`,
     `  healthy clients (${fig.healthy.clients}): updates per client min ${fmtSpread(fig.healthy.updates_per_client_min)}, median ${fmtSpread(fig.healthy.updates_per_client_median)} (${fmtSpread(fig.healthy.kib_per_client_median)} KiB), of ${fmtSpread(fig.healthy.events_fanned_out)} events the gateway read; had the stream's newest event ${fmtSpread(fig.healthy.at_newest_event)}, all of them by ${seconds(fig.healthy.caught_up_s, "not within 180 s")} after publishing started; closed ${fmtSpread(fig.healthy.closed)}`,
     `  gateway RSS MiB: idle ${fmtSpread(fig.gateway_rss_mib.idle)}, after the subscribes ${fmtSpread(fig.gateway_rss_mib.first)}, max ${fmtSpread(fig.gateway_rss_mib.max)}, last ${fmtSpread(fig.gateway_rss_mib.last)}`,
     ...withClients.map((r, i) => `    run ${i + 1}, every 2 s: ${r.gateway_rss_mib.samples.map((x) => fmt(x)).join(" ")}`),
+    `  gateway V8 heap used MiB: after the subscribes ${fmtSpread(fig.gateway_heap_used_mib.first)}, max ${fmtSpread(fig.gateway_heap_used_mib.max)}, last ${fmtSpread(fig.gateway_heap_used_mib.last)}`,
+    ...withClients.map((r, i) => `    run ${i + 1}, every 2 s: ${r.gateway_heap_used_mib.samples.map((x) => fmt(x)).join(" ")}`),
+    `  fan-out delay (occupancy.changed in FF_EVENTS → received by a client; ${TIMED_CLIENTS} healthy clients): p50 ${fmtSpread(fig.fanout_ms.p50)} ms, p99 ${fmtSpread(fig.fanout_ms.p99)} ms, max ${fmtSpread(fig.fanout_ms.max)} ms over ${fmtSpread(fig.fanout_ms.samples)} arrivals (${fmtSpread(fig.fanout_ms.unmatched)} not matched)`,
     `  CPU until every crossing was delivered, in cores: gateway ${fmtSpread(fig.cpu_cores_until_delivered.gateway, 2)}, the clients' process ${fmtSpread(fig.cpu_cores_until_delivered.clients, 2)}`,
+    `  gateway: GET /metrics (asked every second) answered after at most ${fmtSpread(fig.gateway_metrics_answer_max_s, 1)} s; CPU per message written ${fmtSpread(fig.gateway_cpu_us_per_message, 1)} µs`,
+    ...withClients.map((r, i) => `    run ${i + 1}, gateway CPU in cores every 2 s: ${r.gateway_cpu_cores_samples.map((x) => fmt(x, 2)).join(" ")}`),
     `  gateway messages: sent ${fmtSpread(fig.gateway_messages.sent)}, coalesced ${fmtSpread(fig.gateway_messages.coalesced)}, dropped ${fmtSpread(fig.gateway_messages.dropped)}`,
     `  event lag (event time → written to a socket), all runs with clients, share at or below each bound:`,
-    ...Object.entries(lag).map(([type, h]) => `    ${type}: ${fmt(h.count)} writes, p50 ≤ ${h.p50_le_s} s, p99 ≤ ${h.p99_le_s} s; ${h.buckets.map((b) => `≤${b.le}: ${(100 * b.n / h.count).toFixed(1)}%`).join(" ")}`),
+    ...Object.entries(lag).map(([type, h]) => `    ${type}: ${fmt(h.count)} writes, p50 ${bound(h.p50_le_s)}, p99 ${bound(h.p99_le_s)}; ${h.buckets.map((b) => `≤${b.le}: ${(100 * b.n / h.count).toFixed(1)}%`).join(" ")}`),
   ];
   return { fig, lines };
 }
