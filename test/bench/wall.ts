@@ -9,7 +9,10 @@
  *            ratio with/without, the stalled clients cut off, the updates each healthy client
  *            received, the gateway's RSS over the run and its event lag histogram.
  *
- *   npx tsx test/bench/wall.ts [--only clients] [--clients 500] [--stalled 50] [--rate 1000] [--seconds 20] [--runs 3]
+ *   latency  Publish → pixel: crossings published one at a time over MQTT, each timed until the wall
+ *            in Chromium has painted the new count (./wall-latency.ts).
+ *
+ *   npx tsx test/bench/wall.ts [--only clients|latency] [--crossings 100] [--clients 500] [--stalled 50] [--rate 1000] [--seconds 20] [--runs 3]
  *
  * Human-readable lines first; the last line is one JSON object with every figure
  * ({"clients": {...}}; test/bench/repeat.ts reads it).
@@ -26,13 +29,14 @@ import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
 import { KeyStore } from "../../access/key-store.ts";
 import { freePort } from "../support/ports.ts";
 import { runIngest, type IngestFigures, type IngestOptions } from "./ingest-run.ts";
+import { measureWallLatency } from "./wall-latency.ts";
 import type { ClientCounts, FromClients, ToClients } from "./wall-clients.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** healthy clients that note when each occupancy.changed arrived (for the fan-out delay) */
 const TIMED_CLIENTS = 10;
 
-const SECTIONS = ["clients"] as const;
+const SECTIONS = ["clients", "latency"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const opts = new Command()
@@ -43,9 +47,10 @@ const opts = new Command()
   .option("--seconds <n>", "how long each run publishes", "20")
   .option("--runs <n>", "runs per condition (alternating without / with clients)", "3")
   .option("--dpus <n>", "simulated DPUs (each its own space)", "50")
+  .option("--crossings <n>", "crossings timed one at a time (latency section)", "100")
   .option("--cutoff-wait <s>", "after publishing, wait at most this long for the stalled clients to be cut off", "60")
   .parse()
-  .opts<{ only?: string; clients: string; stalled: string; rate: string; seconds: string; runs: string; dpus: string; cutoffWait: string }>();
+  .opts<{ only?: string; crossings: string; clients: string; stalled: string; rate: string; seconds: string; runs: string; dpus: string; cutoffWait: string }>();
 
 if (opts.only !== undefined && !(SECTIONS as readonly string[]).includes(opts.only)) {
   console.error(`--only: one of ${SECTIONS.join(", ")}`);
@@ -510,13 +515,25 @@ async function clientsSection() {
   return { fig, lines };
 }
 
-// (the browser publish → pixel latency section goes here as `latencySection`, with "latency" in SECTIONS)
+async function latencySection() {
+  const { machine: _machine, ...fig } = await measureWallLatency({ crossings: Number(opts.crossings), log: (l) => console.error(l) });
+  const lines = [
+    `wall publish → pixel over ${fig.crossings} crossings (MQTT QoS 1 → broker → JetStream → actors → FF_EVENTS → live feed → Chromium paint)`,
+    `  p50 ${fig.p50Ms} ms   p99 ${fig.p99Ms} ms   max ${fig.maxMs} ms   mean ${fig.meanMs} ms   (DOM change alone: p50 ${fig.domP50Ms} ms, p99 ${fig.domP99Ms} ms)`,
+  ];
+  return { fig, lines };
+}
 
 const all: Record<string, unknown> = {};
 const summary: string[] = [];
 if (wanted("clients")) {
   const { fig, lines } = await clientsSection();
   all.clients = fig;
+  summary.push(...lines);
+}
+if (wanted("latency")) {
+  const { fig, lines } = await latencySection();
+  all.latency = fig;
   summary.push(...lines);
 }
 console.log(summary.join("\n"));
