@@ -111,7 +111,8 @@ describe("footfall agent detect /healthz", () => {
     const broker = await startChunkBroker({ [CAM]: SECRET }, () => undefined, mqttPort);
     const release = broker.holdFrames();
     // 1 s at 5 fps: 5 frames, fewer than --max-in-flight, so the loop ends with all of them unacknowledged
-    const p = startAgentProcess(detectArgs(mqttPort, "--duration", "1", "--fps", "5"), ENV);
+    // no stills: this broker fixture takes frames only
+    const p = startAgentProcess(detectArgs(mqttPort, "--duration", "1", "--fps", "5", "--still-every", "0"), ENV);
     try {
       const stopped = await p.healthWhen("the loop stopped", (h) => h.body.running === false);
       expect(stopped.status, p.output()).toBe(503);
