@@ -5,6 +5,7 @@
  * control and bidi characters, markup, unknown fields, broken JSON); for every path, methods it
  * does not answer. Deterministic for a seed.
  */
+import { mulberry32 } from "../../firmware-sim/random.ts";
 
 export type JsonSchema = Record<string, any>;
 
@@ -20,17 +21,8 @@ export interface Spec { paths: Record<string, Record<string, any>> }
 
 export const HTTP_METHODS = ["get", "put", "post", "delete", "patch"] as const;
 
-/** mulberry32: a small seeded PRNG, so a failing run is repeated by its seed */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** a small seeded PRNG (the simulator's mulberry32), so a failing run is repeated by its seed */
+export const prng = mulberry32;
 
 export class Rng {
   constructor(readonly next: () => number) {}
