@@ -40,8 +40,8 @@ export const WALL_CSP = [
 ].join("; ");
 
 export interface WallRoutesDeps {
-  /** who holds a key; without it every wall is refused (503) */
-  readers: Readers | undefined;
+  /** who holds which key */
+  readers: Readers;
   topology: TopologyStore;
   /** NATS, for which cameras have a still (KV ff_stills); without it no camera tile */
   nc?: NatsConnection | undefined;
@@ -121,10 +121,9 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
 
   type Access =
     | { ok: true; who: string }
-    | { ok: false; status: 401 | 403 | 503; who?: string };
+    | { ok: false; status: 401 | 403; who?: string };
 
   function access(req: Request, site: string): Access {
-    if (!deps.readers) return { ok: false, status: 503 };
     const p = deps.readers.authenticate(presentedSecret(req.headers));
     if (!p) return { ok: false, status: 401 };
     if (!mayRead(p, site)) return { ok: false, status: 403, who: principalName(p) };
@@ -137,9 +136,7 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     const how = `Ask the footfall administrator for a viewer key for this site (<code>POST /api/v1/keys</code> with `
       + `<code>{"role": "viewer", "sites": ["${s}"], "name": "lobby wall"}</code>), then open `
       + `<code>/wall/${s}?key=&lt;the key&gt;</code> once in this browser. The browser keeps the key in a cookie; it leaves the address bar.`;
-    if (a.status === 503) {
-      messagePage(res, 503, "Wall unavailable", ["This API process has no key store, so it cannot check who may see the wall."]);
-    } else if (a.status === 401) {
+    if (a.status === 401) {
       messagePage(res, 401, "This wall needs a key", [
         badKey ? "The key in the address was not accepted: it is unknown, revoked or mistyped." : `The wall of site <strong>${s}</strong> is shown only to holders of a key for it.`,
         how,
@@ -164,8 +161,7 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     if (!site) return;
     const key = req.query.key;
     if (key !== undefined) {
-      const p = typeof key === "string" && deps.readers ? deps.readers.authenticate(key) : undefined;
-      if (!deps.readers) return refuse(req, res, site, { ok: false, status: 503 });
+      const p = typeof key === "string" ? deps.readers.authenticate(key) : undefined;
       if (!p) return refuse(req, res, site, { ok: false, status: 401 }, true);
       // a valid key always leaves the address bar; whether it covers this site is answered after the redirect
       res.cookie(KEY_COOKIE, key as string, {
