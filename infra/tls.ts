@@ -4,6 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { promisify } from "node:util";
+import { Agent, setGlobalDispatcher } from "undici";
 import { ConfigError, type Config } from "./config.ts";
 
 /**
@@ -98,4 +99,13 @@ export async function writeSelfSigned(dir: string, opts: { hosts?: string[]; for
   fs.renameSync(tmpKey, key);
   fs.renameSync(tmpCert, cert);
   return { cert, key, created: true };
+}
+
+/**
+ * Makes this process's fetch() verify HTTPS servers against `ca` only (the operator's or the
+ * self-signed CA) instead of the system's roots. For footfall's own clients of its API
+ * (`footfall up --demo`, `footfall sim`); node's fetch takes its dispatcher from undici's global.
+ */
+export function trustOnlyForFetch(ca: Buffer | string): void {
+  setGlobalDispatcher(new Agent({ connect: { ca, rejectUnauthorized: true } }));
 }

@@ -99,12 +99,17 @@ program.command("sim")
   .option("--skew <ms>", "largest device clock skew", "300")
   .option("--seed <n>", "random seed", "1")
   .option("--outage <device:from-to>", "take a DPU offline from..to simulated minutes, e.g. dpu-main-entrance:2-5")
+  .option("--ca <file>", "PEM CA the API's and broker's TLS certificates must verify against (default FOOTFALL_TLS_CA)")
   .action(async (o: Record<string, string>) => {
     const { runSimCommand } = await import("../../firmware-sim/sim-command.ts");
     const cfg = config();
+    // with FOOTFALL_TLS_CERT set the stack serves only https:// and mqtts://
+    const tls = Boolean(cfg.tlsCert && cfg.tlsKey);
+    const ca = o.ca || cfg.tlsCa;
     const ok = await runSimCommand(cfg, {
-      apiUrl: o.api || `http://127.0.0.1:${cfg.httpPort}`,
-      mqttUrl: o.mqtt || `mqtt://127.0.0.1:${cfg.mqttPort}`,
+      apiUrl: o.api || (tls ? `https://127.0.0.1:${cfg.httpPort}` : `http://127.0.0.1:${cfg.httpPort}`),
+      mqttUrl: o.mqtt || (tls ? `mqtts://127.0.0.1:${cfg.mqttsPort}` : `mqtt://127.0.0.1:${cfg.mqttPort}`),
+      ...(ca ? { ca } : {}),
       site: o.site!, walkers: Number(o.walkers), minutes: Number(o.minutes), duplicateRate: Number(o.duplicates),
       maxSkewMs: Number(o.skew), seed: Number(o.seed), ...(o.outage ? { outage: o.outage } : {}),
     });
