@@ -302,7 +302,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   if (opts.tls) {
     server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
       metrics.refused.inc({ reason: "tls_handshake" });
-      log.warn({ remote: socket.remoteAddress, remotePort: socket.remotePort, reason: err.code ?? "handshake failed", err }, "connection refused: TLS handshake failed (a plain MQTT client on the TLS port?)");
+      log.warn({ remote: socket.remoteAddress, remotePort: socket.remotePort, reason: err.code ?? "handshake failed", err }, "connection refused: TLS handshake failed");
     });
   }
   await new Promise<void>((resolve, reject) => {

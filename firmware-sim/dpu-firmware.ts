@@ -56,7 +56,7 @@ export interface FirmwareCounters {
   replayed: number;
   /** CONNACKs that refused the connection (bad credentials, not authorised) */
   refused: number;
-  /** connections given up because the broker's TLS certificate did not verify */
+  /** TLS errors because the broker's certificate did not verify (an attempt may report more than one) */
   untrusted: number;
 }
 

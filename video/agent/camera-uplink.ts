@@ -47,7 +47,7 @@ export interface CameraUplinkCounters {
   statusSent: number;
   /** CONNACKs that refused the connection */
   refused: number;
-  /** connection attempts given up because the broker's TLS certificate did not verify */
+  /** TLS errors because the broker's certificate did not verify (an attempt may report more than one) */
   untrusted: number;
 }
 
