@@ -109,3 +109,14 @@ export async function writeSelfSigned(dir: string, opts: { hosts?: string[]; for
 export function trustOnlyForFetch(ca: Buffer | string): void {
   setGlobalDispatcher(new Agent({ connect: { ca, rejectUnauthorized: true } }));
 }
+
+/** The CA footfall's own clients of this installation trust (`footfall up --demo`): FOOTFALL_TLS_CA, else the (self-signed) certificate itself. */
+export function ownClientTlsOf(cfg: Pick<Config, "tlsCert" | "tlsKey" | "tlsCa">): { caFile: string; ca: Buffer } | undefined {
+  if (!cfg.tlsCert || !cfg.tlsKey) return undefined;
+  const caFile = path.resolve(cfg.tlsCa ?? cfg.tlsCert);
+  return { caFile, ca: readCaFile(caFile) };
+}
+
+/** The broker's URL for a device on `host`: mqtts:// on the TLS port when TLS is on, else mqtt://. */
+export const mqttUrlFor = (cfg: Pick<Config, "tlsCert" | "tlsKey" | "mqttPort" | "mqttsPort">, host: string): string =>
+  cfg.tlsCert && cfg.tlsKey ? `mqtts://${host}:${cfg.mqttsPort}` : `mqtt://${host}:${cfg.mqttPort}`;
