@@ -107,7 +107,9 @@ export async function writeSelfSigned(dir: string, opts: { hosts?: string[]; for
  * (`footfall up --demo`, `footfall sim`); node's fetch takes its dispatcher from undici's global.
  */
 export function trustOnlyForFetch(ca: Buffer | string): void {
-  setGlobalDispatcher(new Agent({ connect: { ca, rejectUnauthorized: true } }));
+  // no kept-alive sockets: these are a few set-up calls, and a socket the server closes while
+  // idle would fail the next request ("other side closed") on a loaded machine
+  setGlobalDispatcher(new Agent({ connect: { ca, rejectUnauthorized: true }, pipelining: 0 }));
 }
 
 /** The CA footfall's own clients of this installation trust (`footfall up --demo`): FOOTFALL_TLS_CA, else the (self-signed) certificate itself. */

@@ -62,6 +62,7 @@ export async function runStack(given: Config, opts: { demo: boolean; tls?: boole
   const readers: string[] = [];
   if (opts.demo) {
     const demoDir = path.join(cfg.dataDir, "demo");
+    fs.mkdirSync(demoDir, { recursive: true }); // a fresh data folder: the viewer keys are written here first
     const { demoViewerKey } = await import("../../firmware-sim/demo-keys.ts");
     const { startDemo, DEMO_SITE } = await import("../../firmware-sim/demo.ts");
     const { startCameraDemo, CAMERA_SITE } = await import("../../firmware-sim/camera-demo.ts");
