@@ -11,7 +11,8 @@ export type RefusalReason =
   | "invalid_payload"   // JSON that does not match the topic's schema
   | "device_mismatch"   // valid payload the device may not send (wrong doorway, not a dpu / camera, repeated ids)
   | "read_only"         // publish (or last will) by an API key's connection: readers publish nothing
-  | "closing";          // publish while the broker shuts down
+  | "closing"           // publish while the broker shuts down
+  | "tls_handshake";    // a connection to the TLS listener whose handshake failed (plain MQTT, untrusted client, timeout)
 
 export interface BrokerMetrics {
   connections: Gauge;

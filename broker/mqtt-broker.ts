@@ -1,4 +1,5 @@
 import net from "node:net";
+import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import { jetstream } from "@nats-io/jetstream";
@@ -42,6 +43,8 @@ export interface MqttBrokerOptions {
   beforeListen?: (publish: OutPublish) => Promise<void>;
   /** a subscriber whose socket does not drain for this long is disconnected (default READER_DRAIN_TIMEOUT_MS) */
   drainTimeoutMs?: number;
+  /** serve MQTT over TLS only (certificate and key); without it, plain TCP */
+  tls?: { cert: Buffer; key: Buffer; handshakeTimeoutMs?: number };
 }
 
 export interface MqttBroker {
@@ -64,6 +67,13 @@ const MAX_CLIENT_ID = 128;
  * (and so device PUBACKs) until it is cut off. It is cut off after this long.
  */
 export const READER_DRAIN_TIMEOUT_MS = 5000;
+
+/** The listener: TLS only when given a certificate and key (a plain client fails the handshake), else plain TCP. */
+function listenerFor(opts: MqttBrokerOptions["tls"], onConnection: (socket: net.Socket) => void): net.Server {
+  return opts
+    ? tls.createServer({ cert: opts.cert, key: opts.key, handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000 }, onConnection)
+    : net.createServer(onConnection);
+}
 
 /**
  * The edge MQTT broker (aedes over TCP). Devices log in with username = device id and
@@ -283,12 +293,18 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   }
 
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const server = listenerFor(opts.tls, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => {}); // aedes reports client errors itself
     aedes.handle(socket);
   });
+  if (opts.tls) {
+    server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      metrics.refused.inc({ reason: "tls_handshake" });
+      log.warn({ remote: socket.remoteAddress, remotePort: socket.remotePort, reason: err.code ?? "handshake failed", err }, "connection refused: TLS handshake failed");
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => {
@@ -298,7 +314,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   });
   server.on("error", (err) => log.error({ err }, "mqtt listener error"));
   const port = (server.address() as AddressInfo).port;
-  log.info({ host: opts.host, port }, "mqtt broker listening");
+  log.info({ host: opts.host, port, tls: Boolean(opts.tls) }, "mqtt broker listening");
 
   let closed: Promise<void> | undefined;
   return {

@@ -13,6 +13,8 @@ import type { SimCrossing } from "./ground-truth.ts";
 
 export interface BuildingSimOptions {
   mqttUrl: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://) */
+  mqttCa?: Buffer | string;
   plan: BuildingPlan;
   /** device id -> secret, for every DPU of the plan */
   secrets: Record<string, string>;
@@ -57,7 +59,7 @@ export interface BuildingSimResult {
 }
 
 function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
-  mqttUrl: string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger;
+  mqttUrl: string; mqttCa?: Buffer | string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger;
 }): { fws: Map<string, DpuFirmware>; skews: Record<string, number> } {
   const missing = plan.dpus.filter((d) => typeof secrets[d.id] !== "string").map((d) => d.id);
   if (missing.length > 0) throw new Error(`no secret for dpu ${missing.join(", ")}`);
@@ -68,7 +70,7 @@ function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
     const skew = Math.round(uniform(skewRng, -o.maxSkewMs, o.maxSkewMs));
     skews[d.id] = skew;
     fws.set(d.id, new DpuFirmware({
-      url: o.mqttUrl, deviceId: d.id, secret: secrets[d.id]!, site: plan.site, dataDir: o.dataDir,
+      url: o.mqttUrl, ...(o.mqttCa ? { ca: o.mqttCa } : {}), deviceId: d.id, secret: secrets[d.id]!, site: plan.site, dataDir: o.dataDir,
       clockSkewMs: skew, duplicateRate: o.duplicateRate, rng: mulberry32(deriveSeed(o.seed, `dpu:${d.id}`)), log: o.log,
     }));
   }
@@ -87,7 +89,7 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
   if (!(speed > 0)) throw new RangeError("speed must be positive");
   const sim = simulateWalkers({ plan: opts.plan, walkers: opts.walkers, startTs: opts.startTs, durationMs: opts.durationMs, seed: opts.seed, ...opts.walk });
   const { fws, skews } = firmwareFor(opts.plan, opts.secrets, {
-    mqttUrl: opts.mqttUrl, dataDir: opts.dataDir, seed: opts.seed,
+    mqttUrl: opts.mqttUrl, mqttCa: opts.mqttCa, dataDir: opts.dataDir, seed: opts.seed,
     duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log,
   });
   const outage = opts.outage;
@@ -150,6 +152,8 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
 
 export interface LiveDemoOptions {
   mqttUrl: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://) */
+  mqttCa?: Buffer | string;
   plan: BuildingPlan;
   secrets: Record<string, string>;
   dataDir: string;
@@ -178,7 +182,7 @@ export async function runLiveDemo(opts: LiveDemoOptions): Promise<LiveDemoResult
   const seed = opts.seed ?? Date.now() >>> 0;
   const graph = new FloorGraph(opts.plan);
   const { fws } = firmwareFor(opts.plan, opts.secrets, {
-    mqttUrl: opts.mqttUrl, dataDir: opts.dataDir, seed,
+    mqttUrl: opts.mqttUrl, mqttCa: opts.mqttCa, dataDir: opts.dataDir, seed,
     duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log,
   });
   const journey: JourneyOptions = { ...DEFAULT_JOURNEY, ...opts.walk };

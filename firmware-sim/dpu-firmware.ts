@@ -3,12 +3,15 @@ import { connect, type MqttClient } from "mqtt";
 import { CrossingEvent, MAX_BATCH_EVENTS } from "../contracts/crossing.ts";
 import { deviceTopic } from "../contracts/topics.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
+import { isCertificateError } from "../infra/tls.ts";
 import { CrossingBuffer, type HeldCrossing } from "./crossing-buffer.ts";
 import { chance, deriveSeed, mulberry32, shuffle, type Rng } from "./random.ts";
 
 export interface DpuFirmwareOptions {
-  /** broker URL, e.g. mqtt://127.0.0.1:1883 */
+  /** broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://broker.example:8883 */
   url: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://); default: the system's roots */
+  ca?: Buffer | string;
   deviceId: string;
   secret: string;
   site: string;
@@ -53,6 +56,8 @@ export interface FirmwareCounters {
   replayed: number;
   /** CONNACKs that refused the connection (bad credentials, not authorised) */
   refused: number;
+  /** TLS errors because the broker's certificate did not verify (an attempt may report more than one) */
+  untrusted: number;
 }
 
 interface InFlight {
@@ -78,7 +83,7 @@ const CONNACK_REASONS: Record<number, string> = {
  * the buffer only once its batch was PUBACKed. The file survives a restart: start() replays it.
  */
 export class DpuFirmware {
-  readonly counters: FirmwareCounters = { sent: 0, duplicatesSent: 0, buffered: 0, replayed: 0, refused: 0 };
+  readonly counters: FirmwareCounters = { sent: 0, duplicatesSent: 0, buffered: 0, replayed: 0, refused: 0, untrusted: 0 };
   readonly topic: string;
   private readonly buffer: CrossingBuffer;
   private readonly log: Logger;
@@ -227,6 +232,9 @@ export class DpuFirmware {
       // reconnects are ours: exponential backoff (mqtt.js only knows a fixed period)
       reconnectPeriod: 0,
       connectTimeout: this.opts.connectTimeoutMs ?? 5000,
+      // mqtts://: the broker's certificate must verify (against `ca`, else the system's roots)
+      rejectUnauthorized: true,
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
     });
     this.client = client;
     return new Promise((resolve) => {
@@ -244,6 +252,9 @@ export class DpuFirmware {
         if (typeof err.code === "number" && CONNACK_REASONS[err.code]) {
           this.counters.refused++;
           this.log.warn({ returnCode: err.code, reason: CONNACK_REASONS[err.code] }, "broker refused the connection");
+        } else if (isCertificateError(err)) {
+          this.counters.untrusted++;
+          this.log.warn({ err, url: this.opts.url }, "the broker's TLS certificate did not verify: not connecting");
         } else {
           this.log.debug({ err }, "connection error");
         }

@@ -3,6 +3,7 @@ import { deviceTopic } from "../../contracts/topics.ts";
 import type { ChunkMeta } from "../../contracts/video.ts";
 import { encodeStill, type StillHeader } from "../../contracts/still.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
+import { isCertificateError } from "../../infra/tls.ts";
 
 /**
  * A camera's MQTT uplink to the edge broker, MQTT 3.1.1 (username = device id, password = its
@@ -18,8 +19,10 @@ import { createLogger, type Logger } from "../../infra/log.ts";
  * reconnects on its own (every reconnectPeriodMs) and resends unacknowledged QoS 1 publishes.
  */
 export interface CameraUplinkOptions {
-  /** broker URL, e.g. mqtt://127.0.0.1:1883 */
+  /** broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://broker.example:8883 */
   url: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://); default: the system's roots */
+  ca?: Buffer | string;
   deviceId: string;
   /** MQTT client id (default: the device id); one device's processes need distinct ones, e.g. "cam-1.detect" */
   clientId?: string;
@@ -44,6 +47,8 @@ export interface CameraUplinkCounters {
   statusSent: number;
   /** CONNACKs that refused the connection */
   refused: number;
+  /** TLS errors because the broker's certificate did not verify (an attempt may report more than one) */
+  untrusted: number;
 }
 
 /** A status heartbeat as the uplink publishes it. */
@@ -59,7 +64,7 @@ export interface CameraStatusOut {
 let defaultLog: Logger | undefined;
 
 export class CameraUplink {
-  readonly counters: CameraUplinkCounters = { framesAcked: 0, statusSent: 0, refused: 0 };
+  readonly counters: CameraUplinkCounters = { framesAcked: 0, statusSent: 0, refused: 0, untrusted: 0 };
   readonly detectionsTopic: string;
   readonly statusTopic: string;
   readonly chunkTopic: string;
@@ -93,6 +98,9 @@ export class CameraUplink {
       keepalive: 30,
       reconnectPeriod: this.opts.reconnectPeriodMs ?? 500,
       connectTimeout: this.opts.connectTimeoutMs ?? 5000,
+      // mqtts://: the broker's certificate must verify (against `ca`, else the system's roots)
+      rejectUnauthorized: true,
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
       ...(this.opts.will === false ? {} : {
         will: { topic: this.statusTopic, payload: Buffer.from(JSON.stringify({ state: "offline" })), qos: 1 as const, retain: false },
       }),
@@ -106,6 +114,9 @@ export class CameraUplink {
         if (typeof err.code === "number" && (err.code === 4 || err.code === 5)) {
           this.counters.refused++;
           this.log.warn({ returnCode: err.code }, "broker refused the connection");
+        } else if (isCertificateError(err)) {
+          this.counters.untrusted++;
+          this.log.warn({ err, url: this.opts.url }, "the broker's TLS certificate did not verify: not connecting");
         } else {
           this.log.debug({ err: err.message }, "connection error");
         }

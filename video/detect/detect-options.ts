@@ -34,6 +34,8 @@ export interface DetectMainRawOptions {
   stillEvery?: string;
   opsPort?: string;
   opsHost?: string;
+  /** PEM CA file the broker's TLS certificate must verify against (mqtts://) */
+  ca?: string;
 }
 
 export class DetectOptionsError extends Error {}
