@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { jetstream } from "@nats-io/jetstream";
-import { influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
+import { checkAdminToken, influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { createRegistry } from "../infra/metrics.ts";
@@ -27,6 +27,7 @@ export async function runApi(
   cfg: Config,
   opts: { extractor?: AttributeExtractor; track?: TrackApiOptions } = {},
 ): Promise<{ port: number; stop(): Promise<void> }> {
+  checkAdminToken(cfg);
   const log = createLogger("api", cfg.logLevel);
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
   let api: ApiApp | undefined;

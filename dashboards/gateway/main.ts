@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
+import { checkAdminToken, influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { connectNats } from "../../infra/nats.ts";
@@ -40,6 +40,7 @@ const json = (res: http.ServerResponse, status: number, body: unknown) => {
  * with 1001, the feed's consumer stopped, NATS drained.
  */
 export async function runGateway(cfg: Config): Promise<RunningGateway> {
+  checkAdminToken(cfg);
   const log = createLogger("gateway", cfg.logLevel);
   const metrics = createRegistry("gateway");
   const nc = await untilDone("connecting to NATS", () => connectNats(natsUrlOf(cfg), "footfall-gateway", log), log);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
-import { ConfigError, DEFAULTS, loadConfig, readVariable, type Config } from "../config.ts";
+import { ConfigError, DEFAULTS, checkAdminToken, loadConfig, readVariable, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 import { addAgentCommands } from "./agent-command.ts";
 
@@ -28,6 +28,8 @@ function configured<T>(read: () => T): T {
 }
 
 const config = (): Config => configured(() => loadConfig());
+/** the configuration of a process that accepts the admin token: the built-in one only on loopback */
+const serving = (): Config => configured(() => { const cfg = loadConfig(); checkAdminToken(cfg); return cfg; });
 
 /** Runs a long-lived process until SIGTERM / SIGINT, then its clean stop. */
 async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
@@ -40,7 +42,7 @@ program.command("up")
   .option("--demo", "also run a simulated mall (DPUs over MQTT, walkers in real time)")
   .action(async (o: { demo?: boolean }) => {
     const { runStack } = await import("../stack/stack.ts");
-    await runStack(config(), { demo: Boolean(o.demo) });
+    await runStack(serving(), { demo: Boolean(o.demo) });
   });
 
 program.command("broker").description("the MQTT edge broker and its JetStream bridge").action(async () => {
@@ -57,7 +59,7 @@ program.command("host").description("an actor host (run several to share the par
 
 program.command("api").description("the HTTP API").action(async () => {
   const { runApi } = await import("../../api/main.ts");
-  const cfg = config();
+  const cfg = serving();
   await runUntilSignal(() => runApi(cfg));
 });
 
@@ -65,7 +67,7 @@ program.command("gateway")
   .description("the live feed alone (websocket /api/v1/live, /healthz, /metrics); run several behind a balancer")
   .action(async () => {
     const { runGateway } = await import("../../dashboards/gateway/main.ts");
-    const cfg = config();
+    const cfg = serving();
     await runUntilSignal(() => runGateway(cfg));
   });
 
