@@ -3,14 +3,17 @@
  * caller gives the clock and does the waiting, refusing and counting.
  *
  * Two scopes are tracked, each by its own failure count:
- *   - "address": the remote address. Its failures first delay its attempts (exponentially), then
- *     ban it for `banMs`: while banned, its attempts are refused without looking at the credentials.
- *   - "id": the device id or API key id the attempt names. Its failures only DELAY attempts that
- *     name it, at most `maxDelayMs`; an id is never banned. Banning an id would let anyone who
- *     knows a device id lock that device out from anywhere. So the device with its correct secret,
- *     connecting from another address than the attacker's, waits at most `maxDelayMs` per login
- *     while the attack lasts, and is never refused; the attacker's own address is banned.
- * The delay of an attempt is the larger of its two scopes' delays.
+ *   - "address": the remote address. Its failures first delay its next attempts before their
+ *     credentials are checked (exponentially), then ban it for `banMs`: while banned, its attempts
+ *     are refused without looking at the credentials.
+ *   - "id": the device id or API key id the attempt names. Its failures delay the ANSWER to each
+ *     further wrong attempt naming it (exponentially, at most `maxDelayMs`): a guesser waits that
+ *     long for every "no". An id is never banned, and a right secret is answered at once: banning
+ *     or delaying an id would let anyone who knows a device id lock that device out, or slow it,
+ *     from anywhere. The trade-off: a guesser spread over many addresses, each below the ban, is
+ *     slowed only by the per-id delay of the answers (and the secrets' entropy: 144 random bits
+ *     for generated device secrets and API keys); the device itself is not slowed at all, unless
+ *     it shares the attacker's address (NAT), where it shares the address's delay and ban.
  *
  * A success resets the counts of the address it came from and of the id it proved, never those of
  * other addresses. Counts are forgotten `banMs` after their last failure.
@@ -39,8 +42,8 @@ export interface LoginAttempt {
 }
 
 export type Admission =
-  /** check the credentials after waiting delayMs (0: at once); `scope` is the scope that imposed the delay */
-  | { kind: "check"; delayMs: number; scope?: ThrottleScope }
+  /** check the credentials after waiting delayMs (0: at once); a delay comes from the address's failures */
+  | { kind: "check"; delayMs: number; scope?: "address" }
   /** refuse without checking: the address is banned for retryAfterMs more */
   | { kind: "banned"; retryAfterMs: number; scope: "address" };
 
@@ -63,14 +66,15 @@ export class AuthThrottle {
     const now = this.now();
     const address = this.entry("address", a.address, now);
     if (address && address.bannedUntil > now) return { kind: "banned", retryAfterMs: address.bannedUntil - now, scope: "address" };
-    const byAddress = this.delayOf(address);
-    const byId = this.delayOf(this.entry("id", a.id, now));
-    if (byAddress === 0 && byId === 0) return { kind: "check", delayMs: 0 };
-    return byAddress >= byId ? { kind: "check", delayMs: byAddress, scope: "address" } : { kind: "check", delayMs: byId, scope: "id" };
+    const delayMs = this.delayOf(address);
+    return delayMs === 0 ? { kind: "check", delayMs: 0 } : { kind: "check", delayMs, scope: "address" };
   }
 
-  /** The credentials were wrong. Returns true when this failure started a ban of the address. */
-  failed(a: LoginAttempt): boolean {
+  /**
+   * The credentials were wrong: counted for the address and the id. `delayMs`: how long to wait
+   * before answering this failure (the id's delay); `banned`: this failure started a ban of the address.
+   */
+  failed(a: LoginAttempt): { delayMs: number; banned: boolean } {
     const now = this.now();
     let banned = false;
     for (const [scope, value] of [["address", a.address], ["id", a.id]] as const) {
@@ -87,7 +91,7 @@ export class AuthThrottle {
       this.entries.set(key, e);
     }
     this.trim(now);
-    return banned;
+    return { delayMs: this.delayOf(this.entry("id", a.id, now)), banned };
   }
 
   /** The credentials were right: forget the failures of this address and this id (only these). */

@@ -32,15 +32,17 @@ export class LoginThrottle {
     if (admission.kind === "banned") {
       this.throttled.inc({ surface: this.surface, scope: admission.scope, outcome: "banned" });
     } else if (admission.delayMs > 0 && admission.scope) {
-      this.throttled.inc({ surface: this.surface, scope: admission.scope, outcome: "delayed" });
+      this.throttled.inc({ surface: this.surface, scope: "address", outcome: "delayed" });
     }
     return admission;
   }
 
-  failed(a: LoginAttempt): void {
-    if (this.throttle.failed(a)) {
-      this.log.warn({ surface: this.surface, address: a.address, id: a.id }, "address banned after repeated failed logins");
-    }
+  /** Counts a wrong login; returns how long to wait before answering it (the id's delay). */
+  failed(a: LoginAttempt): number {
+    const { delayMs, banned } = this.throttle.failed(a);
+    if (banned) this.log.warn({ surface: this.surface, address: a.address, id: a.id }, "address banned after repeated failed logins");
+    if (delayMs > 0) this.throttled.inc({ surface: this.surface, scope: "id", outcome: "delayed" });
+    return delayMs;
   }
 
   succeeded(a: LoginAttempt): void {

@@ -138,8 +138,9 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
         done(err, false);
       };
       const failed = (why: string) => {
-        throttle.failed(attempt);
-        refuse(why, "bad_credentials");
+        const delayMs = throttle.failed(attempt);
+        if (delayMs > 0) setTimeout(() => refuse(why, "bad_credentials"), delayMs);
+        else refuse(why, "bad_credentials");
       };
       const accepted = () => {
         throttle.succeeded(attempt);

@@ -27,7 +27,7 @@ describe("AuthThrottle (simulated time)", () => {
   it("bans the address after banAfter failures, refusing even the right credentials, until the ban ends", () => {
     const { throttle: t, clock } = throttle();
     const started: boolean[] = [];
-    for (let i = 0; i < CFG.banAfter; i++) started.push(t.failed(attacker));
+    for (let i = 0; i < CFG.banAfter; i++) started.push(t.failed(attacker).banned);
     expect(started).toEqual([false, false, false, false, false, true]);
     expect(t.admit(attacker)).toEqual({ kind: "banned", retryAfterMs: 60_000, scope: "address" });
     t.succeeded(attacker); // even if the check were run: a ban is not lifted by a success
@@ -37,16 +37,28 @@ describe("AuthThrottle (simulated time)", () => {
     expect(t.admit(attacker)).toEqual({ kind: "check", delayMs: 0 });
   });
 
-  it("never bans an id: the right secret from another address waits at most the id's delay", () => {
+  it("delays the wrong answers for an attacked id from any address, never its right secret, and never bans it", () => {
+    const { throttle: t } = throttle();
+    const answers: number[] = [];
+    for (let i = 0; i < 50; i++) answers.push(t.failed({ address: `203.0.113.${i}`, id: "dpu-1" }).delayMs);
+    expect(answers.slice(0, 7)).toEqual([0, 0, 100, 200, 400, 800, 1000]);
+    expect(answers.at(-1)).toBe(CFG.maxDelayMs);
+    // no address reached the ban; the device from its own address is checked at once
+    expect(t.admit(device)).toEqual({ kind: "check", delayMs: 0 });
+    // a guess from yet another address: checked at once too, but its wrong answer waits
+    expect(t.admit({ address: "192.0.2.1", id: "dpu-1" })).toEqual({ kind: "check", delayMs: 0 });
+    expect(t.failed({ address: "192.0.2.1", id: "dpu-1" }).delayMs).toBe(CFG.maxDelayMs);
+    // the device logs in: its id's failures are forgotten
+    t.succeeded(device);
+    expect(t.failed({ address: "192.0.2.2", id: "dpu-1" }).delayMs).toBe(0);
+  });
+
+  it("the attacker's own address is banned while the device from another address is not", () => {
     const { throttle: t } = throttle();
     for (let i = 0; i < 50; i++) t.failed(attacker);
     expect(t.admit(attacker).kind).toBe("banned");
-    expect(t.admit(device)).toEqual({ kind: "check", delayMs: CFG.maxDelayMs, scope: "id" });
-    // another device from the attacker-free address: not delayed at all
-    expect(t.admit({ address: device.address, id: "dpu-2" })).toEqual({ kind: "check", delayMs: 0 });
-    // the device logs in: its id's failures are forgotten, the attacker's address stays banned
-    t.succeeded(device);
     expect(t.admit(device)).toEqual({ kind: "check", delayMs: 0 });
+    t.succeeded(device);
     expect(t.admit(attacker).kind).toBe("banned");
   });
 
