@@ -10,9 +10,8 @@ import { DEFAULTS } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
 import { gauge } from "../infra/metrics.ts";
 import { keyIdOf } from "../access/api-key.ts";
-import { throttleConfigOf } from "../access/auth-throttle.ts";
+import { throttleConfigOf, type AuthThrottleConfig, type LoginAttempt } from "../access/auth-throttle.ts";
 import type { KeyStore } from "../access/key-store.ts";
-import type { AuthThrottleConfig, LoginAttempt } from "../access/auth-throttle.ts";
 import { LoginThrottle } from "../access/login-throttle.ts";
 import { guardPackets, PACKET_TYPES, PUBLISH_HEADER_ROOM, type PacketGuard } from "./packet-guard.ts";
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
@@ -101,6 +100,12 @@ export const READER_DRAIN_TIMEOUT_MS = 5000;
  * the results of its sites (reader-access.ts), receives only those, and publishes nothing (its
  * publishes and last will are dropped and logged, the connection stays). A revoked key's
  * connections are closed.
+ *
+ * Every connection (admit, called for each accepted socket, plain or TLS): packet sizes are read
+ * from the headers as the bytes arrive and an oversized packet closes the connection before its
+ * body is read (packet-guard.ts; only a small CONNECT before authentication); no CONNECT within
+ * connectTimeoutMs closes it; a device holds at most maxConnectionsPerDevice connections; failed
+ * logins are throttled per address and per device / key id (access/auth-throttle.ts).
  */
 export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBroker> {
   const log = opts.log.child({ component: "mqtt" });
@@ -158,6 +163,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
       } else check();
 
       function check(): void {
+        if (client.closed) return; // gone while delayed: aedes expects no answer
         if (closing) return refuse("broker is shutting down", "closing", 3);
         if (typeof username !== "string" || username.length === 0 || !password || password.length === 0) {
           return failed("username (device id or key id) and password (secret or key) are required");
