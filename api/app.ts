@@ -11,6 +11,9 @@ import type { AttributeExtractor } from "../models/extractor.ts";
 import type { Readers } from "../access/reader.ts";
 import { apiAccess } from "./http/access.ts";
 import { requireAdmin } from "./http/admin-auth.ts";
+import { installLoginGate, LoginGate } from "./http/login-gate.ts";
+import { throttleConfigOf } from "../access/auth-throttle.ts";
+import { LoginThrottle } from "../access/login-throttle.ts";
 import { errorHandler, sendError } from "./http/api-error.ts";
 import { ApiMetrics } from "./http/http-metrics.ts";
 import { ingestRoutes } from "./ingest-routes.ts";
@@ -80,6 +83,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   /** JSON bodies of admin and ingest routes: any content type, at most FOOTFALL_MAX_PAYLOAD bytes. */
   const json = express.json({ limit: cfg.maxPayloadBytes, type: () => true, strict: true });
 
+  // failed logins (Bearer tokens, devices' HTTP Basic) throttled per address and per key / device id
+  installLoginGate(app, new LoginGate(new LoginThrottle(throttleConfigOf(cfg), "http", deps.metrics, log), log.child({ component: "login" })));
   app.use(metrics.middleware());
   app.use((req, res, next) => {
     const started = performance.now();

@@ -26,10 +26,10 @@ export function ingestRoutes(deps: {
 
   const authenticate: RequestHandler = async (req, res, next) => {
     res.locals.receivedAt = Date.now();
-    const login = await deviceLogin(req.get("authorization"), String(req.params.device), registry, "device");
+    const login = await deviceLogin(req, res, String(req.params.device), registry, "device");
     if ("refused" in login) {
       metrics.ingestRequests.inc({ outcome: "unauthorized" });
-      return refuseLogin(res, DPU_REALM, login.refused);
+      return refuseLogin(res, DPU_REALM, login);
     }
     res.locals.device = login.device;
     next();

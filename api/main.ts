@@ -1,7 +1,7 @@
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { jetstream } from "@nats-io/jetstream";
-import { influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
+import { checkAdminToken, influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { createRegistry } from "../infra/metrics.ts";
@@ -30,6 +30,7 @@ export async function runApi(
   cfg: Config,
   opts: { extractor?: AttributeExtractor; track?: TrackApiOptions } = {},
 ): Promise<{ port: number; stop(): Promise<void> }> {
+  checkAdminToken(cfg);
   const log = createLogger("api", cfg.logLevel);
   // with a certificate, HTTPS only on cfg.httpPort (no plain HTTP listener)
   const tls = serverTlsOf(cfg);

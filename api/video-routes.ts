@@ -108,9 +108,9 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
   /** The camera of the path, authenticated by its device secret (HTTP Basic). */
   const authenticateCamera = async (req: Request, res: Response): Promise<{ device: DeviceRecord; secret: string } | undefined> => {
     const id = param(req, "camera", DeviceId);
-    const login = await deviceLogin(req.get("authorization"), id, registry, "camera");
+    const login = await deviceLogin(req, res, id, registry, "camera");
     if ("refused" in login) {
-      refuseLogin(res, CAMERA_REALM, login.refused);
+      refuseLogin(res, CAMERA_REALM, login);
       return undefined;
     }
     if (login.device.kind !== "camera") {

@@ -7,6 +7,7 @@ import { serverTlsOf } from "../infra/tls.ts";
 import { createRegistry } from "../infra/metrics.ts";
 import { influxClient, provisionNats } from "../infra/provision.ts";
 import { KeyStore } from "../access/key-store.ts";
+import { throttleConfigOf } from "../access/auth-throttle.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { startMqttBroker } from "./mqtt-broker.ts";
 import { brokerInstanceId, IngestRateCounter } from "./ingest-rate.ts";
@@ -61,6 +62,10 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       registry,
       partitions: cfg.partitions,
       maxPayloadBytes: cfg.maxPayloadBytes,
+      maxConnectBytes: cfg.mqttMaxConnectBytes,
+      connectTimeoutMs: cfg.mqttConnectTimeoutMs,
+      maxConnectionsPerDevice: cfg.mqttMaxConnectionsPerDevice,
+      throttle: throttleConfigOf(cfg),
       log,
       metrics,
       keys,

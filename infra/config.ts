@@ -86,6 +86,22 @@ export const VARIABLES = {
   dpuSilentS: variable("FOOTFALL_DPU_SILENT_S", int(1), 900,
     "a DPU without a crossing for this long is shown as silent"),
   maxPayloadBytes: variable("FOOTFALL_MAX_PAYLOAD", int(256), 256 * 1024, "largest MQTT / HTTP ingest payload (bytes)"),
+  mqttMaxConnectBytes: variable("FOOTFALL_MQTT_MAX_CONNECT", int(256, 1024 * 1024), 4096,
+    "largest MQTT packet (bytes) before the client has authenticated, i.e. its CONNECT; a larger one closes the connection unread. After CONNECT the limit is FOOTFALL_MAX_PAYLOAD plus room for the topic"),
+  mqttConnectTimeoutMs: variable("FOOTFALL_MQTT_CONNECT_TIMEOUT_MS", int(100, 600_000), 5000,
+    "an MQTT connection that has not sent CONNECT within this long is closed"),
+  mqttMaxConnectionsPerDevice: variable("FOOTFALL_MQTT_MAX_CONNECTIONS_PER_DEVICE", int(1, 10_000), 4,
+    "most MQTT connections one device id may hold open at once; the next is refused (CONNACK server unavailable)"),
+  authFreeFailures: variable("FOOTFALL_AUTH_FREE_FAILURES", int(0), 3,
+    "failed logins (MQTT, HTTP) from one address, or naming one device / key id, before that address's attempts, or the wrong answers for that id, are delayed"),
+  authDelayMs: variable("FOOTFALL_AUTH_DELAY_MS", int(0, 60_000), 250,
+    "the first delay of a throttled login; it doubles with each further failure (0: no delays). A right secret from an address that is not throttled is never delayed"),
+  authMaxDelayMs: variable("FOOTFALL_AUTH_MAX_DELAY_MS", int(0, 600_000), 5000,
+    "the longest delay of a throttled login"),
+  authBanAfter: variable("FOOTFALL_AUTH_BAN_AFTER", int(0), 20,
+    "failed logins from one address after which it is banned (0: never); a device or key id is never banned"),
+  authBanS: variable("FOOTFALL_AUTH_BAN_S", int(1, 7 * 86_400), 300,
+    "how long an address is banned; failures are forgotten this long after the last one"),
   ingestWindowMs: variable("FOOTFALL_INGEST_WINDOW_MS", int(100, 3_600_000), 5000,
     "each broker publishes how many device messages it stored for each site in this window (the ingest rate)"),
   maxChunkBytes: variable("FOOTFALL_MAX_CHUNK_BYTES", int(1024), 256 * 1024 * 1024, "largest video chunk a camera agent may upload (bytes)"),
@@ -147,3 +163,20 @@ export function readVariable<K extends ConfigKey>(key: K, env: NodeJS.ProcessEnv
 export const natsUrlOf = (c: Config) => c.natsUrl ?? `nats://127.0.0.1:${c.natsPort}`;
 /** The InfluxDB URL to connect to: the external one, or the one we start. */
 export const influxUrlOf = (c: Config) => c.influxUrl ?? `http://127.0.0.1:${c.influxPort}`;
+
+/** Whether a bind address reaches only this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Refuses the built-in admin token (DEFAULTS.adminToken, published in these sources) when the
+ * listeners bind to anything but loopback: anyone who can reach the API would be its admin.
+ * Called by every process that accepts the admin token, before it listens.
+ */
+export function checkAdminToken(cfg: Pick<Config, "adminToken" | "bind">): void {
+  if (cfg.adminToken !== VARIABLES.adminToken.default || isLoopback(cfg.bind)) return;
+  throw new ConfigError([problemOf("adminToken",
+    `the built-in development token is refused when ${VARIABLES.bind.env} is ${cfg.bind} (not loopback): set ${VARIABLES.adminToken.env} to a secret of your own (e.g. openssl rand -base64 24)`)]);
+}

@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
+import { checkAdminToken, influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { connectNats } from "../../infra/nats.ts";
@@ -42,6 +42,7 @@ const json = (res: http.ServerResponse, status: number, body: unknown) => {
  * with 1001, the feed's consumer stopped, NATS drained.
  */
 export async function runGateway(cfg: Config): Promise<RunningGateway> {
+  checkAdminToken(cfg);
   const log = createLogger("gateway", cfg.logLevel);
   // with a certificate, HTTPS (and wss://) only on cfg.gatewayPort, /healthz and /metrics included
   const tls = serverTlsOf(cfg);

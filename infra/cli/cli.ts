@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
-import { ConfigError, DEFAULTS, loadConfig, readVariable, type Config } from "../config.ts";
+import { ConfigError, DEFAULTS, checkAdminToken, loadConfig, readVariable, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
 import { addAgentCommands } from "./agent-command.ts";
 
@@ -28,6 +28,8 @@ function configured<T>(read: () => T): T {
 }
 
 const config = (): Config => configured(() => loadConfig());
+/** the configuration of a process that accepts the admin token: the built-in one only on loopback */
+const serving = (): Config => configured(() => { const cfg = loadConfig(); checkAdminToken(cfg); return cfg; });
 
 /** As `configured`, for a start-up that reads more of the configuration (e.g. the TLS files) */
 async function configuredAsync<T>(start: () => Promise<T>): Promise<T> {
@@ -51,7 +53,7 @@ program.command("up")
   .option("--tls", "MQTT over TLS and HTTPS only; without FOOTFALL_TLS_CERT / FOOTFALL_TLS_KEY a self-signed pair is made under {data dir}/tls")
   .action(async (o: { demo?: boolean; tls?: boolean }) => {
     const { runStack } = await import("../stack/stack.ts");
-    const cfg = config();
+    const cfg = serving();
     await configuredAsync(() => runStack(cfg, { demo: Boolean(o.demo), tls: Boolean(o.tls) }));
   });
 
@@ -88,7 +90,7 @@ program.command("host").description("an actor host (run several to share the par
 
 program.command("api").description("the HTTP API").action(async () => {
   const { runApi } = await import("../../api/main.ts");
-  const cfg = config();
+  const cfg = serving();
   await configuredAsync(() => runUntilSignal(() => runApi(cfg)));
 });
 
@@ -96,7 +98,7 @@ program.command("gateway")
   .description("the live feed alone (websocket /api/v1/live, /healthz, /metrics); run several behind a balancer")
   .action(async () => {
     const { runGateway } = await import("../../dashboards/gateway/main.ts");
-    const cfg = config();
+    const cfg = serving();
     await configuredAsync(() => runUntilSignal(() => runGateway(cfg)));
   });
 

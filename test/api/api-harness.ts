@@ -66,7 +66,10 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   const services = await startTestServices({ influx: opts.influx ?? false });
   const cfg = loadConfig({
     dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
-    adminToken: ADMIN_TOKEN, influxDb: "footfall_api", partitions: 4, logLevel: "silent", ...opts.overrides,
+    adminToken: ADMIN_TOKEN, influxDb: "footfall_api", partitions: 4, logLevel: "silent",
+    // the suites send many wrong credentials on purpose (the fuzzer thousands): no login throttling
+    // unless a test asks for it (auth-throttle-api.test.ts)
+    authDelayMs: 0, authBanAfter: 0, ...opts.overrides,
   });
   const log = createLogger("api-test", "silent");
   const nc = await connectNats(services.natsUrl, "api-test");
