@@ -12,7 +12,10 @@ import { DEFAULT_JOURNEY, DistinctInstants, simulateWalkers, walkerJourney, type
 import type { SimCrossing } from "./ground-truth.ts";
 
 export interface BuildingSimOptions {
+  /** the broker's URL, or several separated by commas: the DPUs fail over between them */
   mqttUrl: string;
+  /** a DPU whose publish waits this long for its PUBACK moves to the next broker (default 10 s) */
+  ackTimeoutMs?: number;
   plan: BuildingPlan;
   /** device id -> secret, for every DPU of the plan */
   secrets: Record<string, string>;
@@ -57,7 +60,7 @@ export interface BuildingSimResult {
 }
 
 function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
-  mqttUrl: string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger;
+  mqttUrl: string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger; ackTimeoutMs?: number | undefined;
 }): { fws: Map<string, DpuFirmware>; skews: Record<string, number> } {
   const missing = plan.dpus.filter((d) => typeof secrets[d.id] !== "string").map((d) => d.id);
   if (missing.length > 0) throw new Error(`no secret for dpu ${missing.join(", ")}`);
@@ -70,6 +73,7 @@ function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
     fws.set(d.id, new DpuFirmware({
       url: o.mqttUrl, deviceId: d.id, secret: secrets[d.id]!, site: plan.site, dataDir: o.dataDir,
       clockSkewMs: skew, duplicateRate: o.duplicateRate, rng: mulberry32(deriveSeed(o.seed, `dpu:${d.id}`)), log: o.log,
+      ...(o.ackTimeoutMs !== undefined ? { ackTimeoutMs: o.ackTimeoutMs } : {}),
     }));
   }
   return { fws, skews };
@@ -88,7 +92,7 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
   const sim = simulateWalkers({ plan: opts.plan, walkers: opts.walkers, startTs: opts.startTs, durationMs: opts.durationMs, seed: opts.seed, ...opts.walk });
   const { fws, skews } = firmwareFor(opts.plan, opts.secrets, {
     mqttUrl: opts.mqttUrl, dataDir: opts.dataDir, seed: opts.seed,
-    duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log,
+    duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log, ackTimeoutMs: opts.ackTimeoutMs,
   });
   const outage = opts.outage;
   if (outage && !fws.has(outage.device)) throw new Error(`outage device "${outage.device}" is not a dpu of the plan`);

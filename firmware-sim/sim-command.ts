@@ -7,11 +7,12 @@ import type { Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { demoMall, planSecrets, toTopologyDoc, type BuildingPlan } from "./building.ts";
 import { runBuildingSim } from "./building-run.ts";
+import { BrokerList } from "../edge/broker-list.ts";
 
 /** `footfall sim` options as the CLI hands them over (validated here). */
 export const SimCommandOptions = z.strictObject({
   apiUrl: z.string().url("--api must be a URL"),
-  mqttUrl: z.string().regex(/^mqtts?:\/\/\S+$/, "--mqtt must be an mqtt:// URL"),
+  mqttUrl: z.string().pipe(BrokerList.transform((l) => l.join(","))),
   site: SiteId,
   walkers: z.number().int("--walkers must be a whole number").min(1).max(100_000),
   minutes: z.number().positive("--minutes must be positive").max(24 * 60),

@@ -3,6 +3,7 @@ import { deviceTopic } from "../../contracts/topics.ts";
 import type { ChunkMeta } from "../../contracts/video.ts";
 import { encodeStill, type StillHeader } from "../../contracts/still.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
+import { brokerServers, currentBroker, DEFAULT_ACK_TIMEOUT_MS, parseBrokerList, watchAcks } from "../../edge/broker-list.ts";
 
 /**
  * A camera's MQTT uplink to the edge broker, MQTT 3.1.1 (username = device id, password = its
@@ -16,10 +17,14 @@ import { createLogger, type Logger } from "../../infra/log.ts";
  * What goes into a frame is decided by the caller (the detection loop, or the simulator's camera
  * run); this class only connects, publishes and reports acknowledgements. mqtt.js
  * reconnects on its own (every reconnectPeriodMs) and resends unacknowledged QoS 1 publishes.
+ * Given several brokers, each reconnect goes to the next one, and a broker that leaves a publish
+ * unacknowledged for ackTimeoutMs is left for the next (edge/broker-list.ts).
  */
 export interface CameraUplinkOptions {
-  /** broker URL, e.g. mqtt://127.0.0.1:1883 */
-  url: string;
+  /** broker URL, e.g. mqtt://127.0.0.1:1883, or several (comma-separated or a list) to fail over between */
+  url: string | readonly string[];
+  /** a publish not acknowledged within this long drops the connection and moves to the next broker (default 10 s) */
+  ackTimeoutMs?: number;
   deviceId: string;
   /** MQTT client id (default: the device id); one device's processes need distinct ones, e.g. "cam-1.detect" */
   clientId?: string;
@@ -67,8 +72,10 @@ export class CameraUplink {
   private client: MqttClient | undefined;
   private readonly log: Logger;
   private stopped = false;
+  private readonly urls: string[];
 
   constructor(private readonly opts: CameraUplinkOptions) {
+    this.urls = parseBrokerList(opts.url);
     this.log = (opts.log ?? (defaultLog ??= createLogger("camera-uplink"))).child({ device: opts.deviceId });
     this.detectionsTopic = deviceTopic(opts.site, "camera", opts.deviceId, "detections");
     this.statusTopic = deviceTopic(opts.site, "camera", opts.deviceId, "status");
@@ -84,7 +91,8 @@ export class CameraUplink {
   start(): Promise<boolean> {
     if (this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} was stopped`));
     if (this.client) return Promise.resolve(this.online);
-    const client = connect(this.opts.url, {
+    const client = connect(this.urls[0]!, {
+      ...brokerServers(this.urls),
       clientId: this.opts.clientId ?? this.opts.deviceId,
       username: this.opts.deviceId,
       password: this.opts.secret,
@@ -98,10 +106,14 @@ export class CameraUplink {
       }),
     });
     this.client = client;
+    watchAcks(client, {
+      timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
+      onStall: (s) => this.log.warn(s, "broker stopped acknowledging; moving to the next broker"),
+    });
     return new Promise((resolve) => {
       let first = true;
       const outcome = (ok: boolean) => { if (first) { first = false; resolve(ok); } };
-      client.on("connect", () => { this.log.debug("connected"); outcome(true); });
+      client.on("connect", () => { this.log.debug({ broker: currentBroker(client) }, "connected"); outcome(true); });
       client.on("error", (err: Error & { code?: unknown }) => {
         if (typeof err.code === "number" && (err.code === 4 || err.code === 5)) {
           this.counters.refused++;
