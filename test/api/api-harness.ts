@@ -60,11 +60,13 @@ export interface ApiHarnessOptions {
   track?: TrackApiOptions;
   /** serve the video routes (chunk store under the data folder), on this clock */
   video?: { clock?: () => number };
+  /** a second API process: on the services, configuration and data folder of this one (which stops them) */
+  sharing?: ApiHarness;
 }
 
 export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<ApiHarness> {
-  const services = await startTestServices({ influx: opts.influx ?? false });
-  const cfg = loadConfig({
+  const services = opts.sharing?.services ?? await startTestServices({ influx: opts.influx ?? false });
+  const cfg = opts.sharing?.cfg ?? loadConfig({
     dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
     adminToken: ADMIN_TOKEN, influxDb: "footfall_api", partitions: 4, logLevel: "silent", ...opts.overrides,
   });
@@ -104,7 +106,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       registry.close();
       keys.close();
       await nc.close();
-      await services.stop();
+      if (!opts.sharing) await services.stop();
     },
   };
 }
