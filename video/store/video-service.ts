@@ -9,14 +9,14 @@
  * (one sweep at a time), and the first of them to start makes the URL key the others read.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, readdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../../infra/config.ts";
 import type { Logger } from "../../infra/log.ts";
 import type { DeviceRegistry } from "../../topology/devices/device-registry.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ChunkStore } from "./chunk-store.ts";
-import { KvChunkIndex } from "./chunk-index.ts";
+import { FileChunkIndex, KvChunkIndex, type ChunkEntry } from "./chunk-index.ts";
 import { Retention, startRetentionJob, type SweepReport } from "./retention.ts";
 
 export interface VideoService {
@@ -56,6 +56,33 @@ async function urlSecretOf(cfg: Config, dir: string): Promise<string> {
   throw new Error(`${file} holds no usable key (at least 16 characters); remove it or set FOOTFALL_VIDEO_URL_SECRET`);
 }
 
+/**
+ * A store kept before the index moved to NATS KV has its index in `{root}/index/` (JSONL files):
+ * its entries are copied into the KV index once (an entry already there is kept), then the folder
+ * is renamed `index.imported-{ms}`. One process does it; the others see the entries arrive.
+ */
+export async function importFileIndex(store: ChunkStore, log?: Logger): Promise<number> {
+  const dir = path.join(store.root, "index");
+  const present = async () => (await readdir(store.root)).includes("index");
+  if (store.index.kind !== "nats-kv" || !(await present())) return 0;
+  const done = await store.exclusive("import-file-index", async () => {
+    if (!(await present())) return 0;
+    const found = new Map<string, ChunkEntry>();
+    const key = (camera: string, seq: number) => `${camera}/${seq}`;
+    await new FileChunkIndex(store.root, log).open({
+      set: (e) => found.set(key(e.meta.camera, e.meta.seq), e),
+      delete: (camera, seq) => found.delete(key(camera, seq)),
+      get: (camera, seq) => found.get(key(camera, seq)),
+    });
+    let n = 0;
+    for (const e of found.values()) if ((await store.index.create(e)).ok) n++;
+    await rename(dir, `${dir}.imported-${Date.now()}`);
+    log?.info({ imported: n, found: found.size }, "chunk index imported from files into NATS KV");
+    return n;
+  });
+  return done.ran ? done.value : 0;
+}
+
 export async function openVideoService(
   cfg: Config, registry: DeviceRegistry, log: Logger,
   opts: { clock?: () => number; onSweep?: (r: SweepReport) => void; nc?: NatsConnection } = {},
@@ -67,6 +94,7 @@ export async function openVideoService(
   // with NATS the index is shared (several API processes on one shared data path); without, files of this process
   const index = opts.nc ? await KvChunkIndex.connect(opts.nc, vlog) : undefined;
   const store = await ChunkStore.open({ root: dir, keyOf: () => undefined, clock, log: vlog, ...(index ? { index } : {}) });
+  if (index) await importFileIndex(store, vlog);
   const retention = await Retention.open({ store, siteOf: (camera) => registry.get(camera)?.site ?? "default", log: vlog });
   const urlSecret = await urlSecretOf(cfg, dir);
   const stopJob = startRetentionJob(retention, {

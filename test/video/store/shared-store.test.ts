@@ -4,12 +4,15 @@
  * a clip by the other; the same chunk put to both at once is stored once; their retention jobs
  * run at the same moment without compacting or purging anything twice and without errors.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { putChunk } from "../../../video/agent/upload-request.ts";
+import { ChunkStore } from "../../../video/store/chunk-store.ts";
+import { KvChunkIndex } from "../../../video/store/chunk-index.ts";
+import { importFileIndex } from "../../../video/store/video-service.ts";
 import { startApiHarness, type ApiHarness } from "../../api/api-harness.ts";
 import { eventually } from "../../support/retry.ts";
 import { KEY, T0, makeSource, recordChunks, type RecordedChunks } from "./fixture.ts";
@@ -111,5 +114,24 @@ describe("one chunk store shared by two API processes (index in NATS KV, blobs o
 
     // the lock was released: the next sweep runs
     expect((await rOne.sweep(lastEnd + 62 * DAY)).skipped).toBeUndefined();
+  });
+
+  it("a store whose index was kept in files gets it imported into NATS KV once", async () => {
+    const root = path.join(tmp, "older-store");
+    const older = await ChunkStore.open({ root, keyOf: () => KEY });
+    for (const m of rec.chunks.slice(0, 2)) expect((await older.put({ ...m }, rec.fileOf(m))).ok).toBe(true);
+    await older.purge(CAM, rec.chunks[1]!.seq);
+    // reopened on the shared index (the other chunks of this camera were purged above)
+    const shared = await ChunkStore.open({ root, keyOf: () => KEY, index: await KvChunkIndex.connect(one.nc) });
+    try {
+      expect(await importFileIndex(shared)).toBe(1);
+      expect(shared.all(CAM).map((e) => e.meta.seq)).toEqual([rec.chunks[0]!.seq]);
+      expect(readdirSync(root).filter((n) => n.startsWith("index"))).toEqual([expect.stringMatching(/^index\.imported-\d+$/)]);
+      await two.video!.store.sync();
+      expect(two.video!.store.get(CAM, rec.chunks[0]!.seq)).toBeDefined();
+      expect(await importFileIndex(shared)).toBe(0);
+    } finally {
+      shared.close();
+    }
   });
 });
