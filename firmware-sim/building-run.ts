@@ -53,6 +53,8 @@ export interface BuildingSimResult {
   /** crossings that went through a disk buffer, and of those the ones replayed */
   buffered: number;
   replayed: number;
+  /** connections the DPUs gave up because a publish waited for its PUBACK too long (then on to the next broker) */
+  ackTimeouts: number;
   /** event id of truth.crossings[i] is `${runTag}-${i}` */
   runTag: string;
   /** the clock skew each DPU ran with (ms) */
@@ -140,10 +142,10 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
     if (failures.length > 0) throw new Error(`${failures.length} crossing(s) could not be recorded: ${failures[0]!.message}`);
     await Promise.all([...fws.values()].map((f) => f.flush()));
 
-    const sum = (k: "sent" | "duplicatesSent" | "buffered" | "replayed") => [...fws.values()].reduce((n, f) => n + f.counters[k], 0);
+    const sum = (k: "sent" | "duplicatesSent" | "buffered" | "replayed" | "ackTimeouts") => [...fws.values()].reduce((n, f) => n + f.counters[k], 0);
     const result: BuildingSimResult = {
       truth: sim.truth, crossings: total, sent: sum("sent"), duplicatesSent: sum("duplicatesSent"),
-      buffered: sum("buffered"), replayed: sum("replayed"), runTag, skews,
+      buffered: sum("buffered"), replayed: sum("replayed"), ackTimeouts: sum("ackTimeouts"), runTag, skews,
     };
     log.info({ site: opts.plan.site, crossings: total, sent: result.sent, duplicatesSent: result.duplicatesSent, replayed: result.replayed }, "building simulation done");
     return result;

@@ -56,6 +56,8 @@ export interface FirmwareCounters {
   replayed: number;
   /** CONNACKs that refused the connection (bad credentials, not authorised) */
   refused: number;
+  /** connections given up because a publish waited ackTimeoutMs for its PUBACK */
+  ackTimeouts: number;
 }
 
 interface InFlight {
@@ -81,7 +83,7 @@ const CONNACK_REASONS: Record<number, string> = {
  * the buffer only once its batch was PUBACKed. The file survives a restart: start() replays it.
  */
 export class DpuFirmware {
-  readonly counters: FirmwareCounters = { sent: 0, duplicatesSent: 0, buffered: 0, replayed: 0, refused: 0 };
+  readonly counters: FirmwareCounters = { sent: 0, duplicatesSent: 0, buffered: 0, replayed: 0, refused: 0, ackTimeouts: 0 };
   readonly topic: string;
   private readonly buffer: CrossingBuffer;
   private readonly log: Logger;
@@ -237,7 +239,10 @@ export class DpuFirmware {
     this.client = client;
     watchAcks(client, {
       timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
-      onStall: (s) => this.log.warn(s, "broker stopped acknowledging; moving to the next broker"),
+      onStall: (s) => {
+        this.counters.ackTimeouts++;
+        this.log.warn(s, "broker stopped acknowledging; moving to the next broker");
+      },
     });
     return new Promise((resolve) => {
       let first = true;

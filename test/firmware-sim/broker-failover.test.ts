@@ -96,7 +96,7 @@ describe("devices with several brokers (real services, two brokers on one JetStr
     const p = proxy = await startTcpProxy(other.mqttPort);
     const o = other;
     let acceptedBeforeSilence = 0;
-    await runOccupancyScenario(stack, {
+    const result = await runOccupancyScenario(stack, {
       site: "failover-silent", seed: 22,
       mqttUrl: `mqtt://127.0.0.1:${p.port},${stack.mqttUrl}`,
       ackTimeoutMs: 1500,
@@ -106,6 +106,8 @@ describe("devices with several brokers (real services, two brokers on one JetStr
       },
     });
     expect(acceptedBeforeSilence).toBeGreaterThan(0);
+    // they left because their publishes went unacknowledged (not because the connection dropped)
+    expect(result.ackTimeouts).toBeGreaterThan(0);
     expect(await metricSum(stack.cfg.brokerOpsPort, "footfall_broker_publishes_accepted_total")).toBeGreaterThan(0);
   });
 });

@@ -49,6 +49,8 @@ export interface CameraUplinkCounters {
   statusSent: number;
   /** CONNACKs that refused the connection */
   refused: number;
+  /** connections given up because a publish waited ackTimeoutMs for its PUBACK */
+  ackTimeouts: number;
 }
 
 /** A status heartbeat as the uplink publishes it. */
@@ -64,7 +66,7 @@ export interface CameraStatusOut {
 let defaultLog: Logger | undefined;
 
 export class CameraUplink {
-  readonly counters: CameraUplinkCounters = { framesAcked: 0, statusSent: 0, refused: 0 };
+  readonly counters: CameraUplinkCounters = { framesAcked: 0, statusSent: 0, refused: 0, ackTimeouts: 0 };
   readonly detectionsTopic: string;
   readonly statusTopic: string;
   readonly chunkTopic: string;
@@ -108,7 +110,10 @@ export class CameraUplink {
     this.client = client;
     watchAcks(client, {
       timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
-      onStall: (s) => this.log.warn(s, "broker stopped acknowledging; moving to the next broker"),
+      onStall: (s) => {
+        this.counters.ackTimeouts++;
+        this.log.warn(s, "broker stopped acknowledging; moving to the next broker");
+      },
     });
     return new Promise((resolve) => {
       let first = true;
