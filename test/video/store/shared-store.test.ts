@@ -15,6 +15,7 @@ import { KvChunkIndex } from "../../../video/store/chunk-index.ts";
 import { importFileIndex } from "../../../video/store/video-service.ts";
 import { startApiHarness, type ApiHarness } from "../../api/api-harness.ts";
 import { eventually } from "../../support/retry.ts";
+import { signChunkMeta } from "../../../video/chunk/chunk-meta.ts";
 import { KEY, T0, makeSource, recordChunks, type RecordedChunks } from "./fixture.ts";
 
 const CAM = "cam-shared";
@@ -22,6 +23,7 @@ const SITE = "shared";
 const DAY = 86_400_000;
 let tmp: string;
 let rec: RecordedChunks;
+let kvRec: RecordedChunks;
 let one: ApiHarness;
 let two: ApiHarness;
 
@@ -30,6 +32,7 @@ beforeAll(async () => {
   const src = path.join(tmp, "src.mp4");
   await makeSource(src, "640x360", 8, "veryfast");
   rec = await recordChunks(src, path.join(tmp, "agent"), CAM, T0);
+  kvRec = await recordChunks(src, path.join(tmp, "agent-kv"), "cam-kv", T0);
   one = await startApiHarness({ video: {} });
   two = await startApiHarness({ video: {}, sharing: one });
   const r = await one.admin("PUT", `/api/v1/sites/${SITE}/topology`, {
@@ -132,6 +135,38 @@ describe("one chunk store shared by two API processes (index in NATS KV, blobs o
       expect(await importFileIndex(shared)).toBe(0);
     } finally {
       shared.close();
+    }
+  });
+
+  it("the KV index answers puts as the file index does, and a store opened later (or elsewhere) sees every change", async () => {
+    const root = path.join(tmp, "kv-store");
+    const open = async () => ChunkStore.open({ root, keyOf: () => KEY, index: await KvChunkIndex.connect(one.nc) });
+    const s1 = await open();
+    try {
+      for (const m of kvRec.chunks) expect(await s1.put(m, kvRec.fileOf(m))).toMatchObject({ ok: true, status: "stored" });
+      const [m0, m1, m2] = [kvRec.chunks[0]!, kvRec.chunks[1]!, kvRec.chunks[2]!];
+      expect(await s1.put(m2, kvRec.fileOf(m2))).toMatchObject({ ok: true, status: "duplicate" });
+      const { sig: _s, ...unsigned } = m0;
+      expect(await s1.put(signChunkMeta({ ...unsigned, frames: unsigned.frames + 1 }, KEY), kvRec.fileOf(m0))).toMatchObject({ ok: false, code: "conflict" });
+      expect(await s1.put({ ...m1, seq: 999 }, kvRec.fileOf(m1))).toMatchObject({ ok: false, code: "bad_signature" });
+
+      const s2 = await open();
+      try {
+        expect(s2.all("cam-kv")).toEqual(s1.all("cam-kv"));
+        const last = kvRec.chunks.at(-1)!;
+        expect(await s1.purge("cam-kv", last.seq)).toBe(true);
+        await s2.sync();
+        expect(s2.get("cam-kv", last.seq)).toBeUndefined();
+        expect(await s2.purge("cam-kv", last.seq)).toBe(false);
+        expect(existsSync(s1.blobPath(last.sha256))).toBe(false);
+        await s2.setTier("cam-kv", m0.seq, "cold", 123);
+        await s1.sync();
+        expect(s1.get("cam-kv", m0.seq)).toMatchObject({ tier: "cold", cold_ms: 123 });
+      } finally {
+        s2.close();
+      }
+    } finally {
+      s1.close();
     }
   });
 });
