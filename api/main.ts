@@ -49,7 +49,7 @@ export async function runApi(
     keys = await KeyStore.open(nc, log.child({ component: "keys" }));
     const readers = new Readers(cfg.adminToken, keys);
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
-    video = await openVideoService(cfg, registry, log);
+    video = await openVideoService(cfg, registry, log, { nc });
     const metrics = createRegistry("api");
     api = createApiApp({
       cfg, influx, topology, registry, publisher, log, metrics, nc, readers,

@@ -8,11 +8,12 @@ import { createLogger } from "../infra/log.ts";
 import { readCaFile, trustOnlyForFetch } from "../infra/tls.ts";
 import { demoMall, planSecrets, toTopologyDoc, type BuildingPlan } from "./building.ts";
 import { runBuildingSim } from "./building-run.ts";
+import { BrokerList } from "../edge/broker-list.ts";
 
 /** `footfall sim` options as the CLI hands them over (validated here). */
 export const SimCommandOptions = z.strictObject({
   apiUrl: z.string().url("--api must be a URL"),
-  mqttUrl: z.string().regex(/^mqtts?:\/\/\S+$/, "--mqtt must be an mqtt:// or mqtts:// URL"),
+  mqttUrl: z.string().pipe(BrokerList.transform((l) => l.join(","))),
   /** PEM CA file the API's and the broker's certificates must verify against (https://, mqtts://) */
   ca: z.string().min(1).optional(),
   site: SiteId,

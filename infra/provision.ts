@@ -5,6 +5,7 @@ import { InfluxDB } from "influx";
 import {
   KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_KEYS, KV_STILLS, STILL_TTL_MS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
   STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
+  KV_VIDEO_CHUNKS, KV_VIDEO_LOCKS, VIDEO_LOCK_TTL_MS,
 } from "../contracts/nats-layout.ts";
 import { rollupOf, RP } from "../contracts/influx-layout.ts";
 import { ROLLUPS } from "../contracts/occupancy-store.ts";
@@ -49,6 +50,9 @@ export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "lease
   await kvm.create(KV_KEYS, { history: 1 });
   // a still is at most 1 MiB and lives a minute: the wall's camera tile, not an archive
   await kvm.create(KV_STILLS, { history: 1, ttl: STILL_TTL_MS, maxValueSize: 1024 * 1024 });
+  // the chunk store's index (shared by every API process) and its job locks
+  await kvm.create(KV_VIDEO_CHUNKS, { history: 1 });
+  await kvm.create(KV_VIDEO_LOCKS, { history: 1, ttl: VIDEO_LOCK_TTL_MS });
   log?.info("nats streams and buckets ready");
 }
 

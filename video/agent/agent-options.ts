@@ -8,6 +8,7 @@ import path from "node:path";
 import { TOKEN_RE } from "../../contracts/ids.ts";
 import { readVariable } from "../../infra/config.ts";
 import { readCaFile } from "../../infra/tls.ts";
+import { BrokerList } from "../../edge/broker-list.ts";
 import type { ChunkFormat, VideoSource } from "./segmenter.ts";
 import { MAX_UPLOAD_CONCURRENCY } from "./upload-limits.ts";
 
@@ -83,7 +84,10 @@ export function parseAgentOptions(raw: AgentRawOptions, dataRoot: () => string, 
   const keepBytes = raw.keepMb !== undefined ? Number(raw.keepMb) * 1e6 : undefined;
   if (keepBytes !== undefined && !(keepBytes >= 0)) fail("--keep-mb must be a number ≥ 0", { value: raw.keepMb });
   if (raw.api && !/^https?:\/\//.test(raw.api)) fail("--api must be an http:// or https:// URL", { api: raw.api });
-  if (raw.mqtt && !/^mqtts?:\/\//.test(raw.mqtt)) fail("--mqtt must be an mqtt:// or mqtts:// URL", { mqtt: raw.mqtt });
+  if (raw.mqtt) {
+    const list = BrokerList.safeParse(raw.mqtt);
+    if (!list.success) fail(`--mqtt: ${list.error.issues.map((i) => i.message).join("; ")}`, { mqtt: raw.mqtt });
+  }
   const caFile = raw.ca ?? readVariable("tlsCa", env);
   let ca: Buffer | undefined;
   if (caFile) { try { ca = readCaFile(caFile); } catch (e) { fail(`--ca: ${(e as Error).message}`, { ca: caFile }); } }
