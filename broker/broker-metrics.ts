@@ -10,6 +10,7 @@ export type RefusalReason =
   | "invalid_json"
   | "invalid_payload"   // JSON that does not match the topic's schema
   | "device_mismatch"   // valid payload the device may not send (wrong doorway, not a dpu / camera, repeated ids)
+  | "too_late"          // an event older than the raw retention allows (its points would be dropped)
   | "read_only"         // publish (or last will) by an API key's connection: readers publish nothing
   | "closing";          // publish while the broker shuts down
 

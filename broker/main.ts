@@ -56,6 +56,7 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       registry,
       partitions: cfg.partitions,
       maxPayloadBytes: cfg.maxPayloadBytes,
+      rawRetention: cfg.rawRetention,
       log,
       metrics,
       keys,
