@@ -77,6 +77,11 @@ export class InfluxWriter {
     opts.metrics?.influxBacklog(() => this.state());
   }
 
+  /** Fewer than maxBuffered points wait (or the writer is closed): room() would resolve at once. */
+  hasRoom(): boolean {
+    return this.pending() < this.maxBuffered || this.closed;
+  }
+
   /** Resolves when fewer than maxBuffered points wait (at once if so, or if the writer is closed). */
   room(): Promise<void> {
     if (this.pending() < this.maxBuffered || this.closed) return Promise.resolve();

@@ -211,7 +211,7 @@ export class PartitionWorker {
       await this.outbox.room();
       // back-pressure: with too many points waiting for InfluxDB, take no more messages
       // (the checkpoint cannot pass them anyway) until the backlog drains
-      await Promise.race([this.o.writer.room(), this.halted]);
+      if (!this.o.writer.hasRoom()) await Promise.race([this.o.writer.room(), this.halted]);
     }
   }
 
