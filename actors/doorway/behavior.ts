@@ -27,8 +27,9 @@ export interface DoorwayState { seen: SeenKeys }
 /**
  * doorway actor, id "{site}.{doorway}": de-duplicates crossings for all time (within the late
  * horizon; older ones are refused, as are crossings older than the raw retention allows against
- * the wall clock, so nothing is counted live whose point InfluxDB would drop), turns each into a move out of `exiting_to` and into
- * `entering_to` (outside has no actor), and records the raw crossing.
+ * the wall clock, so nothing is counted live whose point InfluxDB would drop), turns each into a
+ * move out of `exiting_to` and into `entering_to` (outside has no actor), and records the raw
+ * crossing.
  */
 export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> {
   const p = paramsOf(DoorwayParams, deps.params);

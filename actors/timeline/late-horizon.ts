@@ -36,7 +36,7 @@ export const lateHorizonMs = (p: OccupancyParams) => {
 /** Events too old to correct history exactly (beyond the late horizon), by occupancy kind. */
 export const tooLateCounter = (registry: Registry = defaultRegistry): Counter<"kind"> =>
   counter(registry, "footfall_occupancy_too_late_total",
-    "Crossings or moves older than the late horizon, ignored because they can no longer correct history exactly", ["kind"]);
+    "Crossings or moves older than the late horizon (or crossings older than the raw retention allows), ignored because they can no longer correct history exactly", ["kind"]);
 
 /** Over the cap, fold down to this share of it, so the O(size) fold is not repeated per event. */
 export const capKeep = (maxEntries: number) => Math.max(1, Math.floor(maxEntries * 0.9));

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
+import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { startTestStack, type HostProcess, type TestStack } from "../support/stack.ts";
 import { eventually } from "../support/retry.ts";
@@ -16,7 +19,12 @@ const UNHEALTHY_S = 3;
 const BUFFER_POINTS = 200;
 const DOWN_MS = 30_000;
 
-interface Observed { statuses: number[]; reasons: string[]; maxBacklog: number; maxDepth: number }
+interface Observed {
+  statuses: number[]; reasons: string[]; maxBacklog: number; maxDepth: number;
+  /** per probe: messages handled so far, messages waiting in the partitions, points waiting */
+  samples: Array<{ handled: number; depth: number; backlog: number }>;
+}
+const observed = (): Observed => ({ statuses: [], reasons: [], maxBacklog: 0, maxDepth: 0, samples: [] });
 
 async function probe(host: HostProcess, seen: Observed): Promise<void> {
   try {
@@ -25,11 +33,14 @@ async function probe(host: HostProcess, seen: Observed): Promise<void> {
     const body = (await r.json()) as { reason?: string };
     if (body.reason) seen.reasons.push(body.reason);
     const metrics = await (await fetch(`http://127.0.0.1:${host.opsPort}/metrics`)).text();
-    const backlog = /^footfall_actor_influx_backlog_points(?:\{[^}]*\})? (\d+)/m.exec(metrics);
-    if (backlog) seen.maxBacklog = Math.max(seen.maxBacklog, Number(backlog[1]));
+    const backlog = Number(/^footfall_actor_influx_backlog_points(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
+    seen.maxBacklog = Math.max(seen.maxBacklog, backlog);
     let depth = 0;
     for (const m of metrics.matchAll(/^footfall_actor_mailbox_depth\{[^}]*\} (\d+)/gm)) depth += Number(m[1]);
     seen.maxDepth = Math.max(seen.maxDepth, depth);
+    let handled = 0;
+    for (const m of metrics.matchAll(/^footfall_actor_messages_total\{[^}]*\} (\d+)/gm)) handled += Number(m[1]);
+    seen.samples.push({ handled, depth, backlog });
   } catch { /* a host being killed */ }
 }
 
@@ -38,6 +49,16 @@ function watch(host: () => HostProcess, seen: Observed): () => Promise<void> {
   let on = true;
   const loop = (async () => { while (on) { await probe(host(), seen); await new Promise((r) => setTimeout(r, 250)); } })();
   return async () => { on = false; await loop; };
+}
+
+/** Messages stored in FF_ACTORS. */
+async function streamMessages(stack: TestStack): Promise<number> {
+  const nc = await connectNats(stack.cfg.natsUrl!, "influx-outage-test");
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(STREAM_ACTORS)).state.messages;
+  } finally {
+    await nc.close();
+  }
 }
 
 async function crossingPoints(stack: TestStack, site: string): Promise<number> {
@@ -55,10 +76,11 @@ describe("InfluxDB down for 30 s under load (real services, actor host processes
   it("/healthz is 503 during the outage and 200 after; history exact, one point per crossing", async () => {
     stack = await startTestStack({ hosts: 1, hostEnv });
     const s = stack;
-    const before: Observed = { statuses: [], reasons: [], maxBacklog: 0, maxDepth: 0 };
+    const before = observed();
     await probe(s.hosts[0]!, before);
     expect(before.statuses).toEqual([200]);
-    const during: Observed = { statuses: [], reasons: [], maxBacklog: 0, maxDepth: 0 };
+    const during = observed();
+    const atEnd = { stream: 0, handled: 0 };
     const result = await runOccupancyScenario(s, {
       site: "mall-influx-a", seed: 21,
       midRun: async () => {
@@ -66,6 +88,8 @@ describe("InfluxDB down for 30 s under load (real services, actor host processes
         const stop = watch(() => s.hosts[0]!, during);
         await new Promise((r) => setTimeout(r, DOWN_MS));
         await stop();
+        atEnd.handled = during.samples.at(-1)?.handled ?? 0;
+        atEnd.stream = await streamMessages(s);
         await s.services.startInflux();
         await eventually("healthz 200 once InfluxDB is back", async () => (await fetch(`http://127.0.0.1:${s.hosts[0]!.opsPort}/healthz`)).status === 200, 60_000);
       },
@@ -76,6 +100,9 @@ describe("InfluxDB down for 30 s under load (real services, actor host processes
     // back-pressure: with the backlog at its bound, the partitions left messages in the stream
     expect(during.maxBacklog).toBeGreaterThanOrEqual(BUFFER_POINTS);
     expect(during.maxDepth).toBeGreaterThan(0);
+    // ... and stopped taking them: at the end of the outage, far more messages were in the stream
+    // than the host had handled (without the bound it handles them all and holds their points)
+    expect(atEnd.stream - atEnd.handled, JSON.stringify(atEnd)).toBeGreaterThan(BUFFER_POINTS);
     await eventually("one crossing point per crossing", async () => (await crossingPoints(s, "mall-influx-a")) === result.crossings, 30_000)
       .catch(async (e) => { throw new Error(`${(e as Error).message}: ${await crossingPoints(s, "mall-influx-a")} points, ${result.crossings} crossings`); });
   });
@@ -83,7 +110,7 @@ describe("InfluxDB down for 30 s under load (real services, actor host processes
   it("stays exact when the host is SIGKILLed during the outage and a new host takes over before InfluxDB returns", async () => {
     stack = await startTestStack({ hosts: 1, hostEnv });
     const s = stack;
-    const during: Observed = { statuses: [], reasons: [], maxBacklog: 0, maxDepth: 0 };
+    const during = observed();
     let current = s.hosts[0]!;
     const result = await runOccupancyScenario(s, {
       site: "mall-influx-b", seed: 22,
