@@ -100,7 +100,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   app.use(API_PREFIX, stillRoutes({ nc: deps.nc, registry: deps.registry, retention: deps.video?.retention, clock: deps.video?.clock, log }));
   app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin, json }));
   app.use(API_PREFIX, keysRoutes({ keys: deps.readers.store, admin, json, log: log.child({ component: "keys" }) }));
-  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log }));
+  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log, rawRetention: cfg.rawRetention }));
   const track = trackApi({
     cfg, influx: deps.influx, nc: deps.nc, topology: deps.topology, log, metrics: deps.metrics,
     extractor: deps.extractor, options: deps.track,

@@ -10,6 +10,7 @@ export type RefusalReason =
   | "invalid_json"
   | "invalid_payload"   // JSON that does not match the topic's schema
   | "device_mismatch"   // valid payload the device may not send (wrong doorway, not a dpu / camera, repeated ids)
+  | "too_late"          // an event older than the raw retention allows (its points would be dropped)
   | "read_only"         // publish (or last will) by an API key's connection: readers publish nothing
   | "closing"           // publish while the broker shuts down (or a login while it does, or the registry fails)
   | "tls_handshake"     // a connection to the TLS listener whose handshake failed (plain MQTT, untrusted client, timeout)

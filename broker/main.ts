@@ -66,6 +66,7 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       connectTimeoutMs: cfg.mqttConnectTimeoutMs,
       maxConnectionsPerDevice: cfg.mqttMaxConnectionsPerDevice,
       throttle: throttleConfigOf(cfg),
+      rawRetention: cfg.rawRetention,
       log,
       metrics,
       keys,

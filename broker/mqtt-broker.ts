@@ -18,7 +18,7 @@ import { guardPackets, PACKET_TYPES, PUBLISH_HEADER_ROOM, type PacketGuard } fro
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
 import { AckAfterStore, type PublishDone } from "./ack-after-store.ts";
 import { ActorPublisher } from "./actor-publisher.ts";
-import type { DeviceMessageTable } from "./device-messages/device-message.ts";
+import { timeLimits, type DeviceMessageTable } from "./device-messages/device-message.ts";
 import { deviceMessages } from "./device-messages/index.ts";
 import { readJson } from "./device-messages/payload.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
@@ -45,6 +45,8 @@ export interface MqttBrokerOptions {
   ingest?: { count(site: string, type: string, n: number): void };
   /** runs once aedes exists and before the listener opens (to leave the retained results in place first) */
   beforeListen?: (publish: OutPublish) => Promise<void>;
+  /** FOOTFALL_RAW_RETENTION: events older than it allows are refused as too_late (default "INF": no bound) */
+  rawRetention?: string;
   /** a subscriber whose socket does not drain for this long is disconnected (default READER_DRAIN_TIMEOUT_MS) */
   drainTimeoutMs?: number;
   /** serve MQTT over TLS only (certificate and key); without it, plain TCP */
@@ -121,6 +123,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   const log = opts.log.child({ component: "mqtt" });
   const publisher = new ActorPublisher(jetstream(opts.nc), { partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256 });
   const messages = opts.messages ?? deviceMessages;
+  const limits = timeLimits(opts.rawRetention ?? "INF");
   /** authenticated client -> the device and the secret hash it proved */
   const devices = new WeakMap<Client, { id: string; secretHash: string }>();
   const clients = new Set<Client>();
@@ -360,6 +363,8 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     const value = read.value;
     const mismatch = handler.check?.(device, value);
     if (mismatch) return refuse(client, device.id, packet, "device_mismatch", mismatch, done);
+    const late = handler.tooLate?.(value, receivedAt, limits);
+    if (late) return refuse(client, device.id, packet, "too_late", late, done);
 
     acks.run({
       type: access.type, ack: handler.ack, device: device.id, clientId: client.id, qos: packet.qos, fields: handler.describe?.(value),

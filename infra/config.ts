@@ -115,6 +115,10 @@ export const VARIABLES = {
     "the camera agent's device secret (`footfall agent`, `footfall agent detect`; or --secret-file)", "(none)"),
   ffmpegPath: variable("FFMPEG_PATH", z.string().min(1), "ffmpeg", "the ffmpeg binary (video processes)"),
   ffprobePath: variable("FFPROBE_PATH", z.string().min(1), "ffprobe", "the ffprobe binary (video processes)"),
+  influxUnhealthyS: variable("FOOTFALL_INFLUX_UNHEALTHY_S", z.coerce.number().min(1).max(86_400), 30,
+    "an actor host whose InfluxDB writes have failed for this long reports unhealthy on /healthz (503) until one succeeds"),
+  influxBufferPoints: variable("FOOTFALL_INFLUX_BUFFER_POINTS", int(100, 100_000_000), 200_000,
+    "InfluxDB points an actor host holds while InfluxDB is down or slow; above it its partitions stop consuming until the backlog drains"),
   logLevel: variable("FOOTFALL_LOG_LEVEL", z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), "info", "pino log level"),
 };
 

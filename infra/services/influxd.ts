@@ -7,7 +7,7 @@ import { findBinary, spawnService, waitUntil, type ServiceProcess } from "./chil
  * Debian's influxd (InfluxDB 1.6) with a generated config: HTTP on 127.0.0.1:{port},
  * the backup RPC on 127.0.0.1:{rpcPort} (default port+2), meta/data/wal under {dataDir}/influxdb.
  */
-export interface Influxd { url: string; port: number; proc: ServiceProcess; stop(): Promise<void>; kill(): Promise<void> }
+export interface Influxd { url: string; port: number; rpcPort: number; proc: ServiceProcess; stop(): Promise<void>; kill(): Promise<void> }
 
 export async function startInfluxd(opts: { dataDir: string; port: number; rpcPort?: number; log?: Logger }): Promise<Influxd> {
   const dir = path.join(opts.dataDir, "influxdb");
@@ -43,5 +43,5 @@ export async function startInfluxd(opts: { dataDir: string; port: number; rpcPor
   const url = `http://127.0.0.1:${opts.port}`;
   await waitUntil(`influxd on ${url}`, async () => (await fetch(`${url}/ping`)).status === 204, 30_000, proc, logFile);
   opts.log?.info({ port: opts.port, dir }, "influxd ready");
-  return { url, port: opts.port, proc, stop: () => proc.stop(), kill: () => proc.kill() };
+  return { url, port: opts.port, rpcPort: opts.rpcPort ?? opts.port + 2, proc, stop: () => proc.stop(), kill: () => proc.kill() };
 }

@@ -20,6 +20,10 @@ export interface TestServices {
   influxd?: Influxd;
   /** SIGKILL nats-server and start it again on the same port and store. */
   restartNats(opts?: { downMs?: number }): Promise<void>;
+  /** SIGKILL influxd (it stays down until startInflux). */
+  killInflux(): Promise<void>;
+  /** Start influxd again on the same ports and data folder. */
+  startInflux(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +61,7 @@ export async function startTestServices(opts: { nats?: boolean; influx?: boolean
     throw e;
   }
   const [influxPort, influxd] = influx;
+  const influxRpcPort = influxd ? influxd.rpcPort : 0;
   const s: TestServices = {
     dataDir,
     natsUrl: `nats://127.0.0.1:${natsPort}`,
@@ -69,6 +74,14 @@ export async function startTestServices(opts: { nats?: boolean; influx?: boolean
       await s.nats?.kill();
       await new Promise((r) => setTimeout(r, downMs));
       s.nats = await startNatsServer({ dataDir, port: natsPort });
+    },
+    async killInflux() {
+      await s.influxd?.kill();
+      delete s.influxd;
+    },
+    async startInflux() {
+      if (s.influxd) return;
+      s.influxd = await startInfluxd({ dataDir, port: influxPort, rpcPort: influxRpcPort });
     },
     async stop() {
       await Promise.all([s.nats?.stop(), s.influxd?.stop()]);

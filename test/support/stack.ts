@@ -26,7 +26,8 @@ export interface TestStack {
   apiUrl: string;
   mqttUrl: string;
   hosts: HostProcess[];
-  startHost(): Promise<HostProcess>;
+  /** healthy: wait until its /healthz says ok (default); false: until it answers at all */
+  startHost(opts?: { healthy?: boolean }): Promise<HostProcess>;
   admin(method: string, pathname: string, body?: unknown): Promise<Response>;
   /**
    * fetch `pathname` (from the API's root) with the admin bearer token, unless `init` sends its
@@ -39,7 +40,11 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(opts: { hosts?: number; partitions?: number; overrides?: Partial<Config> } = {}): Promise<TestStack> {
+export async function startTestStack(opts: {
+  hosts?: number; partitions?: number; overrides?: Partial<Config>;
+  /** more environment for the actor host processes */
+  hostEnv?: Record<string, string>;
+} = {}): Promise<TestStack> {
   const services = await startTestServices();
   const cfg = loadConfig({
     dataDir: services.dataDir,
@@ -85,9 +90,10 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     FOOTFALL_CAMERA_REORDER_MS: String(cfg.cameraReorderMs), FOOTFALL_PERSON_SILENCE_S: String(cfg.personSilenceS),
     FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs),
     FOOTFALL_MAX_FUTURE_MS: String(cfg.maxFutureMs),
+    ...opts.hostEnv,
   });
 
-  async function startHost(): Promise<HostProcess> {
+  async function startHost({ healthy = true }: { healthy?: boolean } = {}): Promise<HostProcess> {
     const opsPort = await freePort();
     const child = spawn(process.execPath, [CLI, "host"], { env: env(opsPort), stdio: ["ignore", "inherit", "inherit"] });
     const killOnExit = () => child.kill("SIGKILL");
@@ -99,7 +105,10 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
       stop: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGTERM"); await exited; } },
     };
     hosts.push(h);
-    await eventually(`actor host on ops port ${opsPort}`, async () => (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).ok, 30_000);
+    await eventually(`actor host on ops port ${opsPort}`, async () => {
+      const r = await fetch(`http://127.0.0.1:${opsPort}/healthz`);
+      return healthy ? r.ok : true;
+    }, 30_000);
     return h;
   }
   for (let i = 0; i < (opts.hosts ?? 1); i++) await startHost().catch(abandon);
