@@ -1,16 +1,31 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { findBinary, spawnService, waitUntil, type ServiceProcess } from "./child-process.ts";
+import { SupervisedService } from "./supervised-service.ts";
 
 /**
  * Debian's nats-server with JetStream, bound to 127.0.0.1, store under {dataDir}/nats.
- * Restarting on the same dataDir keeps every stream and KV bucket.
+ * Restarting on the same dataDir keeps every stream and KV bucket. With `supervise` (as `footfall up`
+ * runs it) a nats-server that dies is started again on the same store and port (SupervisedService).
  */
-export interface NatsServer { url: string; port: number; proc: ServiceProcess; stop(): Promise<void>; kill(): Promise<void> }
+export interface NatsServer {
+  url: string;
+  port: number;
+  service: SupervisedService;
+  /** the process running now */
+  readonly proc: ServiceProcess;
+  /** stops it for good */
+  stop(): Promise<void>;
+  /** SIGKILL (restarted when supervised) */
+  kill(): Promise<void>;
+}
 
-export async function startNatsServer(opts: { dataDir: string; port: number; log?: Logger }): Promise<NatsServer> {
+export interface NatsServerOptions { dataDir: string; port: number; log?: Logger; supervise?: boolean; registry?: Registry }
+
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServer> {
   const dir = path.join(opts.dataDir, "nats");
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, "nats-server.conf");
@@ -26,10 +41,18 @@ export async function startNatsServer(opts: { dataDir: string; port: number; log
     ``,
   ].join("\n"));
   const logFile = path.join(dir, "nats-server.log");
-  const proc = spawnService({ name: "nats-server", command: findBinary("nats-server"), args: ["-c", conf], logFile, ...(opts.log ? { log: opts.log } : {}) });
-  await waitUntil(`nats-server on 127.0.0.1:${opts.port}`, () => natsReady(opts.port), 20_000, proc, logFile);
-  opts.log?.info({ port: opts.port, dir }, "nats-server ready");
-  return { url: `nats://127.0.0.1:${opts.port}`, port: opts.port, proc, stop: () => proc.stop(), kill: () => proc.kill() };
+  const command = findBinary("nats-server");
+  const service = await SupervisedService.start({
+    name: "nats-server",
+    spawn: () => spawnService({ name: "nats-server", command, args: ["-c", conf], logFile, ...(opts.log ? { log: opts.log } : {}) }),
+    ready: (proc) => waitUntil(`nats-server on 127.0.0.1:${opts.port}`, () => natsReady(opts.port), 20_000, proc, logFile),
+  }, opts);
+  opts.log?.info({ port: opts.port, dir, supervised: Boolean(opts.supervise) }, "nats-server ready");
+  return {
+    url: `nats://127.0.0.1:${opts.port}`, port: opts.port, service,
+    get proc() { return service.proc; },
+    stop: () => service.stop(), kill: () => service.kill(),
+  };
 }
 
 /** A NATS server greets every new connection with an INFO line. */
