@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { InfluxDB } from "influx";
+import { InfluxDB, type ISingleHostConfig } from "influx";
 import {
   KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_KEYS, KV_STILLS, STILL_TTL_MS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
   STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
@@ -10,6 +10,7 @@ import { rollupOf, RP } from "../contracts/influx-layout.ts";
 import { ROLLUPS } from "../contracts/occupancy-store.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { splitCredentials } from "./service-secrets.ts";
 
 const NS_PER_MS = 1_000_000;
 const DAY_MS = 86_400_000;
@@ -52,10 +53,34 @@ export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "lease
   log?.info("nats streams and buckets ready");
 }
 
-/** The InfluxDB client for our database (node-influx, InfluxDB 1.x HTTP API). */
+/**
+ * node-influx options for an InfluxDB URL: host, port, protocol, and the user and password the URL
+ * carries (http://user:password@host:port; footfall's own influxd requires them).
+ */
+export function influxOptions(url: string, database: string): ISingleHostConfig & { host: string; port: number; protocol: "http" | "https"; database: string } {
+  const { url: bare, credentials } = splitCredentials(url);
+  const u = new URL(bare);
+  return {
+    host: u.hostname, port: Number(u.port || 8086), protocol: u.protocol === "https:" ? "https" : "http", database,
+    ...(credentials ? { username: credentials.user, password: credentials.password } : {}),
+  };
+}
+
+/** The InfluxDB client for our database (node-influx, InfluxDB 1.x HTTP API), with the URL's credentials. */
 export function influxClient(url: string, database: string): InfluxDB {
-  const u = new URL(url);
-  return new InfluxDB({ host: u.hostname, port: Number(u.port || 8086), protocol: u.protocol === "https:" ? "https" : "http", database });
+  return new InfluxDB(influxOptions(url, database));
+}
+
+/**
+ * For a plain fetch to InfluxDB's HTTP API: the URL without credentials (fetch refuses URLs that
+ * carry them) and the Authorization header that sends them instead.
+ */
+export function influxHttp(url: string): { base: string; headers: Record<string, string> } {
+  const { url: base, credentials } = splitCredentials(url);
+  return {
+    base,
+    headers: credentials ? { authorization: `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString("base64")}` } : {},
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import { ConfigError, DEFAULTS, loadConfig, readVariable, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
+import { redactUrl } from "../service-secrets.ts";
 import { addAgentCommands } from "./agent-command.ts";
 
 /** package.json's version: the one release number of the whole system */
@@ -83,7 +84,9 @@ program.command("config")
     // secrets are not printed
     const hidden = (v: string | undefined) => (v === undefined ? undefined : "(set)");
     process.stdout.write(JSON.stringify({
-      ...cfg, adminToken: cfg.adminToken === DEFAULTS.adminToken ? "(the default: set your own)" : "(set)",
+      ...cfg,
+      ...(cfg.natsUrl ? { natsUrl: redactUrl(cfg.natsUrl) } : {}), ...(cfg.influxUrl ? { influxUrl: redactUrl(cfg.influxUrl) } : {}),
+      adminToken: cfg.adminToken === DEFAULTS.adminToken ? "(the default: set your own)" : "(set)",
       videoUrlSecret: hidden(cfg.videoUrlSecret), cameraSecret: hidden(cfg.cameraSecret),
     }, null, 2) + "\n");
   });

@@ -9,7 +9,8 @@ import { startNatsServer, type NatsServer } from "./nats-server.ts";
 /**
  * Starts nats-server and influxd as our supervised children (restarted with back-off when they
  * die, SupervisedService), unless NATS_URL / INFLUX_URL point elsewhere (then that one is used and
- * nothing is started). stop() stops what we started, for good.
+ * nothing is started). Ours require the credentials generated at their first start (kept in
+ * {dataDir}/secrets); the URLs returned carry them. stop() stops what we started, for good.
  */
 export interface RunningServices { natsUrl: string; influxUrl: string; nats?: NatsServer; influxd?: Influxd; stop(): Promise<void> }
 
@@ -21,8 +22,9 @@ export async function startServices(cfg: Config, log?: Logger, opts: { registry?
     cfg.influxUrl ? undefined : startInfluxd({ ...common, port: cfg.influxPort }),
   ]);
   return {
-    natsUrl: natsUrlOf(cfg),
-    influxUrl: influxUrlOf(cfg),
+    // ours with the credentials they were started with, or the operator's as given
+    natsUrl: nats?.url ?? natsUrlOf(cfg),
+    influxUrl: influxd?.url ?? influxUrlOf(cfg),
     ...(nats ? { nats } : {}),
     ...(influxd ? { influxd } : {}),
     stop: async () => { await Promise.all([nats?.stop(), influxd?.stop()]); },

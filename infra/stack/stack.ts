@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { connectNats } from "../nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../provision.ts";
+import { redactUrl, serviceSecretsFile } from "../service-secrets.ts";
 import { startServices } from "../services/index.ts";
 import { exitOnSignal } from "../process.ts";
 import { Supervised } from "./supervisor.ts";
@@ -25,6 +26,7 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
   await provisionNats(nc, cfg, log);
   await provisionInflux(influxClient(services.influxUrl, cfg.influxDb), cfg, log);
 
+  // the children connect with the services' credentials, which travel in the URLs (user:password@)
   const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: services.natsUrl, INFLUX_URL: services.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir };
   const procs = {
     broker: new Supervised("broker", ["broker"], env, log),
@@ -65,7 +67,8 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     `  API:        ${apiUrl}/api/v1   (OpenAPI: ${apiUrl}/api/v1/openapi.yaml)`,
     `  MQTT:       mqtt://${cfg.bind}:${cfg.mqttPort}`,
     `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
-    `  InfluxDB:   ${services.influxUrl} (database ${cfg.influxDb}; point Grafana here)`,
+    `  InfluxDB:   ${redactUrl(services.influxUrl)} (database ${cfg.influxDb}; point Grafana here)`,
+    ...(services.influxd ? [`  Service credentials (NATS, InfluxDB): ${serviceSecretsFile(cfg.dataDir)}`] : []),
     ...(demo ? [...readers, ...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
     "  Ctrl-C stops everything.",
     "",

@@ -36,7 +36,7 @@ describe("service supervision (real nats-server and influxd, started as `footfal
     expect(services.influxd!.proc.exited()).toBe(true);
     await services.influxd!.service.whenReady();
     expect(services.influxd!.proc.child.pid).not.toBe(before);
-    expect((await fetch(`${services.influxd!.url}/ping`)).status).toBe(204);
+    expect((await fetch(`http://127.0.0.1:${services.influxd!.port}/ping`)).status).toBe(204);
     const rows = await influx.query<{ v: number }>(`SELECT v FROM m`);
     expect(rows.map((r) => r.v)).toEqual([42]);
     expect(services.influxd!.service.restarts).toBe(1);
@@ -62,7 +62,7 @@ describe("service supervision (real nats-server and influxd, started as `footfal
     await services.influxd!.stop();
     await new Promise((r) => setTimeout(r, 1500));
     expect(services.influxd!.proc.exited()).toBe(true);
-    await expect(fetch(`${services.influxd!.url}/ping`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${services.influxd!.port}/ping`)).rejects.toThrow();
     expect(services.influxd!.service.restarts).toBe(1);
   });
 });

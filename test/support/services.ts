@@ -9,6 +9,8 @@ import { freePort } from "./ports.ts";
  * Real services for a test file: its own nats-server (JetStream) and/or influxd on free
  * loopback ports, data in a fresh temp folder. Each test file gets its own, so files can run
  * in parallel and a test may kill and restart its nats-server on the same store.
+ * Both require credentials (generated into {dataDir}/secrets); natsUrl and influxUrl carry them:
+ * connect with connectNats(natsUrl) and influxClient / influxOptions / influxHttp(influxUrl).
  */
 export interface TestServices {
   dataDir: string;
@@ -59,9 +61,10 @@ export async function startTestServices(opts: { nats?: boolean; influx?: boolean
   const [influxPort, influxd] = influx;
   const s: TestServices = {
     dataDir,
-    natsUrl: `nats://127.0.0.1:${natsPort}`,
+    // with the credentials the services were started with (user:password@)
+    natsUrl: nats?.url ?? `nats://127.0.0.1:${natsPort}`,
     natsPort,
-    influxUrl: `http://127.0.0.1:${influxPort}`,
+    influxUrl: influxd?.url ?? `http://127.0.0.1:${influxPort}`,
     influxPort,
     ...(nats ? { nats } : {}),
     ...(influxd ? { influxd } : {}),
