@@ -21,36 +21,69 @@ const DAY_MS = 86_400_000;
  * must hold everything since the oldest checkpoint. Its duplicate window (the first stage of
  * de-duplication) is 10 minutes; actors de-duplicate after that.
  */
-export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs">, log?: Logger): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+/**
+ * A JetStream API call, retried for up to 30 s while the cluster cannot answer yet: a request
+ * timing out, no responders, no leader (a stream's or the meta group's election after a node
+ * was lost or a stream was scaled).
+ */
+async function whileElecting<T>(what: string, call: () => Promise<T>, log?: Logger): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      const err = e as Error;
+      const transient = err.name === "TimeoutError" || /timeout|no responders|leader|not available|unavailable|temporarily/i.test(err.message);
+      if (!transient || Date.now() > deadline) throw e;
+      log?.warn({ err, what, attempt }, "JetStream not answering yet; retrying");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs"> & Partial<Pick<Config, "replicas">>, log?: Logger): Promise<void> {
+  const jsm = await whileElecting("JetStream", () => jetstreamManager(nc), log);
+  // FOOTFALL_REPLICAS: new streams and buckets get that many; existing ones are scaled to it.
+  // Unset: new ones get 1, existing ones keep theirs (a process that does not know the cluster's
+  // size never scales a replicated stream down).
+  const replicas = cfg.replicas;
   const streams = [
     { name: STREAM_ACTORS, subjects: [`${ACTOR_SUBJECT_ROOT}.>`], max_age: 7 * DAY_MS * NS_PER_MS, duplicate_window: 10 * 60_000 * NS_PER_MS },
     { name: STREAM_EVENTS, subjects: [`${EVENT_SUBJECT_ROOT}.>`], max_age: 1 * DAY_MS * NS_PER_MS, duplicate_window: 2 * 60_000 * NS_PER_MS },
   ];
   for (const s of streams) {
-    const cfg = { ...s, retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: 1 };
-    try {
-      await jsm.streams.info(s.name);
-      await jsm.streams.update(s.name, cfg);
-    } catch (e) {
-      if (!/stream not found/i.test((e as Error).message)) throw e;
-      await jsm.streams.add(cfg);
-    }
+    const cfg = { ...s, retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: replicas ?? 1 };
+    const info = await whileElecting(`stream ${s.name}`, () => jsm.streams.info(s.name).catch((e: Error) => {
+      if (/stream not found/i.test(e.message)) return undefined;
+      throw e;
+    }), log);
+    if (info) await whileElecting(`stream ${s.name}`, () => jsm.streams.update(s.name, { ...cfg, num_replicas: replicas ?? info.config.num_replicas }), log);
+    else await whileElecting(`stream ${s.name}`, () => jsm.streams.add(cfg), log);
   }
   const kvm = new Kvm(nc);
-  await kvm.create(KV_DEVICES, { history: 1 });
-  await kvm.create(KV_TOPOLOGY, { history: 5 });
-  await kvm.create(KV_SNAPSHOTS, { history: 1, maxValueSize: 8 * 1024 * 1024 });
-  await kvm.create(KV_LEASES, { history: 1, ttl: cfg.leaseTtlMs });
-  await kvm.create(KV_HOSTS, { history: 1, ttl: cfg.leaseTtlMs });
-  // query history and jobs are kept 30 days; a stored query result may be up to 4 MiB
-  await kvm.create(KV_QUERIES, { history: 1, ttl: 30 * DAY_MS, maxValueSize: 4 * 1024 * 1024 });
-  await kvm.create(KV_JOBS, { history: 1, ttl: 30 * DAY_MS });
-  await kvm.create(KV_EXTRACTION, { history: 1 });
-  await kvm.create(KV_KEYS, { history: 1 });
-  // a still is at most 1 MiB and lives a minute: the wall's camera tile, not an archive
-  await kvm.create(KV_STILLS, { history: 1, ttl: STILL_TTL_MS, maxValueSize: 1024 * 1024 });
-  log?.info("nats streams and buckets ready");
+  const buckets: Array<[string, Parameters<Kvm["create"]>[1]]> = [
+    [KV_DEVICES, { history: 1 }],
+    [KV_TOPOLOGY, { history: 5 }],
+    [KV_SNAPSHOTS, { history: 1, maxValueSize: 8 * 1024 * 1024 }],
+    [KV_LEASES, { history: 1, ttl: cfg.leaseTtlMs }],
+    [KV_HOSTS, { history: 1, ttl: cfg.leaseTtlMs }],
+    // query history and jobs are kept 30 days; a stored query result may be up to 4 MiB
+    [KV_QUERIES, { history: 1, ttl: 30 * DAY_MS, maxValueSize: 4 * 1024 * 1024 }],
+    [KV_JOBS, { history: 1, ttl: 30 * DAY_MS }],
+    [KV_EXTRACTION, { history: 1 }],
+    [KV_KEYS, { history: 1 }],
+    // a still is at most 1 MiB and lives a minute: the wall's camera tile, not an archive
+    [KV_STILLS, { history: 1, ttl: STILL_TTL_MS, maxValueSize: 1024 * 1024 }],
+  ];
+  for (const [bucket, opts] of buckets) {
+    await whileElecting(`bucket ${bucket}`, () => kvm.create(bucket, { ...opts, replicas: replicas ?? 1 }), log);
+    if (replicas === undefined) continue;
+    // an existing bucket keeps its options: scale its stream to the replicas asked for
+    const stream = `KV_${bucket}`;
+    const info = await whileElecting(`bucket ${bucket}`, () => jsm.streams.info(stream), log);
+    if (info.config.num_replicas !== replicas) await whileElecting(`bucket ${bucket}`, () => jsm.streams.update(stream, { ...info.config, num_replicas: replicas }), log);
+  }
+  log?.info({ replicas: replicas ?? "as they are" }, "nats streams and buckets ready");
 }
 
 /**

@@ -39,9 +39,15 @@ async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): 
 program.command("up")
   .description("start services, broker, actor host and API (Ctrl-C stops everything)")
   .option("--demo", "also run a simulated mall (DPUs over MQTT, walkers in real time)")
-  .action(async (o: { demo?: boolean }) => {
+  .option("--nodes <n>", "nats-server nodes: 1, or a JetStream cluster of 3 or more on this machine (streams and buckets with 3 replicas)", "1")
+  .action(async (o: { demo?: boolean; nodes: string }) => {
+    const nodes = Number(o.nodes);
+    if (!Number.isInteger(nodes) || nodes < 1 || nodes === 2 || nodes > 5) {
+      console.error("--nodes: 1, or 3 to 5 (a JetStream cluster needs a majority: 2 nodes survive no loss)");
+      process.exit(2);
+    }
     const { runStack } = await import("../stack/stack.ts");
-    await runStack(config(), { demo: Boolean(o.demo) });
+    await runStack(config(), { demo: Boolean(o.demo), nodes });
   });
 
 program.command("broker").description("the MQTT edge broker and its JetStream bridge").action(async () => {

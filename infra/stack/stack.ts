@@ -3,7 +3,7 @@ import path from "node:path";
 import type { CreatedKey } from "../../contracts/api-keys.ts";
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
-import { connectNats } from "../nats.ts";
+import { connectNats, natsServersOf } from "../nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../provision.ts";
 import { redactUrl, serviceSecretsFile } from "../service-secrets.ts";
 import { startServices } from "../services/index.ts";
@@ -11,23 +11,28 @@ import { exitOnSignal } from "../process.ts";
 import { Supervised } from "./supervisor.ts";
 
 /**
- * `footfall up`: services as children (unless NATS_URL / INFLUX_URL are given), provisioning,
+ * `footfall up`: services as supervised children (unless NATS_URL / INFLUX_URL are given; with
+ * `nodes` 3, a three-node NATS JetStream cluster and every stream and bucket with 3 replicas), provisioning,
  * then broker, actor host and API as supervised child processes; with demo, two simulated malls
  * (one with doorway sensors, one with smart cameras) and the camera agent on real footage (vtest.avi),
  * each with a viewer key whose wall URL and MQTT results line are printed.
  * SIGINT / SIGTERM stop everything in order: simulator, API and broker (no new input), actor
  * host (drains, flushes, checkpoints), then influxd and nats-server.
  */
-export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<void> {
+export async function runStack(cfg: Config, opts: { demo: boolean; nodes?: number }): Promise<void> {
   const log = createLogger("footfall-up", cfg.logLevel);
   fs.mkdirSync(cfg.dataDir, { recursive: true });
-  const services = await startServices(cfg, log);
+  const services = await startServices(cfg, log, { natsNodes: opts.nodes ?? 1 });
   const nc = await connectNats(services.natsUrl, "footfall-up", log);
-  await provisionNats(nc, cfg, log);
+  const replicas = services.replicas;
+  await provisionNats(nc, { ...cfg, ...(replicas ? { replicas } : {}) }, log);
   await provisionInflux(influxClient(services.influxUrl, cfg.influxDb), cfg, log);
 
   // the children connect with the services' credentials, which travel in the URLs (user:password@)
-  const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: services.natsUrl, INFLUX_URL: services.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, NATS_URL: services.natsUrl, INFLUX_URL: services.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
+    ...(replicas ? { FOOTFALL_REPLICAS: String(replicas) } : {}),
+  };
   const procs = {
     broker: new Supervised("broker", ["broker"], env, log),
     host: new Supervised("host", ["host"], env, log),
@@ -67,6 +72,10 @@ export async function runStack(cfg: Config, opts: { demo: boolean }): Promise<vo
     `  API:        ${apiUrl}/api/v1   (OpenAPI: ${apiUrl}/api/v1/openapi.yaml)`,
     `  MQTT:       mqtt://${cfg.bind}:${cfg.mqttPort}`,
     `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
+    ...(services.natsCluster
+      ? [`  NATS:       ${services.natsCluster.nodes.length}-node JetStream cluster, streams and buckets with ${replicas ?? 1} replicas; seed list:`,
+        `              ${natsServersOf(services.natsUrl).servers.join(",")}   (user and password in the file below)`]
+      : []),
     `  InfluxDB:   ${redactUrl(services.influxUrl)} (database ${cfg.influxDb}; point Grafana here)`,
     ...(services.influxd ? [`  Service credentials (NATS, InfluxDB): ${serviceSecretsFile(cfg.dataDir)}`] : []),
     ...(demo ? [...readers, ...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
