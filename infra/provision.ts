@@ -16,12 +16,6 @@ const NS_PER_MS = 1_000_000;
 const DAY_MS = 86_400_000;
 
 /**
- * Creates (or updates) every stream and KV bucket. Safe to run at every start, by every process.
- * FF_ACTORS keeps messages 7 days: actor hosts replay from their checkpoints, so the stream
- * must hold everything since the oldest checkpoint. Its duplicate window (the first stage of
- * de-duplication) is 10 minutes; actors de-duplicate after that.
- */
-/**
  * A JetStream API call, retried for up to 30 s while the cluster cannot answer yet: a request
  * timing out, no responders, no leader (a stream's or the meta group's election after a node
  * was lost or a stream was scaled).
@@ -41,6 +35,14 @@ async function whileElecting<T>(what: string, call: () => Promise<T>, log?: Logg
   }
 }
 
+/**
+ * Creates (or updates) every stream and KV bucket. Safe to run at every start, by every process.
+ * FF_ACTORS keeps messages 7 days: actor hosts replay from their checkpoints, so the stream
+ * must hold everything since the oldest checkpoint. Its duplicate window (the first stage of
+ * de-duplication) is 10 minutes; actors de-duplicate after that.
+ * `replicas` (FOOTFALL_REPLICAS): every stream and bucket gets that many, existing ones are scaled
+ * to it; unset, new ones get 1 and existing ones keep theirs.
+ */
 export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs"> & Partial<Pick<Config, "replicas">>, log?: Logger): Promise<void> {
   const jsm = await whileElecting("JetStream", () => jetstreamManager(nc), log);
   // FOOTFALL_REPLICAS: new streams and buckets get that many; existing ones are scaled to it.
