@@ -51,7 +51,7 @@ describe("footfall up --nodes 3 (real processes)", () => {
     let influxPort = await freePort();
     while (!(await isFree(influxPort + 2))) influxPort = await freePort();
     httpPort = await freePort();
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env, FOOTFALL_DATA_DIR: dataDir, FOOTFALL_NATS_PORT: String(natsBase), FOOTFALL_INFLUX_PORT: String(influxPort),
       FOOTFALL_HTTP_PORT: String(httpPort), FOOTFALL_MQTT_PORT: String(await freePort()), FOOTFALL_BROKER_OPS_PORT: String(await freePort()),
       FOOTFALL_HOST_OPS_PORT: String(await freePort()), FOOTFALL_LOG_LEVEL: "warn", FOOTFALL_ADMIN_TOKEN: "test-admin-token",
