@@ -56,6 +56,8 @@ export interface NatsServerOptions {
   /** default "footfall" */
   serverName?: string;
   cluster?: NatsClusterMembership;
+  /** a command the server runs under, e.g. ["ip", "netns", "exec", "node1"] to run it inside a network namespace */
+  execPrefix?: string[];
   log?: Logger;
   supervise?: boolean;
   registry?: Registry;
@@ -107,7 +109,10 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   const at = reachable(host);
   const service = await SupervisedService.start({
     name: opts.cluster ? `nats-server ${serverName}` : "nats-server",
-    spawn: () => spawnService({ name: "nats-server", command, args: ["-c", conf], logFile, ...(opts.log ? { log: opts.log } : {}) }),
+    spawn: () => {
+      const [cmd, ...pre] = [...(opts.execPrefix ?? []), command];
+      return spawnService({ name: "nats-server", command: cmd!, args: [...pre, "-c", conf], logFile, ...(opts.log ? { log: opts.log } : {}) });
+    },
     ready: (proc) => waitUntil(`nats-server on ${hostPort(at, opts.port)}`, () => natsReady(at, opts.port), 20_000, proc, logFile),
   }, opts);
   opts.log?.info({ port: opts.port, dir, serverName, supervised: Boolean(opts.supervise) }, "nats-server ready");
@@ -146,6 +151,8 @@ export interface NatsClusterOptions {
   hosts?: string[];
   /** default "footfall" */
   name?: string;
+  /** each node's command prefix (NatsServerOptions.execPrefix), e.g. its network namespace */
+  execPrefix?: (node: number) => string[];
   log?: Logger;
   supervise?: boolean;
   registry?: Registry;
@@ -164,6 +171,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   const started = await Promise.allSettled(idx.map((i) => startNatsServer({
     dataDir: opts.dataDir, port: opts.ports[i]!, host: hostOf(i), dir: path.join("nats-cluster", `n${i + 1}`), serverName: `${name}-${i + 1}`,
     cluster: { name, port: opts.clusterPorts[i]!, routes: idx.filter((j) => j !== i).map((j) => hostPort(reachable(hostOf(j)), opts.clusterPorts[j]!)) },
+    ...(opts.execPrefix ? { execPrefix: opts.execPrefix(i) } : {}),
     ...(opts.log ? { log: opts.log } : {}), ...(opts.supervise ? { supervise: true } : {}), ...(opts.registry ? { registry: opts.registry } : {}),
   })));
   const nodes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
