@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { readServiceSecrets, withCredentials } from "./service-secrets.ts";
 
 /**
  * The one typed configuration of every footfall process, declared once: for each variable its
@@ -22,15 +23,17 @@ const variable = <S extends z.ZodType>(env: string, schema: S, dflt: z.output<S>
 
 const port = z.coerce.number().int().min(0).max(65535);
 const duration = z.string().regex(/^\d+[smhdw]$|^INF$/, "an InfluxDB duration such as 30d, 12h or INF");
+/** one URL, or a comma-separated list of them (a NATS cluster's seed servers) */
+const natsUrls = z.string().min(1).refine((v) => v.split(",").every((one) => URL.canParse(one.trim())), "a URL, or a comma-separated list of URLs");
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 export const VARIABLES = {
   dataDir: variable("FOOTFALL_DATA_DIR", z.string().min(1), path.resolve(".footfall"),
     "service data, the chunk store, the camera agent's state, simulator buffers", "`./.footfall`"),
-  natsUrl: variable("NATS_URL", z.string().url().optional(), undefined,
-    "use this NATS server (JetStream enabled) and start none", "(start our own)"),
+  natsUrl: variable("NATS_URL", natsUrls.optional(), undefined,
+    "use this NATS server (JetStream enabled) and start none; a comma-separated list of a cluster's servers is tried in turn. Credentials go in the URL: `nats://user:password@host:4222`", "(start our own)"),
   influxUrl: variable("INFLUX_URL", z.string().url().optional(), undefined,
-    "use this InfluxDB 1.x (http://host:port) and start none", "(start our own)"),
+    "use this InfluxDB 1.x (http://host:port) and start none. Credentials go in the URL: `http://user:password@host:8086`", "(start our own)"),
   bind: variable("FOOTFALL_BIND", z.string().min(1), "127.0.0.1", "address every footfall listener binds"),
   httpPort: variable("FOOTFALL_HTTP_PORT", port, 8080, "the HTTP API"),
   mqttPort: variable("FOOTFALL_MQTT_PORT", port, 1883, "the MQTT broker"),
@@ -53,6 +56,9 @@ export const VARIABLES = {
   rawRetention: variable("FOOTFALL_RAW_RETENTION", duration, "30d", "how long raw points are kept"),
   rollupRetention: variable("FOOTFALL_ROLLUP_RETENTION", duration, "INF", "how long hourly rollups are kept"),
   partitions: variable("FOOTFALL_PARTITIONS", int(1, 1024), 16, "actor partitions; fixed for an installation"),
+  replicas: variable("FOOTFALL_REPLICAS", int(1, 5).optional(), undefined,
+    "replicas of every JetStream stream and KV bucket (a NATS cluster needs at least as many nodes); unset: new ones get 1 and existing ones keep theirs",
+    "1 (3 with `footfall up --nodes 3`)"),
   leaseTtlMs: variable("FOOTFALL_LEASE_TTL_MS", int(1000), 5000, "a dead host's partitions are taken over after this"),
   flushMs: variable("FOOTFALL_FLUSH_MS", int(10), 100, "how often actors' InfluxDB writes and messages are flushed"),
   checkpointMs: variable("FOOTFALL_CHECKPOINT_MS", int(50), 1000, "how often actor snapshots and partition checkpoints are written"),
@@ -163,10 +169,13 @@ export function readVariable<K extends ConfigKey>(key: K, env: NodeJS.ProcessEnv
   return parsed.data as z.output<Variables[K]["schema"]>;
 }
 
-/** The NATS URL to connect to: the external one, or the one we start. */
-export const natsUrlOf = (c: Config) => c.natsUrl ?? `nats://127.0.0.1:${c.natsPort}`;
-/** The InfluxDB URL to connect to: the external one, or the one we start. */
-export const influxUrlOf = (c: Config) => c.influxUrl ?? `http://127.0.0.1:${c.influxPort}`;
+/**
+ * The NATS URL to connect to: the external one (with the credentials its operator put in it), or
+ * the one we start, with the credentials stored in the data folder (infra/service-secrets.ts).
+ */
+export const natsUrlOf = (c: Config) => c.natsUrl ?? withCredentials(`nats://127.0.0.1:${c.natsPort}`, readServiceSecrets(c.dataDir)?.nats);
+/** The InfluxDB URL to connect to: the external one, or the one we start, with its stored credentials. */
+export const influxUrlOf = (c: Config) => c.influxUrl ?? withCredentials(`http://127.0.0.1:${c.influxPort}`, readServiceSecrets(c.dataDir)?.influx);
 
 /** Whether a bind address reaches only this machine (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(host: string): boolean {

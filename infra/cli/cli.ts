@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import { ConfigError, DEFAULTS, checkAdminToken, loadConfig, readVariable, type Config } from "../config.ts";
 import { exitOnSignal } from "../process.ts";
+import { redactUrl } from "../service-secrets.ts";
 import { addAgentCommands } from "./agent-command.ts";
 
 /** package.json's version: the one release number of the whole system */
@@ -51,10 +52,16 @@ program.command("up")
   .description("start services, broker, actor host and API (Ctrl-C stops everything)")
   .option("--demo", "also run a simulated mall (DPUs over MQTT, walkers in real time)")
   .option("--tls", "MQTT over TLS and HTTPS only; without FOOTFALL_TLS_CERT / FOOTFALL_TLS_KEY a self-signed pair is made under {data dir}/tls")
-  .action(async (o: { demo?: boolean; tls?: boolean }) => {
+  .option("--nodes <n>", "nats-server nodes: 1, or a JetStream cluster of 3 or more on this machine (streams and buckets with 3 replicas)", "1")
+  .action(async (o: { demo?: boolean; tls?: boolean; nodes: string }) => {
+    const nodes = Number(o.nodes);
+    if (!Number.isInteger(nodes) || nodes < 1 || nodes === 2 || nodes > 5) {
+      console.error("--nodes: 1, or 3 to 5 (a JetStream cluster needs a majority: 2 nodes survive no loss)");
+      process.exit(2);
+    }
     const { runStack } = await import("../stack/stack.ts");
     const cfg = serving();
-    await configuredAsync(() => runStack(cfg, { demo: Boolean(o.demo), tls: Boolean(o.tls) }));
+    await configuredAsync(() => runStack(cfg, { demo: Boolean(o.demo), tls: Boolean(o.tls), nodes }));
   });
 
 program.command("tls")
@@ -116,7 +123,9 @@ program.command("config")
     // secrets are not printed
     const hidden = (v: string | undefined) => (v === undefined ? undefined : "(set)");
     process.stdout.write(JSON.stringify({
-      ...cfg, adminToken: cfg.adminToken === DEFAULTS.adminToken ? "(the default: set your own)" : "(set)",
+      ...cfg,
+      ...(cfg.natsUrl ? { natsUrl: redactUrl(cfg.natsUrl) } : {}), ...(cfg.influxUrl ? { influxUrl: redactUrl(cfg.influxUrl) } : {}),
+      adminToken: cfg.adminToken === DEFAULTS.adminToken ? "(the default: set your own)" : "(set)",
       videoUrlSecret: hidden(cfg.videoUrlSecret), cameraSecret: hidden(cfg.cameraSecret),
     }, null, 2) + "\n");
   });

@@ -3,15 +3,17 @@ import path from "node:path";
 import type { CreatedKey } from "../../contracts/api-keys.ts";
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
-import { connectNats } from "../nats.ts";
+import { connectNats, natsServersOf } from "../nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../provision.ts";
+import { redactUrl, serviceSecretsFile } from "../service-secrets.ts";
 import { startServices } from "../services/index.ts";
 import { exitOnSignal } from "../process.ts";
 import { ownClientTlsOf, serverTlsOf, trustOnlyForFetch, writeSelfSigned } from "../tls.ts";
 import { Supervised } from "./supervisor.ts";
 
 /**
- * `footfall up`: services as children (unless NATS_URL / INFLUX_URL are given), provisioning,
+ * `footfall up`: services as supervised children (unless NATS_URL / INFLUX_URL are given; with
+ * `nodes` 3, a three-node NATS JetStream cluster and every stream and bucket with 3 replicas), provisioning,
  * then broker, actor host and API as supervised child processes; with demo, two simulated malls
  * (one with doorway sensors, one with smart cameras) and the camera agent on real footage (vtest.avi),
  * each with a viewer key whose wall URL and MQTT results line are printed.
@@ -20,7 +22,7 @@ import { Supervised } from "./supervisor.ts";
  * SIGINT / SIGTERM stop everything in order: simulator, API and broker (no new input), actor
  * host (drains, flushes, checkpoints), then influxd and nats-server.
  */
-export async function runStack(given: Config, opts: { demo: boolean; tls?: boolean }): Promise<void> {
+export async function runStack(given: Config, opts: { demo: boolean; tls?: boolean; nodes?: number }): Promise<void> {
   let cfg = given;
   const log = createLogger("footfall-up", cfg.logLevel);
   fs.mkdirSync(cfg.dataDir, { recursive: true });
@@ -35,13 +37,16 @@ export async function runStack(given: Config, opts: { demo: boolean; tls?: boole
   // our own requests (health checks, the demo's set-up) verify the API against that CA
   if (tls) trustOnlyForFetch(tls.ca);
   const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
-  const services = await startServices(cfg, log);
+  const services = await startServices(cfg, log, { natsNodes: opts.nodes ?? 1 });
   const nc = await connectNats(services.natsUrl, "footfall-up", log);
-  await provisionNats(nc, cfg, log);
+  const replicas = services.replicas;
+  await provisionNats(nc, { ...cfg, ...(replicas ? { replicas } : {}) }, log);
   await provisionInflux(influxClient(services.influxUrl, cfg.influxDb), cfg, log);
 
+  // the children connect with the services' credentials, which travel in the URLs (user:password@)
   const env: NodeJS.ProcessEnv = {
     ...process.env, NATS_URL: services.natsUrl, INFLUX_URL: services.influxUrl, FOOTFALL_DATA_DIR: cfg.dataDir,
+    ...(replicas ? { FOOTFALL_REPLICAS: String(replicas) } : {}),
     ...(tls ? { FOOTFALL_TLS_CERT: cfg.tlsCert, FOOTFALL_TLS_KEY: cfg.tlsKey, FOOTFALL_TLS_CA: tls.caFile } : {}),
   };
   const procs = {
@@ -89,7 +94,12 @@ export async function runStack(given: Config, opts: { demo: boolean; tls?: boole
       `              mosquitto_pub -h ${host} -p ${cfg.mqttsPort} --cafile ${tls.caFile} -u <device> -P <secret> -t ... -m ...`,
     ] : []),
     `  metrics:    ${apiUrl}/metrics  http://${cfg.bind}:${cfg.brokerOpsPort}/metrics  http://${cfg.bind}:${cfg.hostOpsPort}/metrics`,
-    `  InfluxDB:   ${services.influxUrl} (database ${cfg.influxDb}; point Grafana here)`,
+    ...(services.natsCluster
+      ? [`  NATS:       ${services.natsCluster.nodes.length}-node JetStream cluster, streams and buckets with ${replicas ?? 1} replicas; seed list:`,
+        `              ${natsServersOf(services.natsUrl).servers.join(",")}   (user and password in the file below)`]
+      : []),
+    `  InfluxDB:   ${redactUrl(services.influxUrl)} (database ${cfg.influxDb}; point Grafana here)`,
+    ...(services.influxd ? [`  Service credentials (NATS, InfluxDB): ${serviceSecretsFile(cfg.dataDir)}`] : []),
     ...(demo ? [...readers, ...demo.banner, ...(cameraDemo?.banner ?? []), ...(videoDemo?.banner ?? [])] : ["  No devices yet: PUT a topology (see README) or run `footfall up --demo`."]),
     "  Ctrl-C stops everything.",
     "",
