@@ -65,7 +65,7 @@ describe("failed HTTP logins throttled per address and per id (real nats-server)
     const url = `${h.url}/api/v1/dpus/dpu-t/crossings`;
     const post = (address: string, secret: string) => from(address, url, {
       method: "POST", headers: { authorization: basic("dpu-t", secret), "content-type": "application/json" },
-      body: JSON.stringify({ id: `e-${Math.random()}`, ts: "2026-01-01T00:00:00Z", doorway: "front", delta: 1 }),
+      body: JSON.stringify({ id: `e-${Math.random()}`, ts: new Date(Date.now() - 60_000).toISOString(), doorway: "front", delta: 1 }),
     });
     for (let i = 0; i < BAN_AFTER; i++) expect((await post("127.0.0.13", "guess")).status).toBe(401);
     const banned = await post("127.0.0.13", "dpu-t-secret");
