@@ -50,6 +50,8 @@ export class JetStreamPublisher {
   private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
   private closedErr: Error | undefined;
+  /** the time-outs publishes were sent with */
+  private readonly timeouts = new Set<number>();
 
   constructor(private readonly nc: NatsConnection, private readonly opts: { timeoutMs?: number; maxInFlight?: number } = {}) {
     this.prefix = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
@@ -91,6 +93,7 @@ export class JetStreamPublisher {
       this.queue[this.queueHead++] = undefined as unknown as Pending;
       const token = (this.next++).toString(36);
       p.deadline = now + p.timeoutMs;
+      if (!this.timeouts.has(p.timeoutMs)) this.timeouts.add(p.timeoutMs);
       let h;
       if (p.msgId !== undefined) {
         h = headers();
@@ -149,8 +152,13 @@ export class JetStreamPublisher {
 
   private sweep(): void {
     const now = Date.now();
+    // sent in order: with one time-out for all (the usual case), deadlines are in order too
+    const ordered = this.timeouts.size === 1;
     for (const [token, p] of this.pending) {
-      if (p.deadline > now) continue;
+      if (p.deadline > now) {
+        if (ordered) break;
+        continue;
+      }
       this.pending.delete(token);
       p.reject(new JetStreamPublishError(`no answer from JetStream within ${p.timeoutMs} ms for ${p.subject}`, 408));
     }

@@ -16,7 +16,7 @@
  *
  * Exits 1 when footfall's broker acknowledged a crossing JetStream did not store.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -34,6 +34,7 @@ import { hashSecretSync } from "../../topology/devices/device-secret.ts";
 import { startTestServices } from "../support/services.ts";
 import { freePort } from "../support/ports.ts";
 import { median } from "./summary.ts";
+import { cpuSeconds } from "./proc-cpu.ts";
 
 const o = new Command()
   .option("--runs <n>", "rounds (each runs every peer once)", "3")
@@ -57,20 +58,12 @@ const peers = [...o.peers.split(",").map((s) => s.trim()), ...(o.baseline ? ["ba
   throw new Error(`unknown peer ${p}`);
 });
 const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), "broker-server.ts");
-const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 const SITE = "bench";
 const dpus = Array.from({ length: PUBLISHERS }, (_, i) => {
   const secret = `bench-secret-${i}`;
   const record: DeviceRecord = { id: `bench-dpu-${i}`, kind: "dpu", site: SITE, doorway: `door-${i}`, secretHash: hashSecretSync(secret) };
   return { record, secret };
 });
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15)
-}
 
 interface Running { port: number; pid: number; aux?: { name: string; pid: number }; stored?: () => Promise<number>; stop(): Promise<void> }
 
