@@ -143,35 +143,37 @@ export class CameraUplink {
   }
 
   /** Publishes one frame message at QoS 1; resolves on its PUBACK. */
-  publishFrame(payload: string | Buffer): Promise<void> {
-    const client = this.client;
-    if (!client || this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} is not started`));
-    return new Promise((resolve, reject) => {
-      client.publish(this.detectionsTopic, payload, { qos: 1 }, (err) => {
-        if (err) { reject(err); return; }
-        this.counters.framesAcked++;
-        resolve();
-      });
-    });
+  async publishFrame(payload: string | Buffer): Promise<void> {
+    await this.publishAcked(this.detectionsTopic, payload);
+    this.counters.framesAcked++;
   }
 
   /** Announces a stored video chunk (its signed ChunkMeta) at QoS 1; resolves on its PUBACK. */
   publishChunk(meta: ChunkMeta): Promise<void> {
-    const client = this.client;
-    if (!client || this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} is not started`));
-    return new Promise((resolve, reject) => {
-      client.publish(this.chunkTopic, JSON.stringify(meta), { qos: 1 }, (err) => (err ? reject(err) : resolve()));
-    });
+    return this.publishAcked(this.chunkTopic, JSON.stringify(meta));
   }
 
   /** Publishes a still (its header line and JPEG) at QoS 1; resolves on its PUBACK (the broker stored it). */
   publishStill(header: StillHeader, jpeg: Uint8Array): Promise<void> {
-    const client = this.client;
-    if (!client || this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} is not started`));
-    const payload = Buffer.from(encodeStill(header, jpeg));
-    return new Promise((resolve, reject) => {
-      client.publish(this.stillTopic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
-    });
+    return this.publishAcked(this.stillTopic, Buffer.from(encodeStill(header, jpeg)));
+  }
+
+  /**
+   * A QoS 1 publish, resolved on its PUBACK. mqtt.js resends what it sent before a reconnect, but
+   * fails what it held while a reconnect was replaying its store ("Connection closed") when that
+   * connection drops too (a second fault, a failover): such a publish is sent again, the same
+   * bytes (the broker's de-duplication makes the copy harmless), until acknowledged or stopped.
+   */
+  private async publishAcked(topic: string, payload: string | Buffer): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const client = this.client;
+      if (!client || this.stopped) throw new Error(`camera ${this.opts.deviceId} is not started`);
+      const err = await new Promise<Error | undefined>((resolve) => client.publish(topic, payload, { qos: 1 }, (e) => resolve(e ?? undefined)));
+      if (!err) return;
+      if (this.stopped || client.disconnecting) throw err;
+      this.log.debug({ err, topic, attempt }, "publish failed with its connection; sending it again");
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+    }
   }
 
   /** Publishes a heartbeat at QoS 0 (dropped while disconnected, like a real camera's). */
