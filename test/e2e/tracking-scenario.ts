@@ -81,7 +81,10 @@ async function trackUpdates(nc: NatsConnection, site: string): Promise<TrackUpda
  * until every frame is tracked and the pipeline is quiet, then reads the answers through the HTTP
  * API (/paths, zone occupancy) and the track.update events, and evaluates them against ground truth.
  */
-export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, o: TrackingScenarioOptions): Promise<TrackingScenarioRun> {
+/** What the scenario needs of a running stack (a test stack, or the fault lab's cluster). */
+export type ScenarioStack = Pick<TestStack, "admin" | "fetch" | "cfg" | "mqttUrl">;
+
+export async function runTrackingScenario(stack: ScenarioStack, nc: NatsConnection, o: TrackingScenarioOptions): Promise<TrackingScenarioRun> {
   const plan = cameraMall(o.site ?? "camera-mall");
   const secrets = cameraMallSecrets(plan);
   const put = await stack.admin("PUT", `/api/v1/sites/${plan.site}/topology`, toCameraTopologyDoc(plan, secrets));
