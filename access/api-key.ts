@@ -26,7 +26,7 @@ export const hashKey = (key: string) => `sha256$${sha256(key).toString("hex")}`;
 /** Whether `key` hashes to `stored` ("sha256$<hex>"), compared in constant time. */
 export function keyMatches(key: string, stored: string): boolean {
   const [alg, hex] = stored.split("$");
-  if (alg !== "sha256" || !hex || hex.length !== 64) return false;
+  if (alg !== "sha256" || !hex || !/^[0-9a-f]{64}$/i.test(hex)) return false;
   return timingSafeEqual(sha256(key), Buffer.from(hex, "hex"));
 }
 

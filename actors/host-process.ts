@@ -30,8 +30,9 @@ async function untilDone<T>(what: string, fn: () => Promise<T>, log: Logger, att
 /**
  * The actor host process (`footfall host`; run several, they share the partitions): connects to
  * NATS and InfluxDB, provisions both, runs the actors of `kinds` (footfall's own by default) on
- * the partitions it holds (runtime/actor-host.ts) and serves /healthz (ok while NATS is connected;
- * lists the owned partitions) and /metrics. stop(): final flush, checkpoint, leases released.
+ * the partitions it holds (runtime/actor-host.ts) and serves /healthz (ok while NATS is connected
+ * and InfluxDB writes have not failed for longer than FOOTFALL_INFLUX_UNHEALTHY_S; lists the owned
+ * partitions and the InfluxDB backlog) and /metrics. stop(): final flush, checkpoint, leases released.
  */
 export async function runActorHost(
   cfg: Config,
@@ -46,8 +47,23 @@ export async function runActorHost(
   const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
   // field types (integers stay integers) for the measurements the behaviours write
   for (const schema of kindSet.influxSchemas ?? []) influx.addSchema(schema);
-  await untilDone("provisioning InfluxDB", () => provisionInflux(influx, cfg, log), log);
-  const host = await startActorHost({
+  // InfluxDB is provisioned in the background: a host starting while InfluxDB is down consumes
+  // (its points wait in the writer, bounded, and its checkpoints wait for them) and says so on /healthz
+  let host: ActorHost | undefined;
+  let stopped = false;
+  const influxReady = (async () => {
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        await provisionInflux(influx, cfg, log);
+        return;
+      } catch (e) {
+        host?.noteInfluxFailure(e);
+        if (attempt === 0 || attempt % 10 === 0) log.warn({ err: e, attempt }, "provisioning InfluxDB failed; retrying");
+        await pause(backoffMs(attempt, 2000));
+      }
+    }
+  })();
+  host = await startActorHost({
     nc,
     influx,
     behaviors: kindSet.behaviors,
@@ -60,20 +76,25 @@ export async function runActorHost(
     registry,
     log,
     maxPayloadBytes: cfg.maxPayloadBytes,
+    influxUnhealthyMs: cfg.influxUnhealthyS * 1000,
+    maxBufferedPoints: cfg.influxBufferPoints,
+    influxReady,
     ...(opts.hostId ? { hostId: opts.hostId } : {}),
   });
-  const ops = await startOpsServer({ host: cfg.bind, port: cfg.hostOpsPort, registry, health: () => host.health() });
+  const running = host;
+  const ops = await startOpsServer({ host: cfg.bind, port: cfg.hostOpsPort, registry, health: () => running.health() });
   log.info({ opsPort: ops.port, hostId: host.hostId, kinds: [...kindSet.behaviors.keys()] }, "actor host ready");
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await host.stop();
+      stopped = true;
+      await running.stop();
       await ops.close();
       kindSet.close?.();
       await nc.drain().catch(() => {});
     })();
     return stopping;
   };
-  return { host, opsPort: ops.port, stop };
+  return { host: running, opsPort: ops.port, stop };
 }

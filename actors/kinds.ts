@@ -24,7 +24,7 @@ import { zoneBehavior } from "./zone/behavior.ts";
 import type { ZoneParams } from "./zone/params.ts";
 
 /** The configuration keys the kinds read: each is also the name of the kind parameter it sets. */
-export type KindsConfig = Pick<Config, "lateHorizonHours" | "maxTimeline" | "maxFutureMs" | "cameraReorderMs" | "linkerWaitMs" | "personSilenceS">;
+export type KindsConfig = Pick<Config, "lateHorizonHours" | "maxTimeline" | "rawRetention" | "maxFutureMs" | "cameraReorderMs" | "linkerWaitMs" | "personSilenceS">;
 
 /** What the kinds are built from. */
 export interface KindDeps {
@@ -44,7 +44,7 @@ export interface KindDeps {
 /** One kind from the shared dependencies. */
 export type KindBuilder = (deps: KindDeps & Required<Pick<KindDeps, "config" | "tuning">>) => ActorBehavior<any>;
 
-const occupancy = ({ lateHorizonHours, maxTimeline }: Partial<KindsConfig>) => ({ lateHorizonHours, maxTimeline });
+const occupancy = ({ lateHorizonHours, maxTimeline, rawRetention }: Partial<KindsConfig>) => ({ lateHorizonHours, maxTimeline, rawRetention });
 
 /** footfall's actor kinds. Adding one is one line here (and its folder under actors/). */
 export const FOOTFALL_KINDS: readonly KindBuilder[] = [

@@ -11,6 +11,9 @@ import type { AttributeExtractor } from "../models/extractor.ts";
 import type { Readers } from "../access/reader.ts";
 import { apiAccess } from "./http/access.ts";
 import { requireAdmin } from "./http/admin-auth.ts";
+import { installLoginGate, LoginGate } from "./http/login-gate.ts";
+import { throttleConfigOf } from "../access/auth-throttle.ts";
+import { LoginThrottle } from "../access/login-throttle.ts";
 import { errorHandler, sendError } from "./http/api-error.ts";
 import { ApiMetrics } from "./http/http-metrics.ts";
 import { ingestRoutes } from "./ingest-routes.ts";
@@ -80,6 +83,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   /** JSON bodies of admin and ingest routes: any content type, at most FOOTFALL_MAX_PAYLOAD bytes. */
   const json = express.json({ limit: cfg.maxPayloadBytes, type: () => true, strict: true });
 
+  // failed logins (Bearer tokens, devices' HTTP Basic) throttled per address and per key / device id
+  installLoginGate(app, new LoginGate(new LoginThrottle(throttleConfigOf(cfg), "http", deps.metrics, log), log.child({ component: "login" })));
   app.use(metrics.middleware());
   app.use((req, res, next) => {
     const started = performance.now();
@@ -95,7 +100,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   app.use(API_PREFIX, stillRoutes({ nc: deps.nc, registry: deps.registry, retention: deps.video?.retention, clock: deps.video?.clock, log }));
   app.use(API_PREFIX, topologyRoutes({ topology: deps.topology, admin, json }));
   app.use(API_PREFIX, keysRoutes({ keys: deps.readers.store, admin, json, log: log.child({ component: "keys" }) }));
-  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log }));
+  app.use(API_PREFIX, ingestRoutes({ registry: deps.registry, publisher: deps.publisher, metrics, json, log, rawRetention: cfg.rawRetention }));
   const track = trackApi({
     cfg, influx: deps.influx, nc: deps.nc, topology: deps.topology, log, metrics: deps.metrics,
     extractor: deps.extractor, options: deps.track,

@@ -1,9 +1,10 @@
 import { Router, type RequestHandler } from "express";
-import { CrossingHttpBody } from "../contracts/crossing.ts";
+import { CrossingEvent, CrossingHttpBody } from "../contracts/crossing.ts";
 import type { DeviceRecord } from "../contracts/device.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import type { ActorPublisher } from "../broker/actor-publisher.ts";
-import { checkDeviceCrossings, storeCrossings, type StoredCrossings } from "../broker/device-messages/crossing.ts";
+import { checkDeviceCrossings, storeCrossings, tooLateCrossings, type StoredCrossings } from "../broker/device-messages/crossing.ts";
+import { timeLimits } from "../broker/device-messages/device-message.ts";
 import type { Logger } from "../infra/log.ts";
 import { describeBody, sendError } from "./http/api-error.ts";
 import { deviceLogin, DPU_REALM, refuseLogin } from "./http/device-auth.ts";
@@ -15,21 +16,25 @@ import type { ApiMetrics } from "./http/http-metrics.ts";
  * handler's own device check and store (same Nats-Msg-Id), so an event sent both ways is stored once.
  *   201 {stored, duplicates}  at least one event was new
  *   409 duplicate             every event was already stored (a retry)
- *   400 / 401                 refused payload / bad credentials
+ *   400 / 401                 refused payload (an impossible date among them) / bad credentials
+ *   422 too_late              an event older than the raw retention allows (nothing of the body is stored)
  *   503                       JetStream did not confirm: retry later
  */
 export function ingestRoutes(deps: {
   registry: DeviceRegistry; publisher: ActorPublisher; metrics: ApiMetrics; json: RequestHandler; log: Logger;
+  /** FOOTFALL_RAW_RETENTION: older events are refused as too late (default "INF": no bound) */
+  rawRetention?: string;
 }): Router {
   const { registry, publisher, metrics, log } = deps;
+  const limits = timeLimits(deps.rawRetention ?? "INF");
   const router = Router();
 
   const authenticate: RequestHandler = async (req, res, next) => {
     res.locals.receivedAt = Date.now();
-    const login = await deviceLogin(req.get("authorization"), String(req.params.device), registry, "device");
+    const login = await deviceLogin(req, res, String(req.params.device), registry, "device");
     if ("refused" in login) {
       metrics.ingestRequests.inc({ outcome: "unauthorized" });
-      return refuseLogin(res, DPU_REALM, login.refused);
+      return refuseLogin(res, DPU_REALM, login);
     }
     res.locals.device = login.device;
     next();
@@ -37,17 +42,23 @@ export function ingestRoutes(deps: {
 
   router.post("/dpus/:device/crossings", authenticate, deps.json, async (req, res) => {
     const device = res.locals.device as DeviceRecord;
-    const refuse = (reason: string, events = 0) => {
+    const refuse = (reason: string, events = 0, status = 400, error = "invalid_payload") => {
       metrics.ingestRequests.inc({ outcome: "refused" });
       if (events > 0) metrics.ingestEvents.inc({ result: "refused" }, events);
       log.info({ device: device.id, reason }, "http crossings refused");
-      sendError(res, 400, "invalid_payload", reason);
+      sendError(res, status, error, reason);
     };
     const parsed = CrossingHttpBody.safeParse(req.body);
-    if (!parsed.success) return refuse(`invalid crossings: ${describeBody(parsed.error)}`);
+    if (!parsed.success) {
+      // the union's own error says only "invalid input": name the field of the shape it evidently meant
+      const meant = Array.isArray(req.body) ? CrossingEvent.array().safeParse(req.body) : CrossingEvent.safeParse(req.body);
+      return refuse(`invalid crossings: ${describeBody(meant.success ? parsed.error : meant.error)}`);
+    }
     const events = parsed.data;
     const refusal = checkDeviceCrossings(device, events);
     if (refusal) return refuse(refusal, events.length);
+    const late = tooLateCrossings(events, res.locals.receivedAt as number, limits);
+    if (late) return refuse(late, events.length, 422, "too_late");
 
     let result: StoredCrossings;
     try {

@@ -1,9 +1,11 @@
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { jetstream } from "@nats-io/jetstream";
-import { influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
+import { checkAdminToken, influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { createRegistry } from "../infra/metrics.ts";
+import { HANDSHAKE_TIMEOUT_MS, serverTlsOf } from "../infra/tls.ts";
 import { influxClient, provisionInflux, provisionNats } from "../infra/provision.ts";
 import { TopologyStore } from "../topology/topology-store.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
@@ -18,7 +20,8 @@ import { openVideoService, type VideoService } from "../video/store/video-servic
 import { startLiveGateway, type LiveGateway } from "../dashboards/gateway/gateway.ts";
 
 /**
- * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort,
+ * The API process: NATS + InfluxDB provisioned, the express app listening on cfg.bind:cfg.httpPort
+ * (HTTPS only when FOOTFALL_TLS_CERT / _KEY are set),
  * the reprocessing job runner working beside it. `extractor`: what reprocessing jobs extract
  * attributes with; by default whichever extractor serves on NATS (models/nats-extractor.ts; none
  * running: such jobs fail with a reason).
@@ -27,7 +30,10 @@ export async function runApi(
   cfg: Config,
   opts: { extractor?: AttributeExtractor; track?: TrackApiOptions } = {},
 ): Promise<{ port: number; stop(): Promise<void> }> {
+  checkAdminToken(cfg);
   const log = createLogger("api", cfg.logLevel);
+  // with a certificate, HTTPS only on cfg.httpPort (no plain HTTP listener)
+  const tls = serverTlsOf(cfg);
   const nc = await connectNats(natsUrlOf(cfg), "footfall-api", log);
   let api: ApiApp | undefined;
   let video: VideoService | undefined;
@@ -43,7 +49,7 @@ export async function runApi(
     keys = await KeyStore.open(nc, log.child({ component: "keys" }));
     const readers = new Readers(cfg.adminToken, keys);
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
-    video = await openVideoService(cfg, registry, log);
+    video = await openVideoService(cfg, registry, log, { nc });
     const metrics = createRegistry("api");
     api = createApiApp({
       cfg, influx, topology, registry, publisher, log, metrics, nc, readers,
@@ -52,14 +58,16 @@ export async function runApi(
     // the live feed (websocket LIVE_PATH) on the same port
     live = startLiveGateway({ cfg, nc, influx, topology, readers, log: log.child({ component: "live" }), metrics });
 
-    const server = api.app.listen(cfg.httpPort, cfg.bind);
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, api.app).listen(cfg.httpPort, cfg.bind)
+      : api.app.listen(cfg.httpPort, cfg.bind);
     live.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
       server.once("error", reject);
     });
     const port = (server.address() as AddressInfo).port;
-    log.info({ bind: cfg.bind, port }, "api listening");
+    log.info({ bind: cfg.bind, port, https: Boolean(tls) }, "api listening");
 
     let stopping: Promise<void> | undefined;
     return {

@@ -108,9 +108,9 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
   /** The camera of the path, authenticated by its device secret (HTTP Basic). */
   const authenticateCamera = async (req: Request, res: Response): Promise<{ device: DeviceRecord; secret: string } | undefined> => {
     const id = param(req, "camera", DeviceId);
-    const login = await deviceLogin(req.get("authorization"), id, registry, "camera");
+    const login = await deviceLogin(req, res, id, registry, "camera");
     if ("refused" in login) {
-      refuseLogin(res, CAMERA_REALM, login.refused);
+      refuseLogin(res, CAMERA_REALM, login);
       return undefined;
     }
     if (login.device.kind !== "camera") {
@@ -167,12 +167,14 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
   });
 
   // reads of a camera's video: who may read the camera's site (api/http/access.ts checks it)
-  router.get("/cameras/:camera/chunks", (req, res) => {
+  // reads first bring the store's index up to date: a chunk uploaded to another API process is seen
+  router.get("/cameras/:camera/chunks", async (req, res) => {
     const camera = param(req, "camera", DeviceId);
     const now = clock();
     const to = readInstant(req.query.to, "to", Number.MAX_SAFE_INTEGER, now);
     const from = readInstant(req.query.from, "from", 0, now);
     if (from > to) throw badRequest("from must not be after to");
+    await store.sync();
     const entries = store.query(camera, from, to).slice(0, 10_000);
     const ttlSeconds = req.query.ttl === undefined ? (deps.urlTtlSeconds ?? 900) : parseOr400(TtlParam, req.query.ttl, "ttl (seconds, 1 to 604800)");
     res.json({
@@ -182,9 +184,10 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
     });
   });
 
-  router.get("/chunks/:sha256", (req, res, next) => {
+  router.get("/chunks/:sha256", async (req, res, next) => {
     const v = verifyChunkUrl({ sha256: req.params.sha256, exp: req.query.exp, sig: req.query.sig }, deps.urlSecret, clock());
     if (!v.ok) return sendError(res, v.reason === "malformed" ? 400 : 403, v.reason, v.detail);
+    await store.sync();
     const entries = store.byBlob(v.sha256);
     if (entries.length === 0) return sendError(res, 404, "not_found", "this chunk is no longer stored (purged by retention)");
     const ext = /\.([a-z0-9]+)$/.exec(entries[0]!.meta.file)?.[1] ?? "";
@@ -206,6 +209,7 @@ export function videoRoutes(deps: VideoRoutesDeps): Router {
     res.once("close", () => ac.abort());
     let clip;
     await mkdir(tmpDir, { recursive: true });
+    await store.sync();
     try {
       clip = await cutClip({ store, camera, from, to, quality, tmpDir, signal: ac.signal });
     } catch (e) {

@@ -10,8 +10,15 @@ export type RefusalReason =
   | "invalid_json"
   | "invalid_payload"   // JSON that does not match the topic's schema
   | "device_mismatch"   // valid payload the device may not send (wrong doorway, not a dpu / camera, repeated ids)
+  | "too_late"          // an event older than the raw retention allows (its points would be dropped)
   | "read_only"         // publish (or last will) by an API key's connection: readers publish nothing
-  | "closing";          // publish while the broker shuts down
+  | "closing"           // publish while the broker shuts down (or a login while it does, or the registry fails)
+  | "tls_handshake"     // a connection to the TLS listener whose handshake failed (plain MQTT, untrusted client, timeout)
+  | "packet_too_large"  // a packet header announced more than the limit: connection closed before its body was read
+  | "malformed_packet"  // a packet header with an invalid remaining length: connection closed
+  | "connect_timeout"   // no CONNECT within the connect timeout: connection closed
+  | "too_many_connections" // a device's connection beyond the per-device limit (CONNACK server unavailable)
+  | "auth_throttled";   // CONNECT from an address banned after failed logins (refused unchecked)
 
 export interface BrokerMetrics {
   connections: Gauge;

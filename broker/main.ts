@@ -3,9 +3,11 @@ import { influxUrlOf, natsUrlOf, type Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
 import { connectNats } from "../infra/nats.ts";
 import { startOpsServer } from "../infra/ops-server.ts";
+import { serverTlsOf } from "../infra/tls.ts";
 import { createRegistry } from "../infra/metrics.ts";
 import { influxClient, provisionNats } from "../infra/provision.ts";
 import { KeyStore } from "../access/key-store.ts";
+import { throttleConfigOf } from "../access/auth-throttle.ts";
 import { DeviceRegistry } from "../topology/devices/device-registry.ts";
 import { startMqttBroker } from "./mqtt-broker.ts";
 import { brokerInstanceId, IngestRateCounter } from "./ingest-rate.ts";
@@ -13,6 +15,7 @@ import { InfluxCountHistory } from "./results/history-counts.ts";
 import { startResultsOut, type ResultsOut } from "./results/results-out.ts";
 
 export interface RunningBroker {
+  /** the MQTT listener's port (the TLS one when TLS is on) */
   mqttPort: number;
   opsPort: number;
   stop(): Promise<void>;
@@ -20,7 +23,7 @@ export interface RunningBroker {
 
 /**
  * The edge broker process: NATS (provisioned), the device registry, the API keys, the MQTT broker
- * on cfg.bind:cfg.mqttPort and /healthz + /metrics on cfg.bind:cfg.brokerOpsPort. Before the
+ * on cfg.bind:cfg.mqttPort (with FOOTFALL_TLS_CERT / _KEY: over TLS only, on cfg.mqttsPort) and /healthz + /metrics on cfg.bind:cfg.brokerOpsPort. Before the
  * listener opens, the results (results/results-out.ts) are in place: readers get the current
  * counts retained from their first subscription. Every cfg.ingestWindowMs it publishes its
  * ingest rate per site (ingest-rate.ts).
@@ -29,6 +32,8 @@ export interface RunningBroker {
  */
 export async function runBroker(cfg: Config): Promise<RunningBroker> {
   const log = createLogger("broker", cfg.logLevel);
+  // with a certificate, MQTT over TLS only (cfg.mqttsPort); cfg.mqttPort is not opened
+  const tls = serverTlsOf(cfg);
   const nc = await connectNats(natsUrlOf(cfg), "footfall-broker", log);
   let natsUp = true;
   (async () => {
@@ -51,11 +56,17 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
     const history = new InfluxCountHistory(influxClient(influxUrlOf(cfg), cfg.influxDb), cfg.influxDb);
     const mqtt = await startMqttBroker({
       host: cfg.bind,
-      port: cfg.mqttPort,
+      port: tls ? cfg.mqttsPort : cfg.mqttPort,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       nc,
       registry,
       partitions: cfg.partitions,
       maxPayloadBytes: cfg.maxPayloadBytes,
+      maxConnectBytes: cfg.mqttMaxConnectBytes,
+      connectTimeoutMs: cfg.mqttConnectTimeoutMs,
+      maxConnectionsPerDevice: cfg.mqttMaxConnectionsPerDevice,
+      throttle: throttleConfigOf(cfg),
+      rawRetention: cfg.rawRetention,
       log,
       metrics,
       keys,
@@ -72,12 +83,12 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       health: () => {
         const nats = natsUp && !nc.isClosed();
         return {
-          ok: nats && mqtt.listening, nats: nats ? "connected" : "disconnected", mqtt: mqtt.listening ? "listening" : "closed",
+          ok: nats && mqtt.listening, nats: nats ? "connected" : "disconnected", mqtt: mqtt.listening ? "listening" : "closed", tls: Boolean(tls),
           devices: devices.size, results: results?.state ?? "starting", broker,
         };
       },
     });
-    log.info({ mqtt: `${cfg.bind}:${mqtt.port}`, ops: `${cfg.bind}:${ops.port}`, broker }, "broker running");
+    log.info({ mqtt: `${tls ? "mqtts" : "mqtt"}://${cfg.bind}:${mqtt.port}`, ops: `${cfg.bind}:${ops.port}`, broker }, "broker running");
 
     let stopped: Promise<void> | undefined;
     return {

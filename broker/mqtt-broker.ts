@@ -1,4 +1,5 @@
 import net from "node:net";
+import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from "aedes";
 import { jetstream } from "@nats-io/jetstream";
@@ -6,14 +7,18 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import type { DeviceRecord } from "../contracts/device.ts";
 import type { KeyView } from "../contracts/api-keys.ts";
+import { DEFAULTS } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
 import { gauge } from "../infra/metrics.ts";
 import { keyIdOf } from "../access/api-key.ts";
+import { throttleConfigOf, type AuthThrottleConfig, type LoginAttempt } from "../access/auth-throttle.ts";
 import type { KeyStore } from "../access/key-store.ts";
+import { LoginThrottle } from "../access/login-throttle.ts";
+import { guardPackets, PACKET_TYPES, PUBLISH_HEADER_ROOM, type PacketGuard } from "./packet-guard.ts";
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
 import { AckAfterStore, type PublishDone } from "./ack-after-store.ts";
 import { ActorPublisher } from "./actor-publisher.ts";
-import type { DeviceMessageTable } from "./device-messages/device-message.ts";
+import { timeLimits, type DeviceMessageTable } from "./device-messages/device-message.ts";
 import { deviceMessages } from "./device-messages/index.ts";
 import { readJson } from "./device-messages/payload.ts";
 import type { DeviceRegistry } from "../topology/devices/device-registry.ts";
@@ -40,8 +45,22 @@ export interface MqttBrokerOptions {
   ingest?: { count(site: string, type: string, n: number): void };
   /** runs once aedes exists and before the listener opens (to leave the retained results in place first) */
   beforeListen?: (publish: OutPublish) => Promise<void>;
+  /** FOOTFALL_RAW_RETENTION: events older than it allows are refused as too_late (default "INF": no bound) */
+  rawRetention?: string;
   /** a subscriber whose socket does not drain for this long is disconnected (default READER_DRAIN_TIMEOUT_MS) */
   drainTimeoutMs?: number;
+  /** serve MQTT over TLS only (certificate and key); without it, plain TCP */
+  tls?: { cert: Buffer; key: Buffer; handshakeTimeoutMs?: number };
+  /** largest packet before authentication, i.e. the CONNECT (default DEFAULTS.mqttMaxConnectBytes) */
+  maxConnectBytes?: number;
+  /** a connection without CONNECT for this long is closed (default DEFAULTS.mqttConnectTimeoutMs) */
+  connectTimeoutMs?: number;
+  /** most connections per device id at once (default DEFAULTS.mqttMaxConnectionsPerDevice) */
+  maxConnectionsPerDevice?: number;
+  /** failed logins throttled per address and per device / key id (default: the FOOTFALL_AUTH_* defaults) */
+  throttle?: AuthThrottleConfig;
+  /** the throttle's clock (tests) */
+  now?: () => number;
 }
 
 export interface MqttBroker {
@@ -65,6 +84,13 @@ const MAX_CLIENT_ID = 128;
  */
 export const READER_DRAIN_TIMEOUT_MS = 5000;
 
+/** The listener: TLS only when given a certificate and key (a plain client fails the handshake), else plain TCP. */
+function listenerFor(opts: MqttBrokerOptions["tls"], onConnection: (socket: net.Socket) => void): net.Server {
+  return opts
+    ? tls.createServer({ cert: opts.cert, key: opts.key, handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000 }, onConnection)
+    : net.createServer(onConnection);
+}
+
 /**
  * The edge MQTT broker (aedes over TCP). Devices log in with username = device id and
  * password = secret, publish only under their own topic prefix, and subscribe only to their
@@ -86,11 +112,18 @@ export const READER_DRAIN_TIMEOUT_MS = 5000;
  * the results of its sites (reader-access.ts), receives only those, and publishes nothing (its
  * publishes and last will are dropped and logged, the connection stays). A revoked key's
  * connections are closed.
+ *
+ * Every connection (admit, called for each accepted socket, plain or TLS): packet sizes are read
+ * from the headers as the bytes arrive and an oversized packet closes the connection before its
+ * body is read (packet-guard.ts; only a small CONNECT before authentication); no CONNECT within
+ * connectTimeoutMs closes it; a device holds at most maxConnectionsPerDevice connections; failed
+ * logins are throttled per address and per device / key id (access/auth-throttle.ts).
  */
 export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBroker> {
   const log = opts.log.child({ component: "mqtt" });
   const publisher = new ActorPublisher(jetstream(opts.nc), { partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256 });
   const messages = opts.messages ?? deviceMessages;
+  const limits = timeLimits(opts.rawRetention ?? "INF");
   /** authenticated client -> the device and the secret hash it proved */
   const devices = new WeakMap<Client, { id: string; secretHash: string }>();
   const clients = new Set<Client>();
@@ -98,46 +131,93 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   const readers = new Map<Client, KeyView>();
   let closing = false;
 
+  const maxPerDevice = opts.maxConnectionsPerDevice ?? DEFAULTS.mqttMaxConnectionsPerDevice;
+  /** device id -> its authenticated connections */
+  const perDevice = new Map<string, Set<Client>>();
+  /** each socket's remote address (kept: a destroyed socket no longer tells it) and packet guard */
+  const peers = new WeakMap<object, { address: string; guard?: PacketGuard }>();
+  const registry = opts.metrics ?? new Registry();
+  const throttle = new LoginThrottle(opts.throttle ?? throttleConfigOf(DEFAULTS), "mqtt", registry, log, opts.now);
+
   const aedes = await Aedes.createBroker({
     maxClientsIdLength: MAX_CLIENT_ID,
     drainTimeout: opts.drainTimeoutMs ?? READER_DRAIN_TIMEOUT_MS,
+    connectTimeout: opts.connectTimeoutMs ?? DEFAULTS.mqttConnectTimeoutMs,
     authenticate(client, username, password, done) {
       const clientId = client.id;
-      const refuse = (why: string, returnCode: 3 | 5 = 5) => {
-        metrics.refused.inc({ reason: returnCode === 3 ? "closing" : "bad_credentials" });
-        log.warn({ clientId, username, reason: why }, "connection refused");
+      const peer = peers.get(client.conn);
+      const address = peer?.address;
+      const attempt: LoginAttempt = { address, id: typeof username === "string" && username.length > 0 ? username.slice(0, 200) : undefined };
+      const refuse = (why: string, reason: RefusalReason, returnCode: 3 | 5 = 5) => {
+        metrics.refused.inc({ reason });
+        log.warn({ clientId, username, address, reason: why }, "connection refused");
         const err = new Error(why) as AuthenticateError;
         err.returnCode = returnCode;
         done(err, false);
       };
-      if (closing) return refuse("broker is shutting down", 3);
-      if (typeof username !== "string" || username.length === 0 || !password || password.length === 0) {
-        return refuse("username (device id or key id) and password (secret or key) are required");
+      const failed = (why: string) => {
+        const delayMs = throttle.failed(attempt);
+        if (delayMs > 0) setTimeout(() => refuse(why, "bad_credentials"), delayMs);
+        else refuse(why, "bad_credentials");
+      };
+      const accepted = () => {
+        throttle.succeeded(attempt);
+        peer?.guard?.authenticated();
+        done(null, true);
+      };
+      if (closing) return refuse("broker is shutting down", "closing", 3);
+      const admission = throttle.admit(attempt);
+      if (admission.kind === "banned") {
+        return refuse(`too many failed logins from ${address}: refused for ${Math.ceil(admission.retryAfterMs / 1000)} s more`, "auth_throttled");
       }
-      const secret = password.toString("utf8");
-      if (keyIdOf(secret) !== undefined) {
-        const key = opts.keys?.verify(secret, username);
-        if (!key) return refuse("unknown, revoked or wrong API key (username = key id, password = the key)");
-        readers.set(client, key);
-        client.conn.once("close", () => readers.delete(client));
-        // a reader publishes nothing, not even a last will
-        (client as unknown as { _will: unknown })._will = null;
-        log.info({ clientId, key: key.id, sites: key.sites }, "reader connected");
-        return done(null, true);
+      if (admission.delayMs > 0) {
+        log.info({ clientId, username, address, delayMs: admission.delayMs, scope: admission.scope }, "login delayed after failed logins");
+        setTimeout(check, admission.delayMs);
+      } else check();
+
+      function check(): void {
+        if (client.closed) return; // gone while delayed: aedes expects no answer
+        if (closing) return refuse("broker is shutting down", "closing", 3);
+        if (typeof username !== "string" || username.length === 0 || !password || password.length === 0) {
+          return failed("username (device id or key id) and password (secret or key) are required");
+        }
+        const secret = password!.toString("utf8");
+        if (keyIdOf(secret) !== undefined) {
+          const key = opts.keys?.verify(secret, username);
+          if (!key) return failed("unknown, revoked or wrong API key (username = key id, password = the key)");
+          readers.set(client, key);
+          client.conn.once("close", () => readers.delete(client));
+          // a reader publishes nothing, not even a last will
+          (client as unknown as { _will: unknown })._will = null;
+          log.info({ clientId, key: key.id, sites: key.sites }, "reader connected");
+          return accepted();
+        }
+        opts.registry.authenticate(username, secret).then(
+          (device) => {
+            if (!device) return failed("unknown device or wrong secret");
+            const open = perDevice.get(device.id) ?? new Set<Client>();
+            // a connection with the same client id is about to be taken over by this one: not counted
+            const others = [...open].filter((c) => c.id !== clientId);
+            if (others.length >= maxPerDevice) {
+              throttle.succeeded(attempt); // the secret was right: no failure to count
+              return refuse(`device ${device.id} already has ${others.length} connections (at most ${maxPerDevice})`, "too_many_connections", 3);
+            }
+            perDevice.set(device.id, open.add(client));
+            client.conn.once("close", () => {
+              open.delete(client);
+              if (open.size === 0 && perDevice.get(device.id) === open) perDevice.delete(device.id);
+            });
+            devices.set(client, { id: device.id, secretHash: device.secretHash });
+            clients.add(client);
+            log.info({ clientId, device: device.id, address }, "device connected");
+            accepted();
+          },
+          (err: unknown) => {
+            log.error({ err, clientId, username }, "device authentication failed");
+            refuse("authentication unavailable", "closing", 3);
+          },
+        );
       }
-      opts.registry.authenticate(username, password.toString("utf8")).then(
-        (device) => {
-          if (!device) return refuse("unknown device or wrong secret");
-          devices.set(client, { id: device.id, secretHash: device.secretHash });
-          clients.add(client);
-          log.info({ clientId, device: device.id }, "device connected");
-          done(null, true);
-        },
-        (err: unknown) => {
-          log.error({ err, clientId, username }, "device authentication failed");
-          refuse("authentication unavailable", 3);
-        },
-      );
     },
     authorizePublish(client, packet, done) {
       if (!client) return done(null); // the broker's own publishes
@@ -174,7 +254,6 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     },
   });
 
-  const registry = opts.metrics ?? new Registry();
   const metrics = createBrokerMetrics(registry, () => aedes.connectedClients ?? 0);
   gauge(registry, "footfall_broker_readers", "API key connections reading results", [], function () { this.set(readers.size); });
   const acks = new AckAfterStore(metrics, log);
@@ -190,8 +269,33 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     log.debug({ clientId: client.id, device: devices.get(client)?.id, key: readers.get(client)?.id, err }, "client error");
   });
   aedes.on("connectionError", (client, err) => {
-    log.debug({ clientId: client.id, err }, "connection error");
+    if (err.message === "connect did not arrive in time") {
+      metrics.refused.inc({ reason: "connect_timeout" });
+      log.warn({ address: peers.get(client.conn)?.address, reason: "no CONNECT in time" }, "connection closed: no CONNECT in time");
+      return;
+    }
+    log.debug({ clientId: client.id, address: peers.get(client.conn)?.address, err }, "connection error");
   });
+
+  const packetLimits = {
+    beforeAuth: opts.maxConnectBytes ?? DEFAULTS.mqttMaxConnectBytes,
+    afterAuth: opts.maxPayloadBytes + PUBLISH_HEADER_ROOM,
+  };
+  /** Each new connection: its address remembered, its packet sizes checked as they arrive (packet-guard.ts). */
+  function admit(client: Client): void {
+    const socket = client.conn as net.Socket;
+    const address = socket.remoteAddress ?? "unknown";
+    const peer: { address: string; guard?: PacketGuard } = { address };
+    peers.set(socket, peer);
+    peer.guard = guardPackets(client, packetLimits, (v) => {
+      const reason = v.reason === "too_large" ? "packet_too_large" : "malformed_packet";
+      metrics.refused.inc({ reason });
+      log.warn({
+        address, port: socket.remotePort, clientId: client.id || undefined, device: devices.get(client)?.id, reason,
+        packet: PACKET_TYPES[v.type], announced: v.announced, limit: v.limit, bytesRead: socket.bytesRead,
+      }, "connection closed: packet too large or malformed (not read)");
+    });
+  }
 
   /** The device's current record, if it is still registered with the secret it logged in with. */
   function currentDevice(client: Client): DeviceRecord | undefined {
@@ -259,6 +363,8 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     const value = read.value;
     const mismatch = handler.check?.(device, value);
     if (mismatch) return refuse(client, device.id, packet, "device_mismatch", mismatch, done);
+    const late = handler.tooLate?.(value, receivedAt, limits);
+    if (late) return refuse(client, device.id, packet, "too_late", late, done);
 
     acks.run({
       type: access.type, ack: handler.ack, device: device.id, clientId: client.id, qos: packet.qos, fields: handler.describe?.(value),
@@ -283,12 +389,18 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   }
 
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  const server = listenerFor(opts.tls, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => {}); // aedes reports client errors itself
-    aedes.handle(socket);
+    admit(aedes.handle(socket));
   });
+  if (opts.tls) {
+    server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      metrics.refused.inc({ reason: "tls_handshake" });
+      log.warn({ remote: socket.remoteAddress, remotePort: socket.remotePort, reason: err.code ?? "handshake failed", err }, "connection refused: TLS handshake failed");
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => {
@@ -298,7 +410,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   });
   server.on("error", (err) => log.error({ err }, "mqtt listener error"));
   const port = (server.address() as AddressInfo).port;
-  log.info({ host: opts.host, port }, "mqtt broker listening");
+  log.info({ host: opts.host, port, tls: Boolean(opts.tls) }, "mqtt broker listening");
 
   let closed: Promise<void> | undefined;
   return {

@@ -14,6 +14,8 @@
  * KV ff_extraction  "{site}.{attribute}" -> time ranges re-extracted by finished jobs.
  * KV ff_keys        key id -> API key record (role, sites, sha256 of the key; never the key).
  * KV ff_stills      "{site}.{camera}" -> the camera agent's newest JPEG still (kept one minute).
+ * KV ff_video_chunks "{camera}.{seq}" -> the chunk store's index entry of one video chunk (blobs on the shared data path).
+ * KV ff_video_locks  name -> the process holding a chunk store job (the retention sweep); bucket TTL frees a dead holder's.
  */
 export const STREAM_ACTORS = "FF_ACTORS";
 export const STREAM_EVENTS = "FF_EVENTS";
@@ -30,6 +32,10 @@ export const KV_JOBS = "ff_jobs";
 export const KV_EXTRACTION = "ff_extraction";
 export const KV_KEYS = "ff_keys";
 export const KV_STILLS = "ff_stills";
+export const KV_VIDEO_CHUNKS = "ff_video_chunks";
+export const KV_VIDEO_LOCKS = "ff_video_locks";
+/** How long a chunk store lock lives without being renewed (its holder renews it a few times within). */
+export const VIDEO_LOCK_TTL_MS = 30_000;
 /** How long a camera still is kept (never longer than the video it shows is kept). */
 export const STILL_TTL_MS = 60_000;
 

@@ -12,7 +12,12 @@ import { DEFAULT_JOURNEY, DistinctInstants, simulateWalkers, walkerJourney, type
 import type { SimCrossing } from "./ground-truth.ts";
 
 export interface BuildingSimOptions {
+  /** the broker's URL, or several separated by commas: the DPUs fail over between them */
   mqttUrl: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://) */
+  mqttCa?: Buffer | string;
+  /** a DPU whose publish waits this long for its PUBACK moves to the next broker (default 10 s) */
+  ackTimeoutMs?: number;
   plan: BuildingPlan;
   /** device id -> secret, for every DPU of the plan */
   secrets: Record<string, string>;
@@ -50,6 +55,8 @@ export interface BuildingSimResult {
   /** crossings that went through a disk buffer, and of those the ones replayed */
   buffered: number;
   replayed: number;
+  /** connections the DPUs gave up because a publish waited for its PUBACK too long (then on to the next broker) */
+  ackTimeouts: number;
   /** event id of truth.crossings[i] is `${runTag}-${i}` */
   runTag: string;
   /** the clock skew each DPU ran with (ms) */
@@ -57,7 +64,7 @@ export interface BuildingSimResult {
 }
 
 function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
-  mqttUrl: string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger;
+  mqttUrl: string; mqttCa?: Buffer | string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger; ackTimeoutMs?: number | undefined;
 }): { fws: Map<string, DpuFirmware>; skews: Record<string, number> } {
   const missing = plan.dpus.filter((d) => typeof secrets[d.id] !== "string").map((d) => d.id);
   if (missing.length > 0) throw new Error(`no secret for dpu ${missing.join(", ")}`);
@@ -68,8 +75,9 @@ function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
     const skew = Math.round(uniform(skewRng, -o.maxSkewMs, o.maxSkewMs));
     skews[d.id] = skew;
     fws.set(d.id, new DpuFirmware({
-      url: o.mqttUrl, deviceId: d.id, secret: secrets[d.id]!, site: plan.site, dataDir: o.dataDir,
+      url: o.mqttUrl, ...(o.mqttCa ? { ca: o.mqttCa } : {}), deviceId: d.id, secret: secrets[d.id]!, site: plan.site, dataDir: o.dataDir,
       clockSkewMs: skew, duplicateRate: o.duplicateRate, rng: mulberry32(deriveSeed(o.seed, `dpu:${d.id}`)), log: o.log,
+      ...(o.ackTimeoutMs !== undefined ? { ackTimeoutMs: o.ackTimeoutMs } : {}),
     }));
   }
   return { fws, skews };
@@ -87,8 +95,8 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
   if (!(speed > 0)) throw new RangeError("speed must be positive");
   const sim = simulateWalkers({ plan: opts.plan, walkers: opts.walkers, startTs: opts.startTs, durationMs: opts.durationMs, seed: opts.seed, ...opts.walk });
   const { fws, skews } = firmwareFor(opts.plan, opts.secrets, {
-    mqttUrl: opts.mqttUrl, dataDir: opts.dataDir, seed: opts.seed,
-    duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log,
+    mqttUrl: opts.mqttUrl, mqttCa: opts.mqttCa, dataDir: opts.dataDir, seed: opts.seed,
+    duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log, ackTimeoutMs: opts.ackTimeoutMs,
   });
   const outage = opts.outage;
   if (outage && !fws.has(outage.device)) throw new Error(`outage device "${outage.device}" is not a dpu of the plan`);
@@ -136,10 +144,10 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
     if (failures.length > 0) throw new Error(`${failures.length} crossing(s) could not be recorded: ${failures[0]!.message}`);
     await Promise.all([...fws.values()].map((f) => f.flush()));
 
-    const sum = (k: "sent" | "duplicatesSent" | "buffered" | "replayed") => [...fws.values()].reduce((n, f) => n + f.counters[k], 0);
+    const sum = (k: "sent" | "duplicatesSent" | "buffered" | "replayed" | "ackTimeouts") => [...fws.values()].reduce((n, f) => n + f.counters[k], 0);
     const result: BuildingSimResult = {
       truth: sim.truth, crossings: total, sent: sum("sent"), duplicatesSent: sum("duplicatesSent"),
-      buffered: sum("buffered"), replayed: sum("replayed"), runTag, skews,
+      buffered: sum("buffered"), replayed: sum("replayed"), ackTimeouts: sum("ackTimeouts"), runTag, skews,
     };
     log.info({ site: opts.plan.site, crossings: total, sent: result.sent, duplicatesSent: result.duplicatesSent, replayed: result.replayed }, "building simulation done");
     return result;
@@ -150,6 +158,8 @@ export async function runBuildingSim(opts: BuildingSimOptions): Promise<Building
 
 export interface LiveDemoOptions {
   mqttUrl: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://) */
+  mqttCa?: Buffer | string;
   plan: BuildingPlan;
   secrets: Record<string, string>;
   dataDir: string;
@@ -178,7 +188,7 @@ export async function runLiveDemo(opts: LiveDemoOptions): Promise<LiveDemoResult
   const seed = opts.seed ?? Date.now() >>> 0;
   const graph = new FloorGraph(opts.plan);
   const { fws } = firmwareFor(opts.plan, opts.secrets, {
-    mqttUrl: opts.mqttUrl, dataDir: opts.dataDir, seed,
+    mqttUrl: opts.mqttUrl, mqttCa: opts.mqttCa, dataDir: opts.dataDir, seed,
     duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log,
   });
   const journey: JourneyOptions = { ...DEFAULT_JOURNEY, ...opts.walk };

@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
+import { mqttUrlFor, ownClientTlsOf } from "../infra/tls.ts";
 import { serveExtractor } from "../models/nats-extractor.ts";
 import { cameraMall, cameraMallSecrets, toCameraTopologyDoc } from "./camera-mall.ts";
 import type { CameraMallPlan } from "./camera-mall-plan.ts";
@@ -50,12 +51,13 @@ export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiU
   await new Promise((res) => setTimeout(res, 1000)); // the broker's registry follows KV
 
   const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
+  const tls = ownClientTlsOf(cfg);
   const abort = new AbortController();
   let served: { stop(): void } | undefined;
   const running = (async () => {
     for (let run = 0; !abort.signal.aborted; run++) {
       await runCameraSim({
-        mqttUrl: `mqtt://${host}:${cfg.mqttPort}`, plan, secrets, walkers: Math.round((RUN_MS / 60_000) * 20), durationMs: RUN_MS,
+        mqttUrl: mqttUrlFor(cfg, host), ...(tls ? { mqttCa: tls.ca } : {}), plan, secrets, walkers: Math.round((RUN_MS / 60_000) * 20), durationMs: RUN_MS,
         startTs: Date.now(), seed: Date.now() % 1_000_000, fps: 5, embeddingDims: 16, speed: 1, maxInFlight: 64, signal: abort.signal, log,
         onStart: (truth) => {
           served?.stop();
@@ -65,7 +67,7 @@ export async function startCameraDemo(cfg: Config, o: { nc: NatsConnection; apiU
     }
   })().catch((e: Error) => { log.error({ err: e }, "camera demo failed"); });
 
-  const auth = `-H 'Authorization: Bearer ${o.viewerKey}'`;
+  const auth = `${tls ? `--cacert ${tls.caFile} ` : ""}-H 'Authorization: Bearer ${o.viewerKey}'`;
   const banner = [
     `  Cameras:    site ${plan.site}: ${plan.cameras.length} smart cameras at 5 fps, ${plan.spaces.length} spaces with floor outlines, people arriving in real time`,
     `  try:        curl ${auth} '${o.apiUrl}/api/v1/paths?site=${plan.site}&upper=blue&limit=5'`,

@@ -237,6 +237,8 @@ export function simulateCameraFrames(opts: CameraSimOptions): { frames: SimFrame
 
 export interface CameraRunOptions extends CameraSimOptions {
   mqttUrl: string;
+  /** PEM CA the broker's certificate must verify against (mqtts://) */
+  mqttCa?: Buffer | string;
   /** device id -> secret, for every camera of the run */
   secrets: Record<string, string>;
   /** simulated ms per real ms; Infinity (default) = as fast as the broker acknowledges */
@@ -289,7 +291,7 @@ export async function runCameraSim(opts: CameraRunOptions): Promise<CameraRunRes
   const missing = cameras.filter((c) => typeof opts.secrets[c.id] !== "string").map((c) => c.id);
   if (missing.length > 0) throw new Error(`no secret for camera ${missing.join(", ")}`);
   const fws = new Map(cameras.map((c) => [c.id, new CameraUplink({
-    url: opts.mqttUrl, deviceId: c.id, secret: opts.secrets[c.id]!, site: opts.plan.site,
+    url: opts.mqttUrl, ...(opts.mqttCa ? { ca: opts.mqttCa } : {}), deviceId: c.id, secret: opts.secrets[c.id]!, site: opts.plan.site,
     fps, width: c.pose.width, height: c.pose.height, log,
   })]));
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 256);

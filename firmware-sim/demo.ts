@@ -5,6 +5,7 @@ import { z } from "zod";
 import { deviceTopic } from "../contracts/topics.ts";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
+import { mqttUrlFor, ownClientTlsOf } from "../infra/tls.ts";
 import { demoMall, planSecrets, toTopologyDoc, type BuildingPlan } from "./building.ts";
 import { runLiveDemo } from "./building-run.ts";
 
@@ -61,18 +62,20 @@ export async function startDemo(cfg: Config, o: {
 
   const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
   const abort = new AbortController();
+  const tls = ownClientTlsOf(cfg);
   const running = runLiveDemo({
-    mqttUrl: `mqtt://${host}:${cfg.mqttPort}`, plan, secrets, dataDir: path.join(o.dataDir, "buffers"),
+    mqttUrl: mqttUrlFor(cfg, host), ...(tls ? { mqttCa: tls.ca } : {}), plan, secrets, dataDir: path.join(o.dataDir, "buffers"),
     signal: abort.signal, arrivalsPerMinute: 30, duplicateRate: 0.02, maxSkewMs: 200, log,
   }).catch((e: Error) => { log.error({ err: e }, "live demo failed"); });
 
   const dpu = plan.dpus[0]!;
   const payload = `"{\\"id\\":\\"manual-$(date +%s)\\",\\"ts\\":$(date +%s%3N),\\"doorway\\":\\"${dpu.doorway}\\",\\"delta\\":1}"`;
+  const cacert = tls ? `--cacert ${tls.caFile} ` : "";
   const banner = [
     `  Demo:       site ${plan.site}: ${plan.spaces.length} spaces, ${plan.doorways.length} doorways with DPUs, walkers arriving in real time`,
-    `  try:        curl -H 'Authorization: Bearer ${o.viewerKey}' ${o.apiUrl}/api/v1/sites/${plan.site}/count`,
-    `              curl -H 'Authorization: Bearer ${o.viewerKey}' ${o.apiUrl}/api/v1/sites/${plan.site}/spaces/lobby/count`,
-    `  a crossing: mosquitto_pub -h ${host} -p ${cfg.mqttPort} -u ${dpu.id} -P '${secrets[dpu.id]}' -q 1 -t ${deviceTopic(plan.site, "dpu", dpu.id, "crossing")} -m ${payload}`,
+    `  try:        curl ${cacert}-H 'Authorization: Bearer ${o.viewerKey}' ${o.apiUrl}/api/v1/sites/${plan.site}/count`,
+    `              curl ${cacert}-H 'Authorization: Bearer ${o.viewerKey}' ${o.apiUrl}/api/v1/sites/${plan.site}/spaces/lobby/count`,
+    `  a crossing: mosquitto_pub -h ${host} ${tls ? `-p ${cfg.mqttsPort} --cafile ${tls.caFile}` : `-p ${cfg.mqttPort}`} -u ${dpu.id} -P '${secrets[dpu.id]}' -q 1 -t ${deviceTopic(plan.site, "dpu", dpu.id, "crossing")} -m ${payload}`,
   ];
   return {
     banner,

@@ -3,15 +3,21 @@ import { connect, type MqttClient } from "mqtt";
 import { CrossingEvent, MAX_BATCH_EVENTS } from "../contracts/crossing.ts";
 import { deviceTopic } from "../contracts/topics.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
+import { isCertificateError } from "../infra/tls.ts";
+import { brokerServers, currentBroker, DEFAULT_ACK_TIMEOUT_MS, parseBrokerList, watchAcks } from "../edge/broker-list.ts";
 import { CrossingBuffer, type HeldCrossing } from "./crossing-buffer.ts";
 import { chance, deriveSeed, mulberry32, shuffle, type Rng } from "./random.ts";
 
 export interface DpuFirmwareOptions {
-  /** broker URL, e.g. mqtt://127.0.0.1:1883 */
-  url: string;
+  /** broker URL, e.g. mqtt://127.0.0.1:1883, or several (comma-separated or a list): each reconnect tries the next (edge/broker-list.ts) */
+  url: string | readonly string[];
+  /** PEM CA the broker's certificate must verify against (mqtts://); default: the system's roots */
+  ca?: Buffer | string;
   deviceId: string;
   secret: string;
   site: string;
+  /** a publish not acknowledged within this long drops the connection and moves to the next broker (default 10 s) */
+  ackTimeoutMs?: number;
   /** the disk buffer lives here, as {deviceId}.buffer.jsonl */
   dataDir: string;
   /** the device clock runs this far ahead (+) or behind (-) true time */
@@ -53,6 +59,10 @@ export interface FirmwareCounters {
   replayed: number;
   /** CONNACKs that refused the connection (bad credentials, not authorised) */
   refused: number;
+  /** TLS errors because the broker's certificate did not verify (an attempt may report more than one) */
+  untrusted: number;
+  /** connections given up because a publish waited ackTimeoutMs for its PUBACK */
+  ackTimeouts: number;
 }
 
 interface InFlight {
@@ -78,7 +88,7 @@ const CONNACK_REASONS: Record<number, string> = {
  * the buffer only once its batch was PUBACKed. The file survives a restart: start() replays it.
  */
 export class DpuFirmware {
-  readonly counters: FirmwareCounters = { sent: 0, duplicatesSent: 0, buffered: 0, replayed: 0, refused: 0 };
+  readonly counters: FirmwareCounters = { sent: 0, duplicatesSent: 0, buffered: 0, replayed: 0, refused: 0, untrusted: 0, ackTimeouts: 0 };
   readonly topic: string;
   private readonly buffer: CrossingBuffer;
   private readonly log: Logger;
@@ -88,6 +98,7 @@ export class DpuFirmware {
   private readonly batchSize: number;
   private readonly replayWindow: number;
   private readonly bootId = Date.now().toString(36);
+  private readonly urls: string[];
   private seq = 0;
 
   private client: MqttClient | undefined;
@@ -117,6 +128,7 @@ export class DpuFirmware {
     this.batchSize = Math.min(MAX_BATCH_EVENTS, Math.max(1, Math.floor(opts.batchSize ?? 200)));
     this.replayWindow = Math.max(1, opts.replayWindow ?? 4);
     this.reconnectDelay = opts.reconnectMinMs ?? 100;
+    this.urls = parseBrokerList(opts.url);
   }
 
   get deviceId(): string { return this.opts.deviceId; }
@@ -217,7 +229,8 @@ export class DpuFirmware {
 
   private connect(): Promise<boolean> {
     const session = ++this.session;
-    const client = connect(this.opts.url, {
+    const client = connect(this.urls[0]!, {
+      ...brokerServers(this.urls),
       clientId: this.opts.deviceId,
       username: this.opts.deviceId,
       password: this.opts.secret,
@@ -227,15 +240,25 @@ export class DpuFirmware {
       // reconnects are ours: exponential backoff (mqtt.js only knows a fixed period)
       reconnectPeriod: 0,
       connectTimeout: this.opts.connectTimeoutMs ?? 5000,
+      // mqtts://: the broker's certificate must verify (against `ca`, else the system's roots)
+      rejectUnauthorized: true,
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
     });
     this.client = client;
+    watchAcks(client, {
+      timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
+      onStall: (s) => {
+        this.counters.ackTimeouts++;
+        this.log.warn(s, "broker stopped acknowledging; moving to the next broker");
+      },
+    });
     return new Promise((resolve) => {
       let first = true;
       const firstOutcome = (ok: boolean) => { if (first) { first = false; resolve(ok); } };
       client.on("connect", () => {
         if (session !== this.session) return;
         this.reconnectDelay = this.opts.reconnectMinMs ?? 100;
-        this.log.info({ held: this.buffer.size }, "connected");
+        this.log.info({ held: this.buffer.size, broker: currentBroker(client) }, "connected");
         firstOutcome(true);
         this.replay();
       });
@@ -244,6 +267,9 @@ export class DpuFirmware {
         if (typeof err.code === "number" && CONNACK_REASONS[err.code]) {
           this.counters.refused++;
           this.log.warn({ returnCode: err.code, reason: CONNACK_REASONS[err.code] }, "broker refused the connection");
+        } else if (isCertificateError(err)) {
+          this.counters.untrusted++;
+          this.log.warn({ err, url: this.opts.url }, "the broker's TLS certificate did not verify: not connecting");
         } else {
           this.log.debug({ err }, "connection error");
         }

@@ -4,15 +4,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 export interface OnlineFirmware {
   readonly deviceId: string;
   readonly online: boolean;
-  readonly counters: { refused: number };
+  readonly counters: { refused: number; untrusted?: number };
 }
 
-/** Waits until every firmware is connected; throws naming the refused or unreachable ones. */
+/** Waits until every firmware is connected; throws naming the refused, untrusting or unreachable ones. */
 export async function waitOnline(fws: readonly OnlineFirmware[], timeoutMs: number, url: string, pollMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const refused = fws.filter((f) => !f.online && f.counters.refused > 0).map((f) => f.deviceId);
     if (refused.length > 0) throw new Error(`the broker at ${url} refused the credentials of ${refused.join(", ")}`);
+    const untrusted = fws.filter((f) => !f.online && (f.counters.untrusted ?? 0) > 0).map((f) => f.deviceId);
+    if (untrusted.length > 0) throw new Error(`the broker at ${url} has a TLS certificate that does not verify against the trusted CA (${untrusted.join(", ")} did not connect)`);
     const offline = fws.filter((f) => !f.online).map((f) => f.deviceId);
     if (offline.length === 0) return;
     if (Date.now() > deadline) throw new Error(`could not connect to the broker at ${url}: ${offline.join(", ")}`);

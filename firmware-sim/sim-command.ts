@@ -5,13 +5,17 @@ import { z } from "zod";
 import { SiteId } from "../contracts/ids.ts";
 import type { Config } from "../infra/config.ts";
 import { createLogger } from "../infra/log.ts";
+import { readCaFile, trustOnlyForFetch } from "../infra/tls.ts";
 import { demoMall, planSecrets, toTopologyDoc, type BuildingPlan } from "./building.ts";
 import { runBuildingSim } from "./building-run.ts";
+import { BrokerList } from "../edge/broker-list.ts";
 
 /** `footfall sim` options as the CLI hands them over (validated here). */
 export const SimCommandOptions = z.strictObject({
   apiUrl: z.string().url("--api must be a URL"),
-  mqttUrl: z.string().regex(/^mqtts?:\/\/\S+$/, "--mqtt must be an mqtt:// URL"),
+  mqttUrl: z.string().pipe(BrokerList.transform((l) => l.join(","))),
+  /** PEM CA file the API's and the broker's certificates must verify against (https://, mqtts://) */
+  ca: z.string().min(1).optional(),
   site: SiteId,
   walkers: z.number().int("--walkers must be a whole number").min(1).max(100_000),
   minutes: z.number().positive("--minutes must be positive").max(24 * 60),
@@ -71,6 +75,12 @@ export async function runSimCommand(cfg: Config, raw: SimCommandOptions): Promis
     outage = { device, fromMs: from * 60_000, toMs: to * 60_000 };
   }
 
+  let ca: Buffer | undefined;
+  if (o.ca) {
+    try { ca = readCaFile(o.ca); } catch (e) { console.error(`footfall sim: --ca: ${(e as Error).message}`); return false; }
+    trustOnlyForFetch(ca);
+  }
+
   const secrets = planSecrets(plan);
   const put = await fetch(`${o.apiUrl}/api/v1/sites/${o.site}/topology`, {
     method: "PUT",
@@ -104,7 +114,7 @@ export async function runSimCommand(cfg: Config, raw: SimCommandOptions): Promis
   let result;
   try {
     result = await runBuildingSim({
-      mqttUrl: o.mqttUrl, plan, secrets, walkers: o.walkers, durationMs, startTs, seed: o.seed,
+      mqttUrl: o.mqttUrl, ...(ca ? { mqttCa: ca } : {}), plan, secrets, walkers: o.walkers, durationMs, startTs, seed: o.seed,
       duplicateRate: o.duplicateRate, maxSkewMs: o.maxSkewMs, dataDir, log,
       ...(outage ? { outage } : {}),
       onProgress: (done, total) => {

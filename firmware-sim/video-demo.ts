@@ -17,6 +17,7 @@ import { generateSecret } from "../topology/devices/device-secret.ts";
 import { ffmpegPath } from "../video/chunk/ffmpeg-tools.ts";
 import type { Config } from "../infra/config.ts";
 import type { Logger } from "../infra/log.ts";
+import { mqttUrlFor, ownClientTlsOf } from "../infra/tls.ts";
 import { Supervised } from "../infra/stack/supervisor.ts";
 import { plazaTopology } from "./vtest-plaza.ts";
 
@@ -71,23 +72,26 @@ export async function startVideoDemo(cfg: Config, o: { apiUrl: string; dataDir: 
   await new Promise((res) => setTimeout(res, 1000)); // the broker's registry follows KV
 
   const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
-  const mqtt = `mqtt://${host}:${cfg.mqttPort}`;
+  const mqtt = mqttUrlFor(cfg, host);
+  // the camera agent's processes verify the API's and broker's certificate against the same CA
+  const tls = ownClientTlsOf(cfg);
+  const ca = tls ? ["--ca", tls.caFile] : [];
   const env = { ...process.env, FOOTFALL_LOG_LEVEL: cfg.logLevel };
   const source = ["--source", await cameraFootage(vtest, o.dataDir), "--realtime", "--loop"];
   const agent = new Supervised("camera-agent", [
     "agent", "--camera", PLAZA_CAMERA, ...source, "--data", path.join(o.dataDir, "camera-agent", PLAZA_CAMERA), "--segment", "4",
     "--api", o.apiUrl, "--mqtt", mqtt, "--site", PLAZA_SITE, "--secret-file", secretFile, "--keep-mb", "200",
-    "--ops-port", String(AGENT_OPS_PORT),
+    "--ops-port", String(AGENT_OPS_PORT), ...ca,
   ], env, log);
   const detect = new Supervised("camera-detect", [
     "agent", "detect", "--camera", PLAZA_CAMERA, "--site", PLAZA_SITE, "--mqtt", mqtt, ...source, "--secret-file", secretFile,
     "--motion", "--threads", "1", "--state", path.join(o.dataDir, `${PLAZA_CAMERA}.detect.json`),
-    "--ops-port", String(DETECT_OPS_PORT),
+    "--ops-port", String(DETECT_OPS_PORT), ...ca,
   ], env, log);
   agent.start();
   detect.start();
 
-  const auth = `-H 'Authorization: Bearer ${o.viewerKey}'`;
+  const auth = `${tls ? `--cacert ${tls.caFile} ` : ""}-H 'Authorization: Bearer ${o.viewerKey}'`;
   return {
     banner: [
       `  Video:      site ${PLAZA_SITE}: camera ${PLAZA_CAMERA} plays opencv-doc's vtest.avi in real time through the camera agent`,

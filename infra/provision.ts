@@ -1,61 +1,125 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { InfluxDB } from "influx";
+import { InfluxDB, type ISingleHostConfig } from "influx";
 import {
   KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_KEYS, KV_STILLS, STILL_TTL_MS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
   STREAM_ACTORS, STREAM_EVENTS, ACTOR_SUBJECT_ROOT, EVENT_SUBJECT_ROOT,
+  KV_VIDEO_CHUNKS, KV_VIDEO_LOCKS, VIDEO_LOCK_TTL_MS,
 } from "../contracts/nats-layout.ts";
 import { rollupOf, RP } from "../contracts/influx-layout.ts";
 import { ROLLUPS } from "../contracts/occupancy-store.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { splitCredentials } from "./service-secrets.ts";
 
 const NS_PER_MS = 1_000_000;
 const DAY_MS = 86_400_000;
+
+/**
+ * A JetStream API call, retried for up to 30 s while the cluster cannot answer yet: a request
+ * timing out, no responders, no leader (a stream's or the meta group's election after a node
+ * was lost or a stream was scaled).
+ */
+async function whileElecting<T>(what: string, call: () => Promise<T>, log?: Logger): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      const err = e as Error;
+      const transient = err.name === "TimeoutError" || /timeout|no responders|leader|not available|unavailable|temporarily/i.test(err.message);
+      if (!transient || Date.now() > deadline) throw e;
+      log?.warn({ err, what, attempt }, "JetStream not answering yet; retrying");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 /**
  * Creates (or updates) every stream and KV bucket. Safe to run at every start, by every process.
  * FF_ACTORS keeps messages 7 days: actor hosts replay from their checkpoints, so the stream
  * must hold everything since the oldest checkpoint. Its duplicate window (the first stage of
  * de-duplication) is 10 minutes; actors de-duplicate after that.
+ * `replicas` (FOOTFALL_REPLICAS): every stream and bucket gets that many, existing ones are scaled
+ * to it; unset, new ones get 1 and existing ones keep theirs.
  */
-export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs">, log?: Logger): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs"> & Partial<Pick<Config, "replicas">>, log?: Logger): Promise<void> {
+  const jsm = await whileElecting("JetStream", () => jetstreamManager(nc), log);
+  // FOOTFALL_REPLICAS: new streams and buckets get that many; existing ones are scaled to it.
+  // Unset: new ones get 1, existing ones keep theirs (a process that does not know the cluster's
+  // size never scales a replicated stream down).
+  const replicas = cfg.replicas;
   const streams = [
     { name: STREAM_ACTORS, subjects: [`${ACTOR_SUBJECT_ROOT}.>`], max_age: 7 * DAY_MS * NS_PER_MS, duplicate_window: 10 * 60_000 * NS_PER_MS },
     { name: STREAM_EVENTS, subjects: [`${EVENT_SUBJECT_ROOT}.>`], max_age: 1 * DAY_MS * NS_PER_MS, duplicate_window: 2 * 60_000 * NS_PER_MS },
   ];
   for (const s of streams) {
-    const cfg = { ...s, retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: 1 };
-    try {
-      await jsm.streams.info(s.name);
-      await jsm.streams.update(s.name, cfg);
-    } catch (e) {
-      if (!/stream not found/i.test((e as Error).message)) throw e;
-      await jsm.streams.add(cfg);
-    }
+    const cfg = { ...s, retention: RetentionPolicy.Limits, storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: replicas ?? 1 };
+    const info = await whileElecting(`stream ${s.name}`, () => jsm.streams.info(s.name).catch((e: Error) => {
+      if (/stream not found/i.test(e.message)) return undefined;
+      throw e;
+    }), log);
+    if (info) await whileElecting(`stream ${s.name}`, () => jsm.streams.update(s.name, { ...cfg, num_replicas: replicas ?? info.config.num_replicas }), log);
+    else await whileElecting(`stream ${s.name}`, () => jsm.streams.add(cfg), log);
   }
   const kvm = new Kvm(nc);
-  await kvm.create(KV_DEVICES, { history: 1 });
-  await kvm.create(KV_TOPOLOGY, { history: 5 });
-  await kvm.create(KV_SNAPSHOTS, { history: 1, maxValueSize: 8 * 1024 * 1024 });
-  await kvm.create(KV_LEASES, { history: 1, ttl: cfg.leaseTtlMs });
-  await kvm.create(KV_HOSTS, { history: 1, ttl: cfg.leaseTtlMs });
-  // query history and jobs are kept 30 days; a stored query result may be up to 4 MiB
-  await kvm.create(KV_QUERIES, { history: 1, ttl: 30 * DAY_MS, maxValueSize: 4 * 1024 * 1024 });
-  await kvm.create(KV_JOBS, { history: 1, ttl: 30 * DAY_MS });
-  await kvm.create(KV_EXTRACTION, { history: 1 });
-  await kvm.create(KV_KEYS, { history: 1 });
-  // a still is at most 1 MiB and lives a minute: the wall's camera tile, not an archive
-  await kvm.create(KV_STILLS, { history: 1, ttl: STILL_TTL_MS, maxValueSize: 1024 * 1024 });
-  log?.info("nats streams and buckets ready");
+  const buckets: Array<[string, Parameters<Kvm["create"]>[1]]> = [
+    [KV_DEVICES, { history: 1 }],
+    [KV_TOPOLOGY, { history: 5 }],
+    [KV_SNAPSHOTS, { history: 1, maxValueSize: 8 * 1024 * 1024 }],
+    [KV_LEASES, { history: 1, ttl: cfg.leaseTtlMs }],
+    [KV_HOSTS, { history: 1, ttl: cfg.leaseTtlMs }],
+    // query history and jobs are kept 30 days; a stored query result may be up to 4 MiB
+    [KV_QUERIES, { history: 1, ttl: 30 * DAY_MS, maxValueSize: 4 * 1024 * 1024 }],
+    [KV_JOBS, { history: 1, ttl: 30 * DAY_MS }],
+    [KV_EXTRACTION, { history: 1 }],
+    [KV_KEYS, { history: 1 }],
+    // a still is at most 1 MiB and lives a minute: the wall's camera tile, not an archive
+    [KV_STILLS, { history: 1, ttl: STILL_TTL_MS, maxValueSize: 1024 * 1024 }],
+    // the chunk store's index (shared by every API process) and its job locks
+    [KV_VIDEO_CHUNKS, { history: 1 }],
+    [KV_VIDEO_LOCKS, { history: 1, ttl: VIDEO_LOCK_TTL_MS }],
+  ];
+  for (const [bucket, opts] of buckets) {
+    await whileElecting(`bucket ${bucket}`, () => kvm.create(bucket, { ...opts, replicas: replicas ?? 1 }), log);
+    if (replicas === undefined) continue;
+    // an existing bucket keeps its options: scale its stream to the replicas asked for
+    const stream = `KV_${bucket}`;
+    const info = await whileElecting(`bucket ${bucket}`, () => jsm.streams.info(stream), log);
+    if (info.config.num_replicas !== replicas) await whileElecting(`bucket ${bucket}`, () => jsm.streams.update(stream, { ...info.config, num_replicas: replicas }), log);
+  }
+  log?.info({ replicas: replicas ?? "as they are" }, "nats streams and buckets ready");
 }
 
-/** The InfluxDB client for our database (node-influx, InfluxDB 1.x HTTP API). */
+/**
+ * node-influx options for an InfluxDB URL: host, port, protocol, and the user and password the URL
+ * carries (http://user:password@host:port; footfall's own influxd requires them).
+ */
+export function influxOptions(url: string, database: string): ISingleHostConfig & { host: string; port: number; protocol: "http" | "https"; database: string } {
+  const { url: bare, credentials } = splitCredentials(url);
+  const u = new URL(bare);
+  return {
+    host: u.hostname, port: Number(u.port || 8086), protocol: u.protocol === "https:" ? "https" : "http", database,
+    ...(credentials ? { username: credentials.user, password: credentials.password } : {}),
+  };
+}
+
+/** The InfluxDB client for our database (node-influx, InfluxDB 1.x HTTP API), with the URL's credentials. */
 export function influxClient(url: string, database: string): InfluxDB {
-  const u = new URL(url);
-  return new InfluxDB({ host: u.hostname, port: Number(u.port || 8086), protocol: u.protocol === "https:" ? "https" : "http", database });
+  return new InfluxDB(influxOptions(url, database));
+}
+
+/**
+ * For a plain fetch to InfluxDB's HTTP API: the URL without credentials (fetch refuses URLs that
+ * carry them) and the Authorization header that sends them instead.
+ */
+export function influxHttp(url: string): { base: string; headers: Record<string, string> } {
+  const { url: base, credentials } = splitCredentials(url);
+  return {
+    base,
+    headers: credentials ? { authorization: `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString("base64")}` } : {},
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a Debian machine, only what is missing:
-#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, chromium (the wall's browser
+#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, openssl, curl, chromium (the wall's browser
 #                    tests), and for the RTSP source tests rtsp-server-perl and GStreamer's RTSP server
 #                    (python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good) (needs root or sudo)
 #   npm packages:    npm install (the versions pinned in package-lock.json)
@@ -15,6 +15,9 @@ have nats-server   || need+=(nats-server)
 have influxd       || need+=(influxdb)
 have ffmpeg        || need+=(ffmpeg)
 have mosquitto_pub || need+=(mosquitto-clients)
+# openssl: the self-signed certificate of `footfall up --tls`; curl: HTTPS by hand and in the TLS tests
+have openssl       || need+=(openssl)
+have curl          || need+=(curl)
 # real Chromium for the wall's browser tests (driven by playwright-core)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # RTSP servers that run here, for the camera agent's RTSP tests: rtsp-server-perl (RTP over UDP)

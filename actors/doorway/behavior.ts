@@ -2,6 +2,7 @@ import type { Registry } from "prom-client";
 import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import { occupancyMsgIds, type MoveMsg } from "../../contracts/occupancy-messages.ts";
 import { crossingMsgId } from "../../contracts/crossing.ts";
+import { acceptWindowMs } from "../../contracts/time.ts";
 import { OUTSIDE } from "../../contracts/ids.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
@@ -25,12 +26,16 @@ export interface DoorwayState { seen: SeenKeys }
 
 /**
  * doorway actor, id "{site}.{doorway}": de-duplicates crossings for all time (within the late
- * horizon; older ones are refused), turns each into a move out of `exiting_to` and into
- * `entering_to` (outside has no actor), and records the raw crossing.
+ * horizon; older ones are refused, as are crossings older than the raw retention allows against
+ * the wall clock, so nothing is counted live whose point InfluxDB would drop), turns each into a
+ * move out of `exiting_to` and into `entering_to` (outside has no actor), and records the raw
+ * crossing.
  */
 export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> {
   const p = paramsOf(DoorwayParams, deps.params);
   const horizonMs = lateHorizonMs(p);
+  // against the wall clock: older crossings' points would be dropped by InfluxDB (raw retention)
+  const windowMs = acceptWindowMs(p.rawRetention, "actor");
   const tooLate = tooLateCounter(deps.registry);
   const kind = ActorKinds.doorway;
 
@@ -45,6 +50,13 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
     handle(state, c, ctx) {
       if (p.maxFutureMs > 0 && c.ts > ctx.now() + p.maxFutureMs) {
         return ctx.skip("future", { device: c.device, eventId: c.eventId, ts: c.ts }, "crossing stamped in the future skipped");
+      }
+      if (windowMs !== undefined && c.ts < ctx.now() - windowMs) {
+        // refused whole: not counted live, no point (InfluxDB would drop it as beyond the raw retention)
+        tooLate.inc({ kind });
+        ctx.log.warn({ actor: ctx.id, device: c.device, eventId: c.eventId, ts: c.ts, rawRetention: p.rawRetention, windowMs },
+          "crossing older than the raw retention allows ignored");
+        return;
       }
       const ends = deps.topology.doorway(c.site, c.doorway);
       if (!ends) return ctx.skip("unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");

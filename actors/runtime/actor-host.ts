@@ -37,12 +37,24 @@ export interface ActorHostOptions {
   maxPayloadBytes?: number;
   /** how long a clean stop may spend on one partition's final flush and checkpoint (default 15 s) */
   stopTimeoutMs?: number;
+  /** InfluxDB writes failing for longer than this make health() not ok (default 30 s) */
+  influxUnhealthyMs?: number;
+  /** points waiting for InfluxDB above which the partitions stop consuming (default DEFAULT_MAX_BUFFERED) */
+  maxBufferedPoints?: number;
+  /** InfluxDB writes wait for this (provisioning running in the background) */
+  influxReady?: Promise<unknown>;
 }
 
 export interface ActorHostHealth {
   ok: boolean;
   hostId: string;
   natsConnected: boolean;
+  /** InfluxDB writes have not been failing for longer than the bound */
+  influxOk: boolean;
+  /** points waiting to be written, age of the oldest (ms), how long writes have been failing (ms) */
+  influx: { pending: number; oldestMs: number; failingMs: number; lastError?: string };
+  /** why ok is false */
+  reason?: string;
   partitions: number[];
   liveHosts: number;
   actors: number;
@@ -94,7 +106,11 @@ export class ActorHost {
     this.hostId = hostId;
     this.log = o.log.child({ hostId });
     this.metrics = new RuntimeMetrics(o.registry ?? new Registry());
-    this.writer = new InfluxWriter({ influx: o.influx, log: this.log, metrics: this.metrics });
+    this.writer = new InfluxWriter({
+      influx: o.influx, log: this.log, metrics: this.metrics,
+      ...(o.maxBufferedPoints ? { maxBuffered: o.maxBufferedPoints } : {}),
+      ...(o.influxReady ? { ready: o.influxReady } : {}),
+    });
     this.snapshots = new SnapshotStore(kvSnapshots, this.log);
     this.js = jetstream(o.nc);
     this.offset = fnv1a(hostId);
@@ -143,7 +159,23 @@ export class ActorHost {
     let actors = 0;
     for (const h of this.holdings.values()) actors += h.worker.activeActors();
     const natsConnected = this.connected && !this.o.nc.isClosed();
-    return { ok: natsConnected && !this.stopped, hostId: this.hostId, natsConnected, partitions: this.ownedPartitions(), liveHosts: this.liveHosts, actors };
+    const w = this.writer.state();
+    const bound = this.o.influxUnhealthyMs ?? 30_000;
+    const influxOk = w.failingMs <= bound;
+    const reason = this.stopped ? "stopping"
+      : !natsConnected ? "not connected to NATS"
+      : !influxOk ? `InfluxDB writes have failed for ${Math.round(w.failingMs / 1000)} s (bound ${Math.round(bound / 1000)} s, FOOTFALL_INFLUX_UNHEALTHY_S); ${w.pending} points waiting, the oldest ${Math.round(w.oldestMs / 1000)} s old${w.lastError ? `; last error: ${w.lastError}` : ""}`
+      : undefined;
+    const influx = { pending: w.pending, oldestMs: Math.round(w.oldestMs), failingMs: Math.round(w.failingMs), ...(w.lastError ? { lastError: w.lastError } : {}) };
+    return {
+      ok: reason === undefined, ...(reason ? { reason } : {}), hostId: this.hostId, natsConnected, influxOk, influx,
+      partitions: this.ownedPartitions(), liveHosts: this.liveHosts, actors,
+    };
+  }
+
+  /** InfluxDB failed outside the writer (provisioning): counts as failing writes until one succeeds. */
+  noteInfluxFailure(e: unknown): void {
+    this.writer.noteFailure(e);
   }
 
   /** Clean stop: stop consuming, flush, checkpoint, release leases and the host's announcement. */

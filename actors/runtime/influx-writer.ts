@@ -6,10 +6,27 @@ import type { RuntimeMetrics } from "./metrics.ts";
 /** Largest batch sent to InfluxDB in one request. */
 export const MAX_BATCH_POINTS = 5000;
 
+/** Default bound of the points waiting to be written, above which the partitions stop consuming. */
+export const DEFAULT_MAX_BUFFERED = 200_000;
+
 /** A point whose timestamp is either epoch milliseconds (number) or epoch nanoseconds (digits). */
 interface QueuedPoint {
   point: IPoint;
   precision: "ms" | "n";
+  /** performance.now() when it was queued */
+  at?: number;
+}
+
+/** How the writer is doing, for /healthz and the backlog metrics. */
+export interface WriterState {
+  /** points queued and not yet written */
+  pending: number;
+  /** age of the oldest of them (ms); 0 if none */
+  oldestMs: number;
+  /** how long writes have been failing without a success since (ms); 0 if the last one succeeded */
+  failingMs: number;
+  /** the last failure while failing */
+  lastError?: string;
 }
 
 export class InfluxWriterClosedError extends Error {
@@ -23,6 +40,13 @@ export class InfluxWriterClosedError extends Error {
  * lost. Only a batch InfluxDB itself refuses as malformed (HTTP 400, e.g. a field type conflict)
  * is logged, counted and dropped: sending it again could never succeed.
  * `flush()` resolves once every point queued before the call is durable.
+ *
+ * Bounded: once `maxBuffered` points wait (InfluxDB down or slow), `room()` holds the partitions
+ * back until the backlog drains below it, so they stop consuming their streams instead of
+ * filling memory. Nothing is lost meanwhile: a partition's checkpoint waits for `flush()`, so a
+ * host killed while points wait here replays them from the stream, and since every point has a
+ * deterministic series and timestamp, a point written twice overwrites itself in InfluxDB.
+ * `ready`, when given, holds every write back until it resolves (InfluxDB provisioned).
  */
 export class InfluxWriter {
   private queue: QueuedPoint[] = [];
@@ -32,15 +56,62 @@ export class InfluxWriter {
   private pumping = false;
   private closed = false;
   private readonly maxBatch: number;
+  private readonly maxBuffered: number;
+  private roomWaiters: (() => void)[] = [];
+  /** queued time of the oldest point of the batch being written */
+  private writingSince: number | undefined;
+  private failingSince: number | undefined;
+  private lastError: string | undefined;
+  private ready: Promise<unknown> | undefined;
 
-  constructor(private readonly opts: { influx: InfluxDB; log: Logger; metrics?: RuntimeMetrics; maxBatch?: number }) {
+  constructor(private readonly opts: {
+    influx: InfluxDB; log: Logger; metrics?: RuntimeMetrics; maxBatch?: number;
+    /** points waiting above which room() holds the partitions back (default DEFAULT_MAX_BUFFERED) */
+    maxBuffered?: number;
+    /** writes wait for this (InfluxDB provisioned); a rejection is logged and writes go ahead */
+    ready?: Promise<unknown>;
+  }) {
     this.maxBatch = Math.max(1, Math.min(opts.maxBatch ?? MAX_BATCH_POINTS, MAX_BATCH_POINTS));
+    this.maxBuffered = Math.max(1, opts.maxBuffered ?? DEFAULT_MAX_BUFFERED);
+    this.ready = opts.ready?.catch((e) => { opts.log.warn({ err: e }, "influx writer: waiting for InfluxDB to be ready failed; writing anyway"); });
+    opts.metrics?.influxBacklog(() => this.state());
+  }
+
+  /** Fewer than maxBuffered points wait (or the writer is closed): room() would resolve at once. */
+  hasRoom(): boolean {
+    return this.pending() < this.maxBuffered || this.closed;
+  }
+
+  /** Resolves when fewer than maxBuffered points wait (at once if so, or if the writer is closed). */
+  room(): Promise<void> {
+    if (this.pending() < this.maxBuffered || this.closed) return Promise.resolve();
+    this.pump();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** The backlog and how long writes have been failing. */
+  state(now = performance.now()): WriterState {
+    if (this.closed) return { pending: 0, oldestMs: 0, failingMs: 0 };
+    const oldest = this.writingSince ?? this.queue[0]?.at;
+    return {
+      pending: this.pending(),
+      oldestMs: oldest === undefined || this.pending() === 0 ? 0 : Math.max(0, now - oldest),
+      failingMs: this.failingSince === undefined ? 0 : Math.max(0, now - this.failingSince),
+      ...(this.failingSince !== undefined && this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /** A failure of InfluxDB outside the writer (provisioning): counts towards failingMs until a write succeeds. */
+  noteFailure(e: unknown): void {
+    this.failingSince ??= performance.now();
+    this.lastError = (e as Error)?.message ?? String(e);
   }
 
   /** Queues points; malformed ones are logged and dropped. Returns how many were accepted. */
   write(points: readonly IPoint[]): number {
     if (this.closed) throw new InfluxWriterClosedError();
     let accepted = 0;
+    const at = performance.now();
     for (const p of points) {
       const q = normalisePoint(p);
       if (typeof q === "string") {
@@ -48,6 +119,7 @@ export class InfluxWriter {
         this.opts.log.warn({ reason: q, measurement: (p as { measurement?: unknown })?.measurement }, "influx point refused");
         continue;
       }
+      q.at = at;
       this.queue.push(q);
       this.queued++;
       accepted++;
@@ -78,6 +150,7 @@ export class InfluxWriter {
     const err = new InfluxWriterClosedError();
     for (const b of this.barriers.splice(0)) b.reject(err);
     this.queue = [];
+    for (const w of this.roomWaiters.splice(0)) w();
   }
 
   private pump(): void {
@@ -85,17 +158,24 @@ export class InfluxWriter {
     this.pumping = true;
     void this.drain().finally(() => {
       this.pumping = false;
-      if (!this.closed && this.barriers.length > 0 && this.queue.length > 0) this.pump();
+      if (!this.closed && (this.barriers.length > 0 || this.roomWaiters.length > 0) && this.queue.length > 0) this.pump();
     });
   }
 
   private async drain(): Promise<void> {
+    if (this.ready) await this.ready;
     while (!this.closed && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      await this.writeBatch(batch);
+      this.writingSince = batch[0]?.at;
+      try {
+        await this.writeBatch(batch);
+      } finally {
+        this.writingSince = undefined;
+      }
       if (this.closed) return;
       this.done += batch.length;
       this.settleBarriers();
+      if (this.pending() < this.maxBuffered) for (const w of this.roomWaiters.splice(0)) w();
     }
   }
 
@@ -113,20 +193,33 @@ export class InfluxWriter {
     if (ns.length > 0) await this.writeWithRetry(ns, "n");
   }
 
+  /** A write went through (or InfluxDB answered it): InfluxDB is up again. */
+  private succeeded(): void {
+    if (this.failingSince !== undefined) {
+      this.opts.log.info({ failedForMs: Math.round(performance.now() - this.failingSince) }, "influx writes succeed again");
+    }
+    this.failingSince = undefined;
+    this.lastError = undefined;
+  }
+
   private async writeWithRetry(points: IPoint[], precision: "ms" | "n"): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.opts.influx.writePoints(points, { precision });
         this.opts.metrics?.influxPoints.inc(points.length);
+        this.succeeded();
         return;
       } catch (e) {
         const message = (e as Error).message ?? String(e);
         if (isRefusedAsMalformed(e)) {
+          // InfluxDB answered: it is up
+          this.succeeded();
           this.opts.metrics?.influxFailures.inc({ outcome: "refused" });
           this.opts.log.error({ err: message, points: points.length }, "influxdb refused a batch as malformed; dropped");
           return;
         }
         this.opts.metrics?.influxFailures.inc({ outcome: "retried" });
+        this.noteFailure(e);
         if (attempt === 0 || attempt % 10 === 0) {
           this.opts.log.warn({ err: message, points: points.length, attempt }, "influx write failed; retrying");
         }

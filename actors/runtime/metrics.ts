@@ -1,6 +1,9 @@
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { counter, gauge, histogram } from "../../infra/metrics.ts";
 
+type BacklogSource = () => { pending: number; oldestMs: number; failingMs: number };
+const BACKLOG_SOURCES = new WeakMap<Registry, BacklogSource[]>();
+
 const PROCESSING_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /**
@@ -19,8 +22,11 @@ export class RuntimeMetrics {
   readonly publishRetries: Counter;
   readonly influxPoints: Counter;
   readonly influxFailures: Counter<"outcome">;
+  private readonly backlogSources: BacklogSource[];
 
   constructor(readonly registry: Registry) {
+    // hosts sharing a registry share the backlog gauges: they report the sum of their writers
+    this.backlogSources = BACKLOG_SOURCES.get(registry) ?? [];
     this.messages = this.counter("footfall_actor_messages_total", "Messages handled by actors", ["kind"]);
     this.processing = this.histogram("footfall_actor_processing_seconds", "Time an actor spent handling one message", ["kind"]);
     this.mailboxDepth = this.gauge("footfall_actor_mailbox_depth", "Messages waiting in an owned partition's consumer", ["partition"]);
@@ -32,6 +38,21 @@ export class RuntimeMetrics {
     this.publishRetries = this.counter("footfall_actor_publish_retries_total", "JetStream publishes from actors retried after a failure", []);
     this.influxPoints = this.counter("footfall_actor_influx_points_total", "InfluxDB points written by actors", []);
     this.influxFailures = this.counter("footfall_actor_influx_failures_total", "Failed InfluxDB batch writes (retried) and rejected points (dropped)", ["outcome"]);
+    const sum = (f: (s: { pending: number; oldestMs: number; failingMs: number }) => number, max = false) =>
+      this.backlogSources.map((s) => f(s())).reduce((a, b) => (max ? Math.max(a, b) : a + b), 0);
+    const sources = this.backlogSources;
+    if (!BACKLOG_SOURCES.has(registry)) BACKLOG_SOURCES.set(registry, sources);
+    gauge(registry, "footfall_actor_influx_backlog_points", "InfluxDB points waiting to be written (InfluxDB down or slow)", [],
+      function collect() { this.set(sources.length ? sum((s) => s.pending) : 0); });
+    gauge(registry, "footfall_actor_influx_backlog_oldest_seconds", "Age of the oldest InfluxDB point waiting to be written", [],
+      function collect() { this.set(sources.length ? sum((s) => s.oldestMs, true) / 1000 : 0); });
+    gauge(registry, "footfall_actor_influx_failing_seconds", "How long InfluxDB writes have been failing without a success (0: the last one succeeded)", [],
+      function collect() { this.set(sources.length ? sum((s) => s.failingMs, true) / 1000 : 0); });
+  }
+
+  /** Reports an InfluxDB writer's backlog in the backlog gauges (read when /metrics is scraped). */
+  influxBacklog(source: BacklogSource): void {
+    this.backlogSources.push(source);
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

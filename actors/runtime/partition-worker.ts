@@ -71,10 +71,14 @@ export class PartitionWorker {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private abandoned = false;
+  /** resolves when the worker is told to stop or abandon (ends a wait for room in the InfluxDB writer) */
+  private readonly halted: Promise<void>;
+  private halt!: () => void;
   private ready = false;
 
   constructor(private readonly o: PartitionWorkerOptions) {
     this.partition = o.partition;
+    this.halted = new Promise<void>((r) => { this.halt = r; });
     this.log = o.log.child({ partition: o.partition });
     this.outbox = new Outbox({ js: o.js, log: this.log, metrics: o.metrics, maxInFlight: o.maxInFlight ?? 1000 });
     this.effects = new SideEffects({ outbox: this.outbox, writer: o.writer, partitions: o.partitions, maxPayloadBytes: o.maxPayloadBytes ?? 1024 * 1024 });
@@ -101,6 +105,7 @@ export class PartitionWorker {
   async stop(): Promise<boolean> {
     if (this.abandoned) return false;
     this.stopping = true;
+    this.halt();
     this.feed?.stop();
     this.clearTimers();
     await this.loop;
@@ -127,6 +132,7 @@ export class PartitionWorker {
     if (this.abandoned) return;
     this.abandoned = true;
     this.stopping = true;
+    this.halt();
     this.feed?.stop();
     this.clearTimers();
     this.outbox.abandon();
@@ -203,6 +209,9 @@ export class PartitionWorker {
       if (this.stopping) break;
       this.o.metrics.mailboxDepth.set(gauge, feed.depth());
       await this.outbox.room();
+      // back-pressure: with too many points waiting for InfluxDB, take no more messages
+      // (the checkpoint cannot pass them anyway) until the backlog drains
+      if (!this.o.writer.hasRoom()) await Promise.race([this.o.writer.room(), this.halted]);
     }
   }
 

@@ -1,11 +1,13 @@
 import type { Request, RequestHandler, Response } from "express";
 import type { Registry } from "prom-client";
+import { keyIdOf } from "../../access/api-key.ts";
 import { presentedSecret } from "../../access/credential.ts";
 import { mayRead, principalName, type Principal, type Readers } from "../../access/reader.ts";
 import type { Logger } from "../../infra/log.ts";
 import { counter } from "../../infra/metrics.ts";
 import type { DeviceRegistry } from "../../topology/devices/device-registry.ts";
 import { sendError } from "./api-error.ts";
+import { loginGateOf } from "./login-gate.ts";
 import { matchRoutes } from "./route-table.ts";
 
 /**
@@ -18,7 +20,9 @@ import { matchRoutes } from "./route-table.ts";
  *     HTTP Basic): nothing to check here;
  *   - every other /api/v1 route needs a principal (access/reader.ts): `Authorization: Bearer
  *     <admin token or API key>`, or for GET/HEAD the wall's `ff_key` cookie; else 401 with
- *     WWW-Authenticate;
+ *     WWW-Authenticate. A presented secret goes through the app's login gate (login-gate.ts):
+ *     after failed ones from the same address it waits, from a banned address it is not checked
+ *     (429 with Retry-After), and a wrong key answers late after failed ones for the same key id;
  *   - a route with a `:site` parameter, or a request with a `site` query parameter: 403 unless the
  *     principal may read that site. So every route added under /sites/{site} is covered;
  *   - a route with a `:camera` or `:device` parameter: the device's site (registry) must be
@@ -109,7 +113,7 @@ export interface AccessDeps {
 export function apiAccess(deps: AccessDeps): RequestHandler {
   const { readers, registry, log } = deps;
   const refused = counter(deps.metrics, "footfall_api_access_refused_total",
-    "API requests refused before their route ran, by status (401 no or bad key, 403 another site, 404 a device of another site, 405 method)", ["status"]);
+    "API requests refused before their route ran, by status (401 no or bad key, 403 another site, 404 a device of another site, 405 method, 429 address banned after failed logins)", ["status"]);
 
   return async (req, res, next) => {
     const routes = matchRoutes(req.app, req.path);
@@ -136,7 +140,17 @@ export function apiAccess(deps: AccessDeps): RequestHandler {
     };
 
     const secret = requestSecret(req);
+    const gate = secret === undefined ? undefined : loginGateOf(req);
+    const keyId = secret === undefined ? undefined : keyIdOf(secret);
+    if (gate && !(await gate.admit(req, res, keyId))) {
+      refused.inc({ status: "429" });
+      return;
+    }
     const principal = readers.authenticate(secret);
+    if (secret !== undefined) {
+      if (principal) gate?.succeeded(req, keyId);
+      else await gate?.failed(req, keyId);
+    }
     if (!principal) {
       if (secret === undefined) {
         const why = req.headers.authorization !== undefined

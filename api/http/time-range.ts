@@ -1,4 +1,4 @@
-import { parseQueryTime } from "../../contracts/time.ts";
+import { calendarProblem, parseQueryTime } from "../../contracts/time.ts";
 import { badRequest } from "./api-error.ts";
 
 /** Query-string instants, ranges and steps of the occupancy endpoints. */
@@ -18,6 +18,8 @@ const DEFAULT_POINTS = 500;
 export function readInstant(raw: unknown, name: string, fallback: number, now: number): number {
   if (raw === undefined) return fallback;
   if (typeof raw !== "string") throw badRequest(`${name} must be given once`);
+  const impossible = calendarProblem(raw);
+  if (impossible) throw badRequest(`${name}: ${impossible}`);
   const t = parseQueryTime(raw, now);
   if (t === undefined) throw badRequest(`${name}: "${raw}" is not a time (use RFC 3339, YYYY-MM-DD, epoch milliseconds or "now")`);
   if (Math.abs(t) > DATE_LIMIT_MS) throw badRequest(`${name}: "${raw}" is out of range`);

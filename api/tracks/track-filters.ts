@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AttrName, COLOUR_ATTRIBUTES, COLOURS } from "../../contracts/detection.ts";
 import { TOKEN_RE } from "../../contracts/ids.ts";
-import { parseQueryTime } from "../../contracts/time.ts";
+import { calendarProblem, parseQueryTime } from "../../contracts/time.ts";
 import { badRequest, parseOr400 } from "../http/api-error.ts";
 
 /**
@@ -57,7 +57,7 @@ export const token = (name: string) => text(name).regex(TOKEN_RE, `${name} must 
 export const time = (name: string) => text(name).refine((v) => {
   const t = parseQueryTime(v, 0);
   return t !== undefined && Math.abs(t) <= DATE_LIMIT_MS;
-}, { error: (i) => `"${String(i.input)}" is not a time (use RFC 3339, YYYY-MM-DD, epoch milliseconds or "now")` });
+}, { error: (i) => calendarProblem(String(i.input)) ?? `"${String(i.input)}" is not a time (use RFC 3339, YYYY-MM-DD, epoch milliseconds or "now")` });
 
 const decimal = (name: string, min: number, max: number) => text(name)
   .regex(/^\d{1,9}(\.\d{1,9})?$/, `${name} must be a number between ${min} and ${max}`)

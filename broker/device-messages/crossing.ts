@@ -5,7 +5,8 @@ import type { DeviceRecord } from "../../contracts/device.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { describeIssues } from "../../infra/zod-issues.ts";
 import type { ActorPublisher } from "../actor-publisher.ts";
-import type { DeviceMessage } from "./device-message.ts";
+import { tooOldProblem } from "../../contracts/time.ts";
+import type { DeviceMessage, TimeLimits } from "./device-message.ts";
 import { readJson, type PayloadReading } from "./payload.ts";
 
 /** A DPU's crossings: one event or {events: [...]}, each stored on its doorway actor's subject. */
@@ -13,6 +14,7 @@ export const crossing: DeviceMessage<CrossingEvent[], StoredCrossings> = {
   ack: "after-store",
   read: readCrossings,
   check: checkDeviceCrossings,
+  tooLate: (events, now, limits) => tooLateCrossings(events, now, limits),
   store: storeCrossings,
   newlyStored: (_events, stored) => stored.stored,
   count(metrics, _events, stored) {
@@ -56,6 +58,19 @@ export function checkDeviceCrossings(device: DeviceRecord, events: CrossingEvent
     if (e.doorway !== device.doorway) return `device ${device.id} sits on doorway ${device.doorway}, not ${e.doorway}`;
     if (seen.has(e.id)) return `event id ${e.id} appears more than once in the payload`;
     seen.add(e.id);
+  }
+  return undefined;
+}
+
+/**
+ * Why these crossings are too old to accept, or undefined: one event older than the raw
+ * retention allows refuses the whole payload (nothing of it is stored), so it is never counted
+ * live with its history point dropped by InfluxDB.
+ */
+export function tooLateCrossings(events: CrossingEvent[], now: number, limits: TimeLimits): string | undefined {
+  for (const e of events) {
+    const problem = tooOldProblem(e.ts, now, limits.windowMs, limits.rawRetention);
+    if (problem) return `event ${e.id}: ${problem}`;
   }
   return undefined;
 }

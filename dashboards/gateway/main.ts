@@ -1,9 +1,11 @@
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
+import { checkAdminToken, influxUrlOf, natsUrlOf, type Config } from "../../infra/config.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { connectNats } from "../../infra/nats.ts";
+import { HANDSHAKE_TIMEOUT_MS, serverTlsOf } from "../../infra/tls.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 import { KeyStore } from "../../access/key-store.ts";
@@ -35,12 +37,15 @@ const json = (res: http.ServerResponse, status: number, body: unknown) => {
 
 /**
  * `footfall gateway`: the live feed alone, for running several behind a balancer. One HTTP
- * server on cfg.bind:cfg.gatewayPort: the websocket at /api/v1/live, /healthz (200 only while
+ * server on cfg.bind:cfg.gatewayPort (HTTPS only when FOOTFALL_TLS_CERT / _KEY are set): the websocket at /api/v1/live, /healthz (200 only while
  * NATS is connected and the feed follows FF_EVENTS) and /metrics. stop(): every socket closed
  * with 1001, the feed's consumer stopped, NATS drained.
  */
 export async function runGateway(cfg: Config): Promise<RunningGateway> {
+  checkAdminToken(cfg);
   const log = createLogger("gateway", cfg.logLevel);
+  // with a certificate, HTTPS (and wss://) only on cfg.gatewayPort, /healthz and /metrics included
+  const tls = serverTlsOf(cfg);
   const metrics = createRegistry("gateway");
   const nc = await untilDone("connecting to NATS", () => connectNats(natsUrlOf(cfg), "footfall-gateway", log), log);
   let natsUp = true;
@@ -71,7 +76,7 @@ export async function runGateway(cfg: Config): Promise<RunningGateway> {
       const nats = natsUp && !nc.isClosed();
       return { ...h, ok: h.ok && nats, nats: nats ? "connected" : "disconnected" };
     };
-    const server = http.createServer((req, res) => {
+    const handle: http.RequestListener = (req, res) => {
       void (async () => {
         const path = new URL(req.url ?? "/", "http://x").pathname;
         if (req.method !== "GET" && req.method !== "HEAD") return json(res, 405, { error: "method_not_allowed", reason: "only GET here" });
@@ -88,14 +93,17 @@ export async function runGateway(cfg: Config): Promise<RunningGateway> {
         log.error({ err }, "gateway http request failed");
         if (!res.headersSent) json(res, 500, { error: "internal", reason: "the request failed" });
       });
-    });
+    };
+    const server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, handle)
+      : http.createServer(handle);
     live.attach(server);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(cfg.gatewayPort, cfg.bind, () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
-    log.info({ bind: cfg.bind, port }, "gateway listening");
+    log.info({ bind: cfg.bind, port, https: Boolean(tls) }, "gateway listening");
 
     let stopping: Promise<void> | undefined;
     const store = keys;

@@ -42,13 +42,14 @@ export function addAgentCommands(program: Command, dataRoot: () => string): void
     .option("--secret-file <file>", "file holding the camera's device secret (else FOOTFALL_CAMERA_SECRET)")
     .option("--rtsp-transport <t>", "RTSP media over tcp (interleaved) or udp", "tcp")
     .option("--api <url>", "chunk store base URL, e.g. http://127.0.0.1:8080 (without it the agent only records)")
-    .option("--mqtt <url>", "MQTT broker URL for chunk announcements, e.g. mqtt://127.0.0.1:1883 (needs --api and --site)")
+    .option("--mqtt <urls>", "MQTT broker URL for chunk announcements, e.g. mqtt://127.0.0.1:1883, or several separated by commas to fail over between (needs --api and --site)")
     .option("--site <id>", "the camera's site (MQTT topics)")
     .option("--upload-concurrency <n>", `uploads at once, 1..${MAX_UPLOAD_CONCURRENCY}`, String(DEFAULT_UPLOAD_CONCURRENCY))
     .option("--upload-grace <s>", "on SIGTERM, seconds in-flight uploads get to finish", "10")
     .option("--keep-mb <n>", "keep at most this many MB of uploaded chunks on disk, deleting the oldest (default: keep all)")
     .option("--ops-port <n>", "serve /healthz and /metrics on this port (0: any free port)")
     .option("--ops-host <host>", "address of the ops port", "127.0.0.1")
+    .option("--ca <file>", "PEM CA the API's (https://) and broker's (mqtts://) certificates must verify against (default: FOOTFALL_TLS_CA, else the system's roots)")
     .exitOverride(usageExit)
     .action(async (o: AgentRawOptions, cmd: Command) => {
       requireOptions(cmd, "camera", "source");
@@ -61,7 +62,7 @@ export function addAgentCommands(program: Command, dataRoot: () => string): void
     .requiredOption("--camera <id>", "camera id (its MQTT username)")
     .requiredOption("--site <id>", "site of the camera")
     .requiredOption("--source <path|url>", "video file, or rtsp:// http:// ... URL")
-    .option("--mqtt <url>", "broker URL", "mqtt://127.0.0.1:1883")
+    .option("--mqtt <urls>", "broker URL (mqtts:// for TLS), or several separated by commas to fail over between", "mqtt://127.0.0.1:1883")
     .option("--secret-file <file>", "file holding the camera's secret (else FOOTFALL_CAMERA_SECRET)")
     .option("--client-id <id>", "MQTT client id (default {camera}.detect)")
     .option("--fps <n>", "frames per second of source time (default 5)")
@@ -81,6 +82,7 @@ export function addAgentCommands(program: Command, dataRoot: () => string): void
     .option("--still-every <s>", `seconds of frame time between stills (JPEG of the newest frame, at most ${STILL_MAX_WIDTH} px wide) for the wall; 0: none (default ${DEFAULT_STILL_EVERY_S})`)
     .option("--ops-port <n>", "serve /healthz and /metrics on this port (0: any free port)")
     .option("--ops-host <host>", "address of the ops port", "127.0.0.1")
+    .option("--ca <file>", "PEM CA the broker's certificate (mqtts://) must verify against (default: FOOTFALL_TLS_CA, else the system's roots)")
     .exitOverride(usageExit)
     .action(async (o: DetectMainRawOptions) => {
       const { runDetectProcess } = await import("../../video/detect/main.ts");

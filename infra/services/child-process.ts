@@ -12,6 +12,8 @@ export interface ServiceProcess {
   /** SIGKILL now (failure tests). */
   kill(): Promise<void>;
   exited(): boolean;
+  /** resolves when the process has exited (or failed to start) */
+  whenExited(): Promise<void>;
 }
 
 export function spawnService(opts: {
@@ -58,6 +60,7 @@ export function spawnService(opts: {
     stop: (graceMs = 10_000) => stopWith("SIGTERM", graceMs),
     kill: () => stopWith("SIGKILL", 0),
     exited: () => exited,
+    whenExited: () => done,
   };
 }
 

@@ -60,13 +60,18 @@ export interface ApiHarnessOptions {
   track?: TrackApiOptions;
   /** serve the video routes (chunk store under the data folder), on this clock */
   video?: { clock?: () => number };
+  /** a second API process: on the services, configuration and data folder of this one (which stops them) */
+  sharing?: ApiHarness;
 }
 
 export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<ApiHarness> {
-  const services = await startTestServices({ influx: opts.influx ?? false });
-  const cfg = loadConfig({
+  const services = opts.sharing?.services ?? await startTestServices({ influx: opts.influx ?? false });
+  const cfg = opts.sharing?.cfg ?? loadConfig({
     dataDir: services.dataDir, natsUrl: services.natsUrl, influxUrl: services.influxUrl,
-    adminToken: ADMIN_TOKEN, influxDb: "footfall_api", partitions: 4, logLevel: "silent", ...opts.overrides,
+    adminToken: ADMIN_TOKEN, influxDb: "footfall_api", partitions: 4, logLevel: "silent",
+    // the suites send many wrong credentials on purpose (the fuzzer thousands): no login throttling
+    // unless a test asks for it (auth-throttle-api.test.ts)
+    authDelayMs: 0, authBanAfter: 0, ...opts.overrides,
   });
   const log = createLogger("api-test", "silent");
   const nc = await connectNats(services.natsUrl, "api-test");
@@ -79,7 +84,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
   const readers = new Readers(cfg.adminToken, keys);
   const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
   const metrics = createRegistry("api-test");
-  const video = opts.video ? await openVideoService(cfg, registry, log, opts.video) : undefined;
+  const video = opts.video ? await openVideoService(cfg, registry, log, { ...opts.video, nc }) : undefined;
   const api = createApiApp({ cfg, influx, topology, registry, publisher, log, metrics, nc, readers, extractor: opts.extractor, track: opts.track, video });
   const server = http.createServer(api.app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -104,7 +109,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       registry.close();
       keys.close();
       await nc.close();
-      await services.stop();
+      if (!opts.sharing) await services.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FieldType, InfluxDB } from "influx";
+import { influxOptions } from "../../infra/provision.ts";
 import { startApiHarness, jsonOf, type ApiHarness } from "./api-harness.ts";
 import { runApi } from "../../api/main.ts";
 import { loadConfig } from "../../infra/config.ts";
@@ -26,7 +27,7 @@ describe("occupancy queries (real influxd and nats-server)", () => {
 
     // what the occupancy actors write: one point per instant the count changed (integer field)
     const writer = new InfluxDB({
-      host: "127.0.0.1", port: h.services.influxPort, database: h.cfg.influxDb,
+      ...influxOptions(h.services.influxUrl, h.cfg.influxDb),
       schema: [
         { measurement: "occupancy", tags: ["site", "space"], fields: { count: FieldType.INTEGER } },
         { measurement: "site_occupancy", tags: ["site"], fields: { count: FieldType.INTEGER } },

@@ -1,4 +1,5 @@
 import { InfluxDB, type IPoint } from "influx";
+import { influxOptions } from "../../infra/provision.ts";
 import type { JsMsg } from "@nats-io/jetstream";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -72,7 +73,7 @@ export function personPoint(site: string, p: PersonSpec): IPoint {
 
 /** A writer with the camera pipeline's schemas (integers stay integers). */
 export function trackWriter(h: ApiHarness): InfluxDB {
-  return new InfluxDB({ host: "127.0.0.1", port: h.services.influxPort, database: h.cfg.influxDb, schema: trackSchemas(h.cfg.influxDb) });
+  return new InfluxDB({ ...influxOptions(h.services.influxUrl, h.cfg.influxDb), schema: trackSchemas(h.cfg.influxDb) });
 }
 
 /** A small deterministic generator (tests never use Math.random). */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FieldType, InfluxDB, type IPoint } from "influx";
+import { influxOptions } from "../../infra/provision.ts";
 import { trackSchemas } from "../../contracts/track-store.ts";
 import { jsonOf, startApiHarness, type ApiHarness } from "./api-harness.ts";
 import {
@@ -58,7 +59,7 @@ describe("camera-pipeline queries (real influxd and nats-server)", () => {
     h = await startApiHarness({ influx: true });
     expect((await h.admin("PUT", "/api/v1/sites/mall/topology", mallTopology)).status).toBe(200);
     const w = new InfluxDB({
-      host: "127.0.0.1", port: h.services.influxPort, database: h.cfg.influxDb,
+      ...influxOptions(h.services.influxUrl, h.cfg.influxDb),
       schema: [...trackSchemas(h.cfg.influxDb), { measurement: "occupancy", tags: ["site", "space"], fields: { count: FieldType.INTEGER } }],
     });
     await w.writePoints(all.map((p) => personPoint("mall", p)));
@@ -179,7 +180,7 @@ describe("camera-pipeline queries (real influxd and nats-server)", () => {
       ["v1", V0, V0 + 30_000], ["v2", V0 + 60_000, V0 + 180_000], ["v3", V0 + 90_000, V0 + 100_000],
       ["v4", V0 + 120_000, V0 + 720_000], ["v5", V0 + 10 * MIN, V0 + 11 * MIN],
     ];
-    await new InfluxDB({ host: "127.0.0.1", port: h.services.influxPort, database: h.cfg.influxDb, schema: trackSchemas(h.cfg.influxDb) })
+    await new InfluxDB({ ...influxOptions(h.services.influxUrl, h.cfg.influxDb), schema: trackSchemas(h.cfg.influxDb) })
       .writePoints([...visits.map(([p, a, b]) => visitPoint("mall", "hall", p, a, b)), visitPoint("mall", "shop", "v6", V0, V0 + 5000)]);
     const r = await get(`/stats/dwell?site=mall&space=hall&from=${iso(V0)}&to=${iso(V0 + 5 * MIN)}`);
     expect(r.status).toBe(200);
@@ -240,7 +241,7 @@ describe("camera-based zones, lines and camera health (real influxd)", () => {
     h = await startApiHarness({ influx: true });
     expect((await h.admin("PUT", "/api/v1/sites/mall/topology", mallTopology)).status).toBe(200);
     w = new InfluxDB({
-      host: "127.0.0.1", port: h.services.influxPort, database: h.cfg.influxDb,
+      ...influxOptions(h.services.influxUrl, h.cfg.influxDb),
       schema: [...trackSchemas(h.cfg.influxDb), { measurement: "occupancy", tags: ["site", "space"], fields: { count: FieldType.INTEGER } }],
     });
     const pts: IPoint[] = [];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FieldType, InfluxDB, type IPoint } from "influx";
+import { influxOptions } from "../../infra/provision.ts";
 import { quantile, usualBand } from "../../api/occupancy/usual-band.ts";
 import { startApiHarness, jsonOf, type ApiHarness } from "./api-harness.ts";
 
@@ -49,7 +50,7 @@ describe("usual band and in/out flow (real influxd and nats-server)", () => {
     }
 
     const writer = new InfluxDB({
-      host: "127.0.0.1", port: h.services.influxPort, database: h.cfg.influxDb,
+      ...influxOptions(h.services.influxUrl, h.cfg.influxDb),
       schema: [
         { measurement: "site_occupancy_1h", tags: ["site"], fields: { peak: FieldType.INTEGER, mean: FieldType.FLOAT, last: FieldType.INTEGER } },
         { measurement: "occupancy_1h", tags: ["site", "space"], fields: { peak: FieldType.INTEGER, mean: FieldType.FLOAT, last: FieldType.INTEGER } },

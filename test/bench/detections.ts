@@ -17,7 +17,7 @@ import os from "node:os";
 import { Command } from "commander";
 import mqtt from "mqtt";
 import hdr from "hdr-histogram-js";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import type { TrackUpdate } from "../../contracts/events.ts";
@@ -81,7 +81,7 @@ function boxOf(k: number, t: number): [number, number, number, number] {
 const sentAt = new Map<string, number>();
 const e2e = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
 let updates = 0, lastUpdateAt = 0;
-const nc = await connect({ servers: cfg.natsUrl! });
+const nc = await connectNats(cfg.natsUrl!, "detections");
 const sub = nc.subscribe(`evt.track.${SITE}.>`);
 (async () => {
   for await (const m of sub) {

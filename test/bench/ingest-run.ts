@@ -15,7 +15,7 @@
 import os from "node:os";
 import mqtt from "mqtt";
 import hdr from "hdr-histogram-js";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { startBenchStack, type BenchStack } from "./bench-stack.ts";
@@ -96,7 +96,7 @@ export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Prom
     const e2e = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
     const ackLat = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
     let delivered = 0, lastDeliveredAt = 0;
-    const nc = await connect({ servers: cfg.natsUrl! });
+    const nc = await connectNats(cfg.natsUrl!, "ingest-run");
     const sub = nc.subscribe(`evt.occupancy.${SITE}.>`);
     (async () => {
       for await (const m of sub) {

@@ -12,7 +12,7 @@
  */
 import os from "node:os";
 import { Command } from "commander";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { startTestStack } from "../support/stack.ts";
 import { runTrackingScenario } from "../e2e/tracking-scenario.ts";
 import { runInProcess } from "../accuracy/in-process-run.ts";
@@ -35,7 +35,7 @@ if (o.inProcess) {
 } else {
   // one partition: at this speed several would drift apart further than the linker's merge holds (see test/e2e/tracking.test.ts)
   const stack = await startTestStack({ hosts: 1, partitions: 1, overrides: { linkerWaitMs: 30 * 60_000 } });
-  const nc = await connect({ servers: stack.cfg.natsUrl! });
+  const nc = await connectNats(stack.cfg.natsUrl!, "tracking");
   try {
     const run = await runTrackingScenario(stack, nc, { walkers, minutes, seed, fps });
     console.log(run.figures.report);

@@ -23,7 +23,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import hdr from "hdr-histogram-js";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
 import { KeyStore } from "../../access/key-store.ts";
@@ -253,7 +254,7 @@ async function ingestWithClients(ingest: IngestOptions, o: { clients: number; st
     const ingestFigures = await runIngest(ingest, {
       async beforePublish({ stack, site }) {
         // a viewer key of the site, as a wall would hold
-        nc = await connect({ servers: stack.cfg.natsUrl! });
+        nc = await connectNats(stack.cfg.natsUrl!, "wall");
         const keys = await KeyStore.open(nc);
         const { key } = await keys.create({ role: "viewer", sites: [site], name: "wall bench" });
         keys.close();

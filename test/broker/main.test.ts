@@ -33,7 +33,7 @@ describe("runBroker: the broker process (real nats-server)", () => {
       await (await new Kvm(nc).open(KV_DEVICES)).put("dpu-main", JSON.stringify(dpu[0]));
       // the registry picks the device up within moments
       const c = await retry(() => connectDevice(`mqtt://127.0.0.1:${cfg.mqttPort}`, "dpu-main", dpu[1]), 10_000, 100);
-      await c.publishAsync(deviceTopic("mall", "dpu", "dpu-main", "crossing"), JSON.stringify({ id: "m1", ts: Date.UTC(2026, 0, 1), doorway: "d1", delta: 1 }), { qos: 1 });
+      await c.publishAsync(deviceTopic("mall", "dpu", "dpu-main", "crossing"), JSON.stringify({ id: "m1", ts: Date.now() - 60_000, doorway: "d1", delta: 1 }), { qos: 1 });
       expect((await (await jetstreamManager(nc)).streams.info(STREAM_ACTORS)).state.messages).toBe(1);
 
       const metrics = await (await fetch(`http://127.0.0.1:${cfg.brokerOpsPort}/metrics`)).text();

@@ -28,7 +28,8 @@ describe("mqtt broker: devices in, jetstream out (real nats-server, aedes over T
 
   beforeAll(async () => {
     s = await startTestServices({ influx: false });
-    b = await startBrokerUnderTest(s, { maxPayloadBytes: MAX_PAYLOAD, devices: [dpu7, dpu8, cam1] });
+    // the tests keep their connections open until the end: more than a device's usual few
+    b = await startBrokerUnderTest(s, { maxPayloadBytes: MAX_PAYLOAD, devices: [dpu7, dpu8, cam1], broker: { maxConnectionsPerDevice: 16 } });
   });
   afterAll(async () => {
     for (const c of clients) c.end(true);

@@ -70,13 +70,15 @@ export interface DashboardModel {
 /** A series as InfluxDB's /query answers it. */
 export interface InfluxSeries { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }
 
-/** Runs one InfluxQL statement the way Grafana's backend sends it (GET /query, db, epoch=ms). */
+/** Runs one InfluxQL statement the way Grafana's backend sends it (GET /query, db, epoch=ms, u and p). */
 export type RunInfluxQL = (statement: string) => Promise<InfluxSeries[]>;
 
-export function influxQL(url: string, db: string): RunInfluxQL {
+export function influxQL(url: string, db: string, auth?: { user: string; password: string }): RunInfluxQL {
   return async (statement) => {
     const u = new URL("/query", url);
     u.searchParams.set("db", db);
+    // the data source's user and password: Grafana sends them as u and p
+    if (auth) { u.searchParams.set("u", auth.user); u.searchParams.set("p", auth.password); }
     u.searchParams.set("q", statement);
     u.searchParams.set("epoch", "ms");
     const r = await fetch(u);

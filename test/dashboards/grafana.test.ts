@@ -14,6 +14,7 @@ import { RP, rollupOf } from "../../contracts/influx-layout.ts";
 import { MEASUREMENT_CROSSINGS, MEASUREMENT_OCCUPANCY, MEASUREMENT_SITE_OCCUPANCY, ROLLUPS } from "../../contracts/occupancy-store.ts";
 import { M } from "../../contracts/track-store.ts";
 import { VARIABLES } from "../../infra/config.ts";
+import { splitCredentials } from "../../infra/service-secrets.ts";
 import { eventually } from "../support/retry.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import {
@@ -31,7 +32,7 @@ const yamlFile = (rel: string) => parseYaml(readFileSync(path.join(GRAFANA, rel)
 const dashboards: Array<{ file: string; d: DashboardModel }> = readdirSync(DASHBOARDS).filter((f) => f.endsWith(".json")).sort()
   .map((file) => ({ file, d: JSON.parse(readFileSync(path.join(DASHBOARDS, file), "utf8")) as DashboardModel }));
 
-interface DatasourceYaml { name: string; uid: string; type: string; access: string; url: string; jsonData: { version: string; dbName: string; timeInterval: string; httpMode: string } }
+interface DatasourceYaml { name: string; uid: string; type: string; access: string; url: string; user: string; secureJsonData: { password: string }; jsonData: { version: string; dbName: string; timeInterval: string; httpMode: string } }
 const datasource = (yamlFile("provisioning/datasources/footfall.yaml").datasources as DatasourceYaml[])[0]!;
 
 /** Measurements footfall writes, as "rp.measurement" (the default RP written bare). */
@@ -170,8 +171,11 @@ describe("every panel of every dashboard shows data of the simulated sites (real
     // the cameras in the stream's order and the linker waits for the slowest
     stack = await startTestStack({ hosts: 1, partitions: 1, overrides: { linkerWaitMs: 30 * 60_000 } });
     // Grafana's data source as provisioned, its URL from the environment as Grafana expands it
-    const url = datasource.url.replace(/^\$\{?FOOTFALL_INFLUX_URL\}?$/, stack.services.influxUrl);
-    run = influxQL(url, datasource.jsonData.dbName);
+    const { url: bare, credentials } = splitCredentials(stack.services.influxUrl);
+    const url = datasource.url.replace(/^\$\{?FOOTFALL_INFLUX_URL\}?$/, bare);
+    expect(datasource.user).toMatch(/^\$\{?FOOTFALL_INFLUX_USER\}?$/);
+    expect(datasource.secureJsonData.password).toMatch(/^\$\{?FOOTFALL_INFLUX_PASSWORD\}?$/);
+    run = influxQL(url, datasource.jsonData.dbName, credentials);
     expect(stack.cfg.influxDb).toBe(datasource.jsonData.dbName);
     filled = await fillSites(stack, run);
   }, 240_000);

@@ -25,6 +25,7 @@ import { simulateCameraWalkers, walkerDoorCrossings } from "../../firmware-sim/c
 import { DpuFirmware } from "../../firmware-sim/dpu-firmware.ts";
 import { waitOnline } from "../../firmware-sim/firmware-online.ts";
 import { createLogger } from "../../infra/log.ts";
+import { influxHttp } from "../../infra/provision.ts";
 import { eventually } from "../support/retry.ts";
 import type { TestStack } from "../support/stack.ts";
 import { agentArgs } from "../video/agent-cli.ts";
@@ -190,7 +191,8 @@ export async function fillSites(stack: TestStack, run: RunInfluxQL): Promise<Fil
  */
 export async function runContinuousQueries(influxUrl: string, db: string, from: number, to: number): Promise<number> {
   const post = async (q: string) => {
-    const r = await fetch(new URL(`/query?db=${db}`, influxUrl), { method: "POST", body: new URLSearchParams({ q }) });
+    const { base, headers } = influxHttp(influxUrl);
+    const r = await fetch(new URL(`/query?db=${db}`, base), { method: "POST", headers, body: new URLSearchParams({ q }) });
     const body = (await r.json()) as { results?: Array<{ error?: string; series?: Array<{ name: string; columns: string[]; values: unknown[][] }> }> };
     const err = body.results?.find((x) => x.error)?.error;
     if (r.status !== 200 || err) throw new Error(`InfluxDB refused ${q}: ${r.status} ${err ?? ""}`);

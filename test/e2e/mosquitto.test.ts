@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { occupancyEventSubject, STREAM_EVENTS } from "../../contracts/nats-layout.ts";
@@ -45,7 +45,7 @@ describe("a client we did not write: Debian's mosquitto_pub", () => {
     const at = await stack.fetch(`/api/v1/sites/shop/spaces/floor/count?at=${t0 + 2500}`);
     expect(((await at.json()) as { count: number }).count).toBe(3);
     // dashboards get the current count from the events stream
-    const nc = await connect({ servers: stack.cfg.natsUrl! });
+    const nc = await connectNats(stack.cfg.natsUrl!, "mosquitto");
     try {
       const jsm = await jetstreamManager(nc);
       await eventually("the last occupancy.changed event says 2", async () => {

@@ -4,7 +4,8 @@
  * mosquitto_sub and an API key (username = key id, password = the key).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { CreatedKey } from "../../contracts/api-keys.ts";
 import { IngestRate } from "../../contracts/events.ts";
@@ -90,7 +91,7 @@ describe("results back over MQTT, read with Debian's mosquitto_sub", () => {
     stack = await startTestStack({ hosts: 1, overrides: { ingestWindowMs: 300 } });
     await put("shop", shopDoc({ homeAssistant: true }));
     await put("depot", depotDoc());
-    nc = await connect({ servers: stack.cfg.natsUrl! });
+    nc = await connectNats(stack.cfg.natsUrl!, "mqtt-results");
     keys = await KeyStore.open(nc);
     shopKey = await keys.create({ role: "viewer", sites: ["shop"], name: "shop integrator" });
     depotKey = await keys.create({ role: "viewer", sites: ["depot"], name: "depot integrator" });

@@ -14,7 +14,7 @@ import { eventually } from "../support/retry.ts";
  * Afterwards every space's count (and the site total) at 20 sampled instants must equal ground
  * truth exactly.
  */
-export async function runOccupancyScenario(stack: TestStack, opts: { site: string; seed: number; midRun?: () => Promise<void> }) {
+export async function runOccupancyScenario(stack: TestStack, opts: { site: string; seed: number; midRun?: () => Promise<void>; mqttUrl?: string; ackTimeoutMs?: number }) {
   const plan: BuildingPlan = demoMall(opts.site);
   expect(plan.spaces.length).toBeGreaterThanOrEqual(5);
   expect(plan.doorways.length).toBeGreaterThanOrEqual(8);
@@ -27,7 +27,8 @@ export async function runOccupancyScenario(stack: TestStack, opts: { site: strin
   fs.mkdirSync(dataDir, { recursive: true });
   let midRunDone: Promise<void> | undefined;
   const result = await runBuildingSim({
-    mqttUrl: stack.mqttUrl,
+    mqttUrl: opts.mqttUrl ?? stack.mqttUrl,
+    ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
     plan,
     secrets,
     walkers: 200,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { jetstream } from "@nats-io/jetstream";
 import { influxClient } from "../../infra/provision.ts";
 import { serveExtractor } from "../../models/nats-extractor.ts";
@@ -30,7 +31,7 @@ describe("camera pipeline end to end: accuracy against ground truth (real nats-s
     // would drift apart by minutes of frame time, more than the linker's event-time merge holds
     // (live cameras drift by milliseconds): one partition keeps them in the stream's order.
     stack = await startTestStack({ hosts: 1, partitions: 1, overrides: { snapshotMs: 2000, linkerWaitMs: 30 * 60_000 } });
-    nc = await connect({ servers: stack.cfg.natsUrl! });
+    nc = await connectNats(stack.cfg.natsUrl!, "tracking");
     run = await runTrackingScenario(stack, nc, {
       walkers: WALKERS, minutes: MINUTES, seed: SEED,
       midRun: async () => {

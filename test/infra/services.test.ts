@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
@@ -13,7 +13,7 @@ describe("services and provisioning (real nats-server and influxd)", () => {
   afterAll(async () => { await s?.stop(); });
 
   it("provisions streams and buckets idempotently, and they survive a nats-server restart", async () => {
-    const nc = await connect({ servers: s.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const nc = await connectNats(s.natsUrl, "services");
     await provisionNats(nc, { leaseTtlMs: 3000 });
     await provisionNats(nc, { leaseTtlMs: 3000 });
     const js = jetstream(nc);

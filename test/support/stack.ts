@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import fs from "node:fs";
+import { Agent } from "undici";
 import { loadConfig, type Config } from "../../infra/config.ts";
 import { runBroker } from "../../broker/main.ts";
 import { runApi } from "../../api/main.ts";
@@ -16,6 +18,7 @@ export interface HostProcess { child: ChildProcess; opsPort: number; kill(): Pro
 /**
  * The whole footfall stack for an end-to-end test: real nats-server + influxd (own ports,
  * temp store), the MQTT broker and the HTTP API in this process, actor hosts as child processes.
+ * With tlsCert / tlsKey in the overrides: https:// and mqtts:// (tlsCa: what the helpers trust).
  */
 export interface TestStack {
   cfg: Config;
@@ -23,7 +26,8 @@ export interface TestStack {
   apiUrl: string;
   mqttUrl: string;
   hosts: HostProcess[];
-  startHost(): Promise<HostProcess>;
+  /** healthy: wait until its /healthz says ok (default); false: until it answers at all */
+  startHost(opts?: { healthy?: boolean }): Promise<HostProcess>;
   admin(method: string, pathname: string, body?: unknown): Promise<Response>;
   /**
    * fetch `pathname` (from the API's root) with the admin bearer token, unless `init` sends its
@@ -36,7 +40,11 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(opts: { hosts?: number; partitions?: number; overrides?: Partial<Config> } = {}): Promise<TestStack> {
+export async function startTestStack(opts: {
+  hosts?: number; partitions?: number; overrides?: Partial<Config>;
+  /** more environment for the actor host processes */
+  hostEnv?: Record<string, string>;
+} = {}): Promise<TestStack> {
   const services = await startTestServices();
   const cfg = loadConfig({
     dataDir: services.dataDir,
@@ -82,9 +90,10 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     FOOTFALL_CAMERA_REORDER_MS: String(cfg.cameraReorderMs), FOOTFALL_PERSON_SILENCE_S: String(cfg.personSilenceS),
     FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs),
     FOOTFALL_MAX_FUTURE_MS: String(cfg.maxFutureMs),
+    ...opts.hostEnv,
   });
 
-  async function startHost(): Promise<HostProcess> {
+  async function startHost({ healthy = true }: { healthy?: boolean } = {}): Promise<HostProcess> {
     const opsPort = await freePort();
     const child = spawn(process.execPath, [CLI, "host"], { env: env(opsPort), stdio: ["ignore", "inherit", "inherit"] });
     const killOnExit = () => child.kill("SIGKILL");
@@ -96,15 +105,24 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
       stop: async () => { if (child.exitCode === null && child.signalCode === null) { child.kill("SIGTERM"); await exited; } },
     };
     hosts.push(h);
-    await eventually(`actor host on ops port ${opsPort}`, async () => (await fetch(`http://127.0.0.1:${opsPort}/healthz`)).ok, 30_000);
+    await eventually(`actor host on ops port ${opsPort}`, async () => {
+      const r = await fetch(`http://127.0.0.1:${opsPort}/healthz`);
+      return healthy ? r.ok : true;
+    }, 30_000);
     return h;
   }
   for (let i = 0; i < (opts.hosts ?? 1); i++) await startHost().catch(abandon);
 
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  // with FOOTFALL_TLS_CERT / _KEY the API is https:// and MQTT mqtts:// on mqttsPort; the test's
+  // own requests trust cfg.tlsCa
+  const tls = Boolean(cfg.tlsCert && cfg.tlsKey);
+  const dispatcher = tls && cfg.tlsCa ? new Agent({ connect: { ca: fs.readFileSync(cfg.tlsCa) } }) : undefined;
+  const trusted = dispatcher ? { dispatcher } as RequestInit : {};
+  const apiUrl = `${tls ? "https" : "http"}://127.0.0.1:${apiPort}`;
   return {
-    cfg, services, apiUrl, mqttUrl: `mqtt://127.0.0.1:${cfg.mqttPort}`, hosts, startHost,
+    cfg, services, apiUrl, mqttUrl: tls ? `mqtts://127.0.0.1:${cfg.mqttsPort}` : `mqtt://127.0.0.1:${cfg.mqttPort}`, hosts, startHost,
     admin: (method, pathname, body) => fetch(`${apiUrl}${pathname}`, {
+      ...trusted,
       method,
       headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -112,7 +130,7 @@ export async function startTestStack(opts: { hosts?: number; partitions?: number
     fetch: (pathname, init = {}) => {
       const headers = new Headers(init.headers);
       if (!headers.has("authorization")) headers.set("authorization", `Bearer ${cfg.adminToken}`);
-      const go = () => fetch(`${apiUrl}${pathname}`, { ...init, headers });
+      const go = () => fetch(`${apiUrl}${pathname}`, { ...trusted, ...init, headers });
       return go().catch(() => go());
     },
     async stopApi() {

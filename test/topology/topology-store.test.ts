@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "../../infra/nats.ts";
 import { Kvm, type KV } from "@nats-io/kv";
 import { provisionNats } from "../../infra/provision.ts";
 import { KV_DEVICES, KV_TOPOLOGY } from "../../contracts/nats-layout.ts";
@@ -42,7 +43,7 @@ describe("TopologyStore (real nats-server, KV ff_topology + ff_devices)", () => 
 
   beforeAll(async () => {
     s = await startTestServices({ influx: false });
-    nc = await connect({ servers: s.natsUrl });
+    nc = await connectNats(s.natsUrl, "topology-store");
     await provisionNats(nc, { leaseTtlMs: 3000 });
     store = await TopologyStore.open(nc);
     devices = await new Kvm(nc).open(KV_DEVICES);

@@ -118,6 +118,12 @@ export function rules(kinds: readonly string[]): Rule[] {
         ? "the wall imports a part of the system that serves it (the API mounts the wall, not the other way round)" : undefined,
     },
     {
+      name: "the devices' broker list (edge/) imports only contracts, infra's ground and itself",
+      // shared by the simulator's devices and the camera agent, so it may import neither
+      check: (e) => under(e.from, "edge") && !(under(e.to, "edge", "contracts") || infraGround(e.to))
+        ? "the devices' shared connect code imports a part of the system that uses it" : undefined,
+    },
+    {
       name: "the wall's browser code (dashboards/wall/page) imports only contracts and itself",
       check: (e) => under(e.from, "dashboards/wall/page") && !under(e.to, "dashboards/wall/page", "contracts")
         ? "browser code imports server code (it is bundled for the page)" : undefined,

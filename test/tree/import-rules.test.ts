@@ -53,6 +53,7 @@ describe("each rule fails on a deliberately bad import", () => {
     ["the registry (topology/) imports only contracts, infra's ground and itself", { from: "topology/topology-store.ts", to: "broker/mqtt-broker.ts" }],
     ["read access (access/) imports only contracts, infra's ground and itself", { from: "access/key-store.ts", to: "api/app.ts" }],
     ["the wall's browser code (dashboards/wall/page) imports only contracts and itself", { from: "dashboards/wall/page/main.ts", to: "infra/log.ts" }],
+    ["the devices' broker list (edge/) imports only contracts, infra's ground and itself", { from: "edge/broker-list.ts", to: "broker/mqtt-broker.ts" }],
     ["the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself", { from: "dashboards/gateway/gateway.ts", to: "broker/actor-publisher.ts" }],
     ["the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself", { from: "dashboards/gateway/live-state.ts", to: "dashboards/wall/page/main.ts" }],
     ["the live gateway (dashboards/gateway) imports only contracts, infra's ground, access, topology, the API's InfluxDB readers and itself", { from: "dashboards/gateway/main.ts", to: "api/app.ts" }],

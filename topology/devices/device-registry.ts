@@ -7,7 +7,7 @@ import { DeviceRecord } from "../../contracts/device.ts";
 import { KV_DEVICES } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
 import { issueLines } from "../../infra/zod-issues.ts";
-import { verifySecret } from "./device-secret.ts";
+import { sameFingerprint, verifySecret } from "./device-secret.ts";
 
 /** Called after a device was added, changed (record) or removed (undefined). */
 export type DeviceChangeListener = (id: string, record: DeviceRecord | undefined) => void;
@@ -58,7 +58,7 @@ export class DeviceRegistry {
     const device = this.devices.get(id);
     if (!device || typeof secret !== "string" || secret.length === 0 || secret.length > 1024) return undefined;
     const fingerprint = `${createHash("sha256").update(secret).digest("hex")}$${device.secretHash}`;
-    if (this.verified.get(id) === fingerprint) return device;
+    if (sameFingerprint(this.verified.get(id), fingerprint)) return device;
     const key = `${id}$${fingerprint}`;
     let pending = this.verifying.get(key);
     if (!pending) {

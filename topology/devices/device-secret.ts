@@ -32,5 +32,15 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/**
+ * Whether two secret-derived strings (the registry's remembered `sha256(secret)$hash`) are equal,
+ * in time independent of where they first differ. undefined (nothing remembered) equals nothing.
+ */
+export function sameFingerprint(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const x = Buffer.from(a), y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** A new random device secret (returned once to whoever registered the device). */
 export const generateSecret = () => randomBytes(18).toString("base64url");

@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { TOKEN_RE } from "../../contracts/ids.ts";
 import { readVariable } from "../../infra/config.ts";
+import { readCaFile } from "../../infra/tls.ts";
+import { BrokerList } from "../../edge/broker-list.ts";
 import type { ChunkFormat, VideoSource } from "./segmenter.ts";
 import { MAX_UPLOAD_CONCURRENCY } from "./upload-limits.ts";
 
@@ -30,6 +32,8 @@ export interface AgentRawOptions {
   keepMb?: string;
   opsPort?: string;
   opsHost: string;
+  /** PEM CA file the API's and the broker's TLS certificates must verify against */
+  ca?: string;
 }
 
 export interface AgentOptions {
@@ -47,6 +51,8 @@ export interface AgentOptions {
   graceMs: number;
   keepBytes?: number;
   ops?: { port: number; host: string };
+  /** the trusted CA (PEM) for https:// and mqtts:// (--ca or FOOTFALL_TLS_CA); default: the system's roots */
+  ca?: Buffer;
 }
 
 export class AgentOptionsError extends Error {
@@ -78,6 +84,13 @@ export function parseAgentOptions(raw: AgentRawOptions, dataRoot: () => string, 
   const keepBytes = raw.keepMb !== undefined ? Number(raw.keepMb) * 1e6 : undefined;
   if (keepBytes !== undefined && !(keepBytes >= 0)) fail("--keep-mb must be a number ≥ 0", { value: raw.keepMb });
   if (raw.api && !/^https?:\/\//.test(raw.api)) fail("--api must be an http:// or https:// URL", { api: raw.api });
+  if (raw.mqtt) {
+    const list = BrokerList.safeParse(raw.mqtt);
+    if (!list.success) fail(`--mqtt: ${list.error.issues.map((i) => i.message).join("; ")}`, { mqtt: raw.mqtt });
+  }
+  const caFile = raw.ca ?? readVariable("tlsCa", env);
+  let ca: Buffer | undefined;
+  if (caFile) { try { ca = readCaFile(caFile); } catch (e) { fail(`--ca: ${(e as Error).message}`, { ca: caFile }); } }
   if (raw.mqtt && (!raw.api || !raw.site)) fail("--mqtt needs --api (chunks are announced once stored) and --site");
   // the camera id names the default data folder: a path separator in it must not lead elsewhere
   if (raw.data === undefined && !TOKEN_RE.test(raw.camera)) fail("--camera must be 1-64 characters of A-Z a-z 0-9 _ - (it names the data folder; or give --data)", { value: raw.camera });
@@ -92,5 +105,6 @@ export function parseAgentOptions(raw: AgentRawOptions, dataRoot: () => string, 
     ...(raw.mqtt ? { mqtt: { url: raw.mqtt, site: raw.site! } } : {}),
     ...(keepBytes !== undefined ? { keepBytes } : {}),
     ...(raw.opsPort !== undefined ? { ops: { port: Number(raw.opsPort), host: raw.opsHost } } : {}),
+    ...(ca ? { ca } : {}),
   };
 }

@@ -3,6 +3,8 @@ import { deviceTopic } from "../../contracts/topics.ts";
 import type { ChunkMeta } from "../../contracts/video.ts";
 import { encodeStill, type StillHeader } from "../../contracts/still.ts";
 import { createLogger, type Logger } from "../../infra/log.ts";
+import { isCertificateError } from "../../infra/tls.ts";
+import { brokerServers, currentBroker, DEFAULT_ACK_TIMEOUT_MS, parseBrokerList, watchAcks } from "../../edge/broker-list.ts";
 
 /**
  * A camera's MQTT uplink to the edge broker, MQTT 3.1.1 (username = device id, password = its
@@ -16,10 +18,16 @@ import { createLogger, type Logger } from "../../infra/log.ts";
  * What goes into a frame is decided by the caller (the detection loop, or the simulator's camera
  * run); this class only connects, publishes and reports acknowledgements. mqtt.js
  * reconnects on its own (every reconnectPeriodMs) and resends unacknowledged QoS 1 publishes.
+ * Given several brokers, each reconnect goes to the next one, and a broker that leaves a publish
+ * unacknowledged for ackTimeoutMs is left for the next (edge/broker-list.ts).
  */
 export interface CameraUplinkOptions {
-  /** broker URL, e.g. mqtt://127.0.0.1:1883 */
-  url: string;
+  /** broker URL, e.g. mqtt://127.0.0.1:1883, or several (comma-separated or a list) to fail over between */
+  url: string | readonly string[];
+  /** a publish not acknowledged within this long drops the connection and moves to the next broker (default 10 s) */
+  ackTimeoutMs?: number;
+  /** PEM CA the broker's certificate must verify against (mqtts://); default: the system's roots */
+  ca?: Buffer | string;
   deviceId: string;
   /** MQTT client id (default: the device id); one device's processes need distinct ones, e.g. "cam-1.detect" */
   clientId?: string;
@@ -44,6 +52,10 @@ export interface CameraUplinkCounters {
   statusSent: number;
   /** CONNACKs that refused the connection */
   refused: number;
+  /** TLS errors because the broker's certificate did not verify (an attempt may report more than one) */
+  untrusted: number;
+  /** connections given up because a publish waited ackTimeoutMs for its PUBACK */
+  ackTimeouts: number;
 }
 
 /** A status heartbeat as the uplink publishes it. */
@@ -59,7 +71,7 @@ export interface CameraStatusOut {
 let defaultLog: Logger | undefined;
 
 export class CameraUplink {
-  readonly counters: CameraUplinkCounters = { framesAcked: 0, statusSent: 0, refused: 0 };
+  readonly counters: CameraUplinkCounters = { framesAcked: 0, statusSent: 0, refused: 0, untrusted: 0, ackTimeouts: 0 };
   readonly detectionsTopic: string;
   readonly statusTopic: string;
   readonly chunkTopic: string;
@@ -67,8 +79,10 @@ export class CameraUplink {
   private client: MqttClient | undefined;
   private readonly log: Logger;
   private stopped = false;
+  private readonly urls: string[];
 
   constructor(private readonly opts: CameraUplinkOptions) {
+    this.urls = parseBrokerList(opts.url);
     this.log = (opts.log ?? (defaultLog ??= createLogger("camera-uplink"))).child({ device: opts.deviceId });
     this.detectionsTopic = deviceTopic(opts.site, "camera", opts.deviceId, "detections");
     this.statusTopic = deviceTopic(opts.site, "camera", opts.deviceId, "status");
@@ -84,7 +98,8 @@ export class CameraUplink {
   start(): Promise<boolean> {
     if (this.stopped) return Promise.reject(new Error(`camera ${this.opts.deviceId} was stopped`));
     if (this.client) return Promise.resolve(this.online);
-    const client = connect(this.opts.url, {
+    const client = connect(this.urls[0]!, {
+      ...brokerServers(this.urls),
       clientId: this.opts.clientId ?? this.opts.deviceId,
       username: this.opts.deviceId,
       password: this.opts.secret,
@@ -93,19 +108,32 @@ export class CameraUplink {
       keepalive: 30,
       reconnectPeriod: this.opts.reconnectPeriodMs ?? 500,
       connectTimeout: this.opts.connectTimeoutMs ?? 5000,
+      // mqtts://: the broker's certificate must verify (against `ca`, else the system's roots)
+      rejectUnauthorized: true,
+      ...(this.opts.ca ? { ca: this.opts.ca } : {}),
       ...(this.opts.will === false ? {} : {
         will: { topic: this.statusTopic, payload: Buffer.from(JSON.stringify({ state: "offline" })), qos: 1 as const, retain: false },
       }),
     });
     this.client = client;
+    watchAcks(client, {
+      timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
+      onStall: (s) => {
+        this.counters.ackTimeouts++;
+        this.log.warn(s, "broker stopped acknowledging; moving to the next broker");
+      },
+    });
     return new Promise((resolve) => {
       let first = true;
       const outcome = (ok: boolean) => { if (first) { first = false; resolve(ok); } };
-      client.on("connect", () => { this.log.debug("connected"); outcome(true); });
+      client.on("connect", () => { this.log.debug({ broker: currentBroker(client) }, "connected"); outcome(true); });
       client.on("error", (err: Error & { code?: unknown }) => {
         if (typeof err.code === "number" && (err.code === 4 || err.code === 5)) {
           this.counters.refused++;
           this.log.warn({ returnCode: err.code }, "broker refused the connection");
+        } else if (isCertificateError(err)) {
+          this.counters.untrusted++;
+          this.log.warn({ err, url: this.opts.url }, "the broker's TLS certificate did not verify: not connecting");
         } else {
           this.log.debug({ err: err.message }, "connection error");
         }

@@ -52,12 +52,20 @@ export async function runCameraAgentProcess(raw: AgentRawOptions, dataRoot: () =
         url: o.mqtt.url, deviceId: o.camera, clientId: `${o.camera}.chunks`, secret: o.secret, site: o.mqtt.site,
         // heartbeats are not sent by this client: the stream parameters are not needed; its crash
         // must not report the camera offline (the detection process is the camera's voice)
-        fps: 0, width: 0, height: 0, will: false, log,
+        fps: 0, width: 0, height: 0, will: false, log, ...(o.ca ? { ca: o.ca } : {}),
       });
-      if (!(await firmware.start())) log.warn({ mqtt: o.mqtt.url }, "MQTT broker not reachable yet: announcements wait for it");
+      if (!(await firmware.start())) {
+        if (firmware.counters.untrusted > 0) {
+          // a server that does not prove who it is gets neither the secret nor the video
+          log.error({ mqtt: o.mqtt.url }, "the broker's TLS certificate does not verify against the trusted CA (--ca / FOOTFALL_TLS_CA)");
+          await firmware.stop({ graceMs: 500 });
+          return 1;
+        }
+        log.warn({ mqtt: o.mqtt.url }, "MQTT broker not reachable yet: announcements wait for it");
+      }
     }
     uploader = await Uploader.open({
-      camera: o.camera, secret: o.secret, api: o.api, dataDir: o.dataDir, concurrency: o.concurrency, log,
+      camera: o.camera, secret: o.secret, api: o.api, dataDir: o.dataDir, concurrency: o.concurrency, log, ...(o.ca ? { ca: o.ca } : {}),
       ...(firmware ? { announcer: firmware } : {}),
       ...(o.keepBytes !== undefined ? { keepBytes: o.keepBytes } : {}),
     });

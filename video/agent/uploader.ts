@@ -47,8 +47,10 @@ export interface UploaderOptions {
   camera: string;
   /** the camera's device secret (HTTP Basic password; also its signing key) */
   secret: string;
-  /** the chunk store's base URL, e.g. http://127.0.0.1:8080 */
+  /** the chunk store's base URL, e.g. http://127.0.0.1:8080 or https://footfall.example */
   api: string;
+  /** https://: the PEM CA the server's certificate must verify against (default: the system's roots) */
+  ca?: Buffer | string;
   dataDir: string;
   /** uploads at once, 1..8 (default 6) */
   concurrency?: number;
@@ -121,8 +123,10 @@ export class Uploader {
     this.concurrency = c;
     // every upload and announcement waiting at once listens to these
     setMaxListeners(0, this.waits.signal, this.hard.signal);
-    const AgentClass = new URL(opts.api).protocol === "https:" ? https.Agent : http.Agent;
-    this.agent = new AgentClass({ keepAlive: true, maxSockets: c });
+    // https://: the server's certificate must verify (against opts.ca, else the system's roots)
+    this.agent = new URL(opts.api).protocol === "https:"
+      ? new https.Agent({ keepAlive: true, maxSockets: c, rejectUnauthorized: true, ...(opts.ca ? { ca: opts.ca } : {}) })
+      : new http.Agent({ keepAlive: true, maxSockets: c });
     this.backoff = { ...UPLOAD_BACKOFF, ...opts.backoff };
     // every line names the camera (once: the caller's logger may already carry it)
     this.log = opts.log?.child(opts.log.bindings().camera === opts.camera ? { component: "uploader" } : { camera: opts.camera, component: "uploader" });

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { DeviceId, SiteId } from "../../contracts/ids.ts";
+import { BrokerList } from "../../edge/broker-list.ts";
 import { MAX_TS, MIN_TS } from "../../contracts/time.ts";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
 import type { DetectSource } from "./detect-source.ts";
@@ -34,6 +35,8 @@ export interface DetectMainRawOptions {
   stillEvery?: string;
   opsPort?: string;
   opsHost?: string;
+  /** PEM CA file the broker's TLS certificate must verify against (mqtts://) */
+  ca?: string;
 }
 
 export class DetectOptionsError extends Error {}
@@ -52,7 +55,8 @@ const num = (name: string, o: { int?: boolean; min?: number; gt?: number; max?: 
 const Raw = z.object({
   camera: DeviceId,
   site: SiteId,
-  mqtt: z.string().regex(/^mqtts?:\/\/[^\s]+$/, "--mqtt must be an mqtt:// or mqtts:// URL"),
+  // one broker URL, or several separated by commas (edge/broker-list.ts)
+  mqtt: z.string().pipe(BrokerList.transform((l) => l.join(","))),
   clientId: z.string().min(1).max(80).optional(),
   source: z.string().min(1, "--source is required"),
   fps: num("fps", { gt: 0, max: 1000 }).optional(),

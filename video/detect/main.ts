@@ -33,6 +33,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { CameraUplink } from "../agent/camera-uplink.ts";
 import { readVariable } from "../../infra/config.ts";
 import { createLogger } from "../../infra/log.ts";
+import { readCaFile } from "../../infra/tls.ts";
 import { startOpsServer, type OpsServer } from "../../infra/ops-server.ts";
 import { createRegistry } from "../../infra/metrics.ts";
 import { Detector } from "../../models/detector.ts";
@@ -66,6 +67,16 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
     return 2;
   }
 
+  // mqtts://: the broker's certificate must verify against --ca / FOOTFALL_TLS_CA (else the system's roots)
+  const caFile = raw.ca ?? readVariable("tlsCa");
+  let ca: Buffer | undefined;
+  if (caFile) {
+    try { ca = readCaFile(caFile); } catch (e) {
+      log.error({ reason: (e as Error).message }, "bad options: --ca");
+      return 2;
+    }
+  }
+
   let info: SourceInfo | undefined;
   if (o.source.kind === "file") {
     const file = o.source.path;
@@ -97,9 +108,16 @@ export async function runDetectProcess(raw: DetectMainRawOptions): Promise<numbe
   const firstSeq = seq.next;
   const fw = new CameraUplink({
     url: o.mqtt, deviceId: o.camera, clientId: o.clientId, secret, site: o.site,
-    fps: o.fps ?? 0, width: info?.width ?? 0, height: info?.height ?? 0, log,
+    fps: o.fps ?? 0, width: info?.width ?? 0, height: info?.height ?? 0, log, ...(ca ? { ca } : {}),
   });
   const connected = await fw.start();
+  if (!connected && fw.counters.untrusted > 0) {
+    // a broker that does not prove who it is gets neither the secret nor the frames
+    log.error({ mqtt: o.mqtt, camera: o.camera }, "the broker's TLS certificate does not verify against the trusted CA (--ca / FOOTFALL_TLS_CA)");
+    await fw.stop({ graceMs: 500 });
+    await detector.close();
+    return 1;
+  }
   if (!connected && fw.counters.refused > 0) {
     // a refused CONNACK is final for the uplink (no reconnect): wrong secret, or the camera is not registered
     log.error({ mqtt: o.mqtt, camera: o.camera }, "the broker refused the camera's credentials");

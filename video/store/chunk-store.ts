@@ -1,66 +1,38 @@
 /**
  * The chunk store: content-addressed video blobs plus a metadata index of the cameras' chunks.
  *
- * Layout under `root`:
+ * Layout under `root` (with several API processes: one shared path, e.g. FOOTFALL_DATA_DIR on
+ * a shared file system, the same for all of them):
  *   blobs/ab/cdef...                 a blob, named by the sha256 (hex) of its bytes
- *   index/{camera}/{YYYY-MM-DD}.jsonl one JSON line per change of a chunk that starts on that UTC
- *                                    day: the chunk's whole current entry (last line wins) or a
- *                                    purge mark; rewritten compactly after each sweep
  *   retention.json                   the retention policy (retention.ts)
+ * The index (which chunks exist, their tier and blob) is kept by a ChunkIndex (chunk-index.ts):
+ * in NATS KV, shared by every process (what the API uses), or in JSONL files under index/ for a
+ * single process. Every process holds the index in memory; sync() brings it up to date with
+ * changes made elsewhere (the API calls it before answering reads).
  *
- * On open the index files are read into memory (a torn last line from a crash is skipped and
- * logged). A chunk is put from a file: the record (contracts/video.ts' ChunkMeta) must be valid
- * and signed with the camera's key (looked up through `keyOf`), and the file's sha256 and size
- * must match it. The same record again is a no-op; a different record for the same (camera, seq)
- * is refused. Chunks start in the warm tier; retention (retention.ts) moves them to the cold tier
+ * A chunk is put from a file: the record (contracts/video.ts' ChunkMeta) must be valid and signed
+ * with the camera's key (looked up through `keyOf`), and the file's sha256 and size must match
+ * it. The same record again is a no-op; a different record for the same (camera, seq) is
+ * refused. Chunks start in the warm tier; retention (retention.ts) moves them to the cold tier
  * (a re-encoded, smaller blob) and purges them. A blob is removed when no chunk refers to it.
  *
- * One process should write a store (mutations are serialised within the process only).
+ * Mutations are serialised within a process; between processes the index's compare-and-set
+ * decides (of two puts of one chunk one stores, the other sees a duplicate or a conflict; of two
+ * purges one purges).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { appendFile, mkdir, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import type { Logger } from "pino";
-import { z } from "zod";
 import { ChunkMeta } from "../../contracts/video.ts";
 import { verifyChunkMeta, type CameraKey } from "../chunk/chunk-meta.ts";
 import { sha256File } from "../chunk/file-sha256.ts";
-import { writeFileAtomic } from "../../infra/state-file.ts";
+import { FileChunkIndex, hex64, type ChunkEntry, type ChunkIndex, type Exclusive, type IndexView, type Tier } from "./chunk-index.ts";
 
-export type Tier = "warm" | "cold";
-
-/** What the store knows of one chunk. */
-export interface ChunkEntry {
-  /** the camera's signed record, as received */
-  meta: ChunkMeta;
-  tier: Tier;
-  /** sha256 of the stored blob: meta.sha256 while warm, the compacted blob's once cold */
-  blob: string;
-  blob_bytes: number;
-  /** resolution of the stored blob (smaller than the record's once compacted) */
-  width: number;
-  height: number;
-  /** when the store received the chunk (epoch ms, store clock) */
-  stored_ms: number;
-  /** when the chunk moved to the cold tier */
-  cold_ms?: number;
-}
-
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
-const EntryLine = z.object({
-  meta: ChunkMeta,
-  tier: z.enum(["warm", "cold"]),
-  blob: hex64,
-  blob_bytes: z.number().int().min(0),
-  width: z.number().int().min(1),
-  height: z.number().int().min(1),
-  stored_ms: z.number(),
-  cold_ms: z.number().optional(),
-});
-const PurgeLine = z.object({ purged: z.literal(true), camera: z.string(), seq: z.number().int().min(0) });
+export { utcDay, type ChunkEntry, type Tier } from "./chunk-index.ts";
 
 export type PutRefusal = "invalid_record" | "unknown_camera" | "bad_signature" | "hash_mismatch" | "conflict";
 export type PutResult =
@@ -74,10 +46,9 @@ export interface ChunkStoreOptions {
   /** the store's clock (epoch ms) */
   clock?: () => number;
   log?: Logger;
+  /** where the index is kept (default: JSONL files under root, one process) */
+  index?: ChunkIndex;
 }
-
-const DAY_MS = 86_400_000;
-export const utcDay = (ms: number): string => new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
 
 /** sha256 and size of a stream's bytes while they are copied to `dest`. */
 async function copyHashing(src: string, dest: string): Promise<{ sha256: string; bytes: number }> {
@@ -92,6 +63,7 @@ async function copyHashing(src: string, dest: string): Promise<{ sha256: string;
 
 export class ChunkStore {
   readonly root: string;
+  readonly index: ChunkIndex;
   private readonly keyOf: ChunkStoreOptions["keyOf"];
   private readonly clock: () => number;
   private readonly log: Logger | undefined;
@@ -106,15 +78,34 @@ export class ChunkStore {
     this.keyOf = opts.keyOf;
     this.clock = opts.clock ?? Date.now;
     this.log = opts.log;
+    this.index = opts.index ?? new FileChunkIndex(this.root, opts.log);
   }
 
   /** Opens (creating if needed) the store at `opts.root` and reads its index. */
   static async open(opts: ChunkStoreOptions): Promise<ChunkStore> {
     const s = new ChunkStore(opts);
     await mkdir(path.join(s.root, "blobs"), { recursive: true });
-    await mkdir(path.join(s.root, "index"), { recursive: true });
-    await s.load();
+    const view: IndexView = {
+      set: (e) => s.setEntry(e),
+      delete: (camera, seq) => s.deleteEntry(camera, seq),
+      get: (camera, seq) => s.get(camera, seq),
+    };
+    await s.index.open(view);
     return s;
+  }
+
+  /** Brings the in-memory index up to date with every change made before (by any process). */
+  sync(): Promise<void> {
+    return this.index.sync();
+  }
+
+  /** Runs fn unless a run of `name` is under way in any process sharing the index (see ChunkIndex). */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<Exclusive<T>> {
+    return this.index.exclusive(name, fn);
+  }
+
+  close(): void {
+    this.index.close();
   }
 
   blobPath(sha256: string): string {
@@ -199,6 +190,11 @@ export class ChunkStore {
     return out;
   }
 
+  private sameRecord(existing: ChunkEntry, meta: ChunkMeta): PutResult {
+    if (existing.meta.sig === meta.sig && existing.meta.sha256 === meta.sha256) return { ok: true, status: "duplicate", entry: existing };
+    return { ok: false, code: "conflict", reason: `chunk ${meta.camera}/${meta.seq} is already stored with a different record (sha256 ${existing.meta.sha256})` };
+  }
+
   private async putNow(record: unknown, file: string, givenKey?: CameraKey): Promise<PutResult> {
     const parsed = ChunkMeta.safeParse(record);
     if (!parsed.success) {
@@ -210,11 +206,9 @@ export class ChunkStore {
     if (!verifyChunkMeta(meta, key)) {
       return { ok: false, code: "bad_signature", reason: `the signature of chunk ${meta.camera}/${meta.seq} does not verify with the camera's key` };
     }
+    await this.sync();
     const existing = this.get(meta.camera, meta.seq);
-    if (existing) {
-      if (existing.meta.sig === meta.sig && existing.meta.sha256 === meta.sha256) return { ok: true, status: "duplicate", entry: existing };
-      return { ok: false, code: "conflict", reason: `chunk ${meta.camera}/${meta.seq} is already stored with a different record (sha256 ${existing.meta.sha256})` };
-    }
+    if (existing) return this.sameRecord(existing, meta);
     const overlap = this.query(meta.camera, meta.start_ms, Math.max(meta.end_ms, meta.start_ms + 1));
     if (overlap.length > 0) {
       return { ok: false, code: "conflict", reason: `chunk ${meta.camera}/${meta.seq} overlaps chunk ${overlap[0]!.meta.seq} in time` };
@@ -239,9 +233,19 @@ export class ChunkStore {
     const entry: ChunkEntry = {
       meta, tier: "warm", blob: meta.sha256, blob_bytes: meta.bytes, width: meta.width, height: meta.height, stored_ms: this.clock(),
     };
-    await this.appendLine(entry.meta.camera, entry.meta.start_ms, entry);
-    this.insert(entry);
-    return { ok: true, status: "stored", entry };
+    const created = await this.index.create(entry);
+    if (!created.ok) {
+      // another process stored this chunk meanwhile (the blob it wrote is the same bytes)
+      if (created.existing) return this.sameRecord(created.existing, meta);
+      return { ok: false, code: "conflict", reason: `chunk ${meta.camera}/${meta.seq} was stored and removed meanwhile by another process` };
+    }
+    // a twin blob purged by another process between our rename and our index entry: put it back
+    if (!(await exists(dest))) {
+      this.log?.warn({ camera: meta.camera, seq: meta.seq }, "blob removed meanwhile by another process; copying it again");
+      await copyHashing(file, tmp);
+      await rename(tmp, dest);
+    }
+    return { ok: true, status: "stored", entry: this.get(meta.camera, meta.seq) ?? entry };
   }
 
   /**
@@ -258,10 +262,12 @@ export class ChunkStore {
       await mkdir(path.dirname(dest), { recursive: true });
       await rename(file, dest);
       const entry: ChunkEntry = { ...old, ...change, blob: sha, blob_bytes: bytes };
-      await this.appendLine(camera, old.meta.start_ms, entry);
-      this.replace(old, entry);
+      if (!(await this.index.update(old, entry))) {
+        await this.dropBlobIfUnused(sha);
+        throw new Error(`chunk ${camera}/${seq} was changed meanwhile by another process`);
+      }
       await this.dropBlobIfUnused(old.blob);
-      return entry;
+      return this.get(camera, seq) ?? entry;
     });
   }
 
@@ -271,51 +277,36 @@ export class ChunkStore {
       const old = this.get(camera, seq);
       if (!old) throw new Error(`no chunk ${camera}/${seq}`);
       const entry: ChunkEntry = { ...old, tier, ...(cold_ms !== undefined ? { cold_ms } : {}) };
-      await this.appendLine(camera, old.meta.start_ms, entry);
-      this.replace(old, entry);
-      return entry;
+      if (!(await this.index.update(old, entry))) throw new Error(`chunk ${camera}/${seq} was changed meanwhile by another process`);
+      return this.get(camera, seq) ?? entry;
     });
   }
 
-  /** Removes a chunk (index entry, and its blob when unreferenced). False when absent. */
+  /** Removes a chunk (index entry, and its blob when unreferenced). False when absent (or removed meanwhile by another process). */
   purge(camera: string, seq: number): Promise<boolean> {
     return this.serial(async () => {
       const old = this.get(camera, seq);
       if (!old) return false;
-      await this.appendLine(camera, old.meta.start_ms, { purged: true, camera, seq });
-      this.remove(old);
+      if (!(await this.index.remove(old))) return false;
       await this.dropBlobIfUnused(old.blob);
       return true;
     });
   }
 
-  /** Rewrites every index file of `camera` with only the current entries (drops superseded lines). */
+  /** Drops the superseded history of `camera`'s index (file index: rewrites its files with only the current entries). */
   compactIndex(camera: string): Promise<void> {
-    return this.serial(async () => {
-      const dir = path.join(this.root, "index", camera);
-      const days = new Map<string, ChunkEntry[]>();
-      for (const e of this.byCamera.get(camera) ?? []) {
-        const d = utcDay(e.meta.start_ms);
-        let l = days.get(d);
-        if (!l) days.set(d, (l = []));
-        l.push(e);
-      }
-      let names: string[] = [];
-      try { names = await readdir(dir); } catch { return; }
-      for (const name of names) {
-        const m = /^(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(name);
-        if (!m) continue;
-        const entries = days.get(m[1]!);
-        if (!entries) await rm(path.join(dir, name), { force: true });
-        else await writeFileAtomic(path.join(dir, name), entries.map((e) => JSON.stringify(e)).join("\n") + "\n");
-      }
-    });
+    return this.serial(() => this.index.compact(camera, this.all(camera)));
   }
 
-  private async appendLine(camera: string, start_ms: number, line: object): Promise<void> {
-    const dir = path.join(this.root, "index", camera);
-    await mkdir(dir, { recursive: true });
-    await appendFile(path.join(dir, `${utcDay(start_ms)}.jsonl`), JSON.stringify(line) + "\n");
+  private setEntry(e: ChunkEntry): void {
+    const old = this.get(e.meta.camera, e.meta.seq);
+    if (old) this.remove(old);
+    this.insert(e);
+  }
+
+  private deleteEntry(camera: string, seq: number): void {
+    const old = this.get(camera, seq);
+    if (old) this.remove(old);
   }
 
   private insert(e: ChunkEntry): void {
@@ -338,53 +329,13 @@ export class ChunkStore {
     if (n > 0) this.refs.set(e.blob, n); else this.refs.delete(e.blob);
   }
 
-  private replace(old: ChunkEntry, e: ChunkEntry): void {
-    this.remove(old);
-    this.insert(e);
-  }
-
   private async dropBlobIfUnused(sha: string): Promise<void> {
+    await this.sync();
     if ((this.refs.get(sha) ?? 0) > 0) return;
     await rm(this.blobPath(sha), { force: true });
   }
+}
 
-  private async load(): Promise<void> {
-    const indexDir = path.join(this.root, "index");
-    for (const camera of await readdir(indexDir)) {
-      const current = new Map<number, ChunkEntry>();
-      const files = (await readdir(path.join(indexDir, camera))).filter((n) => n.endsWith(".jsonl")).sort();
-      for (const name of files) {
-        const file = path.join(indexDir, camera, name);
-        let text = await readFile(file, "utf8");
-        if (text.length > 0 && !text.endsWith("\n")) {
-          // a torn last line (crash mid-append): cut it off, so the next append starts a new line
-          const keep = text.lastIndexOf("\n") + 1;
-          this.log?.warn({ file: name, camera, bytes: text.length - keep }, "cut off a torn last index line");
-          await truncate(file, Buffer.byteLength(text.slice(0, keep)));
-          text = text.slice(0, keep);
-        }
-        let n = 0;
-        for (const line of text.split("\n")) {
-          n++;
-          if (!line.trim()) continue;
-          let json: unknown;
-          try { json = JSON.parse(line); } catch {
-            this.log?.warn({ file: name, camera, line: n }, "skipped an unreadable index line (torn write?)");
-            continue;
-          }
-          const purge = PurgeLine.safeParse(json);
-          if (purge.success) { current.delete(purge.data.seq); continue; }
-          const entry = EntryLine.safeParse(json);
-          if (!entry.success) {
-            this.log?.warn({ file: name, camera, line: n }, "skipped an invalid index line");
-            continue;
-          }
-          const e = entry.data as ChunkEntry;
-          if (e.cold_ms === undefined) delete e.cold_ms;
-          current.set(e.meta.seq, e);
-        }
-      }
-      for (const e of current.values()) this.insert(e);
-    }
-  }
+async function exists(file: string): Promise<boolean> {
+  try { await stat(file); return true; } catch { return false; }
 }

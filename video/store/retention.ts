@@ -69,6 +69,8 @@ export interface SweepReport {
   purged: { camera: string; seq: number; bytes: number; reason: "expired" | "quota" }[];
   quotas: { site: string; quota_bytes: number; bytes_before: number; bytes_after: number; over: boolean }[];
   failed: { camera: string; seq: number; step: "compact" | "purge"; error: string }[];
+  /** set when nothing was done because another process was sweeping the same store (who) */
+  skipped?: string;
 }
 
 export interface RetentionOptions {
@@ -187,9 +189,17 @@ export class Retention {
     });
   }
 
-  /** One retention pass at `now` (epoch ms). Concurrent calls share the running pass. */
+  /**
+   * One retention pass at `now` (epoch ms). Concurrent calls share the running pass. One sweep
+   * at a time over every process sharing the store (the store's lock): while another process
+   * sweeps, this returns at once with nothing done and `skipped` saying who.
+   */
   sweep(now: number): Promise<SweepReport> {
-    if (!this.sweeping) this.sweeping = this.sweepNow(now).finally(() => { this.sweeping = undefined; });
+    if (!this.sweeping) {
+      this.sweeping = this.opts.store.exclusive("retention", () => this.sweepNow(now))
+        .then((r) => r.ran ? r.value : { now, moved_to_cold: [], purged: [], quotas: [], failed: [], skipped: r.holder })
+        .finally(() => { this.sweeping = undefined; });
+    }
     return this.sweeping;
   }
 
@@ -201,6 +211,7 @@ export class Retention {
   private async sweepNow(now: number): Promise<SweepReport> {
     const { store, log } = this.opts;
     await this.reload();
+    await store.sync();
     const report: SweepReport = { now, moved_to_cold: [], purged: [], quotas: [], failed: [] };
     const tmpDir = path.join(store.root, "tmp");
     await mkdir(tmpDir, { recursive: true });

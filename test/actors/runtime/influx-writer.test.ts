@@ -6,6 +6,7 @@ import { influxClient } from "../../../infra/provision.ts";
 import { InfluxWriter, normalisePoint } from "../../../actors/runtime/influx-writer.ts";
 import { RuntimeMetrics } from "../../../actors/runtime/metrics.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
+import { eventually } from "../../support/retry.ts";
 
 const log = createLogger("test", process.env.RT_LOG ?? "fatal");
 const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
@@ -56,6 +57,36 @@ describe("influx writer (real influxd)", () => {
     await flushing;
     const [count] = await influx.query<{ n: number }>(`SELECT count("v") AS n FROM "late"`);
     expect(count?.n).toBe(2);
+  });
+
+  it("bounds its backlog while InfluxDB is away: room() waits, state() tells how long writes have failed; a rewrite changes nothing", async () => {
+    // the database does not exist yet: every write fails (404) until it is created
+    const influx = influxClient(s.influxUrl, "w_bound");
+    const metrics = new RuntimeMetrics(new Registry());
+    const writer = new InfluxWriter({ influx, log, metrics, maxBuffered: 10 });
+    const points = (from: number, n: number): IPoint[] => Array.from({ length: n }, (_, i) => ({ measurement: "b", tags: { s: "a" }, fields: { v: from + i }, timestamp: T0 + from + i }));
+    expect(writer.hasRoom()).toBe(true);
+    writer.write(points(0, 10));
+    expect(writer.hasRoom()).toBe(false);
+    let roomy = false;
+    const room = writer.room().then(() => { roomy = true; });
+    await eventually("writes have failed", () => writer.state().failingMs > 0);
+    expect(roomy).toBe(false);
+    expect(writer.state().pending).toBe(10);
+    expect(writer.state().oldestMs).toBeGreaterThan(0);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^footfall_actor_influx_backlog_points 10$/m);
+    expect(text).toMatch(/^footfall_actor_influx_failing_seconds [1-9]|^footfall_actor_influx_failing_seconds 0\.\d*[1-9]/m);
+    await influx.createDatabase("w_bound");
+    await room;
+    await writer.flush();
+    expect(writer.state()).toEqual({ pending: 0, oldestMs: 0, failingMs: 0 });
+    // the same points again (a replay after a crash) overwrite themselves
+    writer.write(points(0, 10));
+    await writer.flush();
+    const [count] = await influx.query<{ n: number }>(`SELECT count("v") AS n FROM "b"`);
+    expect(count?.n).toBe(10);
+    writer.close();
   });
 
   it("refuses malformed points with a reason instead of poisoning a batch", () => {
