@@ -29,43 +29,69 @@ export interface StoreJob<R> {
  * connection stays. Every store is tracked so that a clean close lets it finish first.
  */
 export class AckAfterStore {
-  private readonly inflight = new Set<Promise<void>>();
+  private inflight = 0;
+  private idle: Array<() => void> = [];
+  /** footfall_broker_publishes_accepted_total{type} by type, bound once (no label hashing per message) */
+  private readonly acceptedOf = new Map<string, { inc(): void }>();
 
   constructor(private readonly metrics: BrokerMetrics, private readonly log: Logger) {}
 
   run<R>(job: StoreJob<R>, done: PublishDone): void {
     const afterStore = job.ack === "after-store";
-    const timer = afterStore ? this.metrics.bridgeLatency.startTimer() : undefined;
+    const started = afterStore ? performance.now() : 0;
+    const accepted = this.accepted(job.type);
     if (!afterStore) {
-      this.metrics.accepted.inc({ type: job.type });
+      accepted.inc();
       done(null);
     }
-    const task = job.store().then(
+    this.inflight++;
+    job.store().then(
       (result) => {
-        timer?.();
-        if (afterStore) this.metrics.accepted.inc({ type: job.type });
-        job.stored?.(result);
-        this.log.debug({ device: job.device, type: job.type, qos: job.qos, ...job.fields }, "publish stored");
-        if (afterStore) done(null); // now aedes may send the PUBACK
+        try {
+          if (afterStore) {
+            this.metrics.bridgeLatency.observe((performance.now() - started) / 1000);
+            accepted.inc();
+          }
+          job.stored?.(result);
+          if (this.log.isLevelEnabled("debug")) this.log.debug({ device: job.device, type: job.type, qos: job.qos, ...job.fields }, "publish stored");
+          if (afterStore) done(null); // now aedes may send the PUBACK
+        } finally {
+          this.finished();
+        }
       },
       (err: unknown) => {
-        this.metrics.bridgeFailures.inc();
-        const about = { device: job.device, clientId: job.clientId, type: job.type, qos: job.qos, ...job.fields, err };
-        if (!afterStore) return this.log.warn(about, "best-effort publish not stored: jetstream did not confirm");
-        if (job.qos === 0) {
-          this.log.warn(about, "qos 0 publish lost: jetstream did not confirm");
-          return done(null);
+        try {
+          this.metrics.bridgeFailures.inc();
+          const about = { device: job.device, clientId: job.clientId, type: job.type, qos: job.qos, ...job.fields, err };
+          if (!afterStore) this.log.warn(about, "best-effort publish not stored: jetstream did not confirm");
+          else if (job.qos === 0) {
+            this.log.warn(about, "qos 0 publish lost: jetstream did not confirm");
+            done(null);
+          } else {
+            this.log.warn(about, "publish not acknowledged: jetstream did not confirm");
+            done(new Error(`not stored: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+          }
+        } finally {
+          this.finished();
         }
-        this.log.warn(about, "publish not acknowledged: jetstream did not confirm");
-        done(new Error(`not stored: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
       },
     );
-    this.inflight.add(task);
-    void task.finally(() => this.inflight.delete(task));
   }
 
   /** Resolves once every store begun so far, and any begun meanwhile, has finished. */
-  async settled(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  settled(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private accepted(type: string): { inc(): void } {
+    let c = this.acceptedOf.get(type);
+    if (!c) this.acceptedOf.set(type, c = this.metrics.accepted.labels({ type }));
+    return c;
+  }
+
+  private finished(): void {
+    if (--this.inflight > 0) return;
+    for (const resolve of this.idle.splice(0)) resolve();
   }
 }

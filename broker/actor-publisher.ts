@@ -1,18 +1,20 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { actorSubject } from "../contracts/nats-layout.ts";
-import { PublishTick } from "../infra/publish-tick.ts";
+import { JetStreamPublisher } from "../infra/js-publish.ts";
 import { Semaphore } from "../infra/semaphore.ts";
 
 /**
  * Stores messages in an actor's mailbox (FF_ACTORS, act.{p}.{kind}.{id}), for every device message
  * type and for HTTP ingest alike. At most `maxInFlight` JetStream publishes are outstanding over
- * all callers, so a burst of devices cannot queue unbounded work on the NATS connection, and
- * publishes of concurrent callers leave in one socket write (PublishTick).
+ * all callers (and as many KV puts), so a burst of devices cannot queue unbounded work on the
+ * NATS connection; publishes of concurrent callers leave in one socket write, and each costs no
+ * more than its JetStream acknowledgement (infra/js-publish.ts).
  */
 export class ActorPublisher {
   private readonly limit: Semaphore;
-  private readonly tick = new PublishTick();
+  private readonly publisher: JetStreamPublisher;
   private readonly partitions: number;
   private readonly buckets = new Map<string, Promise<KV>>();
 
@@ -20,11 +22,13 @@ export class ActorPublisher {
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${opts.partitions}`);
     this.partitions = opts.partitions;
     this.limit = new Semaphore(opts.maxInFlight ?? 256);
+    const nc = (js as unknown as { nc: NatsConnection }).nc;
+    this.publisher = new JetStreamPublisher(nc, { maxInFlight: opts.maxInFlight ?? 256, timeoutMs: js.getOptions().timeout ?? 5000 });
   }
 
-  /** JetStream publishes outstanding right now. */
+  /** JetStream publishes (and KV puts) outstanding right now. */
   get inFlight(): number {
-    return this.limit.inFlight;
+    return this.publisher.inFlight + this.limit.inFlight;
   }
 
   /**
@@ -33,18 +37,13 @@ export class ActorPublisher {
    * Without a msgID nothing is de-duplicated.
    */
   publish(kind: string, actorId: string, msg: unknown, msgID?: string): Promise<boolean> {
-    const subject = actorSubject(kind, actorId, this.partitions);
-    return this.limit.run(async () => {
-      await this.tick.next();
-      const ack = await this.js.publish(subject, JSON.stringify(msg), msgID === undefined ? undefined : { msgID });
-      return ack.duplicate;
-    });
+    return this.publisher.publish(actorSubject(kind, actorId, this.partitions), JSON.stringify(msg), msgID).then(duplicateOf);
   }
 
   /**
    * Puts `value` under `key` in the KV bucket `bucket` (provisioned, see infra/provision.ts), for
-   * device messages of which only the newest counts (a camera's still); within the same bound of
-   * outstanding publishes. Resolves once JetStream stored it.
+   * device messages of which only the newest counts (a camera's still); at most maxInFlight puts
+   * outstanding. Resolves once JetStream stored it.
    */
   keep(bucket: string, key: string, value: Uint8Array): Promise<void> {
     return this.limit.run(async () => {
@@ -58,3 +57,5 @@ export class ActorPublisher {
     });
   }
 }
+
+const duplicateOf = (ack: { duplicate: boolean }) => ack.duplicate;

@@ -22,7 +22,9 @@ export function natsServersOf(urls: string): { servers: string[]; user?: string;
  * when it goes away, reconnects to another (the cluster's other members are learnt from it too).
  * Credentials travel in the URL (user:password@host), see natsServersOf.
  * No Error object is created per request just to keep its call-site stack (`noAsyncTraces`):
- * profiles of the broker and the actor host showed it costing 15 % of their CPU.
+ * profiles of the broker and the actor host showed it costing 15 % of their CPU. nats-core
+ * still builds one Error for every request that succeeds: the JetStream publishes of the hot
+ * paths go through infra/js-publish.ts instead, which builds none.
  * `extra` adds or overrides client options.
  */
 export async function connectNats(url: string, name: string, log?: Logger, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {

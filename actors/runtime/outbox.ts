@@ -1,6 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../infra/log.ts";
-import { PublishTick } from "../../infra/publish-tick.ts";
+import { jetStreamPublisherOf, type JetStreamPublisher } from "../../infra/js-publish.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
 
@@ -15,7 +15,8 @@ export class OutboxAbandonedError extends Error {
  * `maxInFlight` are outstanding: the partition waits on `room()` before its next message.
  * `flush()` resolves when everything published so far is acknowledged.
  * Publishes issued while the partition works through a run of messages go out together
- * (PublishTick): one socket write instead of one per message.
+ * (one socket write instead of one per message), through the connection's JetStreamPublisher
+ * (infra/js-publish.ts), which costs no more per publish than its JetStream acknowledgement.
  */
 export class Outbox {
   private readonly inFlight = new Set<Promise<void>>();
@@ -63,14 +64,14 @@ export class Outbox {
 
   private limit(): number { return this.opts.maxInFlight ?? 1000; }
 
-  private readonly tick = new PublishTick();
+  private publisher: JetStreamPublisher | undefined;
 
   private async deliver(subject: string, data: Uint8Array, msgId: string): Promise<void> {
-    await this.tick.next();
+    this.publisher ??= jetStreamPublisherOf(this.opts.js).publisher;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) throw new OutboxAbandonedError();
       try {
-        await this.opts.js.publish(subject, data, { msgID: msgId, timeout: this.opts.timeoutMs ?? 5000 });
+        await this.publisher.publish(subject, data, msgId, this.opts.timeoutMs ?? 5000);
         return;
       } catch (e) {
         if (this.abandoned) throw new OutboxAbandonedError();

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { CrossingBatch, CrossingEvent, CrossingPayload, crossingMsgId } from "../../contracts/crossing.ts";
+import { quickCrossingPayload } from "../../contracts/crossing-fast.ts";
 import type { CrossingMsg } from "../../contracts/occupancy-messages.ts";
 import type { DeviceRecord } from "../../contracts/device.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
@@ -28,6 +29,8 @@ export const crossing: DeviceMessage<CrossingEvent[], StoredCrossings> = {
 export function readCrossings(payload: Buffer | string, maxBytes: number): PayloadReading<CrossingEvent[]> {
   const json = readJson(payload, maxBytes);
   if (!json.ok) return json;
+  const quick = quickCrossingPayload(json.value); // one epoch-ms event, the common case, without zod
+  if (quick) return { ok: true, value: quick };
   const parsed = CrossingPayload.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: "invalid_payload", detail: explainCrossingError(json.value, parsed.error) };
   return { ok: true, value: parsed.data };
@@ -84,14 +87,25 @@ export type StoredCrossings = { stored: number; duplicates: number };
  * the publisher's bound); resolves when JetStream stored every event, rejects if any was not:
  * the caller must then not acknowledge the device, which will retry (de-duplication makes that safe).
  */
-export async function storeCrossings(publisher: ActorPublisher, device: DeviceRecord, events: CrossingEvent[], receivedAt: number): Promise<StoredCrossings> {
-  const results = await Promise.allSettled(events.map((e) => {
+export function storeCrossings(publisher: ActorPublisher, device: DeviceRecord, events: CrossingEvent[], receivedAt: number): Promise<StoredCrossings> {
+  const publish = (e: CrossingEvent) => {
     const msg: CrossingMsg = {
       type: "crossing", site: device.site, doorway: e.doorway, device: device.id, eventId: e.id, ts: e.ts, delta: e.delta,
       receivedAt: Math.floor(receivedAt),
     };
     return publisher.publish(ActorKinds.doorway, `${device.site}.${e.doorway}`, msg, crossingMsgId(device.id, e.id));
-  }));
+  };
+  // one event (the common case): no list of settled results to build
+  if (events.length === 1) {
+    return publish(events[0]!).then(
+      (duplicate) => (duplicate ? { stored: 0, duplicates: 1 } : { stored: 1, duplicates: 0 }),
+      (err: unknown) => { throw notConfirmed(device, 1, [err]); },
+    );
+  }
+  return Promise.allSettled(events.map(publish)).then((results) => tally(device, results));
+}
+
+function tally(device: DeviceRecord, results: PromiseSettledResult<boolean>[]): StoredCrossings {
   let stored = 0;
   let duplicates = 0;
   const failures: unknown[] = [];
@@ -100,9 +114,11 @@ export async function storeCrossings(publisher: ActorPublisher, device: DeviceRe
     else if (r.value) duplicates++;
     else stored++;
   }
-  if (failures.length > 0) {
-    const first = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
-    throw new Error(`jetstream did not confirm ${failures.length} of ${events.length} crossings from ${device.id}: ${first}`, { cause: failures[0] });
-  }
+  if (failures.length > 0) throw notConfirmed(device, results.length, failures);
   return { stored, duplicates };
+}
+
+function notConfirmed(device: DeviceRecord, of: number, failures: unknown[]): Error {
+  const first = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
+  return new Error(`jetstream did not confirm ${failures.length} of ${of} crossings from ${device.id}: ${first}`, { cause: failures[0] });
 }

@@ -19,6 +19,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { startBenchStack, type BenchStack } from "./bench-stack.ts";
+import { cpuSeconds } from "./proc-cpu.ts";
 
 export interface IngestOptions {
   /** simulated DPUs */
@@ -59,9 +60,14 @@ export interface IngestFigures {
   delivered: number;
   lost: number;
   doubled: number;
+  /** CPU seconds (user + system) per 10,000 distinct crossings, from the first publish to the last delivery */
+  cpu_s_per_10k: { broker: number; hosts: number };
 }
 
 export const INGEST_SITE = "bench";
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** One run on a fresh stack of its own (started and stopped here). */
 export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Promise<IngestFigures> {
@@ -134,6 +140,7 @@ export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Prom
         }
       }
     })();
+    const cpuStart = { broker: cpuSeconds(bench.pids.broker), hosts: sum(bench.pids.hosts.map(cpuSeconds)) };
     const seqs = dpus.map(() => 0);
     const lastTs = dpus.map(() => 0);
     const sentPerDpu = dpus.map(() => 0);
@@ -170,6 +177,7 @@ export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Prom
     const deadline = Date.now() + 120_000;
     while (delivered < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const endToEndSeconds = ((lastDeliveredAt || Date.now()) - start) / 1000;
+    const cpuEnd = { broker: cpuSeconds(bench.pids.broker), hosts: sum(bench.pids.hosts.map(cpuSeconds)) };
 
     // lost / doubled: final counts in InfluxDB against what was sent (distinct events)
     await new Promise((r) => setTimeout(r, 1000));
@@ -192,6 +200,10 @@ export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Prom
       end_to_end_ms: { p50: e2e.getValueAtPercentile(50), p99: e2e.getValueAtPercentile(99), max: e2e.maxValue },
       queryable_ms: { samples: queryable.totalCount, p50: queryable.getValueAtPercentile(50), p99: queryable.getValueAtPercentile(99) },
       delivered, lost, doubled,
+      cpu_s_per_10k: {
+        broker: round3((cpuEnd.broker - cpuStart.broker) / Math.max(1, sent) * 10_000),
+        hosts: round3((cpuEnd.hosts - cpuStart.hosts) / Math.max(1, sent) * 10_000),
+      },
     };
 
     await hooks.beforeStop?.();

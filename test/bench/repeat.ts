@@ -9,12 +9,11 @@
  */
 import { spawnSync } from "node:child_process";
 import { Command } from "commander";
+import { summarise, type Figures } from "./summary.ts";
 
 const program = new Command().option("--runs <n>", "runs (at least 3 for a median worth stating)", "3").argument("<script...>").parse();
 const runs = Number(program.opts<{ runs: string }>().runs);
 const [script, ...args] = program.args as [string, ...string[]];
-
-type Figures = { [k: string]: number | string | Figures };
 
 /** The last top-level JSON object a run printed. */
 function lastJson(stdout: string): Figures {
@@ -30,25 +29,6 @@ for (let i = 1; i <= runs; i++) {
   const r = spawnSync(process.execPath, ["--import", "tsx", script, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 });
   if (r.status !== 0) failed++;
   results.push(lastJson(r.stdout));
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-/** Numbers become {median, min, max}; the rest is kept from the first run. */
-function summarise(values: Array<number | string | Figures>): unknown {
-  const first = values[0];
-  if (typeof first === "number") {
-    const xs = values.filter((v): v is number => typeof v === "number");
-    return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
-  }
-  if (typeof first === "object" && first !== null) {
-    return Object.fromEntries(Object.keys(first).map((k) => [k, summarise(values.map((v) => (v as Figures)[k]!))]));
-  }
-  return first;
 }
 
 console.log(JSON.stringify({ runs, failed_runs: failed, script: [script, ...args].join(" "), figures: summarise(results) }, null, 2));

@@ -1,0 +1,191 @@
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import type { JetStreamClient } from "@nats-io/jetstream";
+
+/** What JetStream answered for a stored message. */
+export interface StoredAck { stream: string; seq: number; duplicate: boolean }
+
+/** JetStream did not store a message: its API error, no stream for the subject, or no answer in time. */
+export class JetStreamPublishError extends Error {
+  constructor(message: string, readonly code?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "JetStreamPublishError";
+  }
+}
+
+interface Pending {
+  subject: string;
+  data: Uint8Array | string;
+  msgId: string | undefined;
+  timeoutMs: number;
+  deadline: number;
+  resolve(ack: StoredAck): void;
+  reject(err: Error): void;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Publishes to JetStream and resolves with its acknowledgement, like `js.publish()` of
+ * @nats-io/jetstream, at a fraction of the CPU per message:
+ * - one wildcard reply subscription per connection ("{inbox}.*", a callback, no iterator)
+ *   instead of the client's request machinery, which builds an Error (and its stack trace) for
+ *   every request that succeeds (RequestOne.resolver → cancel() → `new RequestError("cancelled")`
+ *   in @nats-io/nats-core, whatever `noAsyncTraces` says), plus a timer, a Promise.race and a
+ *   mux entry per request;
+ * - one sweep timer for all time-outs instead of one setTimeout per message;
+ * - publishes queued by callers in the same turn leave together on one setImmediate (one socket
+ *   write), at most `maxInFlight` unacknowledged at once; the rest wait in order.
+ * A message is resolved only on JetStream's positive answer ({stream, seq}); an API error, a
+ * no-responders status (no stream stores the subject) or no answer within the time-out rejects
+ * it, and a late answer is ignored. A retry with the same Nats-Msg-Id is then de-duplicated by
+ * the stream, as with `js.publish()`.
+ */
+export class JetStreamPublisher {
+  private readonly prefix: string;
+  private readonly sub: Subscription;
+  private readonly pending = new Map<string, Pending>();
+  private queue: Pending[] = [];
+  private queueHead = 0;
+  private next = 0;
+  private scheduled = false;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closedErr: Error | undefined;
+  /** the time-outs publishes were sent with */
+  private readonly timeouts = new Set<number>();
+
+  constructor(private readonly nc: NatsConnection, private readonly opts: { timeoutMs?: number; maxInFlight?: number } = {}) {
+    this.prefix = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => { if (!err) this.answer(msg); } });
+    void nc.closed().then(() => this.fail(new JetStreamPublishError("connection closed")));
+  }
+
+  /** Publishes sent and not yet answered. */
+  get inFlight(): number { return this.pending.size; }
+
+  /** Publishes waiting for room (beyond maxInFlight). */
+  get queued(): number { return this.queue.length - this.queueHead; }
+
+  publish(subject: string, data: Uint8Array | string, msgId?: string, timeoutMs?: number): Promise<StoredAck> {
+    if (this.closedErr) return Promise.reject(this.closedErr);
+    return new Promise<StoredAck>((resolve, reject) => {
+      this.queue.push({ subject, data, msgId, timeoutMs: timeoutMs ?? this.opts.timeoutMs ?? 5000, deadline: 0, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Stops the reply subscription; whatever is unanswered is rejected. */
+  close(): void {
+    this.fail(new JetStreamPublishError("publisher closed"));
+    this.sub.unsubscribe();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => { this.scheduled = false; this.send(); });
+  }
+
+  private send(): void {
+    const max = this.opts.maxInFlight ?? Infinity;
+    const now = Date.now();
+    while (this.queueHead < this.queue.length && this.pending.size < max) {
+      const p = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as Pending;
+      const token = (this.next++).toString(36);
+      p.deadline = now + p.timeoutMs;
+      if (!this.timeouts.has(p.timeoutMs)) this.timeouts.add(p.timeoutMs);
+      let h;
+      if (p.msgId !== undefined) {
+        h = headers();
+        h.set("Nats-Msg-Id", p.msgId);
+      }
+      try {
+        this.nc.publish(p.subject, p.data, { reply: `${this.prefix}.${token}`, headers: h });
+      } catch (err) {
+        p.reject(new JetStreamPublishError(`publish to ${p.subject} failed: ${(err as Error).message}`, undefined, { cause: err }));
+        continue;
+      }
+      p.data = ""; // not kept while waiting for the answer
+      this.pending.set(token, p);
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.pending.size > 0 && !this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), 100);
+      this.sweeper.unref();
+    }
+  }
+
+  private answer(msg: Msg): void {
+    const token = msg.subject.slice(this.prefix.length + 1);
+    const p = this.pending.get(token);
+    if (!p) return; // late: already timed out
+    this.pending.delete(token);
+    this.room();
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      return p.reject(new JetStreamPublishError(`no responders for ${p.subject}: no stream stores it, or JetStream is not enabled`, 503));
+    }
+    let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
+    try {
+      ack = JSON.parse(decoder.decode(msg.data)) as typeof ack;
+    } catch (err) {
+      return p.reject(new JetStreamPublishError(`invalid ack response for ${p.subject}`, undefined, { cause: err }));
+    }
+    if (ack.error) return p.reject(new JetStreamPublishError(`${ack.error.description ?? "jetstream error"} (${ack.error.err_code ?? ack.error.code})`, ack.error.code));
+    if (!ack.stream) return p.reject(new JetStreamPublishError(`invalid ack response for ${p.subject}`));
+    p.resolve({ stream: ack.stream, seq: ack.seq ?? 0, duplicate: ack.duplicate === true });
+  }
+
+  /** An answer or a time-out freed a slot: queued publishes may go. */
+  private room(): void {
+    if (this.queueHead < this.queue.length) this.schedule();
+    if (this.pending.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    // sent in order: with one time-out for all (the usual case), deadlines are in order too
+    const ordered = this.timeouts.size === 1;
+    for (const [token, p] of this.pending) {
+      if (p.deadline > now) {
+        if (ordered) break;
+        continue;
+      }
+      this.pending.delete(token);
+      p.reject(new JetStreamPublishError(`no answer from JetStream within ${p.timeoutMs} ms for ${p.subject}`, 408));
+    }
+    this.room();
+  }
+
+  private fail(err: Error): void {
+    this.closedErr ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]!.reject(err);
+    this.queue = [];
+    this.queueHead = 0;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}
+
+const shared = new WeakMap<NatsConnection, JetStreamPublisher>();
+
+/**
+ * The connection's shared JetStreamPublisher (one reply subscription per connection), for a
+ * JetStream client made with `jetstream(nc)`; its time-out is the client's (default 5 s).
+ */
+export function jetStreamPublisherOf(js: JetStreamClient): { publisher: JetStreamPublisher; timeoutMs: number } {
+  const nc = (js as unknown as { nc: NatsConnection }).nc;
+  let publisher = shared.get(nc);
+  if (!publisher) shared.set(nc, publisher = new JetStreamPublisher(nc));
+  return { publisher, timeoutMs: js.getOptions().timeout ?? 5000 };
+}
