@@ -27,7 +27,8 @@ if (!(await canMakeNamespaces())) {
 
 const plan: Array<[kind: string, fault: Fault]> = [];
 for (let node = 0; node < 3; node++) {
-  for (const kind of ["nats", "broker", "host"] as const) plan.push(["kill", faults.kill(kind, node)]);
+  plan.push(["kill", faults.killNats(node)]);
+  for (const kind of ["broker", "host"] as const) plan.push(["kill", faults.kill(kind, node)]);
 }
 for (let node = 0; node < 3; node++) plan.push(["node", faults.node(node)]);
 for (let node = 0; node < 3; node++) plan.push(["partition", faults.partition(node, Number(opts.partitionS) * 1000)]);

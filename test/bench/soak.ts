@@ -62,7 +62,10 @@ try {
   })));
 
   const procs = [
-    ...lab.machines.flatMap((m) => [m.nats, m.broker, m.host].map((p) => ({ name: `${p.kind}@${m.node.name}`, pid: () => p.pid }))),
+    ...lab.machines.flatMap((m) => [
+      { name: `nats@${m.node.name}`, pid: () => m.nats.server.proc.child.pid },
+      ...[m.broker, m.host].map((p) => ({ name: `${p.kind}@${m.node.name}`, pid: () => p.pid })),
+    ]),
     { name: "influxd", pid: () => lab.services.influxd?.proc.child.pid },
     { name: "api+load", pid: () => process.pid },
   ];

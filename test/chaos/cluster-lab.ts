@@ -6,8 +6,9 @@ import { runApi } from "../../api/main.ts";
 import { loadConfig, type Config } from "../../infra/config.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
-import { findBinary } from "../../infra/services/child-process.ts";
 import { startInfluxd } from "../../infra/services/influxd.ts";
+import { startNatsCluster, type NatsCluster, type NatsServer } from "../../infra/services/nats-server.ts";
+import { splitCredentials, withCredentials } from "../../infra/service-secrets.ts";
 import { createLab, type Lab, type LabNode } from "../support/netns.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
@@ -22,7 +23,7 @@ const MQTT_PORT = 1883;
 const BROKER_OPS_PORT = 9101;
 const HOST_OPS_PORT = 9102;
 
-export type ProcKind = "nats" | "broker" | "host";
+export type ProcKind = "broker" | "host";
 
 /** One process on a lab node, started again on demand with the same command line. */
 export class LabProc {
@@ -73,7 +74,10 @@ export class LabProc {
   }
 }
 
-export interface LabMachine { node: LabNode; nats: LabProc; broker: LabProc; host: LabProc }
+/** a lab node's nats-server: supervised (killed, it is started again by its supervisor, as under `footfall up`) */
+export interface LabNats { server: NatsServer; kill(): Promise<void> }
+
+export interface LabMachine { node: LabNode; nats: LabNats; broker: LabProc; host: LabProc }
 
 /**
  * footfall spread over network namespaces, as on separate machines: on each node one nats-server
@@ -98,6 +102,7 @@ export interface ClusterLab {
   fetch(pathname: string, init?: RequestInit): Promise<Response>;
   admin(method: string, pathname: string, body?: unknown): Promise<Response>;
   proc(kind: ProcKind, node: number): LabProc;
+  cluster: NatsCluster;
   /** SIGKILL every process of a node (the whole machine), then bring them back */
   killNode(node: number): Promise<void>;
   startNode(node: number): Promise<void>;
@@ -114,18 +119,28 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
   services.influxPort = influxPorts.port;
   services.influxUrl = influxd.url;
   const proxies: TcpProxy[] = [];
+  let cluster: NatsCluster | undefined;
   const machines: LabMachine[] = [];
   let api: Awaited<ReturnType<typeof runApi>> | undefined;
   try {
     const influxOnLab = await startTcpProxy(services.influxPort, "127.0.0.1", { host: lab.hostIp, port: services.influxPort });
     proxies.push(influxOnLab);
-    const natsUrls = lab.nodes.map((node) => `nats://${node.ip}:${NATS_PORT}`).join(",");
+    // one JetStream cluster: a nats-server in each namespace, each supervised
+    cluster = await startNatsCluster({
+      nodes: n, dataDir: services.dataDir,
+      ports: lab.nodes.map(() => NATS_PORT), clusterPorts: lab.nodes.map(() => ROUTE_PORT),
+      hosts: lab.nodes.map((node) => node.ip), execPrefix: (i) => lab.nodes[i]!.prefix, supervise: true,
+    });
+    const natsUrls = cluster.url;
+    const influxCreds = splitCredentials(influxd.url).credentials;
+    const influxOnLabUrl = withCredentials(`http://${lab.hostIp}:${services.influxPort}`, influxCreds);
     const cfg = loadConfig({
       dataDir: services.dataDir,
-      natsUrl: `nats://${lab.nodes[0]!.ip}:${NATS_PORT}`,
-      influxUrl: services.influxUrl,
+      natsUrl: natsUrls,
+      influxUrl: influxd.url,
       httpPort: await freePort(),
       partitions: opts.partitions ?? 8,
+      replicas: 3,
       leaseTtlMs: 3000,
       flushMs: 50,
       checkpointMs: 300,
@@ -137,8 +152,9 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
 
     const env = (node: LabNode, extra: Record<string, string>): NodeJS.ProcessEnv => ({
       ...process.env,
-      NATS_URL: `nats://${node.ip}:${NATS_PORT}`,
-      INFLUX_URL: `http://${lab.hostIp}:${services.influxPort}`,
+      NATS_URL: natsUrls,
+      INFLUX_URL: influxOnLabUrl,
+      FOOTFALL_REPLICAS: "3",
       FOOTFALL_DATA_DIR: path.join(services.dataDir, node.name),
       FOOTFALL_BIND: node.ip,
       FOOTFALL_ADMIN_TOKEN: cfg.adminToken,
@@ -146,40 +162,35 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
       FOOTFALL_FLUSH_MS: String(cfg.flushMs), FOOTFALL_CHECKPOINT_MS: String(cfg.checkpointMs),
       FOOTFALL_SNAPSHOT_MS: String(cfg.snapshotMs), FOOTFALL_IDLE_MS: String(cfg.idleMs),
       FOOTFALL_INFLUX_DB: cfg.influxDb, FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_CHAOS_LOG ?? "warn",
-      FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours),
+      FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours), FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs),
+      FOOTFALL_CAMERA_REORDER_MS: String(cfg.cameraReorderMs), FOOTFALL_PERSON_SILENCE_S: String(cfg.personSilenceS),
       FOOTFALL_MQTT_PORT: String(MQTT_PORT), FOOTFALL_BROKER_OPS_PORT: String(BROKER_OPS_PORT), FOOTFALL_HOST_OPS_PORT: String(HOST_OPS_PORT),
       ...extra,
     });
     const healthy = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
 
-    for (const node of lab.nodes) {
+    lab.nodes.forEach((node, i) => {
       const dir = path.join(services.dataDir, node.name);
-      fs.mkdirSync(path.join(dir, "nats"), { recursive: true });
-      const conf = path.join(dir, "nats", "nats-server.conf");
-      fs.writeFileSync(conf, natsClusterConf(node, lab.nodes, path.join(dir, "nats", "store")));
-      const nats = new LabProc("nats", node, [findBinary("nats-server"), "-c", conf], process.env, path.join(dir, "nats.log"),
-        () => portOpen(node.ip, NATS_PORT));
+      fs.mkdirSync(dir, { recursive: true });
+      const server = cluster!.nodes[i]!;
+      const nats: LabNats = { server, kill: () => server.kill() };
       const broker = new LabProc("broker", node, [process.execPath, CLI, "broker"], env(node, {}), path.join(dir, "broker.log"),
         healthy(`http://${node.ip}:${BROKER_OPS_PORT}/healthz`));
       const host = new LabProc("host", node, [process.execPath, CLI, "host"], env(node, {}), path.join(dir, "host.log"),
         healthy(`http://${node.ip}:${HOST_OPS_PORT}/healthz`));
       machines.push({ node, nats, broker, host });
-    }
-    await Promise.all(machines.map((m) => m.nats.start()));
-    // JetStream answers once the cluster elected its meta leader
-    const nc = await connectNats(cfg.natsUrl!, "chaos-lab");
-    await eventually("the JetStream cluster answers", async () => {
-      try { await provisionNats(nc, cfg); return true; } catch { return false; }
-    }, 60_000, 500);
+    });
+    const nc = await connectNats(natsUrls, "chaos-lab");
+    await provisionNats(nc, cfg);
     await nc.drain();
-    await provisionInflux(influxClient(services.influxUrl, cfg.influxDb), cfg);
+    await provisionInflux(influxClient(influxd.url, cfg.influxDb), cfg);
     await Promise.all(machines.map((m) => m.broker.start()));
     for (const m of machines) await m.host.start();
     api = await runApi(cfg);
     const apiUrl = `http://127.0.0.1:${api.port}`;
 
     const lab_: ClusterLab = {
-      lab, cfg, machines, natsUrls, services, apiUrl,
+      lab, cfg, machines, natsUrls, services, apiUrl, cluster,
       async restartInfluxd() {
         await services.influxd?.kill();
         services.influxd = await startInfluxd({ dataDir: services.dataDir, ...influxPorts });
@@ -198,13 +209,12 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
       }),
       proc: (kind, i) => machines[i]![kind],
       async killNode(i) {
+        // every process in the namespace (its nats-server's supervisor, outside, starts it again)
         await machines[i]!.node.killAll();
-        // the children were ours: let node see them exit
-        await Promise.all([machines[i]!.nats.kill(), machines[i]!.broker.kill(), machines[i]!.host.kill()]);
+        await Promise.all([machines[i]!.broker.kill(), machines[i]!.host.kill()]);
       },
       async startNode(i) {
         const m = machines[i]!;
-        await m.nats.start();
         await m.broker.start();
         await m.host.start();
       },
@@ -212,7 +222,7 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
         await api?.stop();
         await Promise.all(machines.map((m) => m.broker.stop()));
         await Promise.all(machines.map((m) => m.host.stop()));
-        await Promise.all(machines.map((m) => m.nats.stop()));
+        await cluster?.stop();
         for (const p of proxies) await p.close();
         await lab.destroy();
         await services.stop();
@@ -221,7 +231,8 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
     return lab_;
   } catch (err) {
     await api?.stop().catch(() => {});
-    for (const m of machines) await Promise.all([m.broker.kill(), m.host.kill(), m.nats.kill()]);
+    for (const m of machines) await Promise.all([m.broker.kill(), m.host.kill()]);
+    await cluster?.stop().catch(() => {});
     for (const p of proxies) await p.close().catch(() => {});
     await lab.destroy().catch(() => {});
     await services.stop().catch(() => {});
@@ -229,31 +240,3 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
   }
 }
 
-function natsClusterConf(node: LabNode, all: LabNode[], storeDir: string): string {
-  return [
-    `server_name: ${node.name}`,
-    `listen: "${node.ip}:${NATS_PORT}"`,
-    `max_payload: 8MB`,
-    `jetstream {`,
-    `  store_dir: "${storeDir}"`,
-    `  max_memory_store: 256MB`,
-    `  max_file_store: 4GB`,
-    `}`,
-    `cluster {`,
-    `  name: footfall`,
-    `  listen: "${node.ip}:${ROUTE_PORT}"`,
-    `  routes: [${all.filter((o) => o !== node).map((o) => `"nats-route://${o.ip}:${ROUTE_PORT}"`).join(", ")}]`,
-    `}`,
-    ``,
-  ].join("\n");
-}
-
-async function portOpen(host: string, port: number): Promise<boolean> {
-  const net = await import("node:net");
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const t = setTimeout(() => { s.destroy(); resolve(false); }, 1000);
-    s.once("connect", () => { clearTimeout(t); s.destroy(); resolve(true); });
-    s.once("error", () => { clearTimeout(t); resolve(false); });
-  });
-}
