@@ -19,7 +19,8 @@ const DAY_MS = 86_400_000;
 /**
  * A JetStream API call, retried for up to 30 s while the cluster cannot answer yet: a request
  * timing out, no responders, no leader (a stream's or the meta group's election after a node
- * was lost or a stream was scaled).
+ * was lost or a stream was scaled), or too few peers known yet to place the replicas (a cluster
+ * whose nodes are still finding each other).
  */
 async function whileElecting<T>(what: string, call: () => Promise<T>, log?: Logger): Promise<T> {
   const deadline = Date.now() + 30_000;
@@ -28,7 +29,7 @@ async function whileElecting<T>(what: string, call: () => Promise<T>, log?: Logg
       return await call();
     } catch (e) {
       const err = e as Error;
-      const transient = err.name === "TimeoutError" || /timeout|no responders|leader|not available|unavailable|temporarily/i.test(err.message);
+      const transient = err.name === "TimeoutError" || /timeout|no responders|leader|not available|unavailable|temporarily|no suitable peers/i.test(err.message);
       if (!transient || Date.now() > deadline) throw e;
       log?.warn({ err, what, attempt }, "JetStream not answering yet; retrying");
       await new Promise((r) => setTimeout(r, 250));
