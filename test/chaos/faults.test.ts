@@ -39,7 +39,7 @@ describe.skipIf(!ok)("chaos: one fault at a time on a three-node cluster", { tim
   });
 
   const round = (n: number, fault: () => Fault) => async () => {
-    const report = await runChaosRound(lab, { site: `chaos-${n}`, seed: 100 + n, fault: fault() });
+    const report = await runChaosRound(lab, { site: `chaos-${n}`, seed: 100 + n, fault: fault(), walkers: 100, minutes: 3, speed: 10 });
     reports.push(report);
     expect(report.mismatches.slice(0, 10)).toEqual([]);
   };

@@ -57,12 +57,15 @@ export async function createLab(opts: { nodes: number }): Promise<Lab> {
   const hub = `ffhub${tag}`;
   const made: string[] = [];
   const ip = (...args: string[]) => run("ip", args);
+  /** every namespace is deleted, even when a process in one will not die (it then stays, reported) */
   const destroy = async () => {
-    for (const ns of made.reverse()) {
-      await killNamespace(ns);
-      await ip("netns", "del", ns).catch(() => {});
+    const problems: string[] = [];
+    for (const ns of [...made].reverse()) {
+      await killNamespace(ns).catch((e: Error) => problems.push(e.message));
+      await ip("netns", "del", ns).catch((e: Error) => problems.push(`ip netns del ${ns}: ${e.message}`));
     }
     made.length = 0;
+    if (problems.length > 0) throw new Error(`fault lab not fully removed: ${problems.join("; ")}`);
   };
   // a test run that ends without destroy() must not leave namespaces (or their processes) behind
   const onExit = () => {
@@ -121,7 +124,7 @@ export async function createLab(opts: { nodes: number }): Promise<Lab> {
     return {
       nodes,
       hostIp: `${subnet}.254`,
-      destroy: async () => { process.off("exit", onExit); await destroy(); },
+      destroy: async () => { await destroy(); process.off("exit", onExit); },
     };
   } catch (err) {
     await destroy();
