@@ -47,7 +47,13 @@ export async function allPaths(stack: Pick<TestStack, "fetch">, query: string): 
   let cursor: string | undefined;
   for (;;) {
     // (stack.fetch asks again once when a keep-alive connection the server closed meanwhile fails)
-    const r = await stack.fetch(`/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const url = `/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    let r = await stack.fetch(url);
+    // 503 says "try again": a store the API reads may be electing a leader (a node of a cluster lost)
+    for (let waited = 0; r.status === 503 && waited < 60_000; waited += 1000) {
+      await new Promise((res) => setTimeout(res, 1000));
+      r = await stack.fetch(url);
+    }
     const body = (await r.json()) as { items?: PathItem[]; next_cursor?: string | null };
     if (r.status !== 200) return { status: r.status, items, body };
     items.push(...(body.items ?? []));
@@ -81,7 +87,10 @@ async function trackUpdates(nc: NatsConnection, site: string): Promise<TrackUpda
  * until every frame is tracked and the pipeline is quiet, then reads the answers through the HTTP
  * API (/paths, zone occupancy) and the track.update events, and evaluates them against ground truth.
  */
-export async function runTrackingScenario(stack: TestStack, nc: NatsConnection, o: TrackingScenarioOptions): Promise<TrackingScenarioRun> {
+/** What the scenario needs of a running stack (a test stack, or the fault lab's cluster). */
+export type ScenarioStack = Pick<TestStack, "admin" | "fetch" | "cfg" | "mqttUrl">;
+
+export async function runTrackingScenario(stack: ScenarioStack, nc: NatsConnection, o: TrackingScenarioOptions): Promise<TrackingScenarioRun> {
   const plan = cameraMall(o.site ?? "camera-mall");
   const secrets = cameraMallSecrets(plan);
   const put = await stack.admin("PUT", `/api/v1/sites/${plan.site}/topology`, toCameraTopologyDoc(plan, secrets));

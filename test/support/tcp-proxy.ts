@@ -13,7 +13,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(targetPort: number, host = "127.0.0.1"): Promise<TcpProxy> {
+/** `listen` puts the proxy on another address than the target's (e.g. a fault lab's network), port 0 = any. */
+export async function startTcpProxy(targetPort: number, host = "127.0.0.1", listen: { host?: string; port?: number } = {}): Promise<TcpProxy> {
   let silent = false;
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket; muted: boolean }>();
   const server = net.createServer((client) => {
@@ -26,7 +27,7 @@ export async function startTcpProxy(targetPort: number, host = "127.0.0.1"): Pro
     client.on("close", end).on("error", end);
     upstream.on("close", end).on("error", end);
   });
-  await new Promise<void>((r) => server.listen(0, host, r));
+  await new Promise<void>((r) => server.listen(listen.port ?? 0, listen.host ?? host, r));
   return {
     port: (server.address() as net.AddressInfo).port,
     silence() { silent = true; },

@@ -1,0 +1,167 @@
+import fs from "node:fs";
+import path from "node:path";
+import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
+import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
+import type { ClusterLab } from "./cluster-lab.ts";
+
+/** A fault injected while the load runs; `heal` (if any) runs `lastsMs` later. */
+export interface Fault {
+  name: string;
+  inject(lab: ClusterLab): Promise<void>;
+  lastsMs?: number;
+  heal?(lab: ClusterLab): Promise<void>;
+}
+
+export interface RoundReport {
+  fault: string;
+  crossings: number;
+  sent: number;
+  /** longest time without any acknowledged crossing while the load ran (ms) */
+  longestAckGapMs: number;
+  /** from the last acknowledgement until every sampled count equals ground truth (ms) */
+  convergeMs: number;
+  /** sampled (space, instant) counts that differ from ground truth; empty when exact */
+  mismatches: string[];
+}
+
+export interface RoundOptions {
+  site: string;
+  seed: number;
+  fault: Fault;
+  walkers?: number;
+  /** simulated minutes of crossings */
+  minutes?: number;
+  /** simulated ms per real ms */
+  speed?: number;
+  /** the fault is injected once this share of the crossings was acknowledged */
+  at?: number;
+  /** the brokers the devices are given (default every node's) */
+  mqttUrl?: string;
+  /** how long to wait for the counts to equal ground truth */
+  convergeTimeoutMs?: number;
+}
+
+/**
+ * One chaos round: a simulated building's DPUs publish a steady stream of crossings (5 % sent
+ * twice, clocks skewed) to the lab's brokers; once `at` of them were acknowledged the fault is
+ * injected (and healed after `lastsMs`); then every space's count and the site total at 20
+ * sampled instants must equal ground truth. Each round has a site of its own, so rounds do not
+ * see each other's crossings.
+ */
+export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<RoundReport> {
+  const plan: BuildingPlan = demoMall(o.site, { siteScopedDpus: true });
+  const secrets = Object.fromEntries(plan.dpus.map((d) => [d.id, `secret-${o.site}-${d.id}`]));
+  const put = await lab.admin("PUT", `/api/v1/sites/${o.site}/topology`, toTopologyDoc(plan, secrets));
+  if (put.status !== 200) throw new Error(`topology refused: ${put.status} ${await put.text()}`);
+  // every broker's registry follows KV: give them a moment to see the devices
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const dataDir = path.join(lab.services.dataDir, `sim-${o.site}`);
+  fs.mkdirSync(dataDir, { recursive: true });
+  let faultDone: Promise<void> | undefined;
+  let lastAck = Date.now();
+  let longestAckGapMs = 0;
+  let lastDone = 0;
+  const result: BuildingSimResult = await runBuildingSim({
+    mqttUrl: o.mqttUrl ?? lab.mqttUrls.join(","),
+    plan,
+    secrets,
+    walkers: o.walkers ?? 120,
+    durationMs: (o.minutes ?? 4) * 60_000,
+    startTs: Date.now() - 60 * 60_000,
+    seed: o.seed,
+    duplicateRate: 0.05,
+    maxSkewMs: 200,
+    speed: o.speed ?? 8,
+    dataDir,
+    onProgress: (done, total) => {
+      const now = Date.now();
+      if (done > lastDone) {
+        longestAckGapMs = Math.max(longestAckGapMs, now - lastAck);
+        lastAck = now;
+        lastDone = done;
+      }
+      if (!faultDone && done >= total * (o.at ?? 0.3)) {
+        faultDone = (async () => {
+          await o.fault.inject(lab);
+          if (o.fault.heal) {
+            await new Promise((r) => setTimeout(r, o.fault.lastsMs ?? 0));
+            await o.fault.heal(lab);
+          }
+        })();
+      }
+    },
+  });
+  await faultDone;
+  const loadEnded = lastAck;
+
+  const samples = result.truth.sampleTimes(20, { avoidWithinMs: 250 });
+  let mismatches: string[] = [];
+  const deadline = Date.now() + (o.convergeTimeoutMs ?? 90_000);
+  for (;;) {
+    mismatches = [];
+    for (const t of samples) {
+      const at = new Date(t).toISOString();
+      for (const space of plan.spaces) {
+        const body = await countAt(lab, `/api/v1/sites/${o.site}/spaces/${space.id}/count?at=${at}`);
+        const want = result.truth.countAt(space.id, t);
+        if (body !== want) mismatches.push(`${space.id}@${at}: got ${body}, truth ${want}`);
+      }
+      const site = await countAt(lab, `/api/v1/sites/${o.site}/count?at=${at}`);
+      const want = result.truth.siteCountAt(t);
+      if (site !== want) mismatches.push(`site@${at}: got ${site}, truth ${want}`);
+    }
+    if (mismatches.length === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return {
+    fault: o.fault.name,
+    crossings: result.crossings,
+    sent: result.sent,
+    longestAckGapMs,
+    convergeMs: Date.now() - loadEnded,
+    mismatches,
+  };
+}
+
+async function countAt(lab: ClusterLab, pathname: string): Promise<number | string> {
+  try {
+    const r = await lab.fetch(pathname);
+    const body = (await r.json()) as { count?: number };
+    return r.status === 200 && typeof body.count === "number" ? body.count : `${r.status}`;
+  } catch (e) {
+    return `unreachable (${(e as Error).message})`;
+  }
+}
+
+/** The faults of the chaos suite: one SIGKILL of each kind of process, a whole node, a partition, influxd down. */
+export const faults = {
+  kill: (kind: "broker" | "host", node: number, downMs = 2000): Fault => ({
+    name: `SIGKILL ${kind} on node-${node + 1}, started again after ${downMs / 1000} s`,
+    inject: (lab) => lab.proc(kind, node).kill(),
+    lastsMs: downMs,
+    heal: (lab) => lab.proc(kind, node).start(),
+  }),
+  killNats: (node: number): Fault => ({
+    name: `SIGKILL nats-server on node-${node + 1} (its supervisor starts it again)`,
+    inject: (lab) => lab.machines[node]!.nats.kill(),
+  }),
+  node: (node: number, downMs = 5000): Fault => ({
+    name: `whole node-${node + 1} SIGKILLed (nats-server, broker, host); nats-server restarted by its supervisor, broker and host after ${downMs / 1000} s`,
+    inject: (lab) => lab.killNode(node),
+    lastsMs: downMs,
+    heal: (lab) => lab.startNode(node),
+  }),
+  partition: (node: number, lastsMs: number): Fault => ({
+    name: `node-${node + 1} cut off from the network for ${lastsMs / 1000} s`,
+    inject: (lab) => lab.machines[node]!.node.isolate(),
+    lastsMs,
+    heal: (lab) => lab.machines[node]!.node.heal(),
+  }),
+  influxd: (lastsMs: number): Fault => ({
+    name: `influxd down for ${lastsMs / 1000} s`,
+    inject: async (lab) => { await lab.services.influxd!.kill(); },
+    lastsMs,
+    heal: async (lab) => { await lab.restartInfluxd(); },
+  }),
+};
