@@ -70,9 +70,25 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (typeof bp?.status === "number" && bp.status >= 400 && bp.status < 500) {
       return sendError(res, bp.status, "invalid_request", (err as Error).message);
     }
+    if (natsUnavailable(err)) {
+      log.warn({ err, method: req.method, path: req.path }, "request failed: NATS unavailable");
+      res.setHeader("Retry-After", "1");
+      return sendError(res, 503, "unavailable", `a store is unavailable, try again: ${(err as Error).message}`);
+    }
     log.error({ err, method: req.method, path: req.path }, "request failed");
     sendError(res, 500, "internal", "internal error; see the API log");
   };
+}
+
+/**
+ * A NATS or JetStream failure that says "not now", not "wrong": a request timing out, no
+ * responders, a closed connection, or JetStream itself unavailable (a cluster electing a leader or
+ * finding its peers after a node was lost or cut off). The request may succeed if sent again.
+ */
+export function natsUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (/^(TimeoutError|NoRespondersError|RequestError|ClosedConnectionError|ConnectionError)$/.test(err.name)) return true;
+  return err.name === "JetStreamApiError" && /temporarily unavailable|no suitable peers|leader|not available/i.test(err.message);
 }
 
 /**
