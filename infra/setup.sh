@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a Debian machine, only what is missing:
-#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, openssl, curl, mosquitto (the broker bench's
-#                    peer), chromium (the wall's browser
+#   Debian packages: nats-server, influxdb, ffmpeg, mosquitto-clients, openssl, curl, iproute2 (the fault
+#                    tests), mosquitto (the broker bench's peer), chromium (the wall's browser
 #                    tests), and for the RTSP source tests rtsp-server-perl and GStreamer's RTSP server
 #                    (python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good) (needs root or sudo)
 #   npm packages:    npm install (the versions pinned in package-lock.json)
@@ -19,6 +19,8 @@ have mosquitto_pub || need+=(mosquitto-clients)
 # openssl: the self-signed certificate of `footfall up --tls`; curl: HTTPS by hand and in the TLS tests
 have openssl       || need+=(openssl)
 have curl          || need+=(curl)
+# iproute2 (`ip`): the fault tests make network namespaces (test/chaos/, needs root)
+have ip            || need+=(iproute2)
 # Debian's MQTT broker: a peer in test/bench/broker.ts (its system service is stopped below)
 have mosquitto     || need+=(mosquitto)
 # real Chromium for the wall's browser tests (driven by playwright-core)
