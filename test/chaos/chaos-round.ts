@@ -3,6 +3,7 @@ import path from "node:path";
 import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
 import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
 import type { ClusterLab } from "./cluster-lab.ts";
+import { whileUnavailable } from "../support/retry.ts";
 
 /** A fault injected while the load runs; `heal` (if any) runs `lastsMs` later. */
 export interface Fault {
@@ -51,12 +52,8 @@ export interface RoundOptions {
 export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<RoundReport> {
   const plan: BuildingPlan = demoMall(o.site, { siteScopedDpus: true });
   const secrets = Object.fromEntries(plan.dpus.map((d) => [d.id, `secret-${o.site}-${d.id}`]));
-  let put = await lab.admin("PUT", `/api/v1/sites/${o.site}/topology`, toTopologyDoc(plan, secrets));
-  // 503 says "try again": after the previous round's fault the cluster may still be electing leaders
-  for (let waited = 0; put.status === 503 && waited < 60_000; waited += 1000) {
-    await new Promise((r) => setTimeout(r, 1000));
-    put = await lab.admin("PUT", `/api/v1/sites/${o.site}/topology`, toTopologyDoc(plan, secrets));
-  }
+  // after the previous round's fault the cluster may still be electing leaders (503)
+  const put = await whileUnavailable(() => lab.admin("PUT", `/api/v1/sites/${o.site}/topology`, toTopologyDoc(plan, secrets)));
   if (put.status !== 200) throw new Error(`topology refused: ${put.status} ${await put.text()}`);
   // every broker's registry follows KV: give them a moment to see the devices
   await new Promise((r) => setTimeout(r, 1000));

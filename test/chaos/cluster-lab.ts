@@ -11,6 +11,7 @@ import { startNatsCluster, type NatsCluster, type NatsServer } from "../../infra
 import { splitCredentials, withCredentials } from "../../infra/service-secrets.ts";
 import { createLab, type Lab, type LabNode } from "../support/netns.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
+import { apiClient } from "../support/stack.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 import { eventually } from "../support/retry.ts";
 import { freePort } from "../support/ports.ts";
@@ -196,17 +197,7 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
         services.influxd = await startInfluxd({ dataDir: services.dataDir, ...influxPorts });
       },
       mqttUrls: lab.nodes.map((node) => `mqtt://${node.ip}:${MQTT_PORT}`),
-      fetch: (pathname, init = {}) => {
-        const headers = new Headers(init.headers);
-        if (!headers.has("authorization")) headers.set("authorization", `Bearer ${cfg.adminToken}`);
-        const go = () => fetch(`${apiUrl}${pathname}`, { ...init, headers });
-        return go().catch(() => go());
-      },
-      admin: (method, pathname, body) => fetch(`${apiUrl}${pathname}`, {
-        method,
-        headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      }),
+      ...apiClient(apiUrl, cfg.adminToken),
       proc: (kind, i) => machines[i]![kind],
       async killNode(i) {
         // every process in the namespace (its nats-server's supervisor, outside, starts it again)

@@ -9,7 +9,7 @@ import type { CameraFaults } from "../../firmware-sim/camera-detector.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { evaluateScenario, type ScenarioFigures } from "../accuracy/scenario-evaluation.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually } from "../support/retry.ts";
+import { eventually, whileUnavailable } from "../support/retry.ts";
 
 export interface TrackingScenarioOptions {
   site?: string;
@@ -48,12 +48,8 @@ export async function allPaths(stack: Pick<TestStack, "fetch">, query: string): 
   for (;;) {
     // (stack.fetch asks again once when a keep-alive connection the server closed meanwhile fails)
     const url = `/api/v1/paths?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
-    let r = await stack.fetch(url);
-    // 503 says "try again": a store the API reads may be electing a leader (a node of a cluster lost)
-    for (let waited = 0; r.status === 503 && waited < 60_000; waited += 1000) {
-      await new Promise((res) => setTimeout(res, 1000));
-      r = await stack.fetch(url);
-    }
+    // a store the API reads may be electing a leader (a node of a cluster lost)
+    const r = await whileUnavailable(() => stack.fetch(url));
     const body = (await r.json()) as { items?: PathItem[]; next_cursor?: string | null };
     if (r.status !== 200) return { status: r.status, items, body };
     items.push(...(body.items ?? []));

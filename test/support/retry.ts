@@ -19,3 +19,14 @@ export async function eventually(what: string, check: () => Promise<boolean> | b
     await new Promise((r) => setTimeout(r, pauseMs));
   }
 }
+
+/** Sends again while the answer is 503 ("try again": a store electing a leader), for up to timeoutMs. */
+export async function whileUnavailable(send: () => Promise<Response>, timeoutMs = 60_000, pauseMs = 1000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  let r = await send();
+  while (r.status === 503 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, pauseMs));
+    r = await send();
+  }
+  return r;
+}

@@ -121,18 +121,7 @@ export async function startTestStack(opts: {
   const apiUrl = `${tls ? "https" : "http"}://127.0.0.1:${apiPort}`;
   return {
     cfg, services, apiUrl, mqttUrl: tls ? `mqtts://127.0.0.1:${cfg.mqttsPort}` : `mqtt://127.0.0.1:${cfg.mqttPort}`, hosts, startHost,
-    admin: (method, pathname, body) => fetch(`${apiUrl}${pathname}`, {
-      ...trusted,
-      method,
-      headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }),
-    fetch: (pathname, init = {}) => {
-      const headers = new Headers(init.headers);
-      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${cfg.adminToken}`);
-      const go = () => fetch(`${apiUrl}${pathname}`, { ...trusted, ...init, headers });
-      return go().catch(() => go());
-    },
+    ...apiClient(apiUrl, cfg.adminToken, trusted),
     async stopApi() {
       const a = api;
       api = undefined;
@@ -147,6 +136,28 @@ export async function startTestStack(opts: {
       await api?.stop();
       await broker.stop();
       await services.stop();
+    },
+  };
+}
+
+/**
+ * Requests to an API as its admin: admin() sends a JSON body; fetch() adds the admin token unless
+ * `init` carries its own authorization, and asks once more when a keep-alive connection the server
+ * closed meanwhile fails. `extra` goes into every request (e.g. a TLS dispatcher).
+ */
+export function apiClient(apiUrl: string, adminToken: string, extra: RequestInit = {}): Pick<TestStack, "admin" | "fetch"> {
+  return {
+    admin: (method, pathname, body) => fetch(`${apiUrl}${pathname}`, {
+      ...extra,
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }),
+    fetch: (pathname, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${adminToken}`);
+      const go = () => fetch(`${apiUrl}${pathname}`, { ...extra, ...init, headers });
+      return go().catch(() => go());
     },
   };
 }
