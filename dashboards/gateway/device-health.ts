@@ -52,10 +52,10 @@ export class DeviceHealth {
   }
 
   /**
-   * Reads the site's devices now (following it from here on) and returns those whose state
-   * changed, every device at the first read.
+   * Reads the site's devices now (following it from here on) and returns every device's state
+   * and those whose state changed (every device at the first read).
    */
-  async refresh(topo: StoredTopology, now = Date.now()): Promise<DeviceState[]> {
+  async refresh(topo: StoredTopology, now = Date.now()): Promise<{ all: DeviceState[]; changed: DeviceState[] }> {
     let f = this.sites.get(topo.site);
     if (!f) this.sites.set(topo.site, (f = { devices: new Map(), dpuSeen: new Map(), loaded: false }));
     const first = !f.loaded;
@@ -83,12 +83,16 @@ export class DeviceHealth {
       const before = f.devices.get(id);
       if (first || !before || before.state !== d.state || before.kind !== d.kind) changed.push(d);
     }
-    // the site may have been forgotten while we read: the next read starts it again
-    if (this.sites.get(topo.site) === f) {
+    // The site may have been forgotten while we read (its last client left, or the one being
+    // served was not registered yet): it is followed again with what was just read, and the
+    // next poll forgets it if nobody is watching. A newer read started meanwhile keeps its own.
+    const now2 = this.sites.get(topo.site);
+    if (now2 === undefined || now2 === f) {
       f.devices = next;
       f.loaded = true;
+      this.sites.set(topo.site, f);
     }
-    return changed;
+    return { all: [...next.values()], changed };
   }
 
   /** Newest crossing per device of the site (since `from`, or ever). */

@@ -309,11 +309,11 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
   /** The site's state as of the feed's position, then its live updates. */
   async function snapshot(c: LiveClient, topo: StoredTopology, superseded: () => boolean): Promise<void> {
     await fillFromInflux(topo);
-    if (!devices.covers(topo)) await refreshDevices(topo);
+    const states = devices.covers(topo) ? devices.current(topo.site)! : await refreshDevices(topo);
     if (superseded()) return;
     // from here to register() nothing awaits: the snapshot holds every event up to
     // feed.position, and every later one reaches the client as an Update
-    const snap = state.snapshot(topo, c.sub!.filter, devices.current(topo.site) ?? [], feed.position, Date.now());
+    const snap = state.snapshot(topo, c.sub!.filter, states, feed.position, Date.now());
     c.control(JSON.stringify(snap), "snapshot");
     register(c);
     c.offer(heartbeatOf());
@@ -321,7 +321,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
 
   /** Resumed, the site's events after `since` from JetStream, then the live ones held meanwhile, then every device's state. */
   async function resume(c: LiveClient, topo: StoredTopology, since: number, superseded: () => boolean): Promise<void> {
-    if (!devices.covers(topo)) await refreshDevices(topo);
+    const states = devices.covers(topo) ? devices.current(topo.site)! : await refreshDevices(topo);
     if (superseded()) return;
     const upto = feed.position;
     c.hold();
@@ -353,7 +353,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
       if (timedOut) throw new ReplayIncomplete(`replay timed out after event ${last}`);
     }
     c.release();
-    for (const d of devices.current(topo.site) ?? []) if (wantsDevice(c.sub!.filter, d)) c.offer(deviceUpdateOf(topo.site, d));
+    for (const d of states) if (wantsDevice(c.sub!.filter, d)) c.offer(deviceUpdateOf(topo.site, d));
     c.offer(heartbeatOf());
   }
 
@@ -395,14 +395,15 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     }
   }
 
-  /** Reads the site's device health and sends the changes to its subscribed clients. */
-  async function refreshDevices(topo: StoredTopology): Promise<void> {
-    const changed = await devices.refresh(topo);
+  /** Reads the site's device health, sends the changes to its subscribed clients and returns every device's state. */
+  async function refreshDevices(topo: StoredTopology): Promise<DeviceState[]> {
+    const { all, changed } = await devices.refresh(topo);
     const subscribed = bySite.get(topo.site);
     for (const d of changed) {
       const m = deviceUpdateOf(topo.site, d);
       for (const c of subscribed ?? []) if (wantsDevice(c.sub!.filter, d)) c.offer(m);
     }
+    return all;
   }
 
   const pingTimer = setInterval(() => {

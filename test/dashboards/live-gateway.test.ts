@@ -206,7 +206,11 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
     const u = await c.next("an occupancy update", (m) => isUpdate(m) && m.event.type === "occupancy.changed");
     expect(isUpdate(u) && u.event.type === "occupancy.changed" && u.event.space).toBe("cafe");
     await c.close();
+    // the next test reads its "before" counts from the REST API: the spaces and the site total
+    // must have settled (the site actor may see the two spaces' changes in either order)
     await settled("cafe", 2);
+    await settled("lobby", 1);
+    await eventually("site total 3", async () => (await rest(`/sites/${SITE}/count`)).count === 3 && (await lastEvent(siteOccupancyEventSubject(SITE)))?.count === 3, 60_000);
   });
 
   it("resume with since: Resumed, then exactly the updates missed (none doubled, none missing), then live", async () => {
