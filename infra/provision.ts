@@ -1,6 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import http from "node:http";
+import https from "node:https";
 import { InfluxDB, type ISingleHostConfig } from "influx";
 import {
   KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_KEYS, KV_STILLS, STILL_TTL_MS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
@@ -109,6 +111,21 @@ export function influxOptions(url: string, database: string): ISingleHostConfig 
 /** The InfluxDB client for our database (node-influx, InfluxDB 1.x HTTP API), with the URL's credentials. */
 export function influxClient(url: string, database: string): InfluxDB {
   return new InfluxDB(influxOptions(url, database));
+}
+
+/**
+ * A client for an actor host's point writer: its own connection pool, so the write in flight can
+ * be aborted (its sockets destroyed: no byte of it reaches InfluxDB later, even after a network
+ * partition heals), and no retries of its own (the writer retries, with the points still wanted).
+ */
+export function influxWriteClient(url: string, database: string): { influx: InfluxDB; abortInFlight: () => void } {
+  const o = influxOptions(url, database);
+  const agent = o.protocol === "https" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  const influx = new InfluxDB({ ...o, options: { agent }, pool: { maxRetries: 0 } });
+  const abortInFlight = () => {
+    for (const sockets of Object.values(agent.sockets)) for (const socket of sockets ?? []) socket.destroy();
+  };
+  return { influx, abortInFlight };
 }
 
 /**

@@ -43,6 +43,12 @@ export interface ActorHostOptions {
   maxBufferedPoints?: number;
   /** InfluxDB writes wait for this (provisioning running in the background) */
   influxReady?: Promise<unknown>;
+  /**
+   * Aborts the InfluxDB write in flight, so a dropped partition's points already sent cannot land
+   * after the next owner's (`influxWriteClient()` gives `influx` with it). Hosts without it are
+   * fenced for the points still waiting only.
+   */
+  abortInfluxWrite?: () => void;
 }
 
 export interface ActorHostHealth {
@@ -110,6 +116,7 @@ export class ActorHost {
       influx: o.influx, log: this.log, metrics: this.metrics,
       ...(o.maxBufferedPoints ? { maxBuffered: o.maxBufferedPoints } : {}),
       ...(o.influxReady ? { ready: o.influxReady } : {}),
+      ...(o.abortInfluxWrite ? { abortInFlight: o.abortInfluxWrite } : {}),
     });
     this.snapshots = new SnapshotStore(kvSnapshots, this.log);
     this.js = jetstream(o.nc);

@@ -15,6 +15,8 @@ interface QueuedPoint {
   precision: "ms" | "n";
   /** performance.now() when it was queued */
   at?: number;
+  /** who queued it (a partition's worker): its points are dropped once it is discarded */
+  owner?: object;
 }
 
 /** How the writer is doing, for /healthz and the backlog metrics. */
@@ -47,6 +49,13 @@ export class InfluxWriterClosedError extends Error {
  * host killed while points wait here replays them from the stream, and since every point has a
  * deterministic series and timestamp, a point written twice overwrites itself in InfluxDB.
  * `ready`, when given, holds every write back until it resolves (InfluxDB provisioned).
+ *
+ * Fenced: points are queued with their owner (a partition's worker). A host that loses a
+ * partition `discard()`s its owner: its points still waiting are never sent, and the request in
+ * flight, if it holds any, is aborted (`abortInFlight`) and sent again without them. Another
+ * host replays that partition from its checkpoint and writes those points itself; a stale copy
+ * of a running total (a camera's per-second figures) arriving after it, once a network
+ * partition heals, would overwrite the newer total with an older one.
  */
 export class InfluxWriter {
   private queue: QueuedPoint[] = [];
@@ -63,6 +72,11 @@ export class InfluxWriter {
   private failingSince: number | undefined;
   private lastError: string | undefined;
   private ready: Promise<unknown> | undefined;
+  /** owners discarded: their points are skipped (they still count as done, in queue order) */
+  private discarded = new WeakSet<object>();
+  /** the batch being written, and whether it was aborted for a discarded owner */
+  private inFlight: QueuedPoint[] | undefined;
+  private aborted = false;
 
   constructor(private readonly opts: {
     influx: InfluxDB; log: Logger; metrics?: RuntimeMetrics; maxBatch?: number;
@@ -70,6 +84,12 @@ export class InfluxWriter {
     maxBuffered?: number;
     /** writes wait for this (InfluxDB provisioned); a rejection is logged and writes go ahead */
     ready?: Promise<unknown>;
+    /**
+     * Aborts the write request in flight (destroys its socket, so no byte of it is delivered
+     * later): `influxWriteClient()` gives one with the client. Without it, a discarded owner's
+     * points already sent may still land.
+     */
+    abortInFlight?: () => void;
   }) {
     this.maxBatch = Math.max(1, Math.min(opts.maxBatch ?? MAX_BATCH_POINTS, MAX_BATCH_POINTS));
     this.maxBuffered = Math.max(1, opts.maxBuffered ?? DEFAULT_MAX_BUFFERED);
@@ -107,9 +127,10 @@ export class InfluxWriter {
     this.lastError = (e as Error)?.message ?? String(e);
   }
 
-  /** Queues points; malformed ones are logged and dropped. Returns how many were accepted. */
-  write(points: readonly IPoint[]): number {
+  /** Queues points (of `owner`, if given); malformed ones are logged and dropped. Returns how many were accepted. */
+  write(points: readonly IPoint[], owner?: object): number {
     if (this.closed) throw new InfluxWriterClosedError();
+    if (owner && this.discarded.has(owner)) return 0;
     let accepted = 0;
     const at = performance.now();
     for (const p of points) {
@@ -120,6 +141,7 @@ export class InfluxWriter {
         continue;
       }
       q.at = at;
+      if (owner) q.owner = owner;
       this.queue.push(q);
       this.queued++;
       accepted++;
@@ -141,6 +163,19 @@ export class InfluxWriter {
     const p = new Promise<void>((resolve, reject) => this.barriers.push({ mark, resolve, reject }));
     this.pump();
     return p;
+  }
+
+  /**
+   * The owner lost its partition: none of its points is sent from now on (those waiting are
+   * skipped; a request in flight holding some is aborted and sent again without them).
+   */
+  discard(owner: object): void {
+    if (this.discarded.has(owner)) return;
+    this.discarded.add(owner);
+    if (this.inFlight?.some((q) => q.owner === owner) && this.opts.abortInFlight) {
+      this.aborted = true;
+      this.opts.abortInFlight();
+    }
   }
 
   /** Stops retrying; pending flushes reject. Points not yet written are abandoned (a replay re-issues them). */
@@ -167,10 +202,12 @@ export class InfluxWriter {
     while (!this.closed && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.writingSince = batch[0]?.at;
+      this.inFlight = batch;
       try {
         await this.writeBatch(batch);
       } finally {
         this.writingSince = undefined;
+        this.inFlight = undefined;
       }
       if (this.closed) return;
       this.done += batch.length;
@@ -187,10 +224,15 @@ export class InfluxWriter {
   }
 
   private async writeBatch(batch: QueuedPoint[]): Promise<void> {
-    const ms = batch.filter((q) => q.precision === "ms").map((q) => q.point);
-    const ns = batch.filter((q) => q.precision === "n").map((q) => q.point);
-    if (ms.length > 0) await this.writeWithRetry(ms, "ms");
-    if (ns.length > 0) await this.writeWithRetry(ns, "n");
+    await this.writeWithRetry(batch, "ms");
+    await this.writeWithRetry(batch, "n");
+  }
+
+  /** The batch's points of one precision whose owner was not discarded (asked again at every attempt). */
+  private live(batch: QueuedPoint[], precision: "ms" | "n"): IPoint[] {
+    const out: IPoint[] = [];
+    for (const q of batch) if (q.precision === precision && !(q.owner && this.discarded.has(q.owner))) out.push(q.point);
+    return out;
   }
 
   /** A write went through (or InfluxDB answered it): InfluxDB is up again. */
@@ -202,9 +244,12 @@ export class InfluxWriter {
     this.lastError = undefined;
   }
 
-  private async writeWithRetry(points: IPoint[], precision: "ms" | "n"): Promise<void> {
+  private async writeWithRetry(batch: QueuedPoint[], precision: "ms" | "n"): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
+      const points = this.live(batch, precision);
+      if (points.length === 0) return;
       try {
+        this.aborted = false;
         await this.opts.influx.writePoints(points, { precision });
         this.opts.metrics?.influxPoints.inc(points.length);
         this.succeeded();
@@ -217,6 +262,12 @@ export class InfluxWriter {
           this.opts.metrics?.influxFailures.inc({ outcome: "refused" });
           this.opts.log.error({ err: message, points: points.length }, "influxdb refused a batch as malformed; dropped");
           return;
+        }
+        if (this.aborted) {
+          // aborted on purpose for a discarded owner: at once again, without its points
+          this.aborted = false;
+          attempt--;
+          continue;
         }
         this.opts.metrics?.influxFailures.inc({ outcome: "retried" });
         this.noteFailure(e);

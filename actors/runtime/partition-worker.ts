@@ -84,7 +84,7 @@ export class PartitionWorker {
     this.halted = new Promise<void>((r) => { this.halt = r; });
     this.log = o.log.child({ partition: o.partition });
     this.outbox = new Outbox({ js: o.js, log: this.log, metrics: o.metrics, maxInFlight: o.maxInFlight ?? 1000 });
-    this.effects = new SideEffects({ outbox: this.outbox, writer: o.writer, partitions: o.partitions, maxPayloadBytes: o.maxPayloadBytes ?? 1024 * 1024 });
+    this.effects = new SideEffects({ outbox: this.outbox, writer: o.writer, partitions: o.partitions, maxPayloadBytes: o.maxPayloadBytes ?? 1024 * 1024, owner: this });
   }
 
   /** Starts consuming from the partition checkpoint (in the background). */
@@ -134,6 +134,8 @@ export class PartitionWorker {
   async abandon(): Promise<void> {
     if (this.abandoned) return;
     this.abandoned = true;
+    // another host replays this partition and writes its points: none of ours may land after them
+    this.o.writer.discard(this);
     this.stopping = true;
     this.halt();
     this.feed?.stop();

@@ -23,6 +23,8 @@ export class SideEffects {
     writer: InfluxWriter;
     partitions: number;
     maxPayloadBytes: number;
+    /** whose points these are, for the writer's fencing (the partition's worker) */
+    owner?: object;
   }) {}
 
   send(kind: string, id: string, body: unknown, msgId: string): void {
@@ -38,7 +40,7 @@ export class SideEffects {
 
   write(points: IPoint[]): void {
     if (!Array.isArray(points)) throw new SideEffectError("write: expects an array of points");
-    this.opts.writer.write(points);
+    this.opts.writer.write(points, this.opts.owner);
   }
 
   private publish(subject: string, body: unknown, msgId: string, what: string): void {

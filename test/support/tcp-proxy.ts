@@ -4,26 +4,53 @@ import net from "node:net";
  * A TCP proxy in front of a server, for tests of what a client sees when the network goes
  * silent without closing (a half-open connection, a stuck proxy): silence() keeps every
  * connection open but forwards nothing either way (new connections too); restore() ends the
- * connections that lost bytes and forwards again.
+ * connections that lost bytes and forwards again. hold() is a network partition as TCP lives
+ * through it: nothing is forwarded meanwhile, but a connection still open when release() is
+ * called gets its bytes delivered late (as TCP retransmits them once the network heals); a
+ * connection closed meanwhile loses them (its socket, and its send queue, are gone).
  */
 export interface TcpProxy {
   port: number;
   silence(): void;
   restore(): void;
+  hold(): void;
+  release(): void;
+  /** bytes held so far from clients towards the server */
+  heldBytes(): number;
+  /** bytes held towards the server and lost because their connection closed before release() */
+  droppedBytes(): number;
   close(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket;
+  muted: boolean;
+  held: { toServer: Buffer[]; toClient: Buffer[] };
 }
 
 /** `listen` puts the proxy on another address than the target's (e.g. a fault lab's network), port 0 = any. */
 export async function startTcpProxy(targetPort: number, host = "127.0.0.1", listen: { host?: string; port?: number } = {}): Promise<TcpProxy> {
   let silent = false;
-  const pairs = new Set<{ client: net.Socket; upstream: net.Socket; muted: boolean }>();
+  let holding = false;
+  let dropped = 0;
+  const pairs = new Set<Pair>();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, host);
-    const pair = { client, upstream, muted: silent };
+    const pair: Pair = { client, upstream, muted: silent, held: { toServer: [], toClient: [] } };
     pairs.add(pair);
-    client.on("data", (d) => { if (!silent && !pair.muted) upstream.write(d); else pair.muted = true; });
-    upstream.on("data", (d) => { if (!silent && !pair.muted) client.write(d); else pair.muted = true; });
-    const end = () => { pairs.delete(pair); client.destroy(); upstream.destroy(); };
+    const forward = (d: Buffer, to: net.Socket, held: Buffer[]) => {
+      if (silent || pair.muted) pair.muted = true;
+      else if (holding) held.push(d);
+      else to.write(d);
+    };
+    client.on("data", (d: Buffer) => forward(d, upstream, pair.held.toServer));
+    upstream.on("data", (d: Buffer) => forward(d, client, pair.held.toClient));
+    const end = () => {
+      if (pairs.delete(pair)) for (const d of pair.held.toServer.splice(0)) dropped += d.length;
+      client.destroy();
+      upstream.destroy();
+    };
     client.on("close", end).on("error", end);
     upstream.on("close", end).on("error", end);
   });
@@ -35,6 +62,20 @@ export async function startTcpProxy(targetPort: number, host = "127.0.0.1", list
       silent = false;
       for (const p of [...pairs]) if (p.muted) { p.client.destroy(); p.upstream.destroy(); pairs.delete(p); }
     },
+    hold() { holding = true; },
+    release() {
+      holding = false;
+      for (const p of pairs) {
+        for (const d of p.held.toServer.splice(0)) p.upstream.write(d);
+        for (const d of p.held.toClient.splice(0)) p.client.write(d);
+      }
+    },
+    heldBytes() {
+      let n = 0;
+      for (const p of pairs) for (const d of p.held.toServer) n += d.length;
+      return n;
+    },
+    droppedBytes() { return dropped; },
     async close() {
       for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
       await new Promise<void>((r) => server.close(() => r()));

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InfluxDB, IPoint } from "influx";
 import { Registry } from "prom-client";
 import { createLogger } from "../../../infra/log.ts";
-import { influxClient } from "../../../infra/provision.ts";
+import { influxClient, influxWriteClient } from "../../../infra/provision.ts";
 import { InfluxWriter, normalisePoint } from "../../../actors/runtime/influx-writer.ts";
 import { RuntimeMetrics } from "../../../actors/runtime/metrics.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
 import { eventually } from "../../support/retry.ts";
+import { startTcpProxy } from "../../support/tcp-proxy.ts";
 
 const log = createLogger("test", process.env.RT_LOG ?? "fatal");
 const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
@@ -87,6 +88,57 @@ describe("influx writer (real influxd)", () => {
     const [count] = await influx.query<{ n: number }>(`SELECT count("v") AS n FROM "b"`);
     expect(count?.n).toBe(10);
     writer.close();
+  });
+
+  it("never sends a discarded owner's points, waiting or in flight, even when the network delivers the request late", async () => {
+    const db = "w_fence";
+    const direct = influxClient(s.influxUrl, db);
+    await direct.createDatabase(db);
+    const proxy = await startTcpProxy(Number(new URL(s.influxUrl).port));
+    const viaProxy = Object.assign(new URL(s.influxUrl), { port: String(proxy.port) }).toString();
+    const stats = (camera: string, frames: number, ts: number): IPoint => ({ measurement: "camera_stats", tags: { camera }, fields: { frames }, timestamp: ts });
+    const frames = async (camera: string) => (await direct.query<{ frames: number }>(`SELECT "frames" FROM "camera_stats" WHERE "camera" = '${camera}'`)).map((r) => [r.time.getTime(), r.frames]);
+    try {
+      // the hazard: a host cut off from InfluxDB holds a running total (3 frames) in a request
+      // its network delays; the partition's next owner writes the full total (5); the old
+      // request lands when the network heals and overwrites it
+      const plain = new InfluxWriter({ influx: influxClient(viaProxy, db), log });
+      proxy.hold();
+      plain.write([stats("c0", 3, T0)], {});
+      const late = plain.flush();
+      await eventually("the request reached the cut-off network", () => proxy.heldBytes() > 0);
+      await direct.writePoints([stats("c0", 5, T0)], { precision: "ms" });
+      proxy.release();
+      await late;
+      expect(await frames("c0")).toEqual([[T0, 3]]);
+      plain.close();
+
+      // fenced: the owner that lost its partition is discarded before the next owner writes
+      const client = influxWriteClient(viaProxy, db);
+      const writer = new InfluxWriter({ influx: client.influx, log, abortInFlight: client.abortInFlight });
+      const lost = {};
+      const kept = {};
+      proxy.hold();
+      writer.write([stats("c1", 3, T0)], lost);
+      const flushed = writer.flush();
+      await eventually("the request reached the cut-off network", () => proxy.heldBytes() > 0);
+      writer.write([stats("c1", 4, T0 + 1000)], lost); // still waiting in the queue
+      writer.write([stats("c2", 7, T0)], kept); // another partition's, in the same queue
+      writer.discard(lost);
+      expect(writer.write([stats("c1", 9, T0 + 2000)], lost)).toBe(0);
+      // its socket is destroyed, so the kernel never sends the rest (the proxy sees it close)
+      await eventually("the request in flight was aborted", () => proxy.droppedBytes() > 0);
+      await direct.writePoints([stats("c1", 5, T0)], { precision: "ms" });
+      proxy.release();
+      await flushed;
+      await writer.flush();
+      expect(await frames("c1")).toEqual([[T0, 5]]);
+      expect(await frames("c2")).toEqual([[T0, 7]]);
+      expect(writer.state().pending).toBe(0);
+      writer.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("refuses malformed points with a reason instead of poisoning a batch", () => {
