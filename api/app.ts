@@ -50,6 +50,8 @@ export interface ApiDeps {
   video?: VideoService | undefined;
   /** true once the process is stopping (uploads answer 503) */
   closing?: () => boolean;
+  /** failed logins of this process (shared with the live feed on the same port); default: the app's own */
+  throttle?: LoginThrottle;
 }
 
 /** The express app and what runs beside it (the reprocessing job runner). */
@@ -84,7 +86,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   const json = express.json({ limit: cfg.maxPayloadBytes, type: () => true, strict: true });
 
   // failed logins (Bearer tokens, devices' HTTP Basic) throttled per address and per key / device id
-  installLoginGate(app, new LoginGate(new LoginThrottle(throttleConfigOf(cfg), "http", deps.metrics, log), log.child({ component: "login" })));
+  const throttle = deps.throttle ?? new LoginThrottle(throttleConfigOf(cfg), "http", deps.metrics, log);
+  installLoginGate(app, new LoginGate(throttle, log.child({ component: "login" })));
   app.use(metrics.middleware());
   app.use((req, res, next) => {
     const started = performance.now();
@@ -114,7 +117,7 @@ export function createApiApp(deps: ApiDeps): ApiApp {
       closing: deps.closing,
     }));
   }
-  app.use(wallRoutes({ readers: deps.readers, topology: deps.topology, nc: deps.nc, log }));
+  app.use(wallRoutes({ readers: deps.readers, topology: deps.topology, nc: deps.nc, log, throttle }));
   app.use((req, res) => sendError(res, 404, "not_found", `no route ${req.method} ${req.path}`));
   app.use(errorHandler(log));
   return { app, jobs: track.runner, close: () => track.close() };

@@ -14,6 +14,8 @@ import type { AttributeExtractor } from "../models/extractor.ts";
 import { NatsExtractor } from "../models/nats-extractor.ts";
 import { KeyStore } from "../access/key-store.ts";
 import { Readers } from "../access/reader.ts";
+import { throttleConfigOf } from "../access/auth-throttle.ts";
+import { LoginThrottle } from "../access/login-throttle.ts";
 import { createApiApp, type ApiApp } from "./app.ts";
 import type { TrackApiOptions } from "./tracks/track-api.ts";
 import { openVideoService, type VideoService } from "../video/store/video-service.ts";
@@ -51,12 +53,14 @@ export async function runApi(
     const publisher = new ActorPublisher(jetstream(nc), { partitions: cfg.partitions });
     video = await openVideoService(cfg, registry, log, { nc });
     const metrics = createRegistry("api");
+    // failed logins over HTTP, the wall and the live feed count together
+    const throttle = new LoginThrottle(throttleConfigOf(cfg), "http", metrics, log);
     api = createApiApp({
-      cfg, influx, topology, registry, publisher, log, metrics, nc, readers,
+      cfg, influx, topology, registry, publisher, log, metrics, nc, readers, throttle,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
     });
     // the live feed (websocket LIVE_PATH) on the same port
-    live = startLiveGateway({ cfg, nc, influx, topology, readers, log: log.child({ component: "live" }), metrics });
+    live = startLiveGateway({ cfg, nc, influx, topology, readers, throttle, log: log.child({ component: "live" }), metrics });
 
     const server = tls
       ? https.createServer({ cert: tls.cert, key: tls.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, api.app).listen(cfg.httpPort, cfg.bind)

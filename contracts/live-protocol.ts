@@ -159,6 +159,8 @@ export const LiveClose = {
   tooSlow: 4408,
   /** the key used was revoked */
   revoked: 4409,
+  /** too many failed logins from this address (or with this key id): try again later */
+  tooManyLogins: 4429,
   /** the server is shutting down: reconnect (to another gateway) with `since` */
   goingAway: 1001,
 } as const;

@@ -210,6 +210,9 @@ export class ActorHost {
     const period = Math.max(100, Math.floor(this.o.leaseTtlMs / 3));
     this.timers.push(setInterval(() => this.renewTick(), period));
     this.timers.push(setInterval(() => this.balanceTick(), period));
+    // a lease is valid up to 90 % of its TTL: checked every 5 % of it, a lapsed one is dropped
+    // (its points fenced off) before the server lets another host take it
+    this.timers.push(setInterval(() => this.expiryTick(), Math.max(50, Math.floor(this.o.leaseTtlMs / 20))));
     this.log.info({ partitions: this.o.partitions, leaseTtlMs: this.o.leaseTtlMs }, "actor host started");
     this.balanceTick();
   }
@@ -239,6 +242,11 @@ export class ActorHost {
         .catch((e) => this.log.debug({ err: e }, "host announcement failed"))
         .finally(() => { this.announcing = undefined; });
     }
+  }
+
+  /** Drops every partition whose lease may have lapsed (no I/O: only the holder's own clock). */
+  private expiryTick(): void {
+    for (const [p, h] of this.holdings) if (!h.lease.valid()) this.drop(p, "lease could not be renewed in time");
   }
 
   private balanceTick(): void {

@@ -3,7 +3,7 @@ import { counter, gauge, histogram } from "../../infra/metrics.ts";
 
 /** Why a live-feed socket ended (the `reason` label of footfall_live_disconnects_total). */
 export type DisconnectReason =
-  | "client" | "unauthorized" | "forbidden" | "bad_request" | "not_found" | "too_slow" | "revoked" | "heartbeat" | "shutdown" | "error";
+  | "client" | "unauthorized" | "throttled" | "forbidden" | "bad_request" | "not_found" | "too_slow" | "revoked" | "heartbeat" | "shutdown" | "error";
 
 /** The live feed's metrics (prom-client, through infra/metrics.ts). */
 export class GatewayMetrics {

@@ -13,7 +13,10 @@ import {
 import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_OCCUPANCY, MEASUREMENT_SITE_OCCUPANCY } from "../../contracts/occupancy-store.ts";
 import type { StoredTopology } from "../../contracts/topology.ts";
+import { keyIdOf } from "../../access/api-key.ts";
+import type { LoginAttempt } from "../../access/auth-throttle.ts";
 import { presentedSecret } from "../../access/credential.ts";
+import { wait, type LoginThrottle } from "../../access/login-throttle.ts";
 import { mayRead, principalName, type Principal, type Readers } from "../../access/reader.ts";
 import type { Config } from "../../infra/config.ts";
 import type { Logger } from "../../infra/log.ts";
@@ -34,6 +37,8 @@ export interface LiveGatewayDeps {
   influx: InfluxDB;
   topology: TopologyStore;
   readers: Readers;
+  /** failed logins throttled per address and key id (shared with the HTTP routes of the same process) */
+  throttle?: LoginThrottle;
   log: Logger;
   metrics: Registry;
 }
@@ -190,13 +195,14 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     log.info({ remote, code, reason }, "live feed refused");
   }
 
-  function authenticate(req: http.IncomingMessage): { principal: Principal } | { code: number; reason: string; why: DisconnectReason } {
-    const secret = presentedSecret(req.headers);
+  type Authentication = { principal: Principal } | { code: number; reason: string; why: DisconnectReason; wrongKey?: true };
+
+  function authenticate(req: http.IncomingMessage, secret: string | undefined): Authentication {
     if (!secret) {
       return { code: LiveClose.unauthorized, why: "unauthorized", reason: "no credential: send Authorization: Bearer <key>, or open the wall page with its key" };
     }
     const principal = deps.readers.authenticate(secret);
-    if (!principal) return { code: LiveClose.unauthorized, why: "unauthorized", reason: "not a valid key (unknown, revoked or mistyped)" };
+    if (!principal) return { code: LiveClose.unauthorized, why: "unauthorized", reason: "not a valid key (unknown, revoked or mistyped)", wrongKey: true };
     const origin = req.headers.origin;
     if (req.headers.authorization === undefined && origin !== undefined && !sameOrigin(origin, req)) {
       // the wall's cookie goes with any request to this host: only our own pages may use it
@@ -205,13 +211,54 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     return { principal };
   }
 
+  /**
+   * The socket's key checked through the login throttle: a banned address is refused unchecked
+   * (4429), a throttled one waits first (its socket paused, so its first messages wait in TCP),
+   * and a wrong key is answered only after the id's delay. Undefined: the socket was refused.
+   */
+  async function admitted(ws: WebSocket, req: http.IncomingMessage, remote: string): Promise<Principal | undefined> {
+    const secret = presentedSecret(req.headers);
+    const attempt: LoginAttempt | undefined = secret && deps.throttle
+      ? { address: req.socket.remoteAddress, id: keyIdOf(secret)?.slice(0, 200) }
+      : undefined;
+    if (attempt) {
+      const admission = deps.throttle!.admit(attempt);
+      if (admission.kind === "banned") {
+        const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+        refuseSocket(ws, LiveClose.tooManyLogins, `too many failed logins from ${attempt.address}: try again in ${seconds} s`, "throttled", remote);
+        return undefined;
+      }
+      if (admission.delayMs > 0) {
+        ws.pause();
+        await wait(admission.delayMs);
+        if (ws.readyState !== ws.OPEN || closing) return undefined;
+        ws.resume();
+      }
+    }
+    const auth = authenticate(req, secret);
+    if ("principal" in auth) {
+      if (attempt) deps.throttle!.succeeded(attempt);
+      return auth.principal;
+    }
+    if (attempt && auth.wrongKey) await wait(deps.throttle!.failed(attempt));
+    if (ws.readyState === ws.OPEN) refuseSocket(ws, auth.code, auth.reason, auth.why, remote);
+    return undefined;
+  }
+
   function onConnection(ws: WebSocket, req: http.IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? "?"}`;
     ws.on("error", (err) => log.debug({ err, remote }, "live socket error"));
     if (closing) return void ws.close(LiveClose.goingAway, "server shutting down");
-    const auth = authenticate(req);
-    if (!("principal" in auth)) return refuseSocket(ws, auth.code, auth.reason, auth.why, remote);
-    const c: LiveClient = new LiveClient(ws, auth.principal, remote, cfg.liveMaxBufferBytes, metrics, () =>
+    void admitted(ws, req, remote).then((principal) => {
+      if (principal) accept(ws, principal, remote);
+    }, (err: unknown) => {
+      log.error({ err, remote }, "live socket admission failed");
+      ws.terminate();
+    });
+  }
+
+  function accept(ws: WebSocket, principal: Principal, remote: string): void {
+    const c: LiveClient = new LiveClient(ws, principal, remote, cfg.liveMaxBufferBytes, metrics, () =>
       closeClient(c, LiveClose.tooSlow, `too slow: more than ${MAX_WAITING} updates waiting`, "too_slow"));
     clients.add(c);
     ws.on("pong", () => { c.unanswered = 0; });

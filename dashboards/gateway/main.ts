@@ -9,6 +9,8 @@ import { HANDSHAKE_TIMEOUT_MS, serverTlsOf } from "../../infra/tls.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../infra/provision.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 import { KeyStore } from "../../access/key-store.ts";
+import { throttleConfigOf } from "../../access/auth-throttle.ts";
+import { LoginThrottle } from "../../access/login-throttle.ts";
 import { Readers } from "../../access/reader.ts";
 import { TopologyStore } from "../../topology/topology-store.ts";
 import { startLiveGateway, type LiveGateway } from "./gateway.ts";
@@ -67,6 +69,7 @@ export async function runGateway(cfg: Config): Promise<RunningGateway> {
     const topology = await TopologyStore.open(nc, log.child({ component: "topology" }));
     const live = startLiveGateway({
       cfg, nc, influx, topology, readers: new Readers(cfg.adminToken, keys),
+      throttle: new LoginThrottle(throttleConfigOf(cfg), "http", metrics, log),
       log, metrics,
     });
     gateway = live;

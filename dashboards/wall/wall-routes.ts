@@ -9,7 +9,10 @@ import { SiteId } from "../../contracts/ids.ts";
 import { KV_STILLS } from "../../contracts/nats-layout.ts";
 import { WALL_ASSETS_PATH, WALL_PATH, type WallStills } from "../../contracts/wall.ts";
 import { KEY_COOKIE, presentedSecret } from "../../access/credential.ts";
-import { mayRead, principalName, type Readers } from "../../access/reader.ts";
+import { keyIdOf } from "../../access/api-key.ts";
+import type { LoginAttempt } from "../../access/auth-throttle.ts";
+import { wait, type LoginThrottle } from "../../access/login-throttle.ts";
+import { mayRead, principalName, type Principal, type Readers } from "../../access/reader.ts";
 import type { Logger } from "../../infra/log.ts";
 import type { TopologyStore } from "../../topology/topology-store.ts";
 import { wallPlanOf } from "./wall-plan.ts";
@@ -48,6 +51,8 @@ export interface WallRoutesDeps {
   log: Logger;
   /** the bundle's folder (default WALL_DIST) */
   distDir?: string;
+  /** failed logins throttled per address and key id (the process's HTTP throttle) */
+  throttle?: LoginThrottle | undefined;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -121,16 +126,44 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
 
   type Access =
     | { ok: true; who: string }
-    | { ok: false; status: 401 | 403; who?: string };
+    | { ok: false; status: 401 | 403; who?: string }
+    | { ok: false; status: 429; retryAfterS: number };
 
-  function access(req: Request, site: string): Access {
-    const p = deps.readers.authenticate(presentedSecret(req.headers));
+  /**
+   * A presented key checked through the login throttle: a banned address is refused unchecked,
+   * a throttled one waits first, a wrong key is answered after the id's delay.
+   */
+  async function keyHolder(req: Request, secret: string | undefined): Promise<Principal | { retryAfterS: number } | undefined> {
+    if (secret === undefined || !deps.throttle) return deps.readers.authenticate(secret);
+    const attempt: LoginAttempt = { address: req.ip ?? req.socket.remoteAddress, id: keyIdOf(secret)?.slice(0, 200) };
+    const admission = deps.throttle.admit(attempt);
+    if (admission.kind === "banned") return { retryAfterS: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) };
+    await wait(admission.delayMs);
+    const p = deps.readers.authenticate(secret);
+    if (p) deps.throttle.succeeded(attempt);
+    else await wait(deps.throttle.failed(attempt));
+    return p;
+  }
+
+  async function access(req: Request, site: string): Promise<Access> {
+    const p = await keyHolder(req, presentedSecret(req.headers));
+    if (p && "retryAfterS" in p) return { ok: false, status: 429, retryAfterS: p.retryAfterS };
     if (!p) return { ok: false, status: 401 };
     if (!mayRead(p, site)) return { ok: false, status: 403, who: principalName(p) };
     return { ok: true, who: principalName(p) };
   }
 
+  /** 429 with Retry-After: too many failed logins from the address (or with the key id). */
+  function tooMany(req: Request, res: Response, site: string, retryAfterS: number, json: boolean): void {
+    log.warn({ site, ip: req.ip, path: req.path, retryAfterS }, "wall refused: too many failed logins");
+    res.set("Retry-After", String(retryAfterS));
+    const reason = `too many failed logins from ${req.ip}: try again in ${retryAfterS} s`;
+    if (json) return void res.status(429).json({ error: "too_many_requests", reason });
+    messagePage(res, 429, "Too many wrong keys", [escapeHtml(reason)]);
+  }
+
   function refuse(req: Request, res: Response, site: string, a: Access & { ok: false }, badKey = false): void {
+    if (a.status === 429) return tooMany(req, res, site, a.retryAfterS, false);
     log.info({ site, status: a.status, who: a.who ?? "nobody", ip: req.ip, path: req.path }, "wall refused");
     const s = escapeHtml(site);
     const how = `Ask the footfall administrator for a viewer key for this site (<code>POST /api/v1/keys</code> with `
@@ -161,7 +194,8 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     if (!site) return;
     const key = req.query.key;
     if (key !== undefined) {
-      const p = typeof key === "string" ? deps.readers.authenticate(key) : undefined;
+      const p = typeof key === "string" ? await keyHolder(req, key) : undefined;
+      if (p && "retryAfterS" in p) return tooMany(req, res, site, p.retryAfterS, false);
       if (!p) return refuse(req, res, site, { ok: false, status: 401 }, true);
       // a valid key always leaves the address bar; whether it covers this site is answered after the redirect
       res.cookie(KEY_COOKIE, key as string, {
@@ -171,7 +205,7 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
       log.info({ site, who: principalName(p), ip: req.ip }, "wall key traded for a cookie");
       return res.redirect(303, `${WALL_PATH}/${site}`);
     }
-    const a = access(req, site);
+    const a = await access(req, site);
     if (!a.ok) {
       // a Strict cookie is not sent on a navigation that started on another site (a link in a chat
       // or a mail, then our redirect): reload once from here, where it is sent
@@ -209,11 +243,12 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     const r = SiteId.safeParse(req.params.site);
     if (!r.success) return void res.status(404).json({ error: "not_found", reason: "no such site" });
     const site = r.data;
-    const a = access(req, site);
+    const a = await access(req, site);
     if (!a.ok) {
+      if (a.status === 429) return tooMany(req, res, site, a.retryAfterS, true);
       log.info({ site, status: a.status, who: a.who ?? "nobody", ip: req.ip }, "wall plan refused");
-      const reason = a.status === 401 ? "a viewer key for the site is needed" : a.status === 403 ? `the key does not cover site "${site}"` : "no key store";
-      return void res.status(a.status).json({ error: a.status === 401 ? "unauthorized" : a.status === 403 ? "forbidden" : "unavailable", reason });
+      const reason = a.status === 401 ? "a viewer key for the site is needed" : `the key does not cover site "${site}"`;
+      return void res.status(a.status).json({ error: a.status === 401 ? "unauthorized" : "forbidden", reason });
     }
     const topology = await deps.topology.get(site).catch(() => null);
     if (topology === null) return void res.status(503).json({ error: "unavailable", reason: "the topology store does not answer" });
@@ -244,8 +279,11 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     const r = SiteId.safeParse(req.params.site);
     if (!r.success) return void res.status(404).json({ error: "not_found", reason: "no such site" });
     const site = r.data;
-    const a = access(req, site);
-    if (!a.ok) return void res.status(a.status).json({ error: a.status === 401 ? "unauthorized" : a.status === 403 ? "forbidden" : "unavailable", reason: "as for the wall's page" });
+    const a = await access(req, site);
+    if (!a.ok) {
+      if (a.status === 429) return tooMany(req, res, site, a.retryAfterS, true);
+      return void res.status(a.status).json({ error: a.status === 401 ? "unauthorized" : "forbidden", reason: "as for the wall's page" });
+    }
     const cameras = await camerasWithStills(site).catch((err: unknown) => { log.warn({ err, site }, "stills unavailable"); return null; });
     if (cameras === null) return void res.status(503).json({ error: "unavailable", reason: "NATS KV does not answer" });
     const body: WallStills = { site, cameras };

@@ -77,4 +77,27 @@ describe("failed HTTP logins throttled per address and per id (real nats-server)
     const ok = await post("127.0.0.14", "dpu-t-secret");
     expect(ok.status, JSON.stringify(ok.body)).toBeLessThan(300);
   });
+
+  it("the wall: wrong keys in ?key= ban the address; then even the right key gets a 429 page, and plan.json a 429 JSON", async () => {
+    const made = await h.admin("POST", "/api/v1/keys", { role: "viewer", sites: ["hq"], name: "hq wall" });
+    expect(made.status).toBe(201);
+    const { key } = (await made.json()) as { key: string };
+    for (let i = 0; i < BAN_AFTER; i++) {
+      const wrong = await from("127.0.0.15", `${h.url}/wall/hq?key=ffk_000000000000_wrongwrongwrongwrong${i}`);
+      expect(wrong.status).toBe(401);
+      expect(wrong.body).toContain("was not accepted");
+    }
+    const page = await from("127.0.0.15", `${h.url}/wall/hq?key=${encodeURIComponent(key)}`);
+    expect(page.status).toBe(429);
+    expect(Number(page.headers["retry-after"])).toBeGreaterThan(0);
+    expect(page.body).toContain("too many failed logins from 127.0.0.15");
+    expect(page.headers["set-cookie"]).toBeUndefined();
+    const plan = await from("127.0.0.15", `${h.url}/wall/hq/plan.json`, { headers: bearer(key) });
+    expect(plan.status).toBe(429);
+    expect(plan.body).toMatchObject({ error: "too_many_requests" });
+    // the same key from the wall's own address trades for its cookie
+    const ok = await from("127.0.0.16", `${h.url}/wall/hq?key=${encodeURIComponent(key)}`);
+    expect(ok.status).toBe(303);
+    expect(String(ok.headers["set-cookie"])).toContain("ff_key=");
+  });
 });

@@ -22,6 +22,8 @@ import { isDevice, isHeartbeat, isRefusal, isResumed, isSnapshot, isUpdate, Live
 const SITE = "mall";
 const SECRET = { "dpu-front": "front-door-secret", "dpu-cafe": "cafe-door-secret" } as const;
 const MAX_BUFFER = 16 * 1024;
+/** failed logins from one address before it is banned (tests of other refusals stay below it) */
+const BAN_AFTER = 6;
 const HEARTBEAT_MS = 400;
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
 
@@ -89,7 +91,10 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
   beforeAll(async () => {
     stack = await startTestStack({
       hosts: 1,
-      overrides: { liveMaxBufferBytes: MAX_BUFFER, liveSlowMs: 1000, livePingMs: 120_000, liveHeartbeatMs: HEARTBEAT_MS, liveDeviceMs: 200, liveResumeS: 600 },
+      overrides: {
+        liveMaxBufferBytes: MAX_BUFFER, liveSlowMs: 1000, livePingMs: 120_000, liveHeartbeatMs: HEARTBEAT_MS, liveDeviceMs: 200, liveResumeS: 600,
+        authFreeFailures: 1, authDelayMs: 10, authMaxDelayMs: 20, authBanAfter: BAN_AFTER, authBanS: 600,
+      },
     });
     const topo = await stack.admin("PUT", `/api/v1/sites/${SITE}/topology`, {
       spaces: [{ id: "lobby", name: "Lobby", capacity: 2 }, { id: "cafe", name: "Café <b>", capacity: 40 }],
@@ -126,6 +131,27 @@ describe("the live feed (websocket /api/v1/live on the API)", () => {
       expect(refusal.reason).toMatch(/credential|not a valid key/);
       expect((await c.closed).code).toBe(LiveClose.unauthorized);
     }
+  });
+
+  it("bans an address after wrong keys: 4429 with a reason, unchecked, even for the right key; another address is served", async () => {
+    const attacker = { localAddress: "127.0.0.21" };
+    for (let i = 0; i < BAN_AFTER; i++) {
+      const c = await LiveTestClient.open(stack.apiUrl, LiveTestClient.bearer(`ffk_000000000000_WRONGWRONGWRONGWRONG${i}`), attacker);
+      open.push(c);
+      expect((await c.next("refusal", isRefusal)).code).toBe(LiveClose.unauthorized);
+    }
+    const banned = await LiveTestClient.open(stack.apiUrl, LiveTestClient.bearer(mallKey), attacker);
+    open.push(banned);
+    const refusal = await banned.next("refusal", isRefusal);
+    expect(refusal).toMatchObject({ code: LiveClose.tooManyLogins, reason: expect.stringContaining("too many failed logins from 127.0.0.21") });
+    expect((await banned.closed).code).toBe(LiveClose.tooManyLogins);
+    const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^footfall_auth_throttled_total\{surface="http",scope="address",outcome="banned"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^footfall_live_disconnects_total\{reason="throttled"[^}]*\} 1$/m);
+    const fine = await connect({ ...LiveTestClient.bearer(mallKey) });
+    fine.subscribe(SITE);
+    expect((await fine.next("snapshot", isSnapshot)).site).toBe(SITE);
+    await fine.close();
   });
 
   it("refuses a subscribe to a site the key does not cover with 4403, and a malformed one with 4400", async () => {

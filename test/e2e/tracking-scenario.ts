@@ -157,7 +157,7 @@ export async function runTrackingScenario(stack: ScenarioStack, nc: NatsConnecti
     })),
     blueReturned: blue.items.map((p) => p.person),
     zoneCount: async (space, at) => {
-      const r = await stack.fetch(`/api/v1/sites/${plan.site}/zones/${space}/occupancy?at=${at}`);
+      const r = await whileUnavailable(() => stack.fetch(`/api/v1/sites/${plan.site}/zones/${space}/occupancy?at=${at}`));
       const body = (await r.json()) as { count?: number };
       if (r.status !== 200 || typeof body.count !== "number") throw new Error(`zone ${space} at ${at}: ${r.status} ${JSON.stringify(body)}`);
       return body.count;
