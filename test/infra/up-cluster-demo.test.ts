@@ -65,6 +65,7 @@ describe("footfall up --nodes 3 --demo: a nats-server SIGKILLed while the demo r
   let shots: string;
   let up: ChildProcess;
   let out = "";
+  let err = "";
   let natsBase = 0;
   let apiUrl = "";
   let wallUrl = "";
@@ -94,8 +95,9 @@ describe("footfall up --nodes 3 --demo: a nats-server SIGKILLed while the demo r
     delete env.NATS_URL;
     delete env.INFLUX_URL;
     delete env.FOOTFALL_REPLICAS;
-    up = spawn(process.execPath, [CLI, "up", "--nodes", "3", "--demo"], { env, stdio: ["ignore", "pipe", "inherit"] });
+    up = spawn(process.execPath, [CLI, "up", "--nodes", "3", "--demo"], { env, stdio: ["ignore", "pipe", "pipe"] });
     up.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+    up.stderr!.on("data", (d: Buffer) => { err += d.toString(); process.stderr.write(d); });
     await eventually("footfall up's banner", () => out.includes("Ctrl-C stops everything."), 110_000, 200);
     // the wall URL and viewer key exactly as the banner prints them
     const m = new RegExp(`(https?://\\S+)/wall/${DEMO_SITE}\\?key=(\\S+)`).exec(out);
@@ -139,6 +141,10 @@ describe("footfall up --nodes 3 --demo: a nats-server SIGKILLed while the demo r
     for (const s of plan.spaces) spaces[s.id] = await apiCount(`/spaces/${s.id}/count${q}`);
     return { spaces, site: await apiCount(`/count${q}`) };
   };
+
+  it("starts without a process warning (one exit handler for all its children, not one each)", () => {
+    expect(err).not.toContain("MaxListenersExceededWarning");
+  });
 
   it("the wall keeps moving, live and never stale, when the nats-server its API is connected to is SIGKILLed", async () => {
     wall = await browser.open();
