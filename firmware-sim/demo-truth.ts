@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { OUTSIDE } from "../contracts/ids.ts";
 import type { AcknowledgedCrossing, DemoGroundTruth } from "../contracts/demo-truth.ts";
+import type { Logger } from "../infra/log.ts";
 import { writeFileAtomic } from "../infra/state-file.ts";
 import type { BuildingPlan } from "./building.ts";
 import type { HeldCrossing } from "./crossing-buffer.ts";
@@ -38,13 +39,14 @@ export class DemoTruth {
   private readonly journal: fs.WriteStream;
   private written: Promise<DemoGroundTruth> | undefined;
 
-  constructor(private readonly plan: BuildingPlan, dir: string) {
+  constructor(private readonly plan: BuildingPlan, dir: string, log?: Logger) {
     fs.mkdirSync(dir, { recursive: true });
     this.journalFile = path.join(dir, "acknowledged.jsonl");
     this.truthFile = path.join(dir, "ground-truth.json");
     // this run's: an earlier run's truth does not describe it
     fs.rmSync(this.truthFile, { force: true });
     this.journal = fs.createWriteStream(this.journalFile, { flags: "w" });
+    this.journal.on("error", (err) => log?.warn({ err, file: this.journalFile }, "the demo's ground truth journal could not be written"));
   }
 
   /** A DPU recorded a crossing (it may or may not reach the broker). */

@@ -81,7 +81,7 @@ export async function startDemo(cfg: Config, o: {
   const host = ["0.0.0.0", "::", ""].includes(cfg.bind) ? "127.0.0.1" : cfg.bind;
   const abort = new AbortController();
   const tls = ownClientTlsOf(cfg);
-  const truth = new DemoTruth(plan, o.dataDir);
+  const truth = new DemoTruth(plan, o.dataDir, log);
   let drainMs = 1000;
   const running = runLiveDemo({
     mqttUrl: mqttUrlFor(cfg, host), ...(tls ? { mqttCa: tls.ca } : {}), plan, secrets, dataDir: path.join(o.dataDir, "buffers"),

@@ -169,7 +169,7 @@ describe("footfall up --nodes 3 --demo: a nats-server SIGKILLed while the demo r
     const api = processes().find((p) => p.ppid === up.pid && / api$/.test(p.args));
     expect(api, "the API process").toBeDefined();
     const peers = natsPeersOf(api!.pid, ports);
-    expect(peers, "the API's NATS connection").toHaveLength(1);
+    expect(peers.length, "the API's NATS connections").toBeGreaterThan(0);
     const node = peers[0]! - natsBase + 1;
     const secrets = readServiceSecrets(dataDir)!;
     const nc = await connectNats(ports.map((p) => withCredentials(`nats://127.0.0.1:${p}`, secrets.nats)).join(","), "up-demo-test");
