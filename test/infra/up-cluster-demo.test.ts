@@ -15,7 +15,7 @@ import { countsOfCrossings } from "../../firmware-sim/demo-truth.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { readServiceSecrets, withCredentials } from "../../infra/service-secrets.ts";
 import { readStateFile } from "../../infra/state-file.ts";
-import { launchChromium, type TestBrowser, type TestPage } from "../support/browser.ts";
+import { ARTIFACTS, launchChromium, type TestBrowser, type TestPage } from "../support/browser.ts";
 import { freePort } from "../support/ports.ts";
 import { eventually } from "../support/retry.ts";
 
@@ -78,7 +78,9 @@ describe("footfall up --nodes 3 --demo: a nats-server SIGKILLed while the demo r
   beforeAll(async () => {
     await buildWall();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "footfall-up3-demo-"));
-    shots = fs.mkdtempSync(path.join(os.tmpdir(), "footfall-up3-demo-shots-"));
+    // screenshots before and after the kill, and with the walkers stopped (replaced by the next run)
+    shots = path.join(ARTIFACTS, "up-cluster-demo");
+    fs.mkdirSync(shots, { recursive: true });
     // three consecutive client ports with their route ports 2000 above
     for (;;) {
       natsBase = 20_000 + Math.floor(Math.random() * 20_000);
