@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { waitOnline } from "./firmware-online.ts";
 import { createLogger, type Logger } from "../infra/log.ts";
 import type { BuildingPlan } from "./building.ts";
+import type { HeldCrossing } from "./crossing-buffer.ts";
 import { CrossingQueue } from "./crossing-queue.ts";
 import { DpuFirmware } from "./dpu-firmware.ts";
 import { FloorGraph } from "./floor-graph.ts";
@@ -65,6 +66,7 @@ export interface BuildingSimResult {
 
 function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
   mqttUrl: string; mqttCa?: Buffer | string; dataDir: string; seed: number; duplicateRate: number; maxSkewMs: number; log: Logger; ackTimeoutMs?: number | undefined;
+  onAcked?: ((device: string, crossings: readonly HeldCrossing[]) => void) | undefined;
 }): { fws: Map<string, DpuFirmware>; skews: Record<string, number> } {
   const missing = plan.dpus.filter((d) => typeof secrets[d.id] !== "string").map((d) => d.id);
   if (missing.length > 0) throw new Error(`no secret for dpu ${missing.join(", ")}`);
@@ -78,6 +80,7 @@ function firmwareFor(plan: BuildingPlan, secrets: Record<string, string>, o: {
       url: o.mqttUrl, ...(o.mqttCa ? { ca: o.mqttCa } : {}), deviceId: d.id, secret: secrets[d.id]!, site: plan.site, dataDir: o.dataDir,
       clockSkewMs: skew, duplicateRate: o.duplicateRate, rng: mulberry32(deriveSeed(o.seed, `dpu:${d.id}`)), log: o.log,
       ...(o.ackTimeoutMs !== undefined ? { ackTimeoutMs: o.ackTimeoutMs } : {}),
+      ...(o.onAcked ? { onAcked: (cs: readonly HeldCrossing[]) => o.onAcked!(d.id, cs) } : {}),
     }));
   }
   return { fws, skews };
@@ -171,12 +174,20 @@ export interface LiveDemoOptions {
   duplicateRate?: number;
   maxSkewMs?: number;
   walk?: Partial<JourneyOptions>;
-  /** called for every crossing as its DPU records it */
-  onCrossing?: (c: SimCrossing) => void;
+  /** called for every crossing as its DPU records it, with the event id it is sent under */
+  onCrossing?: (c: SimCrossing, id: string) => void;
+  /** called with the crossings of every publish the broker acknowledged to `device` (second copies and replays included) */
+  onAcked?: (device: string, crossings: readonly HeldCrossing[]) => void;
+  /** once `signal` aborts, the DPUs get up to this long (read then) to send what they hold before they stop; default: 1 s for what is in flight */
+  drainMs?: number;
   log?: Logger;
 }
 
-export interface LiveDemoResult { walkers: number; crossings: number; sent: number; duplicatesSent: number }
+export interface LiveDemoResult {
+  walkers: number; crossings: number; sent: number; duplicatesSent: number;
+  /** crossings still in a DPU's disk buffer when it stopped (sent at the next start) */
+  held: number;
+}
 
 /**
  * The building in real time, until `signal` aborts: walkers keep arriving (Poisson), walk and
@@ -189,14 +200,16 @@ export async function runLiveDemo(opts: LiveDemoOptions): Promise<LiveDemoResult
   const graph = new FloorGraph(opts.plan);
   const { fws } = firmwareFor(opts.plan, opts.secrets, {
     mqttUrl: opts.mqttUrl, mqttCa: opts.mqttCa, dataDir: opts.dataDir, seed,
-    duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log,
+    duplicateRate: opts.duplicateRate ?? 0, maxSkewMs: Math.max(0, opts.maxSkewMs ?? 0), log, onAcked: opts.onAcked,
   });
   const journey: JourneyOptions = { ...DEFAULT_JOURNEY, ...opts.walk };
   const meanGapMs = 60_000 / Math.max(0.001, opts.arrivalsPerMinute ?? 30);
   const rng = mulberry32(deriveSeed(seed, "live"));
   const queue = new CrossingQueue();
   const instants = new DistinctInstants();
-  const stats: LiveDemoResult = { walkers: 0, crossings: 0, sent: 0, duplicatesSent: 0 };
+  const stats: LiveDemoResult = { walkers: 0, crossings: 0, sent: 0, duplicatesSent: 0, held: 0 };
+  // event ids unique across the DPUs and across runs
+  const runTag = randomBytes(4).toString("hex");
   let nextArrival = Date.now() + exponential(rng, meanGapMs);
   let lastForget = Date.now();
   log.info({ site: opts.plan.site, dpus: fws.size, arrivalsPerMinute: 60_000 / meanGapMs }, "live demo starting");
@@ -211,18 +224,23 @@ export async function runLiveDemo(opts: LiveDemoOptions): Promise<LiveDemoResult
       }
       for (let c = queue.peek(); c && c.ts <= now; c = queue.peek()) {
         queue.pop();
-        stats.crossings++;
-        opts.onCrossing?.(c);
-        fws.get(c.device)!.record({ ts: c.ts, doorway: c.doorway, delta: c.delta })
+        const id = `${runTag}-${stats.crossings++}`;
+        opts.onCrossing?.(c, id);
+        fws.get(c.device)!.record({ id, ts: c.ts, doorway: c.doorway, delta: c.delta })
           .catch((e: Error) => log.warn({ err: e, device: c.device }, "crossing not recorded"));
       }
       if (now - lastForget > 60_000) { instants.forgetBefore(now - 60_000); lastForget = now; }
       const due = Math.min(queue.peek()?.ts ?? Infinity, nextArrival - 1000);
       await sleep(Math.max(5, Math.min(250, due - Date.now())), undefined, { signal: opts.signal }).catch(() => {});
     }
+    if (opts.drainMs) {
+      const drained = Promise.all([...fws.values()].map((f) => f.flush())).then(() => true, () => false);
+      const ok = await Promise.race([drained, sleep(opts.drainMs).then(() => false)]);
+      log.info({ drained: ok }, ok ? "every crossing acknowledged" : "crossings still held after the drain");
+    }
   } finally {
     await Promise.all([...fws.values()].map((f) => f.stop()));
-    for (const f of fws.values()) { stats.sent += f.counters.sent; stats.duplicatesSent += f.counters.duplicatesSent; }
+    for (const f of fws.values()) { stats.sent += f.counters.sent; stats.duplicatesSent += f.counters.duplicatesSent; stats.held += f.bufferedNow; }
     log.info({ ...stats }, "live demo stopped");
   }
   return stats;

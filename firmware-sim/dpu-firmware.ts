@@ -36,6 +36,8 @@ export interface DpuFirmwareOptions {
   reconnectMinMs?: number;
   /** reconnect delay cap (default 2 s) */
   reconnectMaxMs?: number;
+  /** called with the crossings of every publish the broker acknowledged (PUBACK), live or replayed, second copies included */
+  onAcked?: (crossings: readonly HeldCrossing[]) => void;
   log?: Logger;
 }
 
@@ -336,6 +338,7 @@ export class DpuFirmware {
           this.counters.sent += f.crossings.length;
           this.counters.duplicatesSent += f.duplicates;
           if (f.replay) this.counters.replayed += this.buffer.remove(f.crossings.map((c) => c.id));
+          try { this.opts.onAcked?.(f.crossings); } catch (e) { this.log.warn({ err: e }, "onAcked threw"); }
         }
         settle();
         this.afterChange();

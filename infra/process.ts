@@ -41,3 +41,21 @@ export function abortOnSignal(log?: Logger): AbortController {
   onFirstSignal(() => ac.abort(), log);
   return ac;
 }
+
+/** children to SIGKILL if this process exits without having stopped them (one "exit" listener for all) */
+const orphans = new Set<{ kill(signal: NodeJS.Signals): unknown }>();
+let orphanHandler = false;
+
+/**
+ * Kills `child` with SIGKILL when this process exits (a crash, process.exit, a failed test run)
+ * unless the returned function was called first (the child exited or was stopped). Children in
+ * their own process group are otherwise left running. One listener however many children.
+ */
+export function killOnExit(child: { kill(signal: NodeJS.Signals): unknown }): () => void {
+  if (!orphanHandler) {
+    orphanHandler = true;
+    process.once("exit", () => { for (const c of orphans) c.kill("SIGKILL"); });
+  }
+  orphans.add(child);
+  return () => { orphans.delete(child); };
+}

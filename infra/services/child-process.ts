@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../log.ts";
+import { killOnExit } from "../process.ts";
 
 /** A service binary we run as a child process, its output appended to a log file under the data dir. */
 export interface ServiceProcess {
@@ -32,17 +33,17 @@ export function spawnService(opts: {
   let exited = false;
   // the child is in its own process group, so nothing else stops it if we end without stop():
   // kill it when this process exits (a crash, process.exit, a failed test run)
-  const killOnExit = () => { if (!exited) child.kill("SIGKILL"); };
-  process.once("exit", killOnExit);
+  const forget = killOnExit(child);
   const done = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
       exited = true;
-      process.off("exit", killOnExit);
+      forget();
       opts.log?.info({ service: opts.name, code, signal }, "service exited");
       resolve();
     });
     child.once("error", (err) => {
       exited = true;
+      forget();
       opts.log?.error({ service: opts.name, err }, "service failed to start");
       resolve();
     });

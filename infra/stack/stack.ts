@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { CreatedKey } from "../../contracts/api-keys.ts";
+import type { DemoGroundTruth } from "../../contracts/demo-truth.ts";
 import type { Config } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { connectNats, natsServersOf } from "../nats.ts";
@@ -61,7 +62,7 @@ export async function runStack(given: Config, opts: { demo: boolean; tls?: boole
   await waitHealthy(`${apiUrl}/healthz`, 60_000);
   await waitHealthy(`http://${cfg.bind}:${cfg.brokerOpsPort}/healthz`, 60_000);
 
-  let demo: { stop(): Promise<void>; banner: string[] } | undefined;
+  let demo: { stop(): Promise<void>; banner: string[]; truthFile: string; stopWalkers(): Promise<DemoGroundTruth> } | undefined;
   let cameraDemo: { stop(): Promise<void>; banner: string[] } | undefined;
   let videoDemo: { stop(): Promise<void>; banner: string[] } | undefined;
   const readers: string[] = [];
@@ -105,6 +106,18 @@ export async function runStack(given: Config, opts: { demo: boolean; tls?: boole
     "",
   ];
   process.stdout.write(lines.join("\n") + "\n");
+
+  // SIGUSR2: the demo mall's walkers stop (for good), its DPUs send what they hold, and its
+  // ground truth is written: the counts the wall and the API must show once the actors caught up
+  if (demo) {
+    const mall = demo;
+    process.on("SIGUSR2", () => {
+      log.info("SIGUSR2: stopping the demo's walkers");
+      mall.stopWalkers().then((t) => {
+        process.stdout.write(`  demo-mall:  walkers stopped; ${t.acknowledged} crossings acknowledged, ${t.unacknowledged} not; people inside ${t.site_total}; ground truth in ${mall.truthFile}\n`);
+      }, (err: unknown) => log.error({ err }, "stopping the demo's walkers failed"));
+    });
+  }
 
   exitOnSignal(async () => {
     await Promise.all([demo?.stop(), cameraDemo?.stop(), videoDemo?.stop()]);

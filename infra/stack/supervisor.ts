@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
+import { killOnExit } from "../process.ts";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "cli", "footfall.js");
 /** a process that keeps dying is restarted after 0.5 s, 1 s, 2 s ... at most 10 s */
@@ -26,10 +27,9 @@ export class Supervised {
     const child = spawn(process.execPath, [CLI, ...this.args], { env: this.env, stdio: ["ignore", "inherit", "inherit"], detached: true });
     this.child = child;
     // its own process group: if `footfall up` itself ends without stop(), take the child along
-    const killOnExit = () => child.kill("SIGKILL");
-    process.once("exit", killOnExit);
+    const forget = killOnExit(child);
     child.once("exit", (code, signal) => {
-      process.off("exit", killOnExit);
+      forget();
       this.child = undefined;
       for (const w of this.exitWaiters.splice(0)) w();
       if (this.stopping) return;

@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { demoMall, planSecrets } from "../../firmware-sim/building.ts";
 import { simulateWalkers } from "../../firmware-sim/walkers.ts";
 import { runBuildingSim, runLiveDemo } from "../../firmware-sim/building-run.ts";
+import { countsOfCrossings, DemoTruth } from "../../firmware-sim/demo-truth.ts";
+import { AcknowledgedCrossing } from "../../contracts/demo-truth.ts";
 import { eventually } from "../support/retry.ts";
 import { startRecordingBroker, type RecordingBroker } from "./recording-broker.ts";
 
@@ -118,5 +120,53 @@ describe("a simulated building over MQTT against a real aedes broker", () => {
       expect(a.shape).toBe("single");
       expect(a.events[0]!.doorway).toBe(doorwayOf.get(a.clientId));
     }
+  });
+
+  it("the live demo's ground truth: only crossings the broker acknowledged, each once; stopped with a drain, the DPUs first send what they hold", async () => {
+    const truth = new DemoTruth(plan, path.join(dataDir, "truth"));
+    const abort = new AbortController();
+    let drainMs = 0;
+    const demo = runLiveDemo({
+      mqttUrl: broker.url, plan, secrets, dataDir, signal: abort.signal, seed: 4, log: quiet, duplicateRate: 0.3,
+      arrivalsPerMinute: 600, walk: { minDwellMs: 50, meanDwellMs: 150 },
+      onCrossing: (c, id) => truth.recorded(c.device, id),
+      onAcked: (device, crossings) => truth.acknowledged(device, crossings),
+      get drainMs() { return drainMs; },
+    });
+    await eventually("crossings acknowledged", () => truth.summary(Date.now()).acknowledged >= 20, 20_000, 50);
+    // PUBACKs held back: published, recorded, not acknowledged
+    broker.holdAcks();
+    const published = broker.arrivals.length;
+    await eventually("crossings published meanwhile", () => broker.arrivals.length >= published + 10, 20_000, 50);
+    const held = truth.summary(Date.now());
+    expect(held.unacknowledged).toBeGreaterThan(0);
+    expect(held.acknowledged + held.unacknowledged).toBe(held.crossings);
+    // stopped with a drain: the walkers stop, the DPUs wait for their PUBACKs
+    drainMs = 20_000;
+    abort.abort();
+    // longer than a plain stop waits for what is in flight (1 s)
+    await new Promise((r) => setTimeout(r, 1500));
+    broker.releaseAcks();
+    const stats = await demo;
+    expect(stats.held).toBe(0);
+    const t = await truth.write(Date.now());
+    expect(t.unacknowledged).toBe(0);
+    expect(t.acknowledged).toBe(t.crossings);
+    // each distinct crossing that reached the broker once (second copies and replays are not counted again)
+    const distinct = new Map<string, { doorway: string; delta: 1 | -1 }>();
+    for (const a of broker.arrivals) for (const e of a.events) distinct.set(`${a.clientId}/${e.id}`, { doorway: e.doorway, delta: e.delta as 1 | -1 });
+    expect(broker.arrivals.length).toBeGreaterThan(distinct.size); // there were second copies
+    expect(t.acknowledged).toBe(distinct.size);
+    expect({ spaces: t.spaces, site: t.site_total }).toEqual(countsOfCrossings(plan, distinct.values()));
+    const journal = fs.readFileSync(truth.journalFile, "utf8").trim().split("\n").map((l) => AcknowledgedCrossing.parse(JSON.parse(l)));
+    expect(journal).toHaveLength(t.acknowledged);
+    expect(new Set(journal.map((c) => `${c.device}/${c.id}`)).size).toBe(journal.length);
+  });
+
+  it("counts by crossings: into a space from its doorway's exiting_to side on +1, the reverse on -1; the site by the doorways to outside", () => {
+    const c = (doorway: string, delta: 1 | -1) => ({ doorway, delta });
+    expect(countsOfCrossings(plan, [c("main-entrance", 1), c("main-entrance", 1), c("lobby-corridor", 1), c("food-court-lobby", -1), c("loading-exit", 1)]))
+      .toEqual({ spaces: { lobby: 0, corridor: 1, "food-court": 1, books: 0, fashion: 0, electronics: -1, restrooms: 0 }, site: 1 });
+    expect(() => countsOfCrossings(plan, [c("nowhere", 1)])).toThrow(/not in the plan/);
   });
 });
