@@ -19,8 +19,15 @@
  *   oid unique per camera (video/detect/detect-frame.ts). Frames with nobody in them are handed
  *   out too (an empty frame tells the tracker nobody is there).
  * - One pass over each frame's pixels per consumer of them: the gate's grey grid, the letterbox
- *   into the detector's (reused) input tensor, the colour samples of each box. The detector and its
- *   ONNX session are created once by the caller and reused for every frame.
+ *   into a (reused) input tensor, the colour samples of each box. The detector is created once by
+ *   the caller and reused for every frame.
+ * - Pipelined (`pipeline` > 0, the default): the model runs in a worker thread
+ *   (video/detect/inference-worker.ts) with its own session of the detector's model and options,
+ *   while this thread reads and letterboxes the next frames and post-processes, colours and hands
+ *   out the previous ones. At most `pipeline` frames are in the worker; frames come out in order,
+ *   with the same detections as unpipelined; an abort of `signal` hands out the frames already in
+ *   the worker, then ends; the worker ends with the loop; a failed run ends the loop with its error.
+ *   `pipeline: 0`: the detector's own session on this thread, one frame at a time.
  * - Stage timings and counters accumulate in `stats` (video/detect/detect-stats.ts) and come with
  *   each frame.
  */
