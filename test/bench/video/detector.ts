@@ -19,6 +19,8 @@
  *            / (frames - 1), everything above end to end
  *   bare     ms per frame of session.run alone, measured the same way
  *   ratio    loop / bare (per run; median and range over the runs)
+ *   loop fps 1000 / loop
+ *   det fps  1000 / (pre + infer + post): the detector alone
  *
  *   npx tsx test/bench/video/detector.ts [--seconds 30] [--fps 5] [--threads 1,2] [--pipeline 0,2] [--runs 3] [--motion]
  *
@@ -89,7 +91,7 @@ async function bareLoop(detector: Detector, tensors: ort.Tensor[]): Promise<numb
   return (last - first) / (tensors.length - 1);
 }
 
-const rows: string[][] = [["threads", "pipeline", "frames", "decode", "wait", "pre", "infer", "post", "colours", "loop ms", "bare ms", "loop/bare", "persons/frame"]];
+const rows: string[][] = [["threads", "pipeline", "frames", "decode", "wait", "pre", "infer", "post", "colours", "loop ms", "bare ms", "loop/bare", "loop fps", "det fps", "persons/frame"]];
 for (const threads of opts.threads.split(",").map(Number)) {
   const detector = await Detector.create({ intraOpNumThreads: threads, warmupRuns: 3 });
   // the bare loop's inputs: every frame letterboxed beforehand, one tensor each
@@ -102,6 +104,7 @@ for (const threads of opts.threads.split(",").map(Number)) {
     const loopMs: number[] = [];
     const bareMs: number[] = [];
     const ratios: number[] = [];
+    const detMs: number[] = [];
     const stageMs: Record<Stage, number[]> = Object.fromEntries(STAGES.map((s) => [s, []])) as unknown as Record<Stage, number[]>;
     let frames = "";
     let persons = 0;
@@ -122,12 +125,14 @@ for (const threads of opts.threads.split(",").map(Number)) {
       bareMs.push(bare);
       ratios.push(loop / bare);
       for (const s of STAGES) stageMs[s].push(stats.mean(s));
+      detMs.push(stats.detectMean);
       frames = `${stats.processed}/${stats.sampled}`;
       persons = stats.detections / Math.max(1, stats.processed);
     }
     rows.push([
       String(threads), String(depth), frames, f1(decodeMs), f1(median(stageMs.decode)), f1(median(stageMs.pre)), f1(median(stageMs.infer)),
-      f1(median(stageMs.post)), f1(median(stageMs.colours)), withRange(loopMs, f1), withRange(bareMs, f1), withRange(ratios, f2), f1(persons),
+      f1(median(stageMs.post)), f1(median(stageMs.colours)), withRange(loopMs, f1), withRange(bareMs, f1), withRange(ratios, f2), f1(1000 / median(loopMs)),
+      f1(1000 / median(detMs)), f1(persons),
     ]);
   }
   await detector.close();
