@@ -40,6 +40,8 @@ export class Detector {
   private constructor(
     readonly model: ModelSpec,
     readonly session: OnnxSession,
+    /** what the session was created with (a second session of the same model, e.g. in a worker, uses them too) */
+    readonly sessionOptions: SessionOptions,
     private readonly classIds: readonly number[] | undefined,
     private readonly opts: Required<Pick<DetectorOptions, "scoreThreshold" | "iouThreshold" | "maxDetections">>,
   ) {}
@@ -56,7 +58,14 @@ export class Detector {
             return k;
           });
     const session = await OnnxSession.create(model.file(), model.inputShape, opts);
-    return new Detector(model, session, classIds, {
+    const sessionOptions: SessionOptions = {
+      ...(opts.intraOpNumThreads !== undefined ? { intraOpNumThreads: opts.intraOpNumThreads } : {}),
+      ...(opts.interOpNumThreads !== undefined ? { interOpNumThreads: opts.interOpNumThreads } : {}),
+      ...(opts.executionMode !== undefined ? { executionMode: opts.executionMode } : {}),
+      ...(opts.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: opts.graphOptimizationLevel } : {}),
+      ...(opts.warmupRuns !== undefined ? { warmupRuns: opts.warmupRuns } : {}),
+    };
+    return new Detector(model, session, sessionOptions, classIds, {
       scoreThreshold: opts.scoreThreshold ?? DEFAULT_SCORE,
       iouThreshold: opts.iouThreshold ?? 0.5,
       maxDetections: opts.maxDetections ?? 100,
@@ -69,9 +78,33 @@ export class Detector {
 
   async detect(rgb: Uint8Array, width: number, height: number): Promise<DetectionResult> {
     const t0 = performance.now();
-    const transform = letterbox(rgb, width, height, this.model.preprocess, this.session.input, this.tapCache);
+    const transform = this.preprocess(rgb, width, height);
     const t1 = performance.now();
     const outputs = await this.session.run();
+    const t2 = performance.now();
+    const { detections, decode, post } = this.postprocess(outputs, transform, width, height);
+    return { detections, transform, timings: { pre: t1 - t0, infer: t2 - t1, decode, post } };
+  }
+
+  /**
+   * Pre-processing alone: letterbox the frame into `into` (default: the session's own input
+   * buffer; a caller running the model elsewhere, e.g. in a worker thread, passes its own buffer
+   * of `inputSize` floats).
+   */
+  preprocess(rgb: Uint8Array, width: number, height: number, into: Float32Array = this.session.input): LetterboxTransform {
+    return letterbox(rgb, width, height, this.model.preprocess, into, this.tapCache);
+  }
+
+  /** floats in the model's input tensor */
+  get inputSize(): number {
+    return this.session.input.length;
+  }
+
+  /**
+   * Post-processing alone: the model's outputs for a frame pre-processed with `transform` ->
+   * detections in source pixels, with the ms of output decoding and of NMS + mapping.
+   */
+  postprocess(outputs: Record<string, Float32Array>, transform: LetterboxTransform, width: number, height: number): { detections: Detection[]; decode: number; post: number } {
     const t2 = performance.now();
     const candidates = this.model.decode(outputs, {
       scoreThreshold: this.opts.scoreThreshold,
@@ -92,7 +125,7 @@ export class Detector {
       ] as Detection["box"],
     }));
     const t4 = performance.now();
-    return { detections, transform, timings: { pre: t1 - t0, infer: t2 - t1, decode: t3 - t2, post: t4 - t3 } };
+    return { detections, decode: t3 - t2, post: t4 - t3 };
   }
 
   async close(): Promise<void> {

@@ -19,8 +19,15 @@
  *   oid unique per camera (video/detect/detect-frame.ts). Frames with nobody in them are handed
  *   out too (an empty frame tells the tracker nobody is there).
  * - One pass over each frame's pixels per consumer of them: the gate's grey grid, the letterbox
- *   into the detector's (reused) input tensor, the colour samples of each box. The detector and its
- *   ONNX session are created once by the caller and reused for every frame.
+ *   into a (reused) input tensor, the colour samples of each box. The detector is created once by
+ *   the caller and reused for every frame.
+ * - Pipelined (`pipeline` > 0, the default): the model runs in a worker thread
+ *   (video/detect/inference-worker.ts) with its own session of the detector's model and options,
+ *   while this thread reads and letterboxes the next frames and post-processes, colours and hands
+ *   out the previous ones. At most `pipeline` frames are in the worker; frames come out in order,
+ *   with the same detections as unpipelined; an abort of `signal` hands out the frames already in
+ *   the worker, then ends; the worker ends with the loop; a failed run ends the loop with its error.
+ *   `pipeline: 0`: the detector's own session on this thread, one frame at a time.
  * - Stage timings and counters accumulate in `stats` (video/detect/detect-stats.ts) and come with
  *   each frame.
  */
@@ -28,6 +35,9 @@ import type { Logger } from "pino";
 import type { DetectionFrame } from "../../contracts/detection.ts";
 import type { Detector } from "../../models/detector.ts";
 import { contractDetections } from "./detect-frame.ts";
+import { InferenceWorker, type InferenceResult } from "./inference-worker.ts";
+import type { LetterboxTransform } from "../../models/letterbox.ts";
+import type { Detection as RawDetection } from "../../models/nms.ts";
 import { sourceFrames, type DetectSource, type SourceSampling, type TimelineFrame } from "./detect-source.ts";
 import { DetectStats, type Stage } from "./detect-stats.ts";
 import type { SourceInfo } from "./frame-sampler.ts";
@@ -62,7 +72,15 @@ export interface DetectLoopOptions extends SourceSampling {
   onHeld?: (f: TimelineFrame, stats: DetectStats) => void;
   /** called for every sampled frame with its frame_ts, before the gate (the camera's stills are made from these) */
   onSampled?: (f: TimelineFrame, frameTs: number) => void;
+  /**
+   * frames in flight in the inference worker thread (default DEFAULT_PIPELINE_DEPTH); 0: no
+   * worker, every frame goes through the detector on this thread before the next one is read
+   */
+  pipeline?: number;
 }
+
+/** frames in flight in the inference worker: one in session.run, one pre-processed and waiting */
+export const DEFAULT_PIPELINE_DEPTH = 2;
 
 export interface DetectedFrame {
   /** the contract message (frame_ts epoch ms) */
@@ -95,12 +113,16 @@ export async function* detectFrames(o: DetectLoopOptions): AsyncGenerator<Detect
   const seq = o.seq ?? countFrom(0);
   const startMs = o.startMs ?? clock();
   const className = (cls: number) => o.detector.className(cls);
+  const depth = o.pipeline ?? DEFAULT_PIPELINE_DEPTH;
+  if (!(Number.isInteger(depth) && depth >= 0)) throw new Error(`pipeline must be a whole number >= 0, got ${depth}`);
   let lastFrameTs = Number.NEGATIVE_INFINITY;
 
+  // `signal`, or the pipelined loop stopping early (the consumer stopped, or a failure)
+  const stopSource = new AbortController();
   const frames = sourceFrames({
     source: o.source,
     ...(o.info ? { info: o.info } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
+    signal: o.signal ? AbortSignal.any([o.signal, stopSource.signal]) : stopSource.signal,
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.fps !== undefined ? { fps: o.fps } : {}),
@@ -111,7 +133,8 @@ export async function* detectFrames(o: DetectLoopOptions): AsyncGenerator<Detect
     onPass: () => { stats.passes++; },
   });
 
-  for await (const f of frames) {
+  /** a sampled frame through the gate: undefined when the gate holds it back */
+  const admit = (f: TimelineFrame): Admitted | undefined => {
     stats.sampled++;
     stats.add("decode", f.decodeMs);
     const frameTs = Math.max(startMs + Math.round(f.t * 1000), lastFrameTs + 1);
@@ -126,26 +149,120 @@ export async function* detectFrames(o: DetectLoopOptions): AsyncGenerator<Detect
     if (!pass) {
       stats.held++;
       o.onHeld?.(f, stats);
-      continue;
+      return undefined;
     }
+    return { f, frameTs, gateMs };
+  };
 
-    const { detections: raw, timings } = await o.detector.detect(f.rgb, f.width, f.height);
+  /** the detector's result of an admitted frame -> the frame handed out (takes its seq) */
+  const finish = async (a: Admitted, raw: RawDetection[], t: { pre: number; infer: number; post: number }): Promise<DetectedFrame> => {
+    const { f, frameTs } = a;
     const s = await seq.take();
     const tCol = performance.now();
     const detections = contractDetections(o.camera, s, frameTs, raw, f, className);
     const coloursMs = performance.now() - tCol;
-    const post = timings.decode + timings.post;
-    stats.add("pre", timings.pre);
-    stats.add("infer", timings.infer);
-    stats.add("post", post);
+    stats.add("pre", t.pre);
+    stats.add("infer", t.infer);
+    stats.add("post", t.post);
     stats.add("colours", coloursMs);
     stats.processed++;
     stats.detections += detections.length;
-    yield {
+    return {
       frame: { frame_ts: frameTs, seq: s, detections },
       index: f.index, sourceIndex: f.sourceIndex, pass: f.pass, t: f.t, width: f.width, height: f.height,
-      timings: { decode: f.decodeMs, gate: gateMs, pre: timings.pre, infer: timings.infer, post, colours: coloursMs },
+      timings: { decode: f.decodeMs, gate: a.gateMs, pre: t.pre, infer: t.infer, post: t.post, colours: coloursMs },
       stats,
     };
+  };
+
+  if (depth === 0) {
+    for await (const f of frames) {
+      const a = admit(f);
+      if (!a) continue;
+      const { detections: raw, timings } = await o.detector.detect(f.rgb, f.width, f.height);
+      yield await finish(a, raw, { pre: timings.pre, infer: timings.infer, post: timings.decode + timings.post });
+    }
+    return;
   }
+
+  // Pipelined: the model runs in a worker thread, fed by a producer on this thread that reads the
+  // source, gates and letterboxes each frame into one of `depth` input buffers and sends it to the
+  // worker; the consumer (this generator) takes the results in order, post-processes and colours
+  // them and hands them out. So while the model runs frame N, frame N+1 is pre-processed and frame
+  // N-1 post-processed. An input buffer is free again when the consumer takes its frame's result:
+  // at most `depth` frames in the worker (plus one read from the source, waiting for a buffer),
+  // whatever the consumer's pace (back-pressure).
+  const worker = await InferenceWorker.start(o.detector, o.log);
+  const free: Float32Array[] = Array.from({ length: depth }, () => new Float32Array(o.detector.inputSize));
+  const inFlight: InFlight[] = [];
+  let producing = true;
+  let producerError: unknown;
+  let stopping = false;
+  let wakeProducer: (() => void) | undefined; // waiting for a free buffer
+  let wakeConsumer: (() => void) | undefined; // waiting for a frame in flight or the producer's end
+  const wake = (w: (() => void) | undefined) => w?.();
+
+  const producer = (async () => {
+    try {
+      for await (const f of frames) {
+        if (stopping) break;
+        const admitted = admit(f);
+        if (!admitted) continue;
+        while (free.length === 0 && !stopping) await new Promise<void>((r) => { wakeProducer = r; });
+        if (stopping) break;
+        const input = free.pop()!;
+        const t0 = performance.now();
+        const transform = o.detector.preprocess(f.rgb, f.width, f.height, input);
+        const preMs = performance.now() - t0;
+        const result = worker.run(input);
+        result.catch(() => {}); // awaited in order by the consumer
+        inFlight.push({ admitted, transform, preMs, result });
+        wake(wakeConsumer);
+      }
+    } catch (err) {
+      if (!stopping) producerError = err;
+    } finally {
+      producing = false;
+      wake(wakeConsumer);
+    }
+  })();
+
+  try {
+    for (;;) {
+      while (inFlight.length === 0 && producing) await new Promise<void>((r) => { wakeConsumer = r; });
+      const h = inFlight.shift();
+      if (!h) {
+        if (producerError !== undefined) throw producerError;
+        break; // the source ended or `signal` aborted, and every frame in flight has been handed out
+      }
+      const r = await h.result;
+      free.push(r.input);
+      wake(wakeProducer);
+      const { f } = h.admitted;
+      const { detections: raw, decode, post } = o.detector.postprocess(r.outputs, h.transform, f.width, f.height);
+      yield await finish(h.admitted, raw, { pre: h.preMs, infer: r.inferMs, post: decode + post });
+    }
+  } finally {
+    // the end, the consumer stopping, or a failure: stop the producer (and its ffmpeg), then the worker
+    stopping = true;
+    stopSource.abort();
+    wake(wakeProducer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([producer, new Promise<void>((r) => { timer = setTimeout(r, 2000); })]);
+    clearTimeout(timer);
+    await worker.close();
+  }
+}
+
+interface Admitted {
+  f: TimelineFrame;
+  frameTs: number;
+  gateMs: number;
+}
+
+interface InFlight {
+  admitted: Admitted;
+  transform: LetterboxTransform;
+  preMs: number;
+  result: Promise<InferenceResult>;
 }
