@@ -216,10 +216,10 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     const r = await getJson<{ cameras: CameraHealth[] }>(stack, `/api/v1/sites/${SITE}/cameras`);
     const cam = r.body.cameras.find((c) => c.camera === CAMERA)!;
     expect(cam.state).toBe("offline");
-    // frames of the last minute of frame time, all of them tracked
-    expect(cam.fps).toBeGreaterThan(0);
-    expect(cam.fps).toBeLessThanOrEqual(FPS);
-    const perFrame = cam.detections_per_s / cam.fps;
+    // frames and detections of the last minute of wall time, as seen while it ran (by now the
+    // clip's frame times, which end before the agent started, may have left that minute)
+    expect(whileRunning!.fps).toBeLessThanOrEqual(FPS);
+    const perFrame = whileRunning!.detections_per_s / whileRunning!.fps;
     const ann = loadVtestAnnotations().frames.filter((a) => a.seconds <= CLIP_S);
     // detections per frame: between half the fewest clearly visible and 1.5 x the most annotated people
     expect(perFrame).toBeGreaterThanOrEqual(Math.min(...ann.map((a) => a.people.filter((p) => !p.hard).length)) / 2);
