@@ -51,6 +51,8 @@ class Connection {
   gone = false;
   /** a 'drain' listener is set (the socket's buffer was full) */
   drainHooked = false;
+  /** packet ids whose PUBACKs are due, written together at the end of this turn */
+  due: number[] = [];
   constructor(readonly client: Client) {}
 }
 
@@ -66,6 +68,18 @@ export function pubacks(ids: readonly number[]): Buffer {
     b.writeUInt16BE(ids[i]!, i * 4 + 2);
   }
   return b;
+}
+
+/**
+ * Writes the connection's due PUBACKs in one socket write: the stores JetStream confirmed in one
+ * of its answers' reads become due in the same turn, and leave together (one system call).
+ */
+function writeDue(conn: Connection): void {
+  if (conn.due.length === 0) return;
+  const ids = conn.due;
+  conn.due = [];
+  const client = conn.client;
+  if (!conn.gone && client.connected && !client.closed) client.conn.write(pubacks(ids));
 }
 
 /**
@@ -241,10 +255,8 @@ export class AckAfterStore {
       i++;
     }
     if (i > conn.head) {
-      const ids = new Array<number>(i - conn.head);
-      for (let k = conn.head; k < i; k++) ids[k - conn.head] = slots[k]!.id;
-      const client = conn.client;
-      if (client.connected && !client.closed) client.conn.write(pubacks(ids));
+      if (conn.due.length === 0) process.nextTick(writeDue, conn);
+      for (let k = conn.head; k < i; k++) conn.due.push(slots[k]!.id);
     }
     if (i === slots.length) {
       conn.slots = [];
@@ -254,6 +266,7 @@ export class AckAfterStore {
       if (i > 1024) { conn.slots = slots.slice(i); conn.head = 0; }
     }
     if (failed) {
+      writeDue(conn);
       this.gone(conn);
       conn.client.close();
     }
