@@ -45,8 +45,8 @@ class Connection {
   head = 0;
   /** stores begun and not yet finished */
   storing = 0;
-  /** publishes read while `storing` was at the bound: started in order as stores finish */
-  waiting: Array<() => void> = [];
+  /** publishes read while `storing` was at the bound: decided in order as stores finish */
+  waiting: PublishTicket[] = [];
   /** closed (by the device, or by the broker after a failed store): nothing more is written */
   gone = false;
   /** a 'drain' listener is set (the socket's buffer was full) */
@@ -68,6 +68,42 @@ export function pubacks(ids: readonly number[]): Buffer {
     b.writeUInt16BE(ids[i]!, i * 4 + 2);
   }
   return b;
+}
+
+/** A publish's ticket (see Ticket). */
+class PublishTicket implements Ticket {
+  constructor(
+    private readonly acks: AckAfterStore,
+    private readonly conn: Connection,
+    readonly packet: PublishPacket,
+    readonly qos: number,
+    private readonly slot: Slot | undefined,
+    private readonly done: PublishDone,
+  ) {}
+
+  get client(): Client { return this.conn.client; }
+
+  accept(): void {
+    if (this.slot) this.acks.settle(this.conn, this.slot, READY);
+    this.done(null);
+  }
+
+  close(reason: string): void {
+    const conn = this.conn;
+    if (this.slot) this.acks.settle(conn, this.slot, FAILED);
+    else if (conn.storing === 0 && conn.slots.length === conn.head) return this.done(new Error(reason));
+    else {
+      // QoS 0 or 2: closed in order all the same, once the PUBACKs before it are out
+      const marker: Slot = { id: 0, state: FAILED };
+      conn.slots.push(marker);
+      this.acks.settle(conn, marker, FAILED);
+    }
+    this.done(null);
+  }
+
+  store<R>(job: StoreJob<R>): void {
+    this.acks.store(this.conn, job, this.qos, this.slot, this.done);
+  }
 }
 
 /**
@@ -116,7 +152,16 @@ export class AckAfterStore {
   /** footfall_broker_publishes_accepted_total{type} by type, bound once (no label hashing per message) */
   private readonly acceptedOf = new Map<string, { inc(): void }>();
 
-  constructor(private readonly metrics: BrokerMetrics, private readonly log: Logger, private readonly maxPerConnection: number) {
+  /**
+   * `decide` reads and checks each device publish once its connection has room for a store (in
+   * receive order) and settles its ticket: accept(), close() or store().
+   */
+  constructor(
+    private readonly metrics: BrokerMetrics,
+    private readonly log: Logger,
+    private readonly maxPerConnection: number,
+    private readonly decide: (client: Client, packet: PublishPacket, ticket: Ticket) => void,
+  ) {
     if (!Number.isInteger(maxPerConnection) || maxPerConnection < 1) throw new RangeError(`stores in flight per connection must be a positive integer, got ${maxPerConnection}`);
   }
 
@@ -128,10 +173,10 @@ export class AckAfterStore {
 
   /**
    * A device publish arrived (authorizePublish, in receive order): `decide` is given its ticket
-   * once its connection has room for a store (now, or when one finishes), and must settle it.
-   * `done` is aedes' callback; the ticket calls it.
+   * once its connection has room for a store (now, or when one finishes). `done` is aedes'
+   * callback; the ticket calls it.
    */
-  receive(client: Client, packet: PublishPacket, done: PublishDone, decide: (ticket: Ticket) => void): void {
+  receive(client: Client, packet: PublishPacket, done: PublishDone): void {
     const conn = this.connectionOf(client);
     const qos = packet.qos;
     let slot: Slot | undefined;
@@ -140,10 +185,10 @@ export class AckAfterStore {
       conn.slots.push(slot);
       (packet as { qos: number }).qos = 0; // the broker writes this PUBACK itself (see above)
     }
-    const go = () => decide(this.ticket(conn, qos, slot, done));
-    if (conn.waiting.length === 0 && this.hasRoom(conn)) return go();
+    const ticket = new PublishTicket(this, conn, packet, qos, slot, done);
+    if (conn.waiting.length === 0 && this.hasRoom(conn)) return this.decide(client, packet, ticket);
     if (conn.waiting.length === 0) this.metrics.readsPaused.inc();
-    conn.waiting.push(go);
+    conn.waiting.push(ticket);
     this.waiting++;
   }
 
@@ -174,24 +219,8 @@ export class AckAfterStore {
     return false;
   }
 
-  private ticket(conn: Connection, qos: number, slot: Slot | undefined, done: PublishDone): Ticket {
-    return {
-      qos,
-      accept: () => {
-        if (slot) this.settle(conn, slot, READY);
-        done(null);
-      },
-      close: (reason) => {
-        if (slot) this.settle(conn, slot, FAILED);
-        else if (conn.storing === 0 && conn.slots.length === conn.head) return done(new Error(reason));
-        else this.settle(conn, conn.slots[conn.slots.push({ id: 0, state: FAILED }) - 1]!, FAILED);
-        done(null);
-      },
-      store: (job) => this.store(conn, job, qos, slot, done),
-    };
-  }
-
-  private store<R>(conn: Connection, job: StoreJob<R>, qos: number, slot: Slot | undefined, done: PublishDone): void {
+  /** Stores the job; the publish is acknowledged (or its connection closed) as job.ack says (for PublishTicket). */
+  store<R>(conn: Connection, job: StoreJob<R>, qos: number, slot: Slot | undefined, done: PublishDone): void {
     const afterStore = job.ack === "after-store";
     const started = afterStore ? performance.now() : 0;
     const accepted = this.accepted(job.type);
@@ -239,9 +268,10 @@ export class AckAfterStore {
 
   /**
    * The slot's outcome is known: write the PUBACKs now due, in receive order, up to the first
-   * publish still being stored; at a failed one, close the connection instead of going on.
+   * publish still being stored; at a failed one, close the connection instead of going on
+   * (for PublishTicket).
    */
-  private settle(conn: Connection, slot: Slot, state: 1 | 2): void {
+  settle(conn: Connection, slot: Slot, state: 1 | 2): void {
     slot.state = state;
     if (conn.gone) return;
     const slots = conn.slots;
@@ -286,9 +316,9 @@ export class AckAfterStore {
   /** Publishes that waited for room start, in order, while there is room. */
   private pump(conn: Connection): void {
     while (conn.waiting.length > 0 && !conn.gone && this.hasRoom(conn)) {
-      const go = conn.waiting.shift()!;
+      const ticket = conn.waiting.shift()!;
       this.waiting--;
-      go();
+      this.decide(ticket.client, ticket.packet, ticket);
     }
   }
 

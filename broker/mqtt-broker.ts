@@ -259,7 +259,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
 
   const metrics = createBrokerMetrics(registry, () => aedes.connectedClients ?? 0);
   gauge(registry, "footfall_broker_readers", "API key connections reading results", [], function () { this.set(readers.size); });
-  const acks = new AckAfterStore(metrics, log, opts.storesInFlight ?? DEFAULTS.mqttStoresInFlight);
+  const acks = new AckAfterStore(metrics, log, opts.storesInFlight ?? DEFAULTS.mqttStoresInFlight, decideDevicePublish);
   gauge(registry, "footfall_broker_stores_in_flight", "device publishes read and not yet confirmed stored by JetStream", [], function () { this.set(acks.inFlight); });
   gauge(registry, "footfall_broker_publishes_waiting", "device publishes read and waiting for their connection to have fewer stores in flight", [], function () { this.set(acks.queued); });
 
@@ -340,7 +340,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
 
   function authorizeDevicePublish(client: Client, packet: PublishPacket, done: PublishDone): void {
     packet.retain = false; // devices never leave retained messages behind
-    acks.receive(client, packet, done, (ticket) => decideDevicePublish(client, packet, ticket));
+    acks.receive(client, packet, done);
   }
 
   /** Reads and checks a device publish and settles its ticket: dropped, stored, or the connection closed. */
