@@ -171,6 +171,30 @@ describe("PUBACK after store, without waiting for the store to read on (real aed
       .toMatchObject({ device: "dpu-1", qos: 1, err: { message: "JetStream did not store it" } });
   });
 
+  it("a clean close with stores in flight and publishes waiting: the stored are acknowledged in order, the rest not, every connection closed", { timeout: 60_000 }, async () => {
+    const N = 20;
+    const held: Held[] = [];
+    const { handler } = heldCrossings((h) => { held.push(h); });
+    const { b, c } = await start(handler);
+    const closed = new Promise<void>((r) => c.once("close", () => r()));
+    const run = sendMany(c, N, "c");
+    await retry(async () => { if (held.length < BOUND) throw new Error("stores not begun yet"); }, 20_000, 20);
+    // the broker has read on beyond the bound: those publishes wait for room, unread ones in the socket
+    await retry(async () => { if (await metricValue(b.metrics, "footfall_broker_publishes_waiting") === 0) throw new Error("none waiting yet"); }, 20_000, 20);
+    const closing = b.broker.close();
+    for (const h of held.splice(0)) h.release(); // the stores in flight finish after the close began
+    await closing;
+    await closed;
+    const byPacket = run.idsByPacket();
+    const ackedIds = run.acked.map((pid) => byPacket.get(pid)!);
+    expect(ackedIds).toEqual(Array.from({ length: BOUND }, (_, i) => `c${i}`));
+    const stored = await storedIds(b.jsm);
+    for (const id of ackedIds) expect(stored.has(`dpu-1:${id}`)).toBe(true);
+    expect(await metricValue(b.metrics, "footfall_broker_stores_in_flight")).toBe(0);
+    expect(await metricValue(b.metrics, "footfall_broker_publishes_waiting")).toBe(0);
+    expect(await metricValue(b.metrics, "footfall_broker_refused_total", { reason: "closing" })).toBeGreaterThan(0);
+  });
+
   it("nats-server killed with stores in flight: what was acknowledged is in the stream, the acknowledged are the first ones sent", { timeout: 60_000 }, async () => {
     const N = 100;
     let killed: Promise<void> | undefined;
