@@ -179,6 +179,8 @@ export class AckAfterStore {
   receive(client: Client, packet: PublishPacket, done: PublishDone): void {
     const conn = this.connectionOf(client);
     const qos = packet.qos;
+    // a last will (published by aedes once the connection is gone): nothing to acknowledge or hold back
+    if (conn.gone || client.closed) return this.decide(client, packet, new PublishTicket(this, conn, packet, qos, undefined, done));
     let slot: Slot | undefined;
     if (qos === 1) {
       slot = { id: packet.messageId!, state: WAITING };
@@ -257,7 +259,7 @@ export class AckAfterStore {
           else {
             this.log.warn(about, "publish not acknowledged: jetstream did not confirm");
             if (slot) this.settle(conn, slot, FAILED);
-            else done(new Error(`not stored: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+            else if (qos === 2) done(new Error(`not stored: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
           }
         } finally {
           this.finished(conn);
