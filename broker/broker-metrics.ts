@@ -31,6 +31,7 @@ export interface BrokerMetrics {
   frames: Counter;
   detections: Counter;
   duplicateFrames: Counter;
+  readsPaused: Counter;
 }
 
 /** The broker's prom-client metrics, registered in `registry`. `connected` is read at scrape time. */
@@ -53,5 +54,9 @@ export function createBrokerMetrics(registry: Registry, connected: () => number)
     frames: new Counter({ name: "footfall_broker_frames_total", help: "camera frames newly stored in JetStream", registers }),
     detections: new Counter({ name: "footfall_broker_detections_total", help: "detections in camera frames newly stored in JetStream", registers }),
     duplicateFrames: new Counter({ name: "footfall_broker_duplicate_frames_total", help: "camera frames JetStream already had (re-sends)", registers }),
+    readsPaused: new Counter({
+      name: "footfall_broker_reads_paused_total", registers,
+      help: "times the broker stopped reading a connection because it had FOOTFALL_MQTT_STORES_IN_FLIGHT stores in flight (or its socket did not take the PUBACKs)",
+    }),
   };
 }

@@ -65,6 +65,7 @@ export async function runBroker(cfg: Config): Promise<RunningBroker> {
       maxConnectBytes: cfg.mqttMaxConnectBytes,
       connectTimeoutMs: cfg.mqttConnectTimeoutMs,
       maxConnectionsPerDevice: cfg.mqttMaxConnectionsPerDevice,
+      storesInFlight: cfg.mqttStoresInFlight,
       throttle: throttleConfigOf(cfg),
       rawRetention: cfg.rawRetention,
       log,

@@ -16,7 +16,7 @@ import type { KeyStore } from "../access/key-store.ts";
 import { LoginThrottle } from "../access/login-throttle.ts";
 import { guardPackets, PACKET_TYPES, PUBLISH_HEADER_ROOM, type PacketGuard } from "./packet-guard.ts";
 import { createBrokerMetrics, type BrokerMetrics, type RefusalReason } from "./broker-metrics.ts";
-import { AckAfterStore, type PublishDone } from "./ack-after-store.ts";
+import { AckAfterStore, type PublishDone, type Ticket } from "./ack-after-store.ts";
 import { ActorPublisher } from "./actor-publisher.ts";
 import { timeLimits, type DeviceMessageTable } from "./device-messages/device-message.ts";
 import { deviceMessages } from "./device-messages/index.ts";
@@ -57,6 +57,8 @@ export interface MqttBrokerOptions {
   connectTimeoutMs?: number;
   /** most connections per device id at once (default DEFAULTS.mqttMaxConnectionsPerDevice) */
   maxConnectionsPerDevice?: number;
+  /** JetStream stores in flight per connection before the broker stops reading it (default DEFAULTS.mqttStoresInFlight) */
+  storesInFlight?: number;
   /** failed logins throttled per address and per device / key id (default: the FOOTFALL_AUTH_* defaults) */
   throttle?: AuthThrottleConfig;
   /** the throttle's clock (tests) */
@@ -96,8 +98,9 @@ function listenerFor(opts: MqttBrokerOptions["tls"], onConnection: (socket: net.
  * password = secret, publish only under their own topic prefix, and subscribe only to their
  * command topic. Inside aedes' authorizePublish hook each publish is looked up by its topic type
  * in the device message table (device-messages/index.ts), read, checked against the device and
- * stored in JetStream (FF_ACTORS); AckAfterStore calls the hook back, and so lets aedes write the
- * PUBACK, only once JetStream stored it (or at once, for best-effort types such as status).
+ * stored in JetStream (FF_ACTORS). AckAfterStore writes its PUBACK only once JetStream stored it
+ * (or at once, for best-effort types such as status), in the order the publishes arrived, while
+ * the connection's next publishes are read and stored meanwhile (at most storesInFlight at once).
  *
  * Refusals (bad topic, oversized, invalid JSON, schema errors, wrong doorway) are DROPPED, not
  * failed: the hook calls back without error so the device gets its PUBACK and moves on. An error
@@ -256,7 +259,9 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
 
   const metrics = createBrokerMetrics(registry, () => aedes.connectedClients ?? 0);
   gauge(registry, "footfall_broker_readers", "API key connections reading results", [], function () { this.set(readers.size); });
-  const acks = new AckAfterStore(metrics, log);
+  const acks = new AckAfterStore(metrics, log, opts.storesInFlight ?? DEFAULTS.mqttStoresInFlight, decideDevicePublish);
+  gauge(registry, "footfall_broker_stores_in_flight", "device publishes read and not yet confirmed stored by JetStream", [], function () { this.set(acks.inFlight); });
+  gauge(registry, "footfall_broker_publishes_waiting", "device publishes read and waiting for their connection to have fewer stores in flight", [], function () { this.set(acks.queued); });
 
   aedes.on("clientDisconnect", (client) => {
     clients.delete(client);
@@ -326,54 +331,59 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     }
   });
 
-  function refuse(client: Client, device: string | undefined, packet: PublishPacket, reason: RefusalReason, detail: string, done: PublishDone) {
+  function refuse(client: Client, device: string | undefined, packet: PublishPacket, reason: RefusalReason, detail: string, ticket: Ticket) {
     metrics.refused.inc({ reason });
-    log.warn({ device, clientId: client.id, topic: packet.topic, qos: packet.qos, reason, detail }, "publish refused");
+    log.warn({ device, clientId: client.id, topic: packet.topic, qos: ticket.qos, reason, detail }, "publish refused");
     packet.payload = Buffer.alloc(0);
-    done(null); // dropped: acknowledged, not stored, not forwarded (see the comment above)
+    ticket.accept(); // dropped: acknowledged, not stored, not forwarded (see the comment above)
   }
 
   function authorizeDevicePublish(client: Client, packet: PublishPacket, done: PublishDone): void {
-    const receivedAt = Date.now();
     packet.retain = false; // devices never leave retained messages behind
+    acks.receive(client, packet, done);
+  }
+
+  /** Reads and checks a device publish and settles its ticket: dropped, stored, or the connection closed. */
+  function decideDevicePublish(client: Client, packet: PublishPacket, ticket: Ticket): void {
+    const receivedAt = Date.now();
     if (closing) {
       metrics.refused.inc({ reason: "closing" });
-      return done(new Error("broker is shutting down")); // no PUBACK: the device resends elsewhere or later
+      return ticket.close("broker is shutting down"); // no PUBACK: the device resends elsewhere or later
     }
     const device = currentDevice(client);
     if (!device) {
       metrics.refused.inc({ reason: "unknown_device" });
       log.warn({ device: devices.get(client)?.id, clientId: client.id, topic: packet.topic }, "publish from a device no longer registered; closing");
-      return done(new Error("device no longer registered"));
+      return ticket.close("device no longer registered");
     }
     const access = publishAccess(device, packet.topic);
-    if ("refused" in access) return refuse(client, device.id, packet, "topic_denied", access.refused, done);
+    if ("refused" in access) return refuse(client, device.id, packet, "topic_denied", access.refused, ticket);
 
     const handler = messages.get(access.type);
     if (!handler) {
       const json = readJson(packet.payload, opts.maxPayloadBytes);
-      if (!json.ok) return refuse(client, device.id, packet, json.reason, json.detail, done);
+      if (!json.ok) return refuse(client, device.id, packet, json.reason, json.detail, ticket);
       metrics.accepted.inc({ type: "other" });
-      return done(null); // accepted, not bridged (yet)
+      return ticket.accept(); // accepted, not bridged (yet)
     }
     const notAllowed = handler.checkDevice?.(device);
-    if (notAllowed) return refuse(client, device.id, packet, "device_mismatch", notAllowed, done);
+    if (notAllowed) return refuse(client, device.id, packet, "device_mismatch", notAllowed, ticket);
     const read = handler.read(packet.payload, opts.maxPayloadBytes);
-    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, done);
+    if (!read.ok) return refuse(client, device.id, packet, read.reason, read.detail, ticket);
     const value = read.value;
     const mismatch = handler.check?.(device, value);
-    if (mismatch) return refuse(client, device.id, packet, "device_mismatch", mismatch, done);
+    if (mismatch) return refuse(client, device.id, packet, "device_mismatch", mismatch, ticket);
     const late = handler.tooLate?.(value, receivedAt, limits);
-    if (late) return refuse(client, device.id, packet, "too_late", late, done);
+    if (late) return refuse(client, device.id, packet, "too_late", late, ticket);
 
-    acks.run({
-      type: access.type, ack: handler.ack, device: device.id, clientId: client.id, qos: packet.qos, fields: handler.describe?.(value),
+    ticket.store({
+      type: access.type, ack: handler.ack, device: device.id, fields: handler.describe?.(value),
       store: () => handler.store(publisher, device, value, receivedAt),
       stored: (result) => {
         handler.count?.(metrics, value, result);
         opts.ingest?.count(device.site, access.type, handler.newlyStored ? handler.newlyStored(value, result) : 1);
       },
-    }, done);
+    });
   }
 
   const publish: OutPublish = (topic, payload, o) => new Promise((resolve, reject) => {

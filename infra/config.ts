@@ -98,6 +98,8 @@ export const VARIABLES = {
     "an MQTT connection that has not sent CONNECT within this long is closed"),
   mqttMaxConnectionsPerDevice: variable("FOOTFALL_MQTT_MAX_CONNECTIONS_PER_DEVICE", int(1, 10_000), 4,
     "most MQTT connections one device id may hold open at once; the next is refused (CONNACK server unavailable)"),
+  mqttStoresInFlight: variable("FOOTFALL_MQTT_STORES_IN_FLIGHT", int(1, 65_535), 64,
+    "JetStream stores one MQTT connection may have in flight (its publishes read, not yet confirmed stored); at the bound the broker stops reading that connection until one is confirmed"),
   authFreeFailures: variable("FOOTFALL_AUTH_FREE_FAILURES", int(0), 3,
     "failed logins (MQTT, HTTP) from one address, or naming one device / key id, before that address's attempts, or the wrong answers for that id, are delayed"),
   authDelayMs: variable("FOOTFALL_AUTH_DELAY_MS", int(0, 60_000), 250,

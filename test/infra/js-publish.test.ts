@@ -83,6 +83,18 @@ describe("JetStreamPublisher: JetStream publishes without the request machinery 
     publisher.close();
   });
 
+  it("Nats-Msg-Id exactly as nats-core's headers write it: a plain id as is, a padded one trimmed, one with a line break refused", async () => {
+    const publisher = new JetStreamPublisher(nc);
+    const jsm = await jetstreamManager(nc);
+    const plain = await publisher.publish("t.ids", "1", "dev:e 1/ü");
+    expect((await jsm.streams.getMessage("T", { seq: plain.seq }))?.header.get("Nats-Msg-Id")).toBe("dev:e 1/ü");
+    expect((await publisher.publish("t.ids", "1", "dev:e 1/ü")).duplicate).toBe(true);
+    const padded = await publisher.publish("t.ids", "2", "  dev:e2 ");
+    expect((await jsm.streams.getMessage("T", { seq: padded.seq }))?.header.get("Nats-Msg-Id")).toBe("dev:e2");
+    expect((await publisher.publish("t.ids", "2", "dev:e2")).duplicate).toBe(true);
+    await expect(publisher.publish("t.ids", "3", "dev:e3\r\nX-Other: 1")).rejects.toThrow(JetStreamPublishError);
+  });
+
   it("rejects what JetStream did not store: no stream for the subject, a stream error, no answer in time", async () => {
     const publisher = new JetStreamPublisher(nc, { timeoutMs: 300 });
     await expect(publisher.publish("nostream.x", "x")).rejects.toMatchObject({ name: "JetStreamPublishError", code: 503 });
