@@ -1,6 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +15,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { readServiceSecrets, withCredentials } from "../../infra/service-secrets.ts";
 import { readStateFile } from "../../infra/state-file.ts";
 import { ARTIFACTS, launchChromium, type TestBrowser, type TestPage } from "../support/browser.ts";
-import { freePort } from "../support/ports.ts";
+import { upClusterEnv } from "../support/up-cluster-env.ts";
 import { eventually } from "../support/retry.ts";
 
 /**
@@ -30,12 +29,6 @@ import { eventually } from "../support/retry.ts";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
 const plan = demoMall(DEMO_SITE);
-
-const isFree = (port: number) => new Promise<boolean>((resolve) => {
-  const s = net.createServer();
-  s.once("error", () => resolve(false));
-  s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-});
 
 const processes = () => execFileSync("ps", ["-eo", "pid=,ppid=,args="], { encoding: "utf8" }).split("\n")
   .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)).filter((m) => m !== null)
@@ -81,22 +74,8 @@ describe("footfall up --nodes 3 --demo: a nats-server SIGKILLed while the demo r
     // screenshots before and after the kill, and with the walkers stopped (replaced by the next run)
     shots = path.join(ARTIFACTS, "up-cluster-demo");
     fs.mkdirSync(shots, { recursive: true });
-    // three consecutive client ports with their route ports 2000 above
-    for (;;) {
-      natsBase = 20_000 + Math.floor(Math.random() * 20_000);
-      const all = [0, 1, 2].flatMap((i) => [natsBase + i, natsBase + 2000 + i]);
-      if ((await Promise.all(all.map(isFree))).every(Boolean)) break;
-    }
-    let influxPort = await freePort();
-    while (!(await isFree(influxPort + 2))) influxPort = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env, FOOTFALL_DATA_DIR: dataDir, FOOTFALL_NATS_PORT: String(natsBase), FOOTFALL_INFLUX_PORT: String(influxPort),
-      FOOTFALL_HTTP_PORT: String(await freePort()), FOOTFALL_MQTT_PORT: String(await freePort()), FOOTFALL_BROKER_OPS_PORT: String(await freePort()),
-      FOOTFALL_HOST_OPS_PORT: String(await freePort()), FOOTFALL_LOG_LEVEL: "warn", FOOTFALL_ADMIN_TOKEN: "test-admin-token",
-    };
-    delete env.NATS_URL;
-    delete env.INFLUX_URL;
-    delete env.FOOTFALL_REPLICAS;
+    let env: NodeJS.ProcessEnv;
+    ({ env, natsBase } = await upClusterEnv(dataDir));
     up = spawn(process.execPath, [CLI, "up", "--nodes", "3", "--demo"], { env, stdio: ["ignore", "pipe", "pipe"] });
     up.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
     up.stderr!.on("data", (d: Buffer) => { err += d.toString(); process.stderr.write(d); });

@@ -1,6 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,16 +8,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { STREAM_ACTORS, STREAM_EVENTS, KV_SNAPSHOTS } from "../../contracts/nats-layout.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { readServiceSecrets, withCredentials } from "../../infra/service-secrets.ts";
-import { freePort } from "../support/ports.ts";
+import { upClusterEnv } from "../support/up-cluster-env.ts";
 import { eventually, retry } from "../support/retry.ts";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
-
-const isFree = (port: number) => new Promise<boolean>((resolve) => {
-  const s = net.createServer();
-  s.once("error", () => resolve(false));
-  s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-});
 
 /** pids of the service processes started with a config under `dir` */
 function servicePids(dir: string): Map<string, number> {
@@ -42,23 +35,8 @@ describe("footfall up --nodes 3 (real processes)", () => {
   let httpPort = 0;
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "footfall-up3-"));
-    // three consecutive client ports with their route ports 2000 above
-    for (;;) {
-      natsBase = 20_000 + Math.floor(Math.random() * 20_000);
-      const all = [0, 1, 2].flatMap((i) => [natsBase + i, natsBase + 2000 + i]);
-      if ((await Promise.all(all.map(isFree))).every(Boolean)) break;
-    }
-    let influxPort = await freePort();
-    while (!(await isFree(influxPort + 2))) influxPort = await freePort();
-    httpPort = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env, FOOTFALL_DATA_DIR: dataDir, FOOTFALL_NATS_PORT: String(natsBase), FOOTFALL_INFLUX_PORT: String(influxPort),
-      FOOTFALL_HTTP_PORT: String(httpPort), FOOTFALL_MQTT_PORT: String(await freePort()), FOOTFALL_BROKER_OPS_PORT: String(await freePort()),
-      FOOTFALL_HOST_OPS_PORT: String(await freePort()), FOOTFALL_LOG_LEVEL: "warn", FOOTFALL_ADMIN_TOKEN: "test-admin-token",
-    };
-    delete env.NATS_URL;
-    delete env.INFLUX_URL;
-    delete env.FOOTFALL_REPLICAS;
+    let env: NodeJS.ProcessEnv;
+    ({ env, natsBase, httpPort } = await upClusterEnv(dataDir));
     up = spawn(process.execPath, [CLI, "up", "--nodes", "3"], { env, stdio: ["ignore", "pipe", "inherit"] });
     up.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
     await eventually("footfall up's banner", () => out.includes("footfall is up."), 90_000, 200);

@@ -78,7 +78,9 @@ describe.each(processes)("$name /healthz", ({ start, field, working }) => {
       const up = await p.healthWhen("healthz 200 once the broker listens", (h) => h.status === 200);
       expect(up.body).toMatchObject({ ok: true, camera: CAM, [field]: true, mqtt: "connected" });
       expect(up.body.reasons).toBeUndefined();
-      await eventually("at work", () => working(p, broker!), 60_000, 100);
+      await eventually("at work", () => working(p, broker!), 60_000, 100).catch((e: Error) => {
+        throw new Error(`${e.message}; the process said:\n${p.output().slice(-4000)}`);
+      });
       p.child.kill("SIGTERM");
       expect(await p.exited, p.output()).toBe(0);
     } finally {
