@@ -1,6 +1,7 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "../infra/log.ts";
 import { counter } from "../infra/metrics.ts";
+import { keyIdOf } from "./api-key.ts";
 import { AuthThrottle, type Admission, type AuthThrottleConfig, type LoginAttempt } from "./auth-throttle.ts";
 
 export type LoginSurface = "mqtt" | "http";
@@ -47,6 +48,23 @@ export class LoginThrottle {
 
   succeeded(a: LoginAttempt): void {
     this.throttle.succeeded(a);
+  }
+
+  /**
+   * An API key presented from `address`, checked by `verify` through the throttle: a banned
+   * address is refused unchecked (retryAfterS), a throttled one waits first, and a wrong key is
+   * answered only after its id's delay. For surfaces that check a whole key at once (the wall,
+   * the live feed); the REST routes go through the API's LoginGate.
+   */
+  async checkKey<T>(address: string | undefined, key: string, verify: (key: string) => T | undefined): Promise<{ retryAfterS: number } | { holder: T | undefined }> {
+    const attempt: LoginAttempt = { address, id: keyIdOf(key)?.slice(0, 200) };
+    const admission = this.admit(attempt);
+    if (admission.kind === "banned") return { retryAfterS: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) };
+    await wait(admission.delayMs);
+    const holder = verify(key);
+    if (holder !== undefined) this.succeeded(attempt);
+    else await wait(this.failed(attempt));
+    return { holder };
   }
 }
 

@@ -13,10 +13,8 @@ import {
 import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_OCCUPANCY, MEASUREMENT_SITE_OCCUPANCY } from "../../contracts/occupancy-store.ts";
 import type { StoredTopology } from "../../contracts/topology.ts";
-import { keyIdOf } from "../../access/api-key.ts";
-import type { LoginAttempt } from "../../access/auth-throttle.ts";
 import { presentedSecret } from "../../access/credential.ts";
-import { wait, type LoginThrottle } from "../../access/login-throttle.ts";
+import type { LoginThrottle } from "../../access/login-throttle.ts";
 import { mayRead, principalName, type Principal, type Readers } from "../../access/reader.ts";
 import type { Config } from "../../infra/config.ts";
 import type { Logger } from "../../infra/log.ts";
@@ -195,54 +193,42 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
     log.info({ remote, code, reason }, "live feed refused");
   }
 
-  type Authentication = { principal: Principal } | { code: number; reason: string; why: DisconnectReason; wrongKey?: true };
-
-  function authenticate(req: http.IncomingMessage, secret: string | undefined): Authentication {
-    if (!secret) {
-      return { code: LiveClose.unauthorized, why: "unauthorized", reason: "no credential: send Authorization: Bearer <key>, or open the wall page with its key" };
-    }
-    const principal = deps.readers.authenticate(secret);
-    if (!principal) return { code: LiveClose.unauthorized, why: "unauthorized", reason: "not a valid key (unknown, revoked or mistyped)", wrongKey: true };
-    const origin = req.headers.origin;
-    if (req.headers.authorization === undefined && origin !== undefined && !sameOrigin(origin, req)) {
-      // the wall's cookie goes with any request to this host: only our own pages may use it
-      return { code: LiveClose.forbidden, why: "forbidden", reason: "the wall's cookie is honoured only from a page of the same origin" };
-    }
-    return { principal };
-  }
-
   /**
-   * The socket's key checked through the login throttle: a banned address is refused unchecked
-   * (4429), a throttled one waits first (its socket paused, so its first messages wait in TCP),
-   * and a wrong key is answered only after the id's delay. Undefined: the socket was refused.
+   * The socket's key, checked through the login throttle (a banned address is refused unchecked
+   * with 4429; a throttled one waits, its socket paused so its first messages wait in TCP), then
+   * the cookie's origin. Undefined: the socket was refused.
    */
   async function admitted(ws: WebSocket, req: http.IncomingMessage, remote: string): Promise<Principal | undefined> {
     const secret = presentedSecret(req.headers);
-    const attempt: LoginAttempt | undefined = secret && deps.throttle
-      ? { address: req.socket.remoteAddress, id: keyIdOf(secret)?.slice(0, 200) }
-      : undefined;
-    if (attempt) {
-      const admission = deps.throttle!.admit(attempt);
-      if (admission.kind === "banned") {
-        const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
-        refuseSocket(ws, LiveClose.tooManyLogins, `too many failed logins from ${attempt.address}: try again in ${seconds} s`, "throttled", remote);
-        return undefined;
-      }
-      if (admission.delayMs > 0) {
-        ws.pause();
-        await wait(admission.delayMs);
-        if (ws.readyState !== ws.OPEN || closing) return undefined;
-        ws.resume();
-      }
+    if (!secret) {
+      refuseSocket(ws, LiveClose.unauthorized, "no credential: send Authorization: Bearer <key>, or open the wall page with its key", "unauthorized", remote);
+      return undefined;
     }
-    const auth = authenticate(req, secret);
-    if ("principal" in auth) {
-      if (attempt) deps.throttle!.succeeded(attempt);
-      return auth.principal;
+    const verify = (k: string) => deps.readers.authenticate(k);
+    let checked: { retryAfterS: number } | { holder: Principal | undefined };
+    if (deps.throttle) {
+      ws.pause();
+      checked = await deps.throttle.checkKey(req.socket.remoteAddress, secret, verify);
+      if (ws.readyState !== ws.OPEN || closing) return undefined;
+      ws.resume();
+    } else {
+      checked = { holder: verify(secret) };
     }
-    if (attempt && auth.wrongKey) await wait(deps.throttle!.failed(attempt));
-    if (ws.readyState === ws.OPEN) refuseSocket(ws, auth.code, auth.reason, auth.why, remote);
-    return undefined;
+    if ("retryAfterS" in checked) {
+      refuseSocket(ws, LiveClose.tooManyLogins, `too many failed logins from ${req.socket.remoteAddress}: try again in ${checked.retryAfterS} s`, "throttled", remote);
+      return undefined;
+    }
+    if (!checked.holder) {
+      refuseSocket(ws, LiveClose.unauthorized, "not a valid key (unknown, revoked or mistyped)", "unauthorized", remote);
+      return undefined;
+    }
+    const origin = req.headers.origin;
+    if (req.headers.authorization === undefined && origin !== undefined && !sameOrigin(origin, req)) {
+      // the wall's cookie goes with any request to this host: only our own pages may use it
+      refuseSocket(ws, LiveClose.forbidden, "the wall's cookie is honoured only from a page of the same origin", "forbidden", remote);
+      return undefined;
+    }
+    return checked.holder;
   }
 
   function onConnection(ws: WebSocket, req: http.IncomingMessage): void {

@@ -9,9 +9,7 @@ import { SiteId } from "../../contracts/ids.ts";
 import { KV_STILLS } from "../../contracts/nats-layout.ts";
 import { WALL_ASSETS_PATH, WALL_PATH, type WallStills } from "../../contracts/wall.ts";
 import { KEY_COOKIE, presentedSecret } from "../../access/credential.ts";
-import { keyIdOf } from "../../access/api-key.ts";
-import type { LoginAttempt } from "../../access/auth-throttle.ts";
-import { wait, type LoginThrottle } from "../../access/login-throttle.ts";
+import type { LoginThrottle } from "../../access/login-throttle.ts";
 import { mayRead, principalName, type Principal, type Readers } from "../../access/reader.ts";
 import type { Logger } from "../../infra/log.ts";
 import type { TopologyStore } from "../../topology/topology-store.ts";
@@ -129,20 +127,11 @@ export function wallRoutes(deps: WallRoutesDeps): Router {
     | { ok: false; status: 401 | 403; who?: string }
     | { ok: false; status: 429; retryAfterS: number };
 
-  /**
-   * A presented key checked through the login throttle: a banned address is refused unchecked,
-   * a throttled one waits first, a wrong key is answered after the id's delay.
-   */
+  /** A presented key, checked through the login throttle when the app has one (retryAfterS: the address is banned). */
   async function keyHolder(req: Request, secret: string | undefined): Promise<Principal | { retryAfterS: number } | undefined> {
     if (secret === undefined || !deps.throttle) return deps.readers.authenticate(secret);
-    const attempt: LoginAttempt = { address: req.ip ?? req.socket.remoteAddress, id: keyIdOf(secret)?.slice(0, 200) };
-    const admission = deps.throttle.admit(attempt);
-    if (admission.kind === "banned") return { retryAfterS: Math.max(1, Math.ceil(admission.retryAfterMs / 1000)) };
-    await wait(admission.delayMs);
-    const p = deps.readers.authenticate(secret);
-    if (p) deps.throttle.succeeded(attempt);
-    else await wait(deps.throttle.failed(attempt));
-    return p;
+    const checked = await deps.throttle.checkKey(req.ip ?? req.socket.remoteAddress, secret, (k) => deps.readers.authenticate(k));
+    return "retryAfterS" in checked ? checked : checked.holder;
   }
 
   async function access(req: Request, site: string): Promise<Access> {
