@@ -4,7 +4,7 @@ import { createLogger, type Logger } from "../infra/log.ts";
 import { createRegistry } from "../infra/metrics.ts";
 import { connectNats } from "../infra/nats.ts";
 import { startOpsServer } from "../infra/ops-server.ts";
-import { influxClient, influxWriteClient, provisionInflux, provisionNats } from "../infra/provision.ts";
+import { influxWriteClient, provisionInflux, provisionNats } from "../infra/provision.ts";
 import { backoffMs, pause } from "../infra/backoff.ts";
 import { footfallKinds, type KindsFactory } from "./kinds.ts";
 import { startActorHost, type ActorHost } from "./runtime/actor-host.ts";
@@ -44,11 +44,10 @@ export async function runActorHost(
   const nc = await untilDone("connecting to NATS", () => connectNats(natsUrlOf(cfg), "footfall-actor-host", log), log);
   await untilDone("provisioning NATS", () => provisionNats(nc, cfg, log), log);
   const kindSet = await kinds({ cfg, nc, registry, log });
-  const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
-  // the points' own client: a write of a partition this host lost can be aborted in flight
-  const writes = influxWriteClient(influxUrlOf(cfg), cfg.influxDb);
+  // a client whose write in flight can be aborted (the points of a partition this host lost)
+  const { influx, abortInFlight } = influxWriteClient(influxUrlOf(cfg), cfg.influxDb);
   // field types (integers stay integers) for the measurements the behaviours write
-  for (const schema of kindSet.influxSchemas ?? []) { influx.addSchema(schema); writes.influx.addSchema(schema); }
+  for (const schema of kindSet.influxSchemas ?? []) influx.addSchema(schema);
   // InfluxDB is provisioned in the background: a host starting while InfluxDB is down consumes
   // (its points wait in the writer, bounded, and its checkpoints wait for them) and says so on /healthz
   let host: ActorHost | undefined;
@@ -67,8 +66,8 @@ export async function runActorHost(
   })();
   host = await startActorHost({
     nc,
-    influx: writes.influx,
-    abortInfluxWrite: writes.abortInFlight,
+    influx,
+    abortInfluxWrite: abortInFlight,
     behaviors: kindSet.behaviors,
     partitions: cfg.partitions,
     leaseTtlMs: cfg.leaseTtlMs,
