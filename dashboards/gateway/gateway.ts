@@ -342,7 +342,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
   /** The site's state as of the feed's position, then its live updates. */
   async function snapshot(c: LiveClient, topo: StoredTopology, superseded: () => boolean): Promise<void> {
     await fillFromInflux(topo);
-    const states = devices.covers(topo) ? devices.current(topo.site)! : await refreshDevices(topo);
+    const states = await deviceStates(topo);
     if (superseded()) return;
     // from here to register() nothing awaits: the snapshot holds every event up to
     // feed.position, and every later one reaches the client as an Update
@@ -354,7 +354,7 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
 
   /** Resumed, the site's events after `since` from JetStream, then the live ones held meanwhile, then every device's state. */
   async function resume(c: LiveClient, topo: StoredTopology, since: number, superseded: () => boolean): Promise<void> {
-    const states = devices.covers(topo) ? devices.current(topo.site)! : await refreshDevices(topo);
+    const states = await deviceStates(topo);
     if (superseded()) return;
     const upto = feed.position;
     c.hold();
@@ -426,6 +426,11 @@ export function startLiveGateway(deps: LiveGatewayDeps): LiveGateway {
         log.warn({ err, site }, "device health could not be read");
       }
     }
+  }
+
+  /** Every device's state of the site: as followed, or read now if the site is not followed with its current devices. */
+  async function deviceStates(topo: StoredTopology): Promise<DeviceState[]> {
+    return devices.covers(topo) ? devices.current(topo.site)! : refreshDevices(topo);
   }
 
   /** Reads the site's device health, sends the changes to its subscribed clients and returns every device's state. */
