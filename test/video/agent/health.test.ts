@@ -79,7 +79,7 @@ describe.each(processes)("$name /healthz", ({ start, field, working }) => {
       expect(up.body).toMatchObject({ ok: true, camera: CAM, [field]: true, mqtt: "connected" });
       expect(up.body.reasons).toBeUndefined();
       await eventually("at work", () => working(p, broker!), 60_000, 100).catch((e: Error) => {
-        throw new Error(`${e.message}; the process said:\n${p.output().slice(-4000)}`);
+        throw new Error(`${e.message}; the broker refused ${JSON.stringify(broker!.refused)}; the process said:\n${p.output().slice(-4000)}`);
       });
       p.child.kill("SIGTERM");
       expect(await p.exited, p.output()).toBe(0);

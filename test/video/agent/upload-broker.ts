@@ -2,13 +2,15 @@
  * A bare aedes MQTT broker over real TCP for the camera agent's tests: authenticates devices by
  * user/password, lets a camera publish only a valid ChunkMeta of its own on its own
  * footfall/v1/{site}/camera/{id}/chunk topic (and status messages, e.g. CameraUplink's last
- * will, and valid DetectionFrames on its detections topic), and records each announcement with
+ * will, valid DetectionFrames on its detections topic and valid stills on its still topic), and
+ * records each announcement with
  * what `onChunk` says at that instant (e.g. whether the store already holds the chunk).
  * `holdFrames()` keeps the PUBACKs of detection frames back until its release is called.
  */
 import net from "node:net";
 import { Aedes, type AuthenticateError } from "aedes";
 import { DetectionFrame } from "../../../contracts/detection.ts";
+import { decodeStill, type StillHeader } from "../../../contracts/still.ts";
 import { parseDeviceTopic } from "../../../contracts/topics.ts";
 import { ChunkMeta } from "../../../contracts/video.ts";
 import { freePort } from "../../support/ports.ts";
@@ -30,6 +32,8 @@ export interface ChunkBroker {
   refused: string[];
   /** detection frames a camera published on its own detections topic */
   frames: DetectionFrame[];
+  /** the headers of the stills a camera published on its own still topic */
+  stills: StillHeader[];
   /** from now on no detection frame is acknowledged until the returned function is called */
   holdFrames(): () => void;
   close(): Promise<void>;
@@ -42,6 +46,7 @@ export async function startChunkBroker(
   const refused: string[] = [];
   const statuses: ChunkBroker["statuses"] = [];
   const frames: DetectionFrame[] = [];
+  const stills: StillHeader[] = [];
   let held: Array<() => void> | undefined;
   const sockets = new Set<net.Socket>();
   const userOf = new WeakMap<object, string>();
@@ -73,6 +78,14 @@ export async function startChunkBroker(
         else done(null);
         return;
       }
+      if (t?.kind === "camera" && t.type === "still" && client && userOf.get(client) === t.deviceId) {
+        // a refused publish closes this fixture's connection, and the camera resends it on every
+        // reconnect (blocking what it queued after it): a camera's own still is taken, as the real broker does
+        const still = decodeStill(Buffer.from(packet.payload));
+        if (!still.ok) return refuse(`not a still: ${still.detail}`);
+        stills.push(still.still.header);
+        return done(null);
+      }
       if (!t || t.kind !== "camera" || t.type !== "chunk" || !client || userOf.get(client) !== t.deviceId) return refuse("not this camera's chunk topic");
       let body: unknown;
       try { body = JSON.parse(packet.payload.toString()); } catch { return refuse("not JSON"); }
@@ -98,6 +111,7 @@ export async function startChunkBroker(
     statuses,
     refused,
     frames,
+    stills,
     holdFrames: () => {
       held ??= [];
       return () => {
