@@ -6,9 +6,8 @@
  *
  *   npx tsx test/bench/detections.ts [--cameras 20] [--people 20] [--rate 10000] [--seconds 30] [--hosts 1] [--dup 0.02]
  *
- * Every camera looks at its own 20 m x 12 m patch of floor (calibrated with a known homography)
- * where `--people` people walk back and forth; each frame carries one detection per person
- * (batching per frame, as a smart camera does), frames are paced in real time at
+ * Every camera looks at its own patch of floor where `--people` people walk back and forth
+ * (camera-patches.ts); each frame carries one detection per person, frames are paced in real time at
  * rate / (cameras x people) frames/s per camera, and a share is deliberately sent twice.
  * At the end the camera actors' per-second aggregates (camera_stats) must add up to exactly the
  * distinct frames and detections sent: fewer = lost, more = doubled.
@@ -21,10 +20,8 @@ import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import type { TrackUpdate } from "../../contracts/events.ts";
-import type { DetectionFrameIn } from "../../contracts/detection.ts";
-import type { Point } from "../../contracts/geometry.ts";
-import { applyHomography, invertHomography } from "../../topology/geometry/homography.ts";
 import { startBenchStack } from "./bench-stack.ts";
+import { patchCameras, patchFrame, patchTopology } from "./camera-patches.ts";
 import { cpuSeconds } from "./proc-cpu.ts";
 
 const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -44,42 +41,17 @@ const HOSTS = Number(opts.hosts), DUP = Number(opts.dup);
 const FPS = RATE / (CAMERAS * PEOPLE);
 const SITE = "bench-cams";
 
-// image 1280x720 looking at floor x 0..20, y 0..12 (a mild perspective)
-const IMAGE: Point[] = [[0, 720], [1280, 720], [1080, 80], [200, 80], [640, 400], [320, 600]];
-const FLOOR_OF = { h: [0.0173, 0.0041, -2.1, 0.0002, -0.0206, 15.2, 0.00001, 0.00032, 1] };
-const floorPoints = IMAGE.map((p) => applyHomography(FLOOR_OF, p)!);
-const toImage = invertHomography(FLOOR_OF);
-
 const bench = await startBenchStack({ hosts: HOSTS, profileDir: opts.profile });
 const cfg = bench.cfg;
 const api = { port: bench.apiPort };
 
-const cams = Array.from({ length: CAMERAS }, (_, i) => ({ id: `bench-cam-${i}`, secret: `bench-cam-secret-${i}`, space: `patch-${i}` }));
+const cams = patchCameras(CAMERAS);
 const put = await fetch(`http://127.0.0.1:${api.port}/api/v1/sites/${SITE}/topology`, {
   method: "PUT", headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
-  body: JSON.stringify({
-    // each camera's patch lies beside the previous one: patch i spans x in [25 i, 25 i + 20]
-    spaces: cams.map((c, i) => ({ id: c.space, name: c.space, polygon: [[25 * i - 1, -1], [25 * i + 21, -1], [25 * i + 21, 13], [25 * i - 1, 13]] })),
-    doorways: [],
-    devices: cams.map((c, i) => ({
-      id: c.id, kind: "camera", secret: c.secret, sees: [c.space],
-      calibration: { image_points: IMAGE, floor_points: floorPoints.map(([x, y]) => [x + 25 * i, y]) },
-    })),
-  }),
+  body: JSON.stringify({ ...patchTopology(cams), doorways: [] }),
 });
 if (put.status !== 200) throw new Error(`topology import failed: ${put.status} ${await put.text()}`);
 await new Promise((r) => setTimeout(r, 500));
-
-/** Person k of a camera walks back and forth along its own lane at 1.2 m/s. */
-function boxOf(k: number, t: number): [number, number, number, number] {
-  const lane = 1 + (10 * (k + 0.5)) / PEOPLE;
-  const phase = ((t / 1000) * 1.2 + k * 3.1) % 30;
-  const x = 2 + (phase < 15 ? phase : 30 - phase);
-  const feet = applyHomography(toImage, [x, lane])!;
-  const h = 180 * (0.4 + feet[1] / 720);
-  const w = h * 0.4;
-  return [feet[0] - w / 2, feet[1] - h, feet[0] + w / 2, feet[1]];
-}
 
 const sentAt = new Map<string, number>();
 const e2e = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
@@ -120,13 +92,7 @@ await new Promise<void>((resolve) => {
       const cam = cams[k]!;
       const seq = ++seqs[k]!;
       const ts = start + Math.round((seq * 1000) / FPS);
-      const frame: DetectionFrameIn = {
-        frame_ts: ts, seq,
-        detections: Array.from({ length: PEOPLE }, (_, p) => ({
-          oid: `${cam.id}-${seq}-${p}`, cls: "person", score: 0.6 + ((p * 7 + seq) % 30) / 100, box: boxOf(p, ts - start),
-          attrs: { upper: { value: p % 5 === 0 ? "blue" : "red", conf: 0.8 }, lower: { value: "black", conf: 0.7 } },
-        })),
-      };
+      const frame = patchFrame(cam, seq, ts, start, PEOPLE);
       const payload = JSON.stringify(frame);
       const t0 = Date.now();
       sentAt.set(`${cam.id}:${seq}`, t0);

@@ -1,14 +1,18 @@
 /**
  * Soak benchmark (a script, not a test): a three-node cluster in network namespaces (needs root),
- * DPU crossings published at a steady rate for an hour, spread over the three brokers. Every
- * minute the resident memory (RSS) of every process is sampled and printed; at the end every
- * space's count must equal the distinct crossings sent to it (fewer = lost, more = doubled), and
- * each process's RSS growth from the first sample after warm-up to the last is reported.
+ * DPU crossings and smart cameras' detection frames published at a steady rate for an hour, spread
+ * over the three brokers. Every minute the resident memory (RSS) of every process is sampled and
+ * printed; at the end every space's count must equal the distinct crossings sent to it, and the
+ * camera actors' per-second aggregates (camera_stats) must add up to exactly the frames and
+ * detections sent (fewer = lost, more = doubled). Each process's RSS growth from the first sample
+ * after warm-up to the last is reported.
  *
- *   npx tsx test/bench/soak.ts [--minutes 60] [--rate 2000] [--dpus 60] [--warmup-min 5]
+ *   npx tsx test/bench/soak.ts [--minutes 60] [--rate 1250] [--dpus 60]
+ *                              [--detection-rate 2500] [--cameras 10] [--people 10] [--warmup-min 5]
  *
- * Choose --rate as half the ceiling test/bench/ingest.ts measures. Exits 1 when anything was lost
- * or doubled.
+ * The two loads share the machine: choose them so that together they are half of what it
+ * sustains (each at half of its own ceiling from test/bench/ingest.ts and
+ * test/bench/detections.ts would be the whole machine). Exits 1 when anything was lost or doubled.
  */
 import fs from "node:fs";
 import { Command } from "commander";
@@ -17,15 +21,21 @@ import { deviceTopic } from "../../contracts/topics.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { canMakeNamespaces } from "../support/netns.ts";
 import { startClusterLab } from "../chaos/cluster-lab.ts";
+import { patchCameras, patchFrame, patchTopology } from "./camera-patches.ts";
 
 const opts = new Command()
   .option("--minutes <n>", "how long to publish", "60")
-  .option("--rate <n>", "crossings per second (all DPUs together)", "2000")
+  .option("--rate <n>", "crossings per second (all DPUs together)", "1250")
   .option("--dpus <n>", "simulated DPUs", "60")
+  .option("--detection-rate <n>", "detections per second (all cameras together; 0: no cameras)", "2500")
+  .option("--cameras <n>", "simulated smart cameras", "10")
+  .option("--people <n>", "people in each camera's view (= detections per frame)", "10")
   .option("--warmup-min <n>", "minutes before the memory baseline is taken", "5")
   .parse()
-  .opts<{ minutes: string; rate: string; dpus: string; warmupMin: string }>();
+  .opts<{ minutes: string; rate: string; dpus: string; detectionRate: string; cameras: string; people: string; warmupMin: string }>();
 const MINUTES = Number(opts.minutes), RATE = Number(opts.rate), DPUS = Number(opts.dpus), WARMUP = Number(opts.warmupMin);
+const DET_RATE = Number(opts.detectionRate), CAMERAS = DET_RATE > 0 ? Number(opts.cameras) : 0, PEOPLE = Number(opts.people);
+const FPS = CAMERAS > 0 ? DET_RATE / (CAMERAS * PEOPLE) : 0;
 const SITE = "soak";
 
 if (!(await canMakeNamespaces())) {
@@ -48,18 +58,22 @@ const lab = await startClusterLab();
 let exitCode = 0;
 try {
   const dpus = Array.from({ length: DPUS }, (_, i) => ({ id: `soak-dpu-${i}`, doorway: `door-${i}`, space: `space-${i}`, secret: `soak-secret-${i}` }));
+  const cams = patchCameras(CAMERAS, "soak");
+  const camTopology = patchTopology(cams);
   const put = await lab.admin("PUT", `/api/v1/sites/${SITE}/topology`, {
-    spaces: dpus.map((d) => ({ id: d.space, name: d.space })),
+    spaces: [...dpus.map((d) => ({ id: d.space, name: d.space })), ...camTopology.spaces],
     doorways: dpus.map((d) => ({ id: d.doorway, entering_to: d.space, exiting_to: "outside" })),
-    devices: dpus.map((d) => ({ id: d.id, kind: "dpu", doorway: d.doorway, secret: d.secret })),
+    devices: [...dpus.map((d) => ({ id: d.id, kind: "dpu", doorway: d.doorway, secret: d.secret })), ...camTopology.devices],
   });
   if (put.status !== 200) throw new Error(`topology: ${put.status} ${await put.text()}`);
   await new Promise((r) => setTimeout(r, 1000));
-  const clients = await Promise.all(dpus.map((d, i) => new Promise<mqtt.MqttClient>((resolve, reject) => {
+  const connect = (d: { id: string; secret: string }, i: number) => new Promise<mqtt.MqttClient>((resolve, reject) => {
     const c = mqtt.connect(lab.mqttUrls[i % lab.mqttUrls.length]!, { clientId: d.id, username: d.id, password: d.secret, clean: true, reconnectPeriod: 500 });
     c.once("connect", () => resolve(c));
     c.once("error", reject);
-  })));
+  });
+  const clients = await Promise.all(dpus.map(connect));
+  const camClients = await Promise.all(cams.map(connect));
 
   const procs = [
     ...lab.machines.flatMap((m) => [
@@ -79,8 +93,11 @@ try {
   const sentPer = dpus.map(() => 0);
   const lastTs = dpus.map(() => 0);
   let sent = 0, acked = 0;
+  const seqs = cams.map(() => 0);
+  let framesSent = 0, framesAcked = 0;
   const start = Date.now();
   const total = RATE * MINUTES * 60;
+  const totalFrames = Math.round(FPS * MINUTES * 60) * CAMERAS;
   sample(0);
   let nextSample = start + 60_000;
   await new Promise<void>((resolve) => {
@@ -97,12 +114,21 @@ try {
         sent++;
         clients[i]!.publish(deviceTopic(SITE, "dpu", d.id, "crossing"), JSON.stringify({ id: `s${sentPer[i]}`, ts, doorway: d.doorway, delta: 1 }), { qos: 1 }, (err) => { if (!err) acked++; });
       }
+      const framesDue = Math.min(totalFrames, Math.floor(((now - start) / 1000) * FPS * CAMERAS));
+      while (framesSent < framesDue) {
+        const k = framesSent % CAMERAS;
+        const cam = cams[k]!;
+        const seq = ++seqs[k]!;
+        framesSent++;
+        const frame = patchFrame(cam, seq, start + Math.round((seq * 1000) / FPS), start, PEOPLE);
+        camClients[k]!.publish(deviceTopic(SITE, "camera", cam.id, "detections"), JSON.stringify(frame), { qos: 1 }, (err) => { if (!err) framesAcked++; });
+      }
       if (now >= nextSample) { sample(Math.round((now - start) / 60_000)); nextSample += 60_000; }
-      if (sent >= total) { clearInterval(timer); resolve(); }
+      if (sent >= total && framesSent >= totalFrames) { clearInterval(timer); resolve(); }
     }, 10);
   });
   const deadline = Date.now() + 300_000;
-  while (acked < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  while ((acked < sent || framesAcked < framesSent) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   sample(Math.round((Date.now() - start) / 60_000));
 
   const influx = influxClient(lab.services.influxUrl, lab.cfg.influxDb);
@@ -119,7 +145,23 @@ try {
     if ((lost === 0 && doubled === 0) || Date.now() > settle) break;
     await new Promise((r) => setTimeout(r, 2000));
   }
-  for (const c of clients) c.end(true);
+  // frames: the camera actors' per-second aggregates against what was sent (settled: unchanged for 4 s)
+  let counted = { frames: 0, detections: 0 };
+  const framesSettle = Date.now() + 120_000;
+  for (let same = 0; CAMERAS > 0 && same < 2 && Date.now() < framesSettle;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const rows = await influx.query<{ frames: number; detections: number }>(`SELECT sum("frames") AS frames, sum("detections") AS detections FROM "camera_stats" WHERE "site" = '${SITE}'`);
+    const r = rows[0] as { frames: number; detections: number } | undefined;
+    const now = { frames: r?.frames ?? 0, detections: r?.detections ?? 0 };
+    same = now.frames >= framesSent && now.frames === counted.frames && now.detections === counted.detections ? same + 1 : 0;
+    counted = now;
+  }
+  const frames = {
+    sent: framesSent, acked: framesAcked,
+    lost: Math.max(0, framesSent - counted.frames), doubled: Math.max(0, counted.frames - framesSent),
+    lost_detections: Math.max(0, framesSent * PEOPLE - counted.detections), doubled_detections: Math.max(0, counted.detections - framesSent * PEOPLE),
+  };
+  for (const c of [...clients, ...camClients]) c.end(true);
 
   const base = samples[Math.min(WARMUP, samples.length - 1)]!;
   const last = samples[samples.length - 1]!;
@@ -127,8 +169,12 @@ try {
     const a = base[p.name], b = last[p.name];
     return [p.name, a && b ? { from_mib: a, to_mib: b, growth_pct: Math.round(((b - a) / a) * 1000) / 10 } : null];
   }));
-  console.log(JSON.stringify({ minutes: MINUTES, rate: RATE, sent, acked, lost, doubled, rss_after_warmup: growth }, null, 2));
-  exitCode = lost === 0 && doubled === 0 ? 0 : 1;
+  console.log(JSON.stringify({
+    minutes: MINUTES, crossings_per_s: RATE, detections_per_s: DET_RATE, cameras: CAMERAS, fps_per_camera: Number(FPS.toFixed(2)),
+    crossings: { sent, acked, lost, doubled }, frames, rss_after_warmup: growth,
+  }, null, 2));
+  const clean = lost === 0 && doubled === 0 && frames.lost + frames.doubled + frames.lost_detections + frames.doubled_detections === 0;
+  exitCode = clean ? 0 : 1;
 } finally {
   await lab.stop();
 }
