@@ -27,6 +27,8 @@ export class KvSiteLookup implements SiteLookup {
   site(site: string): SiteGeometry | undefined { return this.sites.get(site); }
   camera(site: string, camera: string): CameraView | undefined { return this.sites.get(site)?.cameras.get(camera); }
 
+  refresh(site: string): Promise<void> { return this.watch ? this.watch.refresh(site) : Promise.resolve(); }
+
   close(): void { this.watch?.close(); }
 
   private apply(site: string, revision: number, json: unknown): void {

@@ -38,6 +38,8 @@ export interface SiteGeometry {
 export interface SiteLookup {
   site(site: string): SiteGeometry | undefined;
   camera(site: string, camera: string): CameraView | undefined;
+  /** reads the site's topology from its store now (a lookup that follows changes may lag behind it); throws when the store cannot be read */
+  refresh?(site: string): Promise<void>;
 }
 
 /**

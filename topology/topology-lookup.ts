@@ -12,6 +12,8 @@ export interface TopologyLookup {
   doorway(site: string, doorwayId: string): { entering_to: string; exiting_to: string } | undefined;
   /** the space's capacity, if the topology gives one */
   capacity(site: string, spaceId: string): number | undefined;
+  /** reads the site's topology from its store now (a lookup that follows changes may lag behind it); throws when the store cannot be read */
+  refresh?(site: string): Promise<void>;
 }
 
 /** What the occupancy actors need of a stored topology; other fields are not their business. */
@@ -70,6 +72,10 @@ export class KvTopologyLookup implements TopologyLookup {
 
   capacity(site: string, spaceId: string): number | undefined {
     return this.sites.get(site)?.capacities.get(spaceId);
+  }
+
+  refresh(site: string): Promise<void> {
+    return this.watch ? this.watch.refresh(site) : Promise.resolve();
   }
 
   /** Sites currently known. */

@@ -108,8 +108,20 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
 
     handle(state, m, ctx) {
       seen(state, m.receivedAt);
-      if (m.type === "frame") frame(state, m, ctx);
-      else if (m.type === "camera-status") status(state, m, ctx);
+      if (m.type === "frame") {
+        // the topology this host follows may lag behind the store: a camera without calibration
+        // here is looked up there before its frames are tracked without floor positions
+        if (deps.sites.refresh && !deps.sites.camera(m.site, m.camera)) {
+          return deps.sites.refresh(m.site).then(
+            () => frame(state, m, ctx),
+            (err: unknown) => {
+              ctx.log.warn({ actor: ctx.id, site: m.site, err }, "the topology could not be read from the store; tracking on the one this host has");
+              frame(state, m, ctx);
+            },
+          );
+        }
+        frame(state, m, ctx);
+      } else if (m.type === "camera-status") status(state, m, ctx);
       else chunk(m, ctx);
     },
 

@@ -1,13 +1,13 @@
 import type { Registry } from "prom-client";
 import { ActorInbox } from "../../contracts/actor-inbox.ts";
-import { occupancyMsgIds, type MoveMsg } from "../../contracts/occupancy-messages.ts";
+import { occupancyMsgIds, type CrossingMsg, type MoveMsg } from "../../contracts/occupancy-messages.ts";
 import { crossingMsgId } from "../../contracts/crossing.ts";
 import { acceptWindowMs } from "../../contracts/time.ts";
 import { OUTSIDE } from "../../contracts/ids.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
-import type { TopologyLookup } from "../../topology/topology-lookup.ts";
-import { defineBehavior } from "../runtime/define-behavior.ts";
+import type { DoorwayEnds, TopologyLookup } from "../../topology/topology-lookup.ts";
+import { defineBehavior, type KindContext } from "../runtime/define-behavior.ts";
 import { paramsOf } from "../runtime/params.ts";
 import { uniqueNs } from "../runtime/point-time.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
@@ -23,6 +23,9 @@ export interface DoorwayDeps {
 }
 
 export interface DoorwayState { seen: SeenKeys }
+
+const DOORWAY_SKIPS = ["future", "unknown_doorway", "duplicate"] as const;
+type DoorwaySkip = (typeof DOORWAY_SKIPS)[number];
 
 /**
  * doorway actor, id "{site}.{doorway}": de-duplicates crossings for all time (within the late
@@ -43,7 +46,7 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
     kind,
     inbound: ActorInbox[kind],
     target: (c) => `${c.site}.${c.doorway}`,
-    skips: ["future", "unknown_doorway", "duplicate"],
+    skips: DOORWAY_SKIPS,
     registry: deps.registry,
     initialState: () => ({ seen: new SeenKeys() }),
 
@@ -59,36 +62,65 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
         return;
       }
       const ends = deps.topology.doorway(c.site, c.doorway);
-      if (!ends) return ctx.skip("unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");
-
-      const key = crossingMsgId(c.device, c.eventId);
-      const admission = state.seen.admit(key, c.ts, horizonMs, p.maxTimeline);
-      if (admission === "too-late") {
-        tooLate.inc({ kind });
-        ctx.log.warn({ actor: ctx.id, key, ts: c.ts, newest: state.seen.newest, horizonMs },
-          "crossing older than the late horizon ignored");
-        return;
-      }
-      if (admission === "duplicate") return ctx.skip("duplicate", { key }, "duplicate crossing ignored", "debug");
-
-      // a doorway from a space into itself moves nobody
-      if (ends.entering_to !== ends.exiting_to) {
-        const moves: Array<[string, 1 | -1]> = [[ends.entering_to, c.delta], [ends.exiting_to, c.delta === 1 ? -1 : 1]];
-        for (const [space, delta] of moves) {
-          if (space === OUTSIDE) continue;
-          const move: MoveMsg = { type: "move", site: c.site, space, key, ts: c.ts, delta, receivedAt: c.receivedAt };
-          ctx.send(ActorKinds.space, `${c.site}.${space}`, move, occupancyMsgIds.move(c.site, space, key));
-        }
-      }
-      ctx.write([{
-        measurement: MEASUREMENT_CROSSINGS,
-        tags: { site: c.site, doorway: c.doorway, device: c.device },
-        fields: { delta: c.delta },
-        timestamp: uniqueNs(c.ts, key),
-      }]);
+      if (ends) return count(state, c, ctx, ends);
+      if (!deps.topology.refresh) return unknown(c, ctx);
+      // the topology this host follows may lag behind the store (the broker checked the doorway
+      // against its own registry): read it before giving up on the crossing
+      return doorwayAfterRefresh(c, ctx).then((found) => (found ? count(state, c, ctx, found) : unknown(c, ctx)));
     },
 
     encode: (state) => state.seen.encode(),
     decode: (raw) => ({ seen: SeenKeys.decode(raw) }),
   });
+
+  function unknown(c: CrossingMsg, ctx: KindContext<DoorwaySkip>): void {
+    ctx.skip("unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");
+  }
+
+  /** The doorway's ends once the site's topology was read from the store (retried while it cannot be read). */
+  async function doorwayAfterRefresh(c: CrossingMsg, ctx: KindContext<DoorwaySkip>): Promise<DoorwayEnds | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await deps.topology.refresh!(c.site);
+        return deps.topology.doorway(c.site, c.doorway);
+      } catch (err) {
+        if (attempt >= REFRESH_ATTEMPTS - 1) {
+          ctx.log.error({ actor: ctx.id, site: c.site, doorway: c.doorway, err }, "the topology could not be read from the store; judging the crossing on the topology this host has");
+          return undefined;
+        }
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  function count(state: DoorwayState, c: CrossingMsg, ctx: KindContext<DoorwaySkip>, ends: DoorwayEnds): void {
+    const key = crossingMsgId(c.device, c.eventId);
+    const admission = state.seen.admit(key, c.ts, horizonMs, p.maxTimeline);
+    if (admission === "too-late") {
+      tooLate.inc({ kind });
+      ctx.log.warn({ actor: ctx.id, key, ts: c.ts, newest: state.seen.newest, horizonMs },
+        "crossing older than the late horizon ignored");
+      return;
+    }
+    if (admission === "duplicate") return ctx.skip("duplicate", { key }, "duplicate crossing ignored", "debug");
+
+    // a doorway from a space into itself moves nobody
+    if (ends.entering_to !== ends.exiting_to) {
+      const moves: Array<[string, 1 | -1]> = [[ends.entering_to, c.delta], [ends.exiting_to, c.delta === 1 ? -1 : 1]];
+      for (const [space, delta] of moves) {
+        if (space === OUTSIDE) continue;
+        const move: MoveMsg = { type: "move", site: c.site, space, key, ts: c.ts, delta, receivedAt: c.receivedAt };
+        ctx.send(ActorKinds.space, `${c.site}.${space}`, move, occupancyMsgIds.move(c.site, space, key));
+      }
+    }
+    ctx.write([{
+      measurement: MEASUREMENT_CROSSINGS,
+      tags: { site: c.site, doorway: c.doorway, device: c.device },
+      fields: { delta: c.delta },
+      timestamp: uniqueNs(c.ts, key),
+    }]);
+  }
 }
+
+/** reads of the topology tried before a crossing on an unknown doorway is judged (0.5 + 1 + 2 + 4 s between them) */
+const REFRESH_ATTEMPTS = 5;

@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { KV_TOPOLOGY } from "../../contracts/nats-layout.ts";
 import type { StoredTopology } from "../../contracts/topology.ts";
 import { KvTopologyLookup, StaticTopologyLookup } from "../../topology/topology-lookup.ts";
+import { REFRESH_EVERY_MS } from "../../topology/topology-watch.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { provisionNats } from "../../infra/provision.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
@@ -66,6 +67,31 @@ describe("KvTopologyLookup", () => {
       await eventually("the topology written after the restart", () => lookup.doorway("s3", "d")?.entering_to === "b");
     } finally {
       lookup.close();
+    }
+  });
+
+  it("refresh(site) reads a site from KV directly, ahead of a watch that lags, at most once per interval", async () => {
+    const lookup = await KvTopologyLookup.open(nc);
+    try {
+      lookup.close(); // the watch stops: from here on the lookup only learns what refresh() reads
+      await kv.put("s9", JSON.stringify(stored("s9", [{ id: "d9", entering_to: "a", exiting_to: "outside" }])));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(lookup.doorway("s9", "d9")).toBeUndefined();
+      await Promise.all([lookup.refresh("s9"), lookup.refresh("s9")]);
+      expect(lookup.doorway("s9", "d9")).toEqual({ entering_to: "a", exiting_to: "outside" });
+
+      // read again only once REFRESH_EVERY_MS has passed since the last read
+      await kv.put("s9", JSON.stringify(stored("s9", [{ id: "d9", entering_to: "b", exiting_to: "a" }])));
+      await lookup.refresh("s9");
+      expect(lookup.doorway("s9", "d9")).toEqual({ entering_to: "a", exiting_to: "outside" });
+      await new Promise((r) => setTimeout(r, REFRESH_EVERY_MS));
+      await lookup.refresh("s9");
+      expect(lookup.doorway("s9", "d9")).toEqual({ entering_to: "b", exiting_to: "a" });
+      await lookup.refresh("no-such-site"); // nothing stored: nothing known, no error
+      expect(lookup.doorway("no-such-site", "d9")).toBeUndefined();
+    } finally {
+      lookup.close();
+      await kv.delete("s9");
     }
   });
 

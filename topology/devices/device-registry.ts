@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
+import { Kvm, type KV, type KvEntry, type KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { DeviceRecord } from "../../contracts/device.ts";
 import { KV_DEVICES } from "../../contracts/nats-layout.ts";
@@ -30,6 +30,10 @@ export class DeviceRegistry {
   private readonly verifying = new Map<string, Promise<boolean>>();
   private readonly listeners = new Set<DeviceChangeListener>();
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  /** device id -> revision of the value applied (by the watch or a direct read) */
+  private readonly revisions = new Map<string, number>();
+  /** KV reads under way for devices the watch has not delivered */
+  private readonly lookups = new Map<string, Promise<DeviceRecord | undefined>>();
   private lastRevision = 0;
   private closed = false;
 
@@ -53,10 +57,15 @@ export class DeviceRegistry {
     return this.devices.size;
   }
 
-  /** The device if `secret` is its secret, else undefined. Never throws for bad input. */
+  /**
+   * The device if `secret` is its secret, else undefined. Never throws for bad input. A device
+   * this registry does not know is looked up in KV first: the watch may lag behind it (its
+   * consumer being re-created after a partition or a lost server) while the device was just added.
+   */
   async authenticate(id: string, secret: string): Promise<DeviceRecord | undefined> {
-    const device = this.devices.get(id);
-    if (!device || typeof secret !== "string" || secret.length === 0 || secret.length > 1024) return undefined;
+    if (typeof secret !== "string" || secret.length === 0 || secret.length > 1024) return undefined;
+    const device = this.devices.get(id) ?? await this.lookUp(id);
+    if (!device) return undefined;
     const fingerprint = `${createHash("sha256").update(secret).digest("hex")}$${device.secretHash}`;
     if (sameFingerprint(this.verified.get(id), fingerprint)) return device;
     const key = `${id}$${fingerprint}`;
@@ -72,6 +81,26 @@ export class DeviceRegistry {
     if (!now || now.secretHash !== device.secretHash) return undefined;
     this.verified.set(id, fingerprint);
     return now;
+  }
+
+  /** Reads a device the watch has not delivered from KV (one read at a time per id); undefined when KV has none or cannot be read. */
+  private lookUp(id: string): Promise<DeviceRecord | undefined> {
+    if (id.length === 0 || id.length > 256) return Promise.resolve(undefined);
+    let read = this.lookups.get(id);
+    if (!read) {
+      read = this.kv.get(id)
+        .then((e) => {
+          if (e && e.revision > (this.revisions.get(id) ?? 0)) this.apply(e, "read");
+          return this.devices.get(id);
+        })
+        .catch((err: unknown) => {
+          this.log?.warn({ device: id, err }, "device lookup in KV failed");
+          return undefined;
+        })
+        .finally(() => this.lookups.delete(id));
+      this.lookups.set(id, read);
+    }
+    return read;
   }
 
   /** Listens to device changes seen by the watch; returns the unsubscribe function. */
@@ -125,9 +154,14 @@ export class DeviceRegistry {
     }
   }
 
-  private apply(e: KvWatchEntry): void {
-    if (e.revision > this.lastRevision) this.lastRevision = e.revision;
+  private apply(e: Pick<KvEntry, "key" | "revision" | "operation" | "string">, via: "watch" | "read" = "watch"): void {
+    // the watch resumes after lastRevision: a direct read must not move it past revisions of other devices not yet delivered
+    if (via === "watch" && e.revision > this.lastRevision) this.lastRevision = e.revision;
     const id = e.key;
+    // a value read directly may be newer than the one the watch delivers next
+    if ((this.revisions.get(id) ?? 0) >= e.revision) return;
+    this.revisions.set(id, e.revision);
+    if (via === "read") this.log?.info({ device: id, revision: e.revision }, "device read from KV ahead of the watch");
     if (e.operation === "DEL" || e.operation === "PURGE") {
       this.remove(id, "deleted");
       return;

@@ -4,10 +4,11 @@ import { TrackUpdate } from "../../../contracts/events.ts";
 import { TrackletsMsg, trackMsgIds, type CameraStatusMsg, type ChunkMsg, type FrameMsg } from "../../../contracts/track-messages.ts";
 import { M } from "../../../contracts/track-store.ts";
 import { trackEventSubject } from "../../../contracts/nats-layout.ts";
-import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
+import { StaticSiteLookup, type SiteLookup } from "../../../topology/site-geometry.ts";
 import { mulberry32 } from "../../../firmware-sim/random.ts";
 import { CameraHarness } from "./harness.ts";
-import { CAMERA, render, SITE, straight, T0, type Walk } from "./scene.ts";
+import { meta } from "../occupancy/recording-context.ts";
+import { CAMERA, render, SITE, sites, straight, T0, type Walk } from "./scene.ts";
 
 const walks: Walk[] = [
   straight([-3, 5], [3, 5.6], 1.3),
@@ -206,6 +207,25 @@ describe("camera actor", () => {
     expect(await h.counter("footfall_camera_frames_without_geometry_total")).toBe(50);
     expect(await h.counter("footfall_camera_tracks_confirmed_total")).toBeGreaterThanOrEqual(2);
     expect(h.ctx.writes.some((p) => p.measurement === M.cameraStats)).toBe(true);
+  });
+
+  it("looks a camera without calibration up in the store before tracking it without one (the lookup may lag behind)", async () => {
+    const calibrated = sites();
+    let refreshes = 0;
+    let known: SiteLookup = new StaticSiteLookup([{ site: SITE, spaces: [], devices: [] }]);
+    const lagging: SiteLookup = {
+      site: (site) => known.site(site),
+      camera: (site, camera) => known.camera(site, camera),
+      refresh: async () => { refreshes++; known = calibrated; },
+    };
+    const h = new CameraHarness({}, lagging);
+    await h.behavior.handle(h.state, JSON.parse(JSON.stringify(scene.frames[0])), h.ctx, meta(1));
+    expect(refreshes).toBe(1);
+    for (const f of scene.frames.slice(1, 50)) h.handle(f);
+    h.flush();
+    expect(refreshes).toBe(1);
+    expect(await h.counter("footfall_camera_frames_without_geometry_total")).toBe(0);
+    expect(h.tracklets().length).toBeGreaterThan(0);
   });
 
   it("drops detections whose oid was seen before, and detections of other classes", async () => {

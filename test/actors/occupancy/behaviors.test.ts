@@ -3,7 +3,7 @@ import { Registry } from "prom-client";
 import type { CrossingMsg, MoveMsg, SpaceCountsMsg } from "../../../contracts/occupancy-messages.ts";
 import { capacityAlertSubject, occupancyEventSubject, siteOccupancyEventSubject } from "../../../contracts/nats-layout.ts";
 import { doorwayBehavior } from "../../../actors/doorway/behavior.ts";
-import { StaticTopologyLookup } from "../../../topology/topology-lookup.ts";
+import { StaticTopologyLookup, type TopologyLookup } from "../../../topology/topology-lookup.ts";
 import { buildKinds } from "../../../actors/kinds.ts";
 import { StaticSiteLookup } from "../../../topology/site-geometry.ts";
 import { POINTS_PER_CHUNK } from "../../../contracts/occupancy-store.ts";
@@ -125,6 +125,51 @@ describe("doorway actor", () => {
     // the future crossing was not remembered: once the clock catches up it counts
     b.handle(state, crossing("inner", "e", T0 + 61_000, 1), new RecordingContext("doorway", "mall.inner", () => T0 + 61_000), meta());
     expect(state.seen.size).toBe(1);
+  });
+
+  /** A lookup that follows its store with a lag: it knows `later` only once refresh() read the store. */
+  class LaggingLookup implements TopologyLookup {
+    refreshes = 0;
+    private known = new StaticTopologyLookup([]);
+    constructor(private readonly later: StaticTopologyLookup, private readonly failures = 0) {}
+    doorway(site: string, id: string) { return this.known.doorway(site, id); }
+    capacity() { return undefined; }
+    async refresh(): Promise<void> {
+      this.refreshes++;
+      if (this.refreshes <= this.failures) throw new Error("store unavailable");
+      this.known = this.later;
+    }
+  }
+
+  it("reads the topology again before skipping a crossing on a doorway it does not know (the lookup may lag behind the store)", async () => {
+    const registry = new Registry();
+    const lookup = new LaggingLookup(topology);
+    const b = doorwayBehavior({ topology: lookup, registry, params: doorwayParams });
+    const state = b.initialState("mall.inner");
+    const ctx = new RecordingContext("doorway", "mall.inner", () => T0);
+    await b.handle(state, crossing("inner", "e1", T0, 1), ctx, meta());
+    expect(lookup.refreshes).toBe(1);
+    expect(ctx.sends.map((s) => [s.id, (s.body as MoveMsg).delta])).toEqual([["mall.hall", 1], ["mall.lobby", -1]]);
+    expect(ctx.writes).toHaveLength(1);
+    // known now: no further read
+    await b.handle(state, crossing("inner", "e2", T0 + 1, 1), ctx, meta());
+    expect(lookup.refreshes).toBe(1);
+    expect(await counterValue(registry, "footfall_actor_skipped_total", { kind: "doorway", reason: "unknown_doorway" })).toBe(0);
+  });
+
+  it("retries a topology read that fails, and skips a doorway the store does not know either", async () => {
+    const registry = new Registry();
+    const flaky = new LaggingLookup(topology, 1);
+    const b = doorwayBehavior({ topology: flaky, registry, params: doorwayParams });
+    const ctx = new RecordingContext("doorway", "mall.inner", () => T0);
+    await b.handle(b.initialState("mall.inner"), crossing("inner", "e1", T0, 1), ctx, meta());
+    expect(flaky.refreshes).toBe(2);
+    expect(ctx.sends).toHaveLength(2);
+
+    const ghostCtx = new RecordingContext("doorway", "mall.ghost", () => T0);
+    await b.handle(b.initialState("mall.ghost"), crossing("ghost", "e1", T0, 1), ghostCtx, meta());
+    expect(ghostCtx.take()).toEqual({ sends: [], writes: [], emits: [] });
+    expect(await counterValue(registry, "footfall_actor_skipped_total", { kind: "doorway", reason: "unknown_doorway" })).toBe(1);
   });
 });
 

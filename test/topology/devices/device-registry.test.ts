@@ -72,6 +72,28 @@ describe("device registry (real NATS KV ff_devices)", () => {
     c.end(true);
   });
 
+  it("looks a device it does not know up in KV before refusing it (the watch may lag behind)", async () => {
+    const nc = await connectNats(s.natsUrl, "registry-lookup-test");
+    const logs = captureLog();
+    const reg = await DeviceRegistry.open(nc, logs.log);
+    try {
+      reg.close(); // the watch stops: from here on the registry only learns what it reads itself
+      const fresh = device("dpu-fresh", { doorway: "d7" });
+      await b.kv.put("dpu-fresh", JSON.stringify(fresh[0]));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(reg.get("dpu-fresh")).toBeUndefined();
+      expect(await reg.authenticate("dpu-fresh", "wrong secret")).toBeUndefined();
+      expect(await reg.authenticate("dpu-fresh", fresh[1])).toEqual(fresh[0]);
+      expect(reg.get("dpu-fresh")).toEqual(fresh[0]);
+      expect(logs.lines.some((l) => l.msg === "device read from KV ahead of the watch" && l.device === "dpu-fresh")).toBe(true);
+      expect(await reg.authenticate("dpu-nobody", fresh[1])).toBeUndefined(); // not in KV either
+    } finally {
+      reg.close();
+      await nc.close();
+      await b.kv.delete("dpu-fresh");
+    }
+  });
+
   it("disconnects a removed device and refuses it from then on", async () => {
     const gone = device("dpu-gone", { doorway: "d4" });
     await b.kv.put("dpu-gone", JSON.stringify(gone[0]));
