@@ -7,11 +7,14 @@
  * The cameras publish in real time from the first round on (for --camera-minutes); at the end
  * their persons and zone figures must equal an undisturbed run of the same frames. Prints one
  * line per round and a closing JSON object; exits 1 when any round was not exact or the cameras'
- * figures differ.
+ * figures differ; the nodes' broker and host logs are then kept in a temporary folder it names.
  *
  *   npx tsx test/bench/chaos.ts [--partition-s 60] [--influx-down-s 120] [--only kill|node|partition|influxd]
  *                               [--camera-minutes 25] (0: no cameras)
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Command } from "commander";
 import { connectNats } from "../../infra/nats.ts";
 import { runInProcess } from "../accuracy/in-process-run.ts";
@@ -47,6 +50,18 @@ plan.push(["influxd", faults.influxd(Number(opts.influxDownS) * 1000)]);
 // after a failover (up to its 10 s PUBACK wait) are within the reorder window (docs/limits.md)
 const lab = await startClusterLab({ partitions: 3, overrides: { linkerWaitMs: 2 * CAM_MINUTES * 60_000, cameraReorderMs: 20_000 } });
 const reports: RoundReport[] = [];
+/** the nodes' broker and host logs, copied out of the lab's data folder (removed at the end) once something went wrong */
+let keptLogs: string | undefined;
+const keepLogs = () => {
+  keptLogs ??= fs.mkdtempSync(path.join(os.tmpdir(), "footfall-chaos-logs-"));
+  for (const m of lab.machines) {
+    for (const f of ["broker.log", "host.log"]) {
+      const from = path.join(lab.services.dataDir, m.node.name, f);
+      if (fs.existsSync(from)) fs.copyFileSync(from, path.join(keptLogs, `${m.node.name}-${f}`));
+    }
+  }
+  console.log(`logs of the nodes' processes kept in ${keptLogs}`);
+};
 let camerasSame: boolean | undefined;
 try {
   const nc = await connectNats(lab.cfg.natsUrl!, "chaos-bench");
@@ -63,6 +78,7 @@ try {
     reports.push(r);
     console.log(`${r.mismatches.length === 0 ? "exact" : "NOT EXACT"}  ${r.fault}: ${r.crossings} crossings, longest pause in acknowledgements ${(r.longestAckGapMs / 1000).toFixed(1)} s, counts exact ${(r.convergeMs / 1000).toFixed(1)} s after the load`);
     for (const m of r.mismatches.slice(0, 5)) console.log(`    ${m}`);
+    if (r.mismatches.length) keepLogs();
   }
   if (cameras) {
     const roundsS = (Date.now() - roundsStart) / 1000;
@@ -76,9 +92,14 @@ try {
     });
     const got = { ...key(run.figures), lateFrames: run.lateFrames }, want = key(alone.figures);
     camerasSame = JSON.stringify(got) === JSON.stringify(want);
+    if (!camerasSame) keepLogs();
     console.log(`${camerasSame ? "same" : "DIFFERENT"}  cameras (${run.sim.frames} frames over ${CAM_MINUTES} min) through all rounds: ${JSON.stringify(got)}${camerasSame ? "" : `, undisturbed ${JSON.stringify(want)}`}`);
   }
   await nc.close();
+} catch (err) {
+  console.log(`round failed: ${(err as Error).stack ?? String(err)}`);
+  keepLogs();
+  process.exitCode = 1;
 } finally {
   await lab.stop();
 }
@@ -90,4 +111,4 @@ console.log(JSON.stringify({
   worstConvergeS: Math.max(...reports.map((r) => r.convergeMs)) / 1000,
   ...(camerasSame !== undefined ? { camerasEqualUndisturbed: camerasSame } : {}),
 }, null, 2));
-process.exit(reports.every((r) => r.mismatches.length === 0) && camerasSame !== false ? 0 : 1);
+process.exit(process.exitCode === 1 || !reports.every((r) => r.mismatches.length === 0) || camerasSame === false ? 1 : 0);

@@ -19,6 +19,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { startBenchStack, type BenchStack } from "./bench-stack.ts";
+import { benchDpus, dpuTopology, lostAndDoubled } from "./dpu-site.ts";
 import { cpuSeconds } from "./proc-cpu.ts";
 
 export interface IngestOptions {
@@ -84,14 +85,10 @@ export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Prom
     const cfg = bench.cfg;
     const api = { port: bench.apiPort };
 
-    const dpus = Array.from({ length: DPUS }, (_, i) => ({ id: `bench-dpu-${i}`, doorway: `door-${i}`, space: `space-${i}`, secret: `bench-secret-${i}` }));
+    const dpus = benchDpus(DPUS, "bench");
     const put = await fetch(`http://127.0.0.1:${api.port}/api/v1/sites/${SITE}/topology`, {
       method: "PUT", headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        spaces: dpus.map((d) => ({ id: d.space, name: d.space })),
-        doorways: dpus.map((d) => ({ id: d.doorway, entering_to: d.space, exiting_to: "outside" })),
-        devices: dpus.map((d) => ({ id: d.id, kind: "dpu", doorway: d.doorway, secret: d.secret })),
-      }),
+      body: JSON.stringify(dpuTopology(dpus)),
     });
     if (put.status !== 200) throw new Error(`topology import failed: ${put.status} ${await put.text()}`);
     // the broker's registry watches KV: give it a moment to see the new devices
@@ -181,14 +178,7 @@ export async function runIngest(o: IngestOptions, hooks: IngestHooks = {}): Prom
 
     // lost / doubled: final counts in InfluxDB against what was sent (distinct events)
     await new Promise((r) => setTimeout(r, 1000));
-    const rows = await influx.query<{ space: string; last: number }>(`SELECT last("count") FROM "occupancy" WHERE "site" = '${SITE}' GROUP BY "space"`);
-    const counts = new Map<string, number>();
-    for (const r of rows as unknown as Array<{ space: string; last: number }>) counts.set(r.space, r.last);
-    let lost = 0, doubled = 0;
-    dpus.forEach((d, k) => {
-      const got = counts.get(d.space) ?? 0;
-      if (got < sentPerDpu[k]!) lost += sentPerDpu[k]! - got; else doubled += got - sentPerDpu[k]!;
-    });
+    const { lost, doubled } = await lostAndDoubled(influx, SITE, dpus, sentPerDpu);
 
     const fig: IngestFigures = {
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,

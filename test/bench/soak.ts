@@ -22,6 +22,7 @@ import { influxClient } from "../../infra/provision.ts";
 import { canMakeNamespaces } from "../support/netns.ts";
 import { startClusterLab } from "../chaos/cluster-lab.ts";
 import { patchCameras, patchFrame, patchTopology } from "./camera-patches.ts";
+import { benchDpus, dpuTopology, lostAndDoubled } from "./dpu-site.ts";
 
 const opts = new Command()
   .option("--minutes <n>", "how long to publish", "60")
@@ -57,13 +58,11 @@ function rssMiB(pid: number | undefined): number | undefined {
 const lab = await startClusterLab();
 let exitCode = 0;
 try {
-  const dpus = Array.from({ length: DPUS }, (_, i) => ({ id: `soak-dpu-${i}`, doorway: `door-${i}`, space: `space-${i}`, secret: `soak-secret-${i}` }));
+  const dpus = benchDpus(DPUS, "soak");
   const cams = patchCameras(CAMERAS, "soak");
-  const camTopology = patchTopology(cams);
+  const dpuDoc = dpuTopology(dpus), camDoc = patchTopology(cams);
   const put = await lab.admin("PUT", `/api/v1/sites/${SITE}/topology`, {
-    spaces: [...dpus.map((d) => ({ id: d.space, name: d.space })), ...camTopology.spaces],
-    doorways: dpus.map((d) => ({ id: d.doorway, entering_to: d.space, exiting_to: "outside" })),
-    devices: [...dpus.map((d) => ({ id: d.id, kind: "dpu", doorway: d.doorway, secret: d.secret })), ...camTopology.devices],
+    spaces: [...dpuDoc.spaces, ...camDoc.spaces], doorways: dpuDoc.doorways, devices: [...dpuDoc.devices, ...camDoc.devices],
   });
   if (put.status !== 200) throw new Error(`topology: ${put.status} ${await put.text()}`);
   await new Promise((r) => setTimeout(r, 1000));
@@ -135,13 +134,7 @@ try {
   let lost = 0, doubled = 0;
   const settle = Date.now() + 120_000;
   for (;;) {
-    const rows = await influx.query<{ space: string; last: number }>(`SELECT last("count") FROM "occupancy" WHERE "site" = '${SITE}' GROUP BY "space"`);
-    const counts = new Map((rows as unknown as Array<{ space: string; last: number }>).map((r) => [r.space, r.last]));
-    lost = 0; doubled = 0;
-    dpus.forEach((d, i) => {
-      const got = counts.get(d.space) ?? 0;
-      if (got < sentPer[i]!) lost += sentPer[i]! - got; else doubled += got - sentPer[i]!;
-    });
+    ({ lost, doubled } = await lostAndDoubled(influx, SITE, dpus, sentPer));
     if ((lost === 0 && doubled === 0) || Date.now() > settle) break;
     await new Promise((r) => setTimeout(r, 2000));
   }

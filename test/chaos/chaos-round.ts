@@ -2,6 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
 import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { uniqueNs } from "../../actors/runtime/point-time.ts";
+import { crossingMsgId } from "../../contracts/crossing.ts";
+import { ActorKinds, actorSubject, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
+import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
+import { connectNats } from "../../infra/nats.ts";
+import { influxClient } from "../../infra/provision.ts";
 import type { ClusterLab } from "./cluster-lab.ts";
 import { whileUnavailable } from "../support/retry.ts";
 
@@ -21,7 +29,7 @@ export interface RoundReport {
   longestAckGapMs: number;
   /** from the last acknowledgement until every sampled count equals ground truth (ms) */
   convergeMs: number;
-  /** sampled (space, instant) counts that differ from ground truth; empty when exact */
+  /** sampled (space, instant) counts that differ from ground truth, after the doorways whose raw crossings differ; empty when exact */
   mismatches: string[];
 }
 
@@ -116,6 +124,9 @@ export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<R
     if (mismatches.length === 0 || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
+  // not exact: which doorways' raw crossings (one point per distinct crossing the doorway actors
+  // admitted) differ from the truth, to tell a crossing lost or admitted twice from a count gone wrong
+  if (mismatches.length > 0) mismatches.unshift(...await rawCrossingDiff(lab, o.site, result));
   return {
     fault: o.fault.name,
     crossings: result.crossings,
@@ -124,6 +135,67 @@ export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<R
     convergeMs: Date.now() - loadEnded,
     mismatches,
   };
+}
+
+/**
+ * For every doorway whose raw crossing points differ from the truth: how many points it has, and
+ * where its missing crossings were lost: not in FF_ACTORS at all (the store lost or never had an
+ * acknowledged crossing), or in the stream with no raw point (the actor hosts lost it).
+ */
+async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSimResult): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    const influx = influxClient(lab.services.influxUrl, lab.cfg.influxDb);
+    const want = new Map<string, { n: number; net: number }>();
+    for (const c of result.truth.crossings) {
+      const w = want.get(c.doorway) ?? { n: 0, net: 0 };
+      w.n++;
+      w.net += c.delta;
+      want.set(c.doorway, w);
+    }
+    const nc = await connectNats(lab.natsUrls, "chaos-diagnosis");
+    try {
+      for (const [doorway, w] of want) {
+        const rows = await influx.query<{ time: { getNanoTime(): string }; delta: number }>(
+          `SELECT "delta" FROM "${MEASUREMENT_CROSSINGS}" WHERE "site" = '${site}' AND "doorway" = '${doorway}'`, { precision: "n" });
+        const points = new Set((rows as unknown as Array<{ time: { getNanoTime(): string } }>).map((r) => r.time.getNanoTime()));
+        const net = (rows as unknown as Array<{ delta: number }>).reduce((s, r) => s + r.delta, 0);
+        if (points.size === w.n && net === w.net) continue;
+        const inStream = await streamCrossings(nc, actorSubject(ActorKinds.doorway, `${site}.${doorway}`, lab.cfg.partitions));
+        const ids = new Set(inStream.map((m) => m.eventId));
+        const truthIds = result.truth.crossings.flatMap((c, i) => (c.doorway === doorway ? [`${result.runTag}-${i}`] : []));
+        const notStored = truthIds.filter((id) => !ids.has(id));
+        const noPoint = [...new Map(inStream.map((m) => [m.eventId, m])).values()]
+          .filter((m) => !points.has(uniqueNs(m.ts, crossingMsgId(m.device, m.eventId))))
+          .map((m) => `${m.eventId} (stream seq ${m.seq})`);
+        out.push(`raw crossings of doorway ${doorway}: got ${points.size} (net ${net}), truth ${w.n} (net ${w.net}); ` +
+          `not in FF_ACTORS: [${notStored.join(", ")}]; in FF_ACTORS without a raw point: [${noPoint.join(", ")}]`);
+      }
+    } finally {
+      await nc.close();
+    }
+    return out.length ? out : ["raw crossings of every doorway equal the truth"];
+  } catch (e) {
+    return [...out, `raw crossings not read: ${(e as Error).message}`];
+  }
+}
+
+/** Every crossing message on one doorway actor's subject of FF_ACTORS, with its stream sequence. */
+async function streamCrossings(nc: NatsConnection, subject: string): Promise<Array<{ eventId: string; device: string; ts: number; seq: number }>> {
+  const consumer = await jetstream(nc).consumers.get(STREAM_ACTORS, { filter_subjects: subject });
+  const out: Array<{ eventId: string; device: string; ts: number; seq: number }> = [];
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
+    let n = 0;
+    for await (const m of batch) {
+      const c = m.json<{ eventId: string; device: string; ts: number }>();
+      out.push({ eventId: c.eventId, device: c.device, ts: c.ts, seq: m.seq });
+      n++;
+      if (m.info.pending === 0) break;
+    }
+    if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
+  }
+  return out;
 }
 
 async function countAt(lab: ClusterLab, pathname: string): Promise<number | string> {

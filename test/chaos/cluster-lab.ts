@@ -22,7 +22,7 @@ const NATS_PORT = 4222;
 const ROUTE_PORT = 6222;
 const MQTT_PORT = 1883;
 const BROKER_OPS_PORT = 9101;
-const HOST_OPS_PORT = 9102;
+export const HOST_OPS_PORT = 9102;
 
 export type ProcKind = "broker" | "host";
 
