@@ -3,6 +3,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { z } from "zod";
+import { guardWatch } from "./kv-watch-guard.ts";
 import type { Logger } from "./log.ts";
 import { issueLines } from "./zod-issues.ts";
 
@@ -18,6 +19,7 @@ export class KvMirror<T> {
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
   private lastRevision = 0;
   private closed = false;
+  private stopGuard: (() => void) | undefined;
 
   private constructor(readonly kv: KV, private readonly schema: z.ZodType<T>, private readonly what: string, private readonly log?: Logger) {}
 
@@ -26,6 +28,7 @@ export class KvMirror<T> {
     const mirror = new KvMirror(kv, schema, what, log);
     const state = (await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`)).state;
     await mirror.follow(state.messages === 0 ? 0 : state.last_seq);
+    mirror.stopGuard = guardWatch({ nc, bucket, delivered: () => mirror.lastRevision, rewatch: () => mirror.watcher?.stop(), log });
     return mirror;
   }
 
@@ -49,6 +52,7 @@ export class KvMirror<T> {
 
   close(): void {
     this.closed = true;
+    this.stopGuard?.();
     this.watcher?.stop();
     this.listeners.clear();
   }

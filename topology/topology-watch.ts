@@ -1,6 +1,7 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { KV_TOPOLOGY } from "../contracts/nats-layout.ts";
+import { guardWatch } from "../infra/kv-watch-guard.ts";
 import type { Logger } from "../infra/log.ts";
 
 /** Receives every site's topology: the parsed JSON of a PUT, or undefined when the site was deleted. */
@@ -26,6 +27,7 @@ export class TopologyWatch {
   private readonly refreshes = new Map<string, Promise<void> | number>();
   private closed = false;
   private stopWatch: (() => void) | undefined;
+  private stopGuard: (() => void) | undefined;
 
   private constructor(private readonly kv: KV, private readonly sink: TopologySink, private readonly log?: Logger) {}
 
@@ -41,6 +43,7 @@ export class TopologyWatch {
     const first = await kv.watch();
     w.stopWatch = () => first.stop();
     void w.follow(nc, kv, first);
+    w.stopGuard = guardWatch({ nc, bucket: KV_TOPOLOGY, delivered: () => w.lastRevision, rewatch: () => w.stopWatch?.(), log });
     return w;
   }
 
@@ -70,6 +73,7 @@ export class TopologyWatch {
 
   close(): void {
     this.closed = true;
+    this.stopGuard?.();
     this.stopWatch?.();
     this.stopWatch = undefined;
   }

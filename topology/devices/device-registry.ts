@@ -5,6 +5,7 @@ import { Kvm, type KV, type KvEntry, type KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import { DeviceRecord } from "../../contracts/device.ts";
 import { KV_DEVICES } from "../../contracts/nats-layout.ts";
+import { guardWatch } from "../../infra/kv-watch-guard.ts";
 import type { Logger } from "../../infra/log.ts";
 import { issueLines } from "../../infra/zod-issues.ts";
 import { sameFingerprint, verifySecret } from "./device-secret.ts";
@@ -36,6 +37,7 @@ export class DeviceRegistry {
   private readonly lookups = new Map<string, Promise<DeviceRecord | undefined>>();
   private lastRevision = 0;
   private closed = false;
+  private stopGuard: (() => void) | undefined;
 
   private constructor(private readonly kv: KV, private readonly log?: Logger) {}
 
@@ -45,6 +47,7 @@ export class DeviceRegistry {
     const jsm = await jetstreamManager(nc);
     const state = (await jsm.streams.info(`KV_${KV_DEVICES}`)).state;
     await registry.follow(state.messages === 0 ? 0 : state.last_seq);
+    registry.stopGuard = guardWatch({ nc, bucket: KV_DEVICES, delivered: () => registry.lastRevision, rewatch: () => registry.watcher?.stop(), log });
     log?.info({ devices: registry.devices.size }, "device registry loaded");
     return registry;
   }
@@ -111,6 +114,7 @@ export class DeviceRegistry {
 
   close(): void {
     this.closed = true;
+    this.stopGuard?.();
     this.watcher?.stop();
     this.listeners.clear();
   }
