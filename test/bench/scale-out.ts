@@ -9,9 +9,9 @@
  *
  *   npx tsx test/bench/scale-out.ts [--rate 8000] [--seconds 20] [--dpus 60] [--runs 3] [--partitions 12]
  *
- * All three nodes share this machine's cores: more hosts add coordination (more consumers, more
- * lease traffic) but no CPU, so on a small machine this shows the overhead of spreading the
- * actors, not the gain of more machines. Exits 1 when anything was lost or doubled.
+ * All three nodes share this machine's cores, so this does not show the gain of more machines:
+ * it shows what spreading the actors over several event loops (one core each at most) gives on
+ * one machine, coordination included. Exits 1 when anything was lost or doubled.
  */
 import { Command } from "commander";
 import mqtt from "mqtt";
