@@ -1,4 +1,4 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "./log.ts";
 
@@ -47,12 +47,15 @@ export function guardWatch(o: {
 }): () => void {
   const lag = new WatchLag();
   let checking = false;
+  /** made once (it asks the server for its account info), at the first check that can */
+  let jsm: JetStreamManager | undefined;
   const timer = setInterval(() => {
     if (checking || o.nc.isClosed()) return;
     checking = true;
     void (async () => {
       try {
-        const last = (await (await jetstreamManager(o.nc)).streams.info(`KV_${o.bucket}`)).state.last_seq;
+        jsm ??= await jetstreamManager(o.nc);
+        const last = (await jsm.streams.info(`KV_${o.bucket}`)).state.last_seq;
         const delivered = o.delivered();
         if (lag.observe(last, delivered)) {
           o.log?.warn({ bucket: o.bucket, delivered, last }, "KV watch is behind its bucket and not moving; watching again");

@@ -42,7 +42,7 @@ export class TopologyWatch {
     }
     const first = await kv.watch();
     w.stopWatch = () => first.stop();
-    void w.follow(nc, kv, first);
+    void w.follow(nc, first);
     w.stopGuard = guardWatch({ nc, bucket: KV_TOPOLOGY, delivered: () => w.lastRevision, rewatch: () => w.stopWatch?.(), log });
     return w;
   }
@@ -78,12 +78,12 @@ export class TopologyWatch {
     this.stopWatch = undefined;
   }
 
-  private async follow(nc: NatsConnection, kv: KV, first: Awaited<ReturnType<KV["watch"]>>): Promise<void> {
+  private async follow(nc: NatsConnection, first: Awaited<ReturnType<KV["watch"]>>): Promise<void> {
     let it: Awaited<ReturnType<KV["watch"]>> | undefined = first;
     while (!this.closed && !nc.isClosed()) {
       try {
         if (!it) {
-          it = await kv.watch({ resumeFromRevision: this.lastRevision + 1 });
+          it = await this.kv.watch({ resumeFromRevision: this.lastRevision + 1 });
           const current = it;
           this.stopWatch = () => current.stop();
           if (this.closed) current.stop();

@@ -2,8 +2,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
 import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
-import { jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { uniqueNs } from "../../actors/runtime/point-time.ts";
 import { crossingMsgId } from "../../contracts/crossing.ts";
 import { ActorKinds, actorSubject, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
@@ -12,6 +10,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import type { ClusterLab } from "./cluster-lab.ts";
 import { whileUnavailable } from "../support/retry.ts";
+import { readSubject } from "../support/stream-read.ts";
 
 /** A fault injected while the load runs; `heal` (if any) runs `lastsMs` later. */
 export interface Fault {
@@ -161,7 +160,8 @@ async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSi
         const points = new Set((rows as unknown as Array<{ time: { getNanoTime(): string } }>).map((r) => r.time.getNanoTime()));
         const net = (rows as unknown as Array<{ delta: number }>).reduce((s, r) => s + r.delta, 0);
         if (points.size === w.n && net === w.net) continue;
-        const inStream = await streamCrossings(nc, actorSubject(ActorKinds.doorway, `${site}.${doorway}`, lab.cfg.partitions));
+        const inStream = (await readSubject(nc, STREAM_ACTORS, actorSubject(ActorKinds.doorway, `${site}.${doorway}`, lab.cfg.partitions)))
+          .map((m) => ({ ...m.json<{ eventId: string; device: string; ts: number }>(), seq: m.seq }));
         const ids = new Set(inStream.map((m) => m.eventId));
         const truthIds = result.truth.crossings.flatMap((c, i) => (c.doorway === doorway ? [`${result.runTag}-${i}`] : []));
         const notStored = truthIds.filter((id) => !ids.has(id));
@@ -178,24 +178,6 @@ async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSi
   } catch (e) {
     return [...out, `raw crossings not read: ${(e as Error).message}`];
   }
-}
-
-/** Every crossing message on one doorway actor's subject of FF_ACTORS, with its stream sequence. */
-async function streamCrossings(nc: NatsConnection, subject: string): Promise<Array<{ eventId: string; device: string; ts: number; seq: number }>> {
-  const consumer = await jetstream(nc).consumers.get(STREAM_ACTORS, { filter_subjects: subject });
-  const out: Array<{ eventId: string; device: string; ts: number; seq: number }> = [];
-  for (;;) {
-    const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
-    let n = 0;
-    for await (const m of batch) {
-      const c = m.json<{ eventId: string; device: string; ts: number }>();
-      out.push({ eventId: c.eventId, device: c.device, ts: c.ts, seq: m.seq });
-      n++;
-      if (m.info.pending === 0) break;
-    }
-    if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
-  }
-  return out;
 }
 
 async function countAt(lab: ClusterLab, pathname: string): Promise<number | string> {

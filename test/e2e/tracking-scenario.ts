@@ -1,4 +1,3 @@
-import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { TrackUpdate } from "../../contracts/events.ts";
 import { STREAM_EVENTS } from "../../contracts/nats-layout.ts";
@@ -10,6 +9,7 @@ import { influxClient } from "../../infra/provision.ts";
 import { evaluateScenario, type ScenarioFigures } from "../accuracy/scenario-evaluation.ts";
 import type { TestStack } from "../support/stack.ts";
 import { eventually, whileUnavailable } from "../support/retry.ts";
+import { readSubject } from "../support/stream-read.ts";
 
 export interface TrackingScenarioOptions {
   site?: string;
@@ -60,20 +60,7 @@ export async function allPaths(stack: Pick<TestStack, "fetch">, query: string): 
 
 /** TrackUpdate events of the site, read back from FF_EVENTS from the start. */
 async function trackUpdates(nc: NatsConnection, site: string): Promise<TrackUpdate[]> {
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(STREAM_EVENTS, { filter_subjects: `evt.track.${site}.>` });
-  const out: TrackUpdate[] = [];
-  for (;;) {
-    const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
-    let n = 0;
-    for await (const m of batch) {
-      out.push(TrackUpdate.parse(m.json()));
-      n++;
-      if (m.info.pending === 0) break;
-    }
-    if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
-  }
-  return out;
+  return (await readSubject(nc, STREAM_EVENTS, `evt.track.${site}.>`)).map((m) => TrackUpdate.parse(m.json()));
 }
 
 /**

@@ -32,7 +32,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSeqState } from "../../video/detect/detect-seq.ts";
 import { COLOURS } from "../../contracts/detection.ts";
@@ -47,6 +46,7 @@ import { influxClient } from "../../infra/provision.ts";
 import { loadVtestAnnotations } from "../models/detection-accuracy.ts";
 import { hasVtest, VTEST_AVI, VTEST_HEIGHT, VTEST_WIDTH } from "../models/frames.ts";
 import { eventually } from "../support/retry.ts";
+import { readSubject } from "../support/stream-read.ts";
 import { agentArgs } from "../video/agent-cli.ts";
 import { freePort } from "../support/ports.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
@@ -244,16 +244,7 @@ describe.skipIf(NO_VTEST)("video chain: vtest.avi -> agent detect -> MQTT -> act
     const updates: TrackUpdate[] = [];
     const nc = await connectNats(stack.cfg.natsUrl!, "video-chain-events");
     try {
-      const consumer = await jetstream(nc).consumers.get(STREAM_EVENTS, { filter_subjects: trackEventSubject(SITE, CAMERA) });
-      for (;;) {
-        let n = 0;
-        for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
-          updates.push(TrackUpdate.parse(m.json()));
-          n++;
-          if (m.info.pending === 0) break;
-        }
-        if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
-      }
+      for (const m of await readSubject(nc, STREAM_EVENTS, trackEventSubject(SITE, CAMERA))) updates.push(TrackUpdate.parse(m.json()));
     } finally {
       await nc.close();
     }
