@@ -10,6 +10,7 @@ import { evaluateScenario, type ScenarioFigures } from "../accuracy/scenario-eva
 import type { TestStack } from "../support/stack.ts";
 import { eventually, whileUnavailable } from "../support/retry.ts";
 import { readSubject } from "../support/stream-read.ts";
+import { frameShortfall } from "./frame-shortfall.ts";
 
 export interface TrackingScenarioOptions {
   site?: string;
@@ -112,7 +113,9 @@ export async function runTrackingScenario(stack: ScenarioStack, nc: NatsConnecti
       return counted.frames + counted.late >= sim.frames;
     }, 240_000, 500);
   } catch (e) {
-    throw new Error(`${(e as Error).message}: ${counted.frames} tracked + ${counted.late} late of ${sim.frames} frames`);
+    const where = await frameShortfall({ influxUrl: stack.cfg.influxUrl!, influxDb: stack.cfg.influxDb, partitions: stack.cfg.partitions }, nc, simOptions)
+      .catch((d: Error) => [`(where they went could not be read: ${d.message})`]);
+    throw new Error(`${(e as Error).message}: ${counted.frames} tracked + ${counted.late} late of ${sim.frames} frames\n  ${where.join("\n  ")}`);
   }
   // the stream's end releases in steps (camera reorder buffers, the linker's merge, person points
   // held by their write throttle, each after a few quiet seconds): settled = no change for 9 s
