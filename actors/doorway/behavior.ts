@@ -77,18 +77,25 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
     ctx.skip("unknown_doorway", { site: c.site, doorway: c.doorway, device: c.device }, "crossing on a doorway the topology does not know skipped");
   }
 
-  /** The doorway's ends once the site's topology was read from the store (retried while it cannot be read). */
+  /**
+   * The doorway's ends once the site's topology was read from the store. While the store cannot
+   * be read (a NATS leader being elected after a node was lost) it is asked again, for up to
+   * REFRESH_FOR_MS: the broker took the crossing for a doorway it knew, and judging it on a
+   * topology that lags behind would skip it for good.
+   */
   async function doorwayAfterRefresh(c: CrossingMsg, ctx: KindContext<DoorwaySkip>): Promise<DoorwayEnds | undefined> {
+    const until = performance.now() + REFRESH_FOR_MS;
     for (let attempt = 0; ; attempt++) {
       try {
         await deps.topology.refresh!(c.site);
         return deps.topology.doorway(c.site, c.doorway);
       } catch (err) {
-        if (attempt >= REFRESH_ATTEMPTS - 1) {
+        if (performance.now() >= until) {
           ctx.log.error({ actor: ctx.id, site: c.site, doorway: c.doorway, err }, "the topology could not be read from the store; judging the crossing on the topology this host has");
-          return undefined;
+          return deps.topology.doorway(c.site, c.doorway);
         }
-        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+        if (attempt % 5 === 0) ctx.log.warn({ actor: ctx.id, site: c.site, err, attempt }, "the topology could not be read from the store; asking again");
+        await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5000)));
       }
     }
   }
@@ -122,5 +129,5 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
   }
 }
 
-/** reads of the topology tried before a crossing on an unknown doorway is judged (0.5 + 1 + 2 + 4 s between them) */
-const REFRESH_ATTEMPTS = 5;
+/** how long the topology is asked for before a crossing on a doorway this host does not know is judged (ms) */
+const REFRESH_FOR_MS = 60_000;

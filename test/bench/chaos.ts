@@ -76,7 +76,7 @@ try {
     if (opts.only && opts.only !== kind) continue;
     const r = await runChaosRound(lab, { site: `chaos-bench-${n}`, seed: 1000 + n, fault, walkers: 200, minutes: 6, convergeTimeoutMs: 180_000 });
     reports.push(r);
-    console.log(`${r.mismatches.length === 0 ? "exact" : "NOT EXACT"}  ${r.fault}: ${r.crossings} crossings, longest pause in acknowledgements ${(r.longestAckGapMs / 1000).toFixed(1)} s, counts exact ${(r.convergeMs / 1000).toFixed(1)} s after the load`);
+    console.log(`${r.mismatches.length === 0 ? "exact" : "NOT EXACT"}  ${r.fault}: ${r.crossings} crossings, longest pause in acknowledgements ${(r.longestAckGapMs / 1000).toFixed(1)} s, counts exact ${(r.convergeMs / 1000).toFixed(1)} s after the load; FF_ACTORS deleted sequences: ${r.streamDeleted}`);
     for (const m of r.mismatches.slice(0, 5)) console.log(`    ${m}`);
     if (r.mismatches.length) keepLogs();
   }

@@ -20,7 +20,7 @@ import mqtt from "mqtt";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { canMakeNamespaces } from "../support/netns.ts";
-import { startClusterLab } from "../chaos/cluster-lab.ts";
+import { HOST_OPS_PORT, startClusterLab } from "../chaos/cluster-lab.ts";
 import { patchCameras, patchFrame, patchTopology } from "./camera-patches.ts";
 import { benchDpus, dpuTopology, lostAndDoubled } from "./dpu-site.ts";
 
@@ -55,6 +55,20 @@ function rssMiB(pid: number | undefined): number | undefined {
   }
 }
 
+interface ActorProgress { handled: Record<string, number>; waiting: number }
+
+/** Every actor host's messages handled so far by kind, and the messages waiting in their partitions (from /metrics). */
+async function actorProgress(ips: string[]): Promise<ActorProgress> {
+  const handled: Record<string, number> = {};
+  let waiting = 0;
+  for (const ip of ips) {
+    const text = await fetch(`http://${ip}:${HOST_OPS_PORT}/metrics`).then((r) => r.text(), () => "");
+    for (const m of text.matchAll(/^footfall_actor_messages_total\{kind="([^"]+)"[^}]*\} (\S+)$/gm)) handled[m[1]!] = (handled[m[1]!] ?? 0) + Number(m[2]);
+    for (const m of text.matchAll(/^footfall_actor_mailbox_depth\{[^}]*\} (\S+)$/gm)) waiting += Number(m[1]);
+  }
+  return { handled, waiting };
+}
+
 const lab = await startClusterLab();
 let exitCode = 0;
 try {
@@ -83,10 +97,17 @@ try {
     { name: "api+load", pid: () => process.pid },
   ];
   const samples: Array<Record<string, number | undefined>> = [];
-  const sample = (minute: number) => {
+  let lastProgress: ActorProgress | undefined;
+  const sample = async (minute: number) => {
     const row = Object.fromEntries(procs.map((p) => [p.name, rssMiB(p.pid())]));
     samples.push(row);
     console.log(`minute ${String(minute).padStart(3)}  RSS MiB  ${procs.map((p) => `${p.name} ${row[p.name] ?? "-"}`).join("  ")}`);
+    // how far the actors have got: messages handled per kind in the last minute, and what waits
+    const now = await actorProgress(lab.machines.map((m) => m.node.ip));
+    const per = (kind: string) => now.handled[kind] === undefined ? "-" : String(Math.round((now.handled[kind]! - (lastProgress?.handled[kind] ?? 0)) / 60));
+    console.log(`minute ${String(minute).padStart(3)}  actors  handled/s doorway ${per("doorway")} space ${per("space")} camera ${per("camera")}` +
+      `  waiting in mailboxes ${now.waiting}  (sent/s crossings ${RATE}, frames ${Math.round(FPS * CAMERAS)})`);
+    lastProgress = now;
   };
 
   const sentPer = dpus.map(() => 0);
@@ -97,7 +118,7 @@ try {
   const start = Date.now();
   const total = RATE * MINUTES * 60;
   const totalFrames = Math.round(FPS * MINUTES * 60) * CAMERAS;
-  sample(0);
+  await sample(0);
   let nextSample = start + 60_000;
   await new Promise<void>((resolve) => {
     let k = 0;
@@ -122,13 +143,13 @@ try {
         const frame = patchFrame(cam, seq, start + Math.round((seq * 1000) / FPS), start, PEOPLE);
         camClients[k]!.publish(deviceTopic(SITE, "camera", cam.id, "detections"), JSON.stringify(frame), { qos: 1 }, (err) => { if (!err) framesAcked++; });
       }
-      if (now >= nextSample) { sample(Math.round((now - start) / 60_000)); nextSample += 60_000; }
+      if (now >= nextSample) { void sample(Math.round((now - start) / 60_000)); nextSample += 60_000; }
       if (sent >= total && framesSent >= totalFrames) { clearInterval(timer); resolve(); }
     }, 10);
   });
   const deadline = Date.now() + 300_000;
   while ((acked < sent || framesAcked < framesSent) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  sample(Math.round((Date.now() - start) / 60_000));
+  await sample(Math.round((Date.now() - start) / 60_000));
 
   const influx = influxClient(lab.services.influxUrl, lab.cfg.influxDb);
   let lost = 0, doubled = 0;
@@ -164,7 +185,10 @@ try {
   }));
   console.log(JSON.stringify({
     minutes: MINUTES, crossings_per_s: RATE, detections_per_s: DET_RATE, cameras: CAMERAS, fps_per_camera: Number(FPS.toFixed(2)),
-    crossings: { sent, acked, lost, doubled }, frames, rss_after_warmup: growth,
+    crossings: { sent, acked, lost, doubled }, frames,
+    // messages the actors had not handled yet when the counts were taken: "lost" includes them
+    waiting_in_mailboxes_at_end: (await actorProgress(lab.machines.map((m) => m.node.ip))).waiting,
+    rss_after_warmup: growth,
   }, null, 2));
   const clean = lost === 0 && doubled === 0 && frames.lost + frames.doubled + frames.lost_detections + frames.doubled_detections === 0;
   exitCode = clean ? 0 : 1;

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
 import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
 import { uniqueNs } from "../../actors/runtime/point-time.ts";
@@ -9,7 +10,7 @@ import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import type { ClusterLab } from "./cluster-lab.ts";
-import { whileUnavailable } from "../support/retry.ts";
+import { retry, whileUnavailable } from "../support/retry.ts";
 import { readSubject } from "../support/stream-read.ts";
 
 /** A fault injected while the load runs; `heal` (if any) runs `lastsMs` later. */
@@ -30,6 +31,8 @@ export interface RoundReport {
   convergeMs: number;
   /** sampled (space, instant) counts that differ from ground truth, after the doorways whose raw crossings differ; empty when exact */
   mismatches: string[];
+  /** sequences FF_ACTORS's leader holds as deleted after the round (nothing deletes from it: should be 0) */
+  streamDeleted: number | string;
 }
 
 export interface RoundOptions {
@@ -125,9 +128,13 @@ export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<R
   }
   // not exact: which doorways' raw crossings (one point per distinct crossing the doorway actors
   // admitted) differ from the truth, to tell a crossing lost or admitted twice from a count gone wrong
-  if (mismatches.length > 0) mismatches.unshift(...await rawCrossingDiff(lab, o.site, result));
+  if (mismatches.length > 0) mismatches.unshift(...await rawCrossingDiff(lab, o.site, result), await replicaStates(lab));
+  const streamDeleted = await connectNats(lab.natsUrls, "chaos-stream-state").then(async (nc) => {
+    try { return (await retry(async () => (await jetstreamManager(nc, { timeout: 5000 })).streams.info(STREAM_ACTORS))).state.num_deleted ?? 0; } finally { await nc.close(); }
+  }).catch((e: Error) => `not read: ${e.message}`);
   return {
     fault: o.fault.name,
+    streamDeleted,
     crossings: result.crossings,
     sent: result.sent,
     longestAckGapMs,
@@ -177,6 +184,35 @@ async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSi
     return out.length ? out : ["raw crossings of every doorway equal the truth"];
   } catch (e) {
     return [...out, `raw crossings not read: ${(e as Error).message}`];
+  }
+}
+
+/**
+ * FF_ACTORS as each of its replicas holds it: the leader is asked to step down until every node
+ * has led once, and each leader's count of messages, sequence range and deleted (skipped)
+ * sequences is listed. Nothing is ever deleted from FF_ACTORS, so a replica with deleted
+ * sequences, or with fewer messages than another, lost messages in the store itself.
+ */
+async function replicaStates(lab: ClusterLab): Promise<string> {
+  try {
+    const nc = await connectNats(lab.natsUrls, "chaos-replicas");
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      const seen = new Map<string, string>();
+      for (let i = 0; i < 8 && seen.size < lab.machines.length; i++) {
+        const info = await retry(() => jsm.streams.info(STREAM_ACTORS));
+        const leader = info.cluster?.leader ?? "?";
+        const st = info.state;
+        seen.set(leader, `${leader}: ${st.messages} messages, seq ${st.first_seq}..${st.last_seq}, ${st.num_deleted ?? 0} deleted`);
+        await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM_ACTORS}`, undefined, { timeout: 5000 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+      return `FF_ACTORS by leader: ${[...seen.values()].join("; ")}`;
+    } finally {
+      await nc.close();
+    }
+  } catch (e) {
+    return `FF_ACTORS replicas not read: ${(e as Error).message}`;
   }
 }
 

@@ -35,7 +35,7 @@ describe.skipIf(!ok)("chaos: one fault at a time on a three-node cluster", { tim
   }, 180_000);
   afterAll(async () => {
     for (const r of reports) {
-      console.log(`${r.fault}: ${r.crossings} crossings (${r.sent} sent), longest pause in acknowledgements ${(r.longestAckGapMs / 1000).toFixed(1)} s, counts exact ${(r.convergeMs / 1000).toFixed(1)} s after the load`);
+      console.log(`${r.fault}: ${r.crossings} crossings (${r.sent} sent), longest pause in acknowledgements ${(r.longestAckGapMs / 1000).toFixed(1)} s, counts exact ${(r.convergeMs / 1000).toFixed(1)} s after the load; FF_ACTORS deleted sequences: ${r.streamDeleted}`);
     }
     await nc?.close();
     await lab?.stop();

@@ -1,3 +1,4 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ActorKinds, actorSubject, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import { cameraFrameStream, type CameraSimOptions } from "../../firmware-sim/camera-run.ts";
@@ -58,6 +59,8 @@ export async function frameShortfall(
         `not in FF_ACTORS: [${absent.join(", ")}]; stored: ${seqs.length - absent.length}`);
     }
   }
-  out.unshift(`${shortSeconds} camera seconds counted fewer frames than rendered, ${extraSeconds} more`);
+  const st = (await jetstreamManager(nc, { timeout: 5000 }).then((jsm) => jsm.streams.info(STREAM_ACTORS)).catch(() => undefined))?.state;
+  out.unshift(`${shortSeconds} camera seconds counted fewer frames than rendered, ${extraSeconds} more` +
+    (st ? `; FF_ACTORS holds ${st.messages} messages, seq ${st.first_seq}..${st.last_seq}, ${st.num_deleted ?? 0} deleted` : ""));
   return out;
 }
