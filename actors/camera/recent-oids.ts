@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /**
  * The second de-duplication stage (seed 004): detection ids (oid) this camera actor has already
- * tracked. JetStream's window drops re-sent frames within its 10 minutes; this catches a detection
+ * tracked. JetStream's window drops re-sent frames within its 2 minutes; this catches a detection
  * sent again under another frame (a camera re-publishing after a restart, a re-send beyond the
  * window while its place in the order is still open).
  *
