@@ -38,11 +38,12 @@ export async function frameShortfall(
   const out: string[] = [];
   let shortSeconds = 0, extraSeconds = 0;
   for (const [camera, seconds] of want) {
-    const short: Array<[number, number[], number]> = [];
+    const short: Array<[number, number[], number, string]> = [];
     for (const [sec, seqs] of seconds) {
       const g = got.get(`${camera}@${sec}`);
       const counted = (g?.frames ?? 0) + (g?.late ?? 0);
-      if (counted < seqs.length) short.push([sec, seqs, counted]);
+      const point = g ? `point: frames ${g.frames}, late ${g.late}, duplicates ${g.duplicates}` : "no point";
+      if (counted < seqs.length) short.push([sec, seqs, counted, point]);
       else if (counted > seqs.length) extraSeconds++;
     }
     if (short.length === 0) continue;
@@ -53,9 +54,9 @@ export async function frameShortfall(
       const body = m.json<{ type: string; seq?: number }>();
       if (body.type === "frame" && typeof body.seq === "number") stored.add(body.seq);
     }
-    for (const [sec, seqs, counted] of short.slice(0, 3)) {
+    for (const [sec, seqs, counted, point] of short.slice(0, 3)) {
       const absent = seqs.filter((s) => !stored.has(s));
-      out.push(`camera ${camera} second ${new Date(sec).toISOString()}: counted ${counted} of ${seqs.length} frames; ` +
+      out.push(`camera ${camera} second ${new Date(sec).toISOString()}: counted ${counted} of ${seqs.length} frames (${point}); ` +
         `not in FF_ACTORS: [${absent.join(", ")}]; stored: ${seqs.length - absent.length}`);
     }
   }
