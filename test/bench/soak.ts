@@ -21,6 +21,7 @@ import { Command } from "commander";
 import mqtt from "mqtt";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { influxClient } from "../../infra/provision.ts";
+import { metricSamples } from "../support/metrics-text.ts";
 import { canMakeNamespaces } from "../support/netns.ts";
 import { HOST_OPS_PORT, startClusterLab } from "../chaos/cluster-lab.ts";
 import { patchCameras, patchFrame, patchTopology } from "./camera-patches.ts";
@@ -64,9 +65,10 @@ async function actorProgress(ips: string[]): Promise<ActorProgress> {
   const handled: Record<string, number> = {};
   let waiting = 0;
   for (const ip of ips) {
-    const text = await fetch(`http://${ip}:${HOST_OPS_PORT}/metrics`).then((r) => r.text(), () => "");
-    for (const m of text.matchAll(/^footfall_actor_messages_total\{kind="([^"]+)"[^}]*\} (\S+)$/gm)) handled[m[1]!] = (handled[m[1]!] ?? 0) + Number(m[2]);
-    for (const m of text.matchAll(/^footfall_actor_mailbox_depth\{[^}]*\} (\S+)$/gm)) waiting += Number(m[1]);
+    for (const m of await metricSamples(`http://${ip}:${HOST_OPS_PORT}/metrics`).catch(() => [])) {
+      if (m.name === "footfall_actor_messages_total" && m.labels.kind) handled[m.labels.kind] = (handled[m.labels.kind] ?? 0) + m.value;
+      else if (m.name === "footfall_actor_mailbox_depth") waiting += m.value;
+    }
   }
   return { handled, waiting, at: performance.now() };
 }

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/building.ts";
 import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
 import { uniqueNs } from "../../actors/runtime/point-time.ts";
@@ -11,7 +12,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import type { ClusterLab } from "./cluster-lab.ts";
 import { retry, whileUnavailable } from "../support/retry.ts";
-import { readSubject } from "../support/stream-read.ts";
+import { describeStreamState, readSubject } from "../support/stream-read.ts";
 
 /** A fault injected while the load runs; `heal` (if any) runs `lastsMs` later. */
 export interface Fault {
@@ -126,12 +127,22 @@ export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<R
     if (mismatches.length === 0 || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  // not exact: which doorways' raw crossings (one point per distinct crossing the doorway actors
-  // admitted) differ from the truth, to tell a crossing lost or admitted twice from a count gone wrong
-  if (mismatches.length > 0) mismatches.unshift(...await rawCrossingDiff(lab, o.site, result), await replicaStates(lab));
-  const streamDeleted = await connectNats(lab.natsUrls, "chaos-stream-state").then(async (nc) => {
-    try { return (await retry(async () => (await jetstreamManager(nc, { timeout: 5000 })).streams.info(STREAM_ACTORS))).state.num_deleted ?? 0; } finally { await nc.close(); }
-  }).catch((e: Error) => `not read: ${e.message}`);
+  let streamDeleted: number | string;
+  try {
+    const nc = await connectNats(lab.natsUrls, "chaos-diagnosis");
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      // not exact: which doorways' raw crossings (one point per distinct crossing the doorway actors
+      // admitted) differ from the truth, to tell a crossing lost or admitted twice from a count gone
+      // wrong, and what each replica of FF_ACTORS holds
+      if (mismatches.length > 0) mismatches.unshift(...await rawCrossingDiff(lab, nc, o.site, result), await replicaStates(lab, nc, jsm));
+      streamDeleted = (await retry(() => jsm.streams.info(STREAM_ACTORS))).state.num_deleted ?? 0;
+    } finally {
+      await nc.close();
+    }
+  } catch (e) {
+    streamDeleted = `not read: ${(e as Error).message}`;
+  }
   return {
     fault: o.fault.name,
     streamDeleted,
@@ -148,7 +159,7 @@ export async function runChaosRound(lab: ClusterLab, o: RoundOptions): Promise<R
  * where its missing crossings were lost: not in FF_ACTORS at all (the store lost or never had an
  * acknowledged crossing), or in the stream with no raw point (the actor hosts lost it).
  */
-async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSimResult): Promise<string[]> {
+async function rawCrossingDiff(lab: ClusterLab, nc: NatsConnection, site: string, result: BuildingSimResult): Promise<string[]> {
   const out: string[] = [];
   try {
     const influx = influxClient(lab.services.influxUrl, lab.cfg.influxDb);
@@ -159,27 +170,22 @@ async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSi
       w.net += c.delta;
       want.set(c.doorway, w);
     }
-    const nc = await connectNats(lab.natsUrls, "chaos-diagnosis");
-    try {
-      for (const [doorway, w] of want) {
-        const rows = await influx.query<{ time: { getNanoTime(): string }; delta: number }>(
-          `SELECT "delta" FROM "${MEASUREMENT_CROSSINGS}" WHERE "site" = '${site}' AND "doorway" = '${doorway}'`, { precision: "n" });
-        const points = new Set((rows as unknown as Array<{ time: { getNanoTime(): string } }>).map((r) => r.time.getNanoTime()));
-        const net = (rows as unknown as Array<{ delta: number }>).reduce((s, r) => s + r.delta, 0);
-        if (points.size === w.n && net === w.net) continue;
-        const inStream = (await readSubject(nc, STREAM_ACTORS, actorSubject(ActorKinds.doorway, `${site}.${doorway}`, lab.cfg.partitions)))
-          .map((m) => ({ ...m.json<{ eventId: string; device: string; ts: number }>(), seq: m.seq }));
-        const ids = new Set(inStream.map((m) => m.eventId));
-        const truthIds = result.truth.crossings.flatMap((c, i) => (c.doorway === doorway ? [`${result.runTag}-${i}`] : []));
-        const notStored = truthIds.filter((id) => !ids.has(id));
-        const noPoint = [...new Map(inStream.map((m) => [m.eventId, m])).values()]
-          .filter((m) => !points.has(uniqueNs(m.ts, crossingMsgId(m.device, m.eventId))))
-          .map((m) => `${m.eventId} (stream seq ${m.seq})`);
-        out.push(`raw crossings of doorway ${doorway}: got ${points.size} (net ${net}), truth ${w.n} (net ${w.net}); ` +
-          `not in FF_ACTORS: [${notStored.join(", ")}]; in FF_ACTORS without a raw point: [${noPoint.join(", ")}]`);
-      }
-    } finally {
-      await nc.close();
+    for (const [doorway, w] of want) {
+      const rows = await influx.query<{ time: { getNanoTime(): string }; delta: number }>(
+        `SELECT "delta" FROM "${MEASUREMENT_CROSSINGS}" WHERE "site" = '${site}' AND "doorway" = '${doorway}'`, { precision: "n" });
+      const points = new Set((rows as unknown as Array<{ time: { getNanoTime(): string } }>).map((r) => r.time.getNanoTime()));
+      const net = (rows as unknown as Array<{ delta: number }>).reduce((s, r) => s + r.delta, 0);
+      if (points.size === w.n && net === w.net) continue;
+      const inStream = (await readSubject(nc, STREAM_ACTORS, actorSubject(ActorKinds.doorway, `${site}.${doorway}`, lab.cfg.partitions)))
+        .map((m) => ({ ...m.json<{ eventId: string; device: string; ts: number }>(), seq: m.seq }));
+      const ids = new Set(inStream.map((m) => m.eventId));
+      const truthIds = result.truth.crossings.flatMap((c, i) => (c.doorway === doorway ? [`${result.runTag}-${i}`] : []));
+      const notStored = truthIds.filter((id) => !ids.has(id));
+      const noPoint = [...new Map(inStream.map((m) => [m.eventId, m])).values()]
+        .filter((m) => !points.has(uniqueNs(m.ts, crossingMsgId(m.device, m.eventId))))
+        .map((m) => `${m.eventId} (stream seq ${m.seq})`);
+      out.push(`raw crossings of doorway ${doorway}: got ${points.size} (net ${net}), truth ${w.n} (net ${w.net}); ` +
+        `not in FF_ACTORS: [${notStored.join(", ")}]; in FF_ACTORS without a raw point: [${noPoint.join(", ")}]`);
     }
     return out.length ? out : ["raw crossings of every doorway equal the truth"];
   } catch (e) {
@@ -193,24 +199,17 @@ async function rawCrossingDiff(lab: ClusterLab, site: string, result: BuildingSi
  * sequences is listed. Nothing is ever deleted from FF_ACTORS, so a replica with deleted
  * sequences, or with fewer messages than another, lost messages in the store itself.
  */
-async function replicaStates(lab: ClusterLab): Promise<string> {
+async function replicaStates(lab: ClusterLab, nc: NatsConnection, jsm: JetStreamManager): Promise<string> {
   try {
-    const nc = await connectNats(lab.natsUrls, "chaos-replicas");
-    try {
-      const jsm = await jetstreamManager(nc, { timeout: 5000 });
-      const seen = new Map<string, string>();
-      for (let i = 0; i < 8 && seen.size < lab.machines.length; i++) {
-        const info = await retry(() => jsm.streams.info(STREAM_ACTORS));
-        const leader = info.cluster?.leader ?? "?";
-        const st = info.state;
-        seen.set(leader, `${leader}: ${st.messages} messages, seq ${st.first_seq}..${st.last_seq}, ${st.num_deleted ?? 0} deleted`);
-        await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM_ACTORS}`, undefined, { timeout: 5000 }).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 3000));
-      }
-      return `FF_ACTORS by leader: ${[...seen.values()].join("; ")}`;
-    } finally {
-      await nc.close();
+    const seen = new Map<string, string>();
+    for (let i = 0; i < 8 && seen.size < lab.machines.length; i++) {
+      const info = await retry(() => jsm.streams.info(STREAM_ACTORS));
+      const leader = info.cluster?.leader ?? "?";
+      seen.set(leader, `${leader}: ${describeStreamState(info.state)}`);
+      await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM_ACTORS}`, undefined, { timeout: 5000 }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 3000));
     }
+    return `FF_ACTORS by leader: ${[...seen.values()].join("; ")}`;
   } catch (e) {
     return `FF_ACTORS replicas not read: ${(e as Error).message}`;
   }

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { ActorKinds, actorSubject, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import { cameraFrameStream, type CameraSimOptions } from "../../firmware-sim/camera-run.ts";
 import { influxClient } from "../../infra/provision.ts";
-import { readSubject } from "../support/stream-read.ts";
+import { describeStreamState, readSubject } from "../support/stream-read.ts";
 
 /**
  * When the cameras' per-second figures do not add up to the frames published: for each camera
@@ -62,6 +62,6 @@ export async function frameShortfall(
   }
   const st = (await jetstreamManager(nc, { timeout: 5000 }).then((jsm) => jsm.streams.info(STREAM_ACTORS)).catch(() => undefined))?.state;
   out.unshift(`${shortSeconds} camera seconds counted fewer frames than rendered, ${extraSeconds} more` +
-    (st ? `; FF_ACTORS holds ${st.messages} messages, seq ${st.first_seq}..${st.last_seq}, ${st.num_deleted ?? 0} deleted` : ""));
+    (st ? `; FF_ACTORS holds ${describeStreamState(st)}` : ""));
   return out;
 }

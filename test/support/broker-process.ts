@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../../infra/config.ts";
 import { freePort } from "./ports.ts";
 import { eventually } from "./retry.ts";
+import { metricSamples } from "./metrics-text.ts";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "infra", "cli", "footfall.js");
 
@@ -56,12 +57,5 @@ export async function startBrokerProcess(cfg: Config): Promise<BrokerProcess> {
 
 /** The sum of a counter's samples on a /metrics page (0 when absent). */
 export async function metricSum(opsPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+)$/.exec(line);
-    if (m && m[1] === name) sum += Number(m[3]);
-  }
-  return sum;
+  return (await metricSamples(`http://127.0.0.1:${opsPort}/metrics`)).reduce((sum, m) => (m.name === name ? sum + m.value : sum), 0);
 }

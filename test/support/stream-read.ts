@@ -1,4 +1,4 @@
-import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, type JsMsg, type StreamState } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Every message of `stream` on `subject` (a filter) as stored now, from the first, in stream order. */
@@ -16,3 +16,7 @@ export async function readSubject(nc: NatsConnection, stream: string, subject: s
   }
   return out;
 }
+
+/** A stream's state in a line: messages, sequence range, deleted (skipped) sequences. */
+export const describeStreamState = (st: StreamState) =>
+  `${st.messages} messages, seq ${st.first_seq}..${st.last_seq}, ${st.num_deleted ?? 0} deleted`;
