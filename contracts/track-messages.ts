@@ -111,6 +111,8 @@ export const TrackletsMsg = z.strictObject({
   camera: DeviceId,
   seq: z.number().int().nonnegative(),
   frameTs: ms,
+  /** the k-th message of a frame whose updates did not fit one (absent: the first) */
+  part: z.number().int().positive().optional(),
   updates: z.array(TrackletUpdate),
 });
 export type TrackletsMsg = z.infer<typeof TrackletsMsg>;

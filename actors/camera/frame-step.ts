@@ -192,7 +192,7 @@ function sendTracklets(ctx: KindContext, f: FrameMsg, updates: TrackletUpdate[])
   const id = trackMsgIds.tracklets(f.camera, f.seq, f.frameTs);
   let chunk: TrackletUpdate[] = [], bytes = 0, k = 0;
   const send = () => {
-    const msg: TrackletsMsg = { type: "tracklets", site: f.site, camera: f.camera, seq: f.seq, frameTs: f.frameTs, updates: chunk };
+    const msg: TrackletsMsg = { type: "tracklets", site: f.site, camera: f.camera, seq: f.seq, frameTs: f.frameTs, ...(k > 0 ? { part: k } : {}), updates: chunk };
     ctx.send(ActorKinds.linker, f.site, msg, k === 0 ? id : `${id}:${k}`);
     k++;
     chunk = [];

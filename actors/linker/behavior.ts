@@ -9,7 +9,7 @@ import { paramsOf } from "../runtime/params.ts";
 import type { ActorBehavior } from "../runtime/types.ts";
 import { bestCandidate } from "./candidates.ts";
 import { keepNewest } from "./floor-track.ts";
-import { mergeOffer, mergeRelease } from "./event-time-merge.ts";
+import { mergeHear, mergeOffer, mergeRelease } from "./event-time-merge.ts";
 import { addToPerson, batchDue, endPerson, flushBatch, newPerson } from "./forwarding.ts";
 import { linkerMetrics, type LinkerMetrics } from "./metrics.ts";
 import { LinkerParams } from "./params.ts";
@@ -54,6 +54,10 @@ export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
 
     handle(state, m, ctx) {
       lastMessageAt.set(state, ctx.now());
+      if (!mergeHear(state.merge, m)) {
+        metrics.resent.inc();
+        return;
+      }
       const env = { ctx, sites: deps.sites, p, metrics };
       for (const ready of mergeOffer(state.merge, m, p.linkerWaitMs)) applyTracklets(state, ready, env);
     },

@@ -18,18 +18,39 @@ import { TrackletsMsg } from "../../contracts/track-messages.ts";
  * start every running camera has ticked).
  */
 export interface MergeState {
-  /** held messages, sorted by (frameTs, camera, seq) */
+  /** held messages, sorted by (frameTs, camera, seq, part) */
   inbox: TrackletsMsg[];
+  /**
+   * camera -> (frameTs, seq, part) of the newest message heard from it. A camera actor sends in
+   * that order, so one not after it was heard before and is dropped: a camera partition replayed
+   * past JetStream's duplicate window, or the linker's partition read again after its replicas
+   * disagreed (runtime/partition-feed.ts).
+   */
+  heard: Map<string, MessageKey>;
   /** camera -> newest frameTs it reported */
   cameraTs: Map<string, number>;
   /** everything at or before this frameTs was released */
   released: number;
 }
 
-export const newMergeState = (): MergeState => ({ inbox: [], cameraTs: new Map(), released: Number.NEGATIVE_INFINITY });
+export const newMergeState = (): MergeState => ({ inbox: [], heard: new Map(), cameraTs: new Map(), released: Number.NEGATIVE_INFINITY });
+
+/** A camera's message in its sending order: frame time, frame seq, part of a split message. */
+export type MessageKey = [frameTs: number, seq: number, part: number];
+const keyOf = (m: TrackletsMsg): MessageKey => [m.frameTs, m.seq, m.part ?? 0];
+const compareKeys = (a: MessageKey, b: MessageKey) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 
 const before = (a: TrackletsMsg, b: TrackletsMsg) =>
-  a.frameTs - b.frameTs || (a.camera < b.camera ? -1 : a.camera > b.camera ? 1 : 0) || a.seq - b.seq;
+  a.frameTs - b.frameTs || (a.camera < b.camera ? -1 : a.camera > b.camera ? 1 : 0) || a.seq - b.seq || (a.part ?? 0) - (b.part ?? 0);
+
+/** Notes m as heard; false (take nothing) when its camera already sent it or something after it. */
+export function mergeHear(s: MergeState, m: TrackletsMsg): boolean {
+  const key = keyOf(m);
+  const prev = s.heard.get(m.camera);
+  if (prev && compareKeys(key, prev) <= 0) return false;
+  s.heard.set(m.camera, key);
+  return true;
+}
 
 /**
  * Most messages held. Beyond it the oldest are released even though a camera is still behind
@@ -74,14 +95,16 @@ export function mergeRelease(s: MergeState, upTo: number): TrackletsMsg[] {
 
 export const MergeSnapshot = z.strictObject({
   inbox: z.array(TrackletsMsg),
+  /** absent in snapshots written before it existed */
+  heard: z.array(z.tuple([z.string(), z.tuple([z.number(), z.number().int(), z.number().int()])])).optional(),
   cameraTs: z.array(z.tuple([z.string(), z.number()])),
   released: z.number().nullable(),
 });
 
 export function encodeMerge(s: MergeState): z.infer<typeof MergeSnapshot> {
-  return { inbox: s.inbox, cameraTs: [...s.cameraTs], released: Number.isFinite(s.released) ? s.released : null };
+  return { inbox: s.inbox, heard: [...s.heard], cameraTs: [...s.cameraTs], released: Number.isFinite(s.released) ? s.released : null };
 }
 
 export function decodeMerge(raw: z.infer<typeof MergeSnapshot>): MergeState {
-  return { inbox: raw.inbox, cameraTs: new Map(raw.cameraTs), released: raw.released ?? Number.NEGATIVE_INFINITY };
+  return { inbox: raw.inbox, heard: new Map(raw.heard ?? []), cameraTs: new Map(raw.cameraTs), released: raw.released ?? Number.NEGATIVE_INFINITY };
 }

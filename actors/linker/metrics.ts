@@ -6,6 +6,8 @@ export interface LinkerMetrics {
    *  stale (pending, no update for personSilenceS) */
   tracklets: Counter<"outcome">;
   personsEnded: Counter<never>;
+  /** camera messages heard before (re-sent after a camera partition was replayed), dropped */
+  resent: Counter<never>;
 }
 
 export function linkerMetrics(registry: Registry = defaultRegistry): LinkerMetrics {
@@ -13,5 +15,6 @@ export function linkerMetrics(registry: Registry = defaultRegistry): LinkerMetri
     tracklets: counter(registry, "footfall_linker_tracklets_total",
       "Tracklets decided by the linker: linked by overlap or hand-over, started a new person, dropped as noise, or dropped as stale", ["outcome"]),
     personsEnded: counter(registry, "footfall_linker_persons_ended_total", "Persons ended by the linker after the silence period"),
+    resent: counter(registry, "footfall_linker_resent_total", "Camera messages the linker had already heard (re-sent after a camera partition was replayed), dropped"),
   };
 }

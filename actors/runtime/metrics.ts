@@ -19,6 +19,7 @@ export class RuntimeMetrics {
   readonly errors: Counter<"kind">;
   readonly skipped: Counter<"kind">;
   readonly checkpoints: Counter<"outcome">;
+  readonly divergences: Counter;
   readonly publishRetries: Counter;
   readonly influxPoints: Counter;
   readonly influxFailures: Counter<"outcome">;
@@ -35,6 +36,8 @@ export class RuntimeMetrics {
     this.errors = this.counter("footfall_actor_errors_total", "Messages that could not be handled (bad JSON, unknown kind, handler threw)", ["kind"]);
     this.skipped = this.counter("footfall_actor_replays_skipped_total", "Messages skipped because the actor's snapshot already covers them", ["kind"]);
     this.checkpoints = this.counter("footfall_actor_checkpoints_total", "Partition checkpoints by outcome", ["outcome"]);
+    this.divergences = this.counter("footfall_actor_replica_divergences_total",
+      "Times messages a partition consumer had handed out differed from the stream leader's at the same sequence (its replica disagreed); the partition went back and read the leader's", []);
     this.publishRetries = this.counter("footfall_actor_publish_retries_total", "JetStream publishes from actors retried after a failure", []);
     this.influxPoints = this.counter("footfall_actor_influx_points_total", "InfluxDB points written by actors", []);
     this.influxFailures = this.counter("footfall_actor_influx_failures_total", "Failed InfluxDB batch writes (retried) and rejected points (dropped)", ["outcome"]);

@@ -1,16 +1,68 @@
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { partitionFilter, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 
+/** Messages of the partition remembered (sequence, subject, hash of the body) for checking them against the stream leader. */
+const REMEMBERED = 1024;
+/** Attempts at placing a new consumer on the stream leader before taking it where it landed. */
+const PLACEMENT_ATTEMPTS = 8;
+/** Leader messages read at once while checking. */
+const CHECK_BATCH = 32;
+/** A consumer whose host is gone for this long is deleted by the server. */
+const INACTIVE_NS = 30_000 * 1_000_000;
+
+/** A message handed out, as remembered: its sequence, subject and a hash of its body. */
+export interface Handled { seq: number; subject: string; hash: number }
+
+/** FNV-1a of a message body. */
+export function bodyHash(data: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** The remembered message for m. */
+export const handledOf = (m: { seq: number; subject: string; data: Uint8Array }): Handled => ({ seq: m.seq, subject: m.subject, hash: bodyHash(m.data) });
+
 /**
- * The messages of one partition, in stream order, from a given sequence on: an ordered
- * consumer on FF_ACTORS filtered by `act.{n}.>` (a single filter string, which nats-server 2.9
- * accepts). Whenever the consumer is lost (NATS restarted, consumer gone, stalled), a new one is
- * created from the last sequence handed out, so nothing is skipped and nothing repeated.
+ * Which of the messages handed out (oldest first) differ from the leader's at the same sequence
+ * (`theirs[i]` for `handed[i]`; null: the leader has none there): how many, and the oldest.
+ */
+export function differences(handed: readonly Handled[], theirs: ReadonlyArray<{ subject: string; data: Uint8Array } | null>): { count: number; oldest: Handled | undefined } {
+  let count = 0;
+  let oldest: Handled | undefined;
+  handed.forEach((h, i) => {
+    const t = theirs[i];
+    if (t && t.subject === h.subject && bodyHash(t.data) === h.hash) return;
+    count++;
+    oldest ??= h;
+  });
+  return { count, oldest };
+}
+
+/**
+ * The messages of one partition, in stream order, from a given sequence on: a pull consumer on
+ * FF_ACTORS filtered by `act.{n}.>` (a single filter string, which nats-server 2.9 accepts),
+ * without acknowledgements, placed on the stream's leader. Whenever the consumer is lost (NATS
+ * restarted, consumer gone, stalled) or the leader moved, a new one is made on the leader from
+ * the last sequence handed out, so nothing is skipped and nothing repeated.
+ *
+ * Why the leader, and why checking: in a replicated FF_ACTORS, nats-server 2.9 (the Debian
+ * package) can leave a replica holding different messages at some sequences than the others
+ * (seen after a leader was deposed while nodes restarted: it had stored messages the new leader
+ * never got). A consumer reads its own replica's copy, so one placed on such a replica hands out
+ * the wrong messages there and never the right ones. So consumers go to the leader, and before
+ * each new consumer starts, the messages handed out since the last check are compared with the
+ * leader's (subject and body at the same sequence). If any differs, the feed goes back to the
+ * oldest that differs and hands out the leader's messages from there again; `realignedThrough()`
+ * tells the caller that messages up to that sequence may be ones it had seen before (the actors'
+ * own de-duplication then decides), and `divergences` counts such events.
  */
 export class PartitionFeed {
-  private consumer: Consumer | undefined;
+  private consumerName: string | undefined;
+  /** the server the consumer lives on ("" when not clustered) */
+  private consumerOn = "";
   private iter: ConsumerMessages | undefined;
   private stopped = false;
   private cursor = 0;
@@ -19,12 +71,22 @@ export class PartitionFeed {
   private waitingSince: number | undefined;
   private suspicion = 0;
   private watchdog: NodeJS.Timeout | undefined;
+  private jsm: JetStreamManager | undefined;
+  /** the last REMEMBERED messages handed out, oldest first */
+  private handled: Handled[] = [];
+  /** handed-out messages up to this sequence were checked against the leader */
+  private checkedThrough = 0;
+  private realigned = 0;
+  /** times handed-out messages differed from the leader's */
+  divergences = 0;
 
   constructor(
     private readonly js: JetStreamClient,
     readonly partition: number,
     private readonly log: Logger,
     private readonly probeMs = 2000,
+    /** called whenever handed-out messages differed from the leader's */
+    private readonly onDivergence: () => void = () => {},
   ) {}
 
   /** Messages still waiting in the partition (as last seen). */
@@ -33,19 +95,25 @@ export class PartitionFeed {
   /** The stream sequence of the last message handed out. */
   position(): number { return this.cursor; }
 
+  /** Messages at or below this sequence are handed out again after a realignment (0: none). */
+  realignedThrough(): number { return this.realigned; }
+
   async *messages(afterSeq: number): AsyncGenerator<JsMsg> {
     this.cursor = afterSeq;
+    this.checkedThrough = afterSeq;
     this.watchdog = setInterval(() => void this.probe(), this.probeMs);
     this.watchdog.unref();
+    const filter = partitionFilter(this.partition);
     try {
       for (let attempt = 0; !this.stopped; attempt++) {
         try {
-          this.consumer = await this.js.consumers.get(STREAM_ACTORS, {
-            filter_subjects: partitionFilter(this.partition),
-            opt_start_seq: this.cursor + 1,
-          });
+          this.jsm ??= await this.js.jetstreamManager();
+          await this.check();
           if (this.stopped) break;
-          this.iter = await this.consumer.consume({ max_messages: 256, expires: 5000 });
+          await this.place(filter);
+          if (this.stopped) break;
+          const consumer = await this.js.consumers.get(STREAM_ACTORS, this.consumerName!);
+          this.iter = await consumer.consume({ max_messages: 256, expires: 5000 });
           this.waitingSince = performance.now();
           for await (const m of this.iter) {
             this.waitingSince = undefined;
@@ -53,6 +121,7 @@ export class PartitionFeed {
             this.suspicion = 0;
             if (m.seq > this.cursor) {
               this.pending = m.info.pending;
+              this.remember(m);
               yield m;
               this.cursor = m.seq;
             }
@@ -65,14 +134,13 @@ export class PartitionFeed {
           this.waitingSince = undefined;
           this.iter?.stop();
           this.iter = undefined;
-          const c = this.consumer;
-          this.consumer = undefined;
-          c?.delete().catch(() => {});
+          this.dropConsumer();
         }
         if (!this.stopped) await pause(backoffMs(attempt, 2000));
       }
     } finally {
       clearInterval(this.watchdog);
+      this.dropConsumer();
     }
   }
 
@@ -82,24 +150,107 @@ export class PartitionFeed {
     this.iter?.stop();
   }
 
+  private remember(m: JsMsg): void {
+    this.handled.push(handledOf(m));
+    if (this.handled.length > REMEMBERED * 2) this.handled = this.handled.slice(-REMEMBERED);
+  }
+
+  private dropConsumer(): void {
+    const name = this.consumerName;
+    this.consumerName = undefined;
+    if (name) this.jsm?.consumers.delete(STREAM_ACTORS, name).catch(() => {});
+  }
+
+  /** The stream leader's name ("" when not clustered). */
+  private async leader(): Promise<string> {
+    return (await this.jsm!.streams.info(STREAM_ACTORS)).cluster?.leader ?? "";
+  }
+
+  /** A consumer from cursor + 1, on the stream leader if it can be had. */
+  private async place(filter: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const leader = await this.leader();
+      const ci = await this.jsm!.consumers.add(STREAM_ACTORS, {
+        filter_subject: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: this.cursor + 1,
+        ack_policy: AckPolicy.None,
+        inactive_threshold: INACTIVE_NS,
+        mem_storage: true,
+        num_replicas: 1,
+      });
+      this.consumerName = ci.name;
+      this.consumerOn = ci.cluster?.leader ?? "";
+      if (leader === "" || this.consumerOn === leader || attempt >= PLACEMENT_ATTEMPTS || this.stopped) {
+        if (leader !== "" && this.consumerOn !== leader) this.log.warn({ partition: this.partition, on: this.consumerOn, leader }, "partition consumer could not be placed on the stream leader");
+        return;
+      }
+      this.dropConsumer();
+    }
+  }
+
   /**
-   * Every probeMs: refresh the depth, and recreate the consumer if it has gone (NATS restarted)
-   * or has messages for us but delivers none for two probes in a row.
+   * Compares the messages handed out since the last check with the leader's at the same
+   * sequences; on a difference, moves the cursor back to before the oldest that differs.
+   */
+  private async check(): Promise<void> {
+    const todo = this.handled.filter((h) => h.seq > this.checkedThrough);
+    if (todo.length === 0) return;
+    // the leader may not have applied the newest of them yet: wait for it (a few seconds at most)
+    const newest = todo[todo.length - 1]!.seq;
+    for (let wait = 0; wait < 20 && (await this.jsm!.streams.info(STREAM_ACTORS)).state.last_seq < newest; wait++) await pause(250);
+    const theirs: Array<{ subject: string; data: Uint8Array } | null> = [];
+    for (let i = 0; i < todo.length; i += CHECK_BATCH) {
+      theirs.push(...await Promise.all(todo.slice(i, i + CHECK_BATCH).map((h) => this.jsm!.streams.getMessage(STREAM_ACTORS, { seq: h.seq }))));
+    }
+    const { count: differing, oldest: oldestBad } = differences(todo, theirs);
+    if (!oldestBad) {
+      this.checkedThrough = newest;
+      return;
+    }
+    this.divergences++;
+    this.onDivergence();
+    const uncheckable = todo.length === this.handled.length && oldestBad === todo[0] && this.handled.length >= REMEMBERED;
+    this.log.error({
+      partition: this.partition, differing, checked: todo.length, from: oldestBad.seq, through: this.cursor,
+      ...(uncheckable ? { note: "older messages were not remembered and could not be checked" } : {}),
+    }, "messages handed out differ from the stream leader's (replicas disagree); handing out the leader's again from the oldest that differs");
+    this.realigned = Math.max(this.realigned, this.cursor);
+    this.cursor = oldestBad.seq - 1;
+    this.handled = this.handled.filter((h) => h.seq < oldestBad.seq);
+    this.checkedThrough = this.cursor;
+  }
+
+  /**
+   * Every probeMs: refresh the depth, and recreate the consumer if it has gone (NATS restarted),
+   * has messages for us but delivers none for two probes in a row, or is no longer on the
+   * stream leader.
    */
   private async probe(): Promise<void> {
-    const c = this.consumer;
-    if (this.stopped || !c || !this.iter) return;
+    const name = this.consumerName;
+    if (this.stopped || !name || !this.iter || !this.jsm) return;
+    try {
+      const leader = await this.leader();
+      if (name !== this.consumerName) return;
+      if (leader !== "" && leader !== this.consumerOn) {
+        this.log.info({ partition: this.partition, on: this.consumerOn, leader, position: this.cursor }, "stream leader moved; partition consumer follows it");
+        this.iter?.stop();
+        return;
+      }
+    } catch (e) {
+      this.log.debug({ partition: this.partition, err: e }, "stream leader could not be read");
+    }
     // busy handling a message: the consumer is evidently alive, and the depth comes with each message
     if (this.waitingSince === undefined) { this.suspicion = 0; return; }
     try {
-      const info = await c.info();
-      if (c !== this.consumer) return;
+      const info = await this.jsm.consumers.info(STREAM_ACTORS, name);
+      if (name !== this.consumerName) return;
       if (this.waitingSince === undefined) { this.suspicion = 0; return; }
       this.pending = info.num_pending;
       const idle = performance.now() - this.waitingSince;
       this.suspicion = info.num_pending > 0 && idle > this.probeMs ? this.suspicion + 1 : 0;
     } catch (e) {
-      if (c !== this.consumer) return;
+      if (name !== this.consumerName) return;
       this.suspicion++;
       this.log.debug({ partition: this.partition, err: e }, "partition consumer probe failed");
     }

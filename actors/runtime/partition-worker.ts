@@ -188,7 +188,7 @@ export class PartitionWorker {
     this.log.info({ from: cp.seq }, "partition acquired; consuming");
     this.timers.push(setInterval(() => void this.flushTick(), this.o.flushMs));
     this.timers.push(setInterval(() => void this.checkpointTick(), this.o.checkpointMs));
-    const feed = new PartitionFeed(this.o.js, this.partition, this.log);
+    const feed = new PartitionFeed(this.o.js, this.partition, this.log, undefined, () => this.o.metrics.divergences.inc());
     this.feed = feed;
     if (this.stopping) feed.stop();
     const gauge = { partition: String(this.partition) };
@@ -221,13 +221,16 @@ export class PartitionWorker {
   }
 
   private async handle(m: JsMsg): Promise<void> {
-    if (this.abandoned || m.seq <= this.handledSeq) return;
+    // after the feed went back to where the stream's replicas disagreed (partition-feed.ts), messages
+    // at or below what was handled come again: the actors' own de-duplication decides, not the sequence
+    const again = m.seq <= (this.feed?.realignedThrough() ?? 0);
+    if (this.abandoned || (m.seq <= this.handledSeq && !again)) return;
     const addr = parseActorSubject(m.subject);
     const behavior = addr ? this.o.behaviors.get(addr.kind) : undefined;
     if (!addr || addr.partition !== this.partition || !behavior) {
       this.o.metrics.errors.inc({ kind: behavior ? addr!.kind : UNKNOWN_KIND });
       this.log.warn({ subject: m.subject, seq: m.seq }, addr ? (behavior ? "message on a foreign partition skipped" : "no behaviour for this kind; message skipped") : "not an actor subject; message skipped");
-      this.handledSeq = m.seq;
+      this.handledSeq = Math.max(this.handledSeq, m.seq);
       return;
     }
     const { kind, id } = addr;
@@ -237,7 +240,7 @@ export class PartitionWorker {
     } catch {
       this.o.metrics.errors.inc({ kind });
       this.log.warn({ kind, id, seq: m.seq }, "message body is not JSON; skipped");
-      this.handledSeq = m.seq;
+      this.handledSeq = Math.max(this.handledSeq, m.seq);
       return;
     }
     let actor: LiveActor | undefined;
@@ -249,12 +252,12 @@ export class PartitionWorker {
     }
     if (!actor) {
       this.o.metrics.errors.inc({ kind });
-      this.handledSeq = m.seq;
+      this.handledSeq = Math.max(this.handledSeq, m.seq);
       return;
     }
-    if (m.seq <= actor.seq) {
+    if (m.seq <= actor.seq && !again) {
       this.o.metrics.skipped.inc({ kind });
-      this.handledSeq = m.seq;
+      this.handledSeq = Math.max(this.handledSeq, m.seq);
       return;
     }
     const meta: MessageMeta = { seq: m.seq, subject: m.subject, publishedAt: Math.floor(m.info.timestampNanos / 1e6) };
@@ -269,12 +272,12 @@ export class PartitionWorker {
     } finally {
       counted.processing.observe((performance.now() - started) / 1000);
     }
-    actor.seq = m.seq;
+    actor.seq = Math.max(actor.seq, m.seq);
     actor.firstUnsavedSeq ??= m.seq;
     actor.version++;
     actor.needsFlush = true;
     actor.lastActive = performance.now();
-    this.handledSeq = m.seq;
+    this.handledSeq = Math.max(this.handledSeq, m.seq);
   }
 
   private perKind(kind: string) {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -213,7 +214,14 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
         await api?.stop();
         await Promise.all(machines.map((m) => m.broker.stop()));
         await Promise.all(machines.map((m) => m.host.stop()));
+        const keep = process.env.FOOTFALL_CHAOS_KEEP_LOGS;
+        if (keep) for (const m of machines) {
+          const dir = path.join(services.dataDir, m.node.name);
+          fs.mkdirSync(path.join(keep, m.node.name), { recursive: true });
+          for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".log"))) fs.copyFileSync(path.join(dir, f), path.join(keep, m.node.name, f));
+        }
         await cluster?.stop();
+        if (keep) execFileSync("sh", ["-c", `cd '${services.dataDir}' && find . -name 'nats-server.log*' -exec cp --parents {} '${keep}' \\;`]);
         for (const p of proxies) await p.close();
         await lab.destroy();
         await services.stop();

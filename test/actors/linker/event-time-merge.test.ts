@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TrackletsMsg } from "../../../contracts/track-messages.ts";
-import { decodeMerge, encodeMerge, mergeOffer, mergeRelease, newMergeState, watermark } from "../../../actors/linker/event-time-merge.ts";
+import { decodeMerge, encodeMerge, mergeHear, mergeOffer, mergeRelease, newMergeState, watermark } from "../../../actors/linker/event-time-merge.ts";
 
 const msg = (camera: string, seq: number, frameTs: number): TrackletsMsg => ({ type: "tracklets", site: "mall", camera, seq, frameTs, updates: [] });
 const order = (ms: TrackletsMsg[]) => ms.map((m) => `${m.camera}@${m.frameTs}`);
@@ -37,6 +37,41 @@ describe("event-time merge of the linker's cameras", () => {
     mergeOffer(s, msg("a", 2, 2000), 60_000);
     const back = decodeMerge(JSON.parse(JSON.stringify(encodeMerge(s))));
     expect(order(mergeOffer(back, msg("b", 1, 1500), 60_000))).toEqual(["a@1000", "b@1500"]);
+  });
+});
+
+describe("event-time merge: a camera's messages heard once", () => {
+  it("drops what a camera re-sends after its partition was replayed, also across a snapshot", () => {
+    const s = newMergeState();
+    const heard = (m: TrackletsMsg) => mergeHear(s, m);
+    expect([0, 1, 2].map((i) => heard(msg("a", i, 1000 * i)))).toEqual([true, true, true]);
+    expect(heard(msg("b", 0, 500))).toBe(true);
+    // the replay repeats a's messages from 1 on, then goes on
+    expect([1, 2].map((i) => heard(msg("a", i, 1000 * i)))).toEqual([false, false]);
+    expect(heard(msg("a", 3, 3000))).toBe(true);
+    const back = decodeMerge(JSON.parse(JSON.stringify(encodeMerge(s))));
+    expect(mergeHear(back, msg("a", 3, 3000))).toBe(false);
+    expect(mergeHear(back, msg("b", 0, 500))).toBe(false);
+    expect(mergeHear(back, msg("b", 1, 1500))).toBe(true);
+  });
+
+  it("takes every part of a split frame once, and a camera that restarted its counter", () => {
+    const s = newMergeState();
+    const part = (m: TrackletsMsg, k: number): TrackletsMsg => ({ ...m, part: k });
+    expect(mergeHear(s, msg("a", 7, 7000))).toBe(true);
+    expect(mergeHear(s, part(msg("a", 7, 7000), 1))).toBe(true);
+    expect(mergeHear(s, part(msg("a", 7, 7000), 2))).toBe(true);
+    expect(mergeHear(s, part(msg("a", 7, 7000), 1))).toBe(false);
+    expect(mergeHear(s, msg("a", 7, 7000))).toBe(false);
+    // counter back to 0, frame time goes on
+    expect(mergeHear(s, msg("a", 0, 8000))).toBe(true);
+    expect(mergeHear(s, msg("a", 1, 8200))).toBe(true);
+  });
+
+  it("reads a snapshot written before it remembered what it heard", () => {
+    const old = { inbox: [msg("a", 3, 3000)], cameraTs: [["a", 3000]], released: 2000 };
+    const back = decodeMerge(old as never);
+    expect(mergeHear(back, msg("a", 3, 3000))).toBe(true);
   });
 });
 
