@@ -22,6 +22,8 @@ export function bodyHash(data: Uint8Array): number {
   return h >>> 0;
 }
 
+const keyOf = (h: Handled) => `${h.subject} ${h.hash}`;
+
 /** The remembered message for m. */
 export const handledOf = (m: { seq: number; subject: string; data: Uint8Array }): Handled => ({ seq: m.seq, subject: m.subject, hash: bodyHash(m.data) });
 
@@ -55,9 +57,9 @@ export function differences(handed: readonly Handled[], theirs: ReadonlyArray<{ 
  * the wrong messages there and never the right ones. So consumers go to the leader, and before
  * each new consumer starts, the messages handed out since the last check are compared with the
  * leader's (subject and body at the same sequence). If any differs, the feed goes back to the
- * oldest that differs and hands out the leader's messages from there again; `realignedThrough()`
- * tells the caller that messages up to that sequence may be ones it had seen before (the actors'
- * own de-duplication then decides), and `divergences` counts such events.
+ * oldest that differs and hands out the leader's messages from there again: `realignedThrough()`
+ * tells the caller how far that goes, and `handedOutBefore()` which of them it had (same subject
+ * and body) and which are new to it; `divergences` counts such events.
  */
 export class PartitionFeed {
   private consumerName: string | undefined;
@@ -77,6 +79,8 @@ export class PartitionFeed {
   /** handed-out messages up to this sequence were checked against the leader */
   private checkedThrough = 0;
   private realigned = 0;
+  /** subject and body hash of the messages handed out before a realignment, from its oldest difference on */
+  private before = new Set<string>();
   /** times handed-out messages differed from the leader's */
   divergences = 0;
 
@@ -97,6 +101,15 @@ export class PartitionFeed {
 
   /** Messages at or below this sequence are handed out again after a realignment (0: none). */
   realignedThrough(): number { return this.realigned; }
+
+  /**
+   * For a message handed out again after a realignment: whether one with the same subject and body
+   * was handed out before (already applied: skip it), or it is one the replica read before did not
+   * have (apply it, whatever its sequence).
+   */
+  handedOutBefore(m: JsMsg): boolean {
+    return m.seq <= this.realigned && this.before.has(keyOf(handledOf(m)));
+  }
 
   async *messages(afterSeq: number): AsyncGenerator<JsMsg> {
     this.cursor = afterSeq;
@@ -120,6 +133,7 @@ export class PartitionFeed {
             attempt = 0;
             this.suspicion = 0;
             if (m.seq > this.cursor) {
+              if (this.before.size > 0 && m.seq > this.realigned) this.before.clear();
               this.pending = m.info.pending;
               this.remember(m);
               yield m;
@@ -216,6 +230,7 @@ export class PartitionFeed {
       ...(uncheckable ? { note: "older messages were not remembered and could not be checked" } : {}),
     }, "messages handed out differ from the stream leader's (replicas disagree); handing out the leader's again from the oldest that differs");
     this.realigned = Math.max(this.realigned, this.cursor);
+    for (const h of this.handled) if (h.seq >= oldestBad.seq) this.before.add(keyOf(h));
     this.cursor = oldestBad.seq - 1;
     this.handled = this.handled.filter((h) => h.seq < oldestBad.seq);
     this.checkedThrough = this.cursor;

@@ -222,9 +222,15 @@ export class PartitionWorker {
 
   private async handle(m: JsMsg): Promise<void> {
     // after the feed went back to where the stream's replicas disagreed (partition-feed.ts), messages
-    // at or below what was handled come again: the actors' own de-duplication decides, not the sequence
+    // at or below what was handled come again: those handed out before are skipped, the others
+    // (the ones the replica read before did not have) are applied whatever their sequence
+    if (this.abandoned) return;
     const again = m.seq <= (this.feed?.realignedThrough() ?? 0);
-    if (this.abandoned || (m.seq <= this.handledSeq && !again)) return;
+    if (again && this.feed!.handedOutBefore(m)) {
+      this.handledSeq = Math.max(this.handledSeq, m.seq);
+      return;
+    }
+    if (m.seq <= this.handledSeq && !again) return;
     const addr = parseActorSubject(m.subject);
     const behavior = addr ? this.o.behaviors.get(addr.kind) : undefined;
     if (!addr || addr.partition !== this.partition || !behavior) {

@@ -69,5 +69,7 @@ describe("partition feed against a real nats-server", () => {
     expect(feed.realignedThrough()).toBe(ours[ours.length - 1]);
     // from the oldest difference on, the stream's messages again (the deleted one is no longer there)
     expect(got.slice(ours.length).map((m) => m.seq)).toEqual(ours.slice(11, 16));
+    // and it tells they are the ones it handed out before (same subject and body)
+    expect(got.slice(ours.length).map((m) => feed.handedOutBefore(m))).toEqual([true, true, true, true, true]);
   }, 30_000);
 });
