@@ -4,7 +4,9 @@ import type { Logger } from "../../infra/log.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 
 /** Messages of the partition remembered (sequence, subject, hash of the body) for checking them against the stream leader. */
-const REMEMBERED = 1024;
+const REMEMBERED = 8192;
+/** The newest of them compared one by one at each check; older ones are searched for where a difference begins. */
+const COMPARED = 512;
 /** Attempts at placing a new consumer on the stream leader before taking it where it landed. */
 const PLACEMENT_ATTEMPTS = 8;
 /** Leader messages read at once while checking. */
@@ -53,10 +55,11 @@ export function differences(handed: readonly Handled[], theirs: ReadonlyArray<{ 
  * Why the leader, and why checking: in a replicated FF_ACTORS, nats-server 2.9 (the Debian
  * package) can leave a replica holding different messages at some sequences than the others
  * (seen after a leader was deposed while nodes restarted: it had stored messages the new leader
- * never got). A consumer reads its own replica's copy, so one placed on such a replica hands out
- * the wrong messages there and never the right ones. So consumers go to the leader, and before
- * each new consumer starts, the messages handed out since the last check are compared with the
- * leader's (subject and body at the same sequence). If any differs, the feed goes back to the
+ * never got; and replicas whose numbering shifted by a few messages). A consumer reads its own
+ * replica's copy, so one placed on such a replica hands out the wrong messages there and never
+ * the right ones. So consumers go to the leader, and before each new consumer starts, the last
+ * messages handed out are compared with the leader's (subject and body at the same sequence). If
+ * any differs, the feed goes back to the
  * oldest that differs and hands out the leader's messages from there again: `realignedThrough()`
  * tells the caller how far that goes, and `handedOutBefore()` which of them it had (same subject
  * and body) and which are new to it; `divergences` counts such events.
@@ -74,10 +77,8 @@ export class PartitionFeed {
   private suspicion = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private jsm: JetStreamManager | undefined;
-  /** the last REMEMBERED messages handed out, oldest first */
+  /** the last REMEMBERED messages handed out (a little more between trims), oldest first */
   private handled: Handled[] = [];
-  /** handed-out messages up to this sequence were checked against the leader */
-  private checkedThrough = 0;
   private realigned = 0;
   /** subject and body hash of the messages handed out before a realignment, from its oldest difference on */
   private before = new Set<string>();
@@ -113,7 +114,6 @@ export class PartitionFeed {
 
   async *messages(afterSeq: number): AsyncGenerator<JsMsg> {
     this.cursor = afterSeq;
-    this.checkedThrough = afterSeq;
     this.watchdog = setInterval(() => void this.probe(), this.probeMs);
     this.watchdog.unref();
     const filter = partitionFilter(this.partition);
@@ -166,7 +166,7 @@ export class PartitionFeed {
 
   private remember(m: JsMsg): void {
     this.handled.push(handledOf(m));
-    if (this.handled.length > REMEMBERED * 2) this.handled = this.handled.slice(-REMEMBERED);
+    if (this.handled.length > REMEMBERED + 1024) this.handled = this.handled.slice(-REMEMBERED);
   }
 
   private dropConsumer(): void {
@@ -204,36 +204,47 @@ export class PartitionFeed {
   }
 
   /**
-   * Compares the messages handed out since the last check with the leader's at the same
-   * sequences; on a difference, moves the cursor back to before the oldest that differs.
+   * Compares the messages handed out with the leader's at the same sequences: the newest COMPARED
+   * one by one; when the differences reach back past them (a replica whose numbering shifted), the
+   * older remembered ones are searched for the first that differs. On a difference, moves the
+   * cursor back to before the oldest that differs.
    */
   private async check(): Promise<void> {
-    const todo = this.handled.filter((h) => h.seq > this.checkedThrough);
-    if (todo.length === 0) return;
+    const all = this.handled;
+    if (all.length === 0) return;
+    const jsm = this.jsm!;
     // the leader may not have applied the newest of them yet: wait for it (a few seconds at most)
-    const newest = todo[todo.length - 1]!.seq;
-    for (let wait = 0; wait < 20 && (await this.jsm!.streams.info(STREAM_ACTORS)).state.last_seq < newest; wait++) await pause(250);
+    const newest = all[all.length - 1]!.seq;
+    for (let wait = 0; wait < 20 && (await jsm.streams.info(STREAM_ACTORS)).state.last_seq < newest; wait++) await pause(250);
+    const from = Math.max(0, all.length - COMPARED);
+    const recent = all.slice(from);
     const theirs: Array<{ subject: string; data: Uint8Array } | null> = [];
-    for (let i = 0; i < todo.length; i += CHECK_BATCH) {
-      theirs.push(...await Promise.all(todo.slice(i, i + CHECK_BATCH).map((h) => this.jsm!.streams.getMessage(STREAM_ACTORS, { seq: h.seq }))));
+    for (let i = 0; i < recent.length; i += CHECK_BATCH) {
+      theirs.push(...await Promise.all(recent.slice(i, i + CHECK_BATCH).map((h) => jsm.streams.getMessage(STREAM_ACTORS, { seq: h.seq }))));
     }
-    const { count: differing, oldest: oldestBad } = differences(todo, theirs);
-    if (!oldestBad) {
-      this.checkedThrough = newest;
-      return;
+    const { count: differing, oldest } = differences(recent, theirs);
+    if (!oldest) return;
+    let at = from + recent.indexOf(oldest);
+    if (at === from && from > 0) {
+      const differsAt = async (i: number) => differences([all[i]!], [await jsm.streams.getMessage(STREAM_ACTORS, { seq: all[i]!.seq })]).count > 0;
+      let lo = 0, hi = from;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (await differsAt(mid)) hi = mid; else lo = mid + 1;
+      }
+      at = lo;
     }
+    const oldestBad = all[at]!;
     this.divergences++;
     this.onDivergence();
-    const uncheckable = todo.length === this.handled.length && oldestBad === todo[0] && this.handled.length >= REMEMBERED;
     this.log.error({
-      partition: this.partition, differing, checked: todo.length, from: oldestBad.seq, through: this.cursor,
-      ...(uncheckable ? { note: "older messages were not remembered and could not be checked" } : {}),
+      partition: this.partition, differing, compared: recent.length, from: oldestBad.seq, through: this.cursor,
+      ...(at === 0 && all.length >= REMEMBERED ? { note: "the difference may begin before the oldest message remembered" } : {}),
     }, "messages handed out differ from the stream leader's (replicas disagree); handing out the leader's again from the oldest that differs");
     this.realigned = Math.max(this.realigned, this.cursor);
-    for (const h of this.handled) if (h.seq >= oldestBad.seq) this.before.add(keyOf(h));
+    for (const h of all.slice(at)) this.before.add(keyOf(h));
     this.cursor = oldestBad.seq - 1;
-    this.handled = this.handled.filter((h) => h.seq < oldestBad.seq);
-    this.checkedThrough = this.cursor;
+    this.handled = all.slice(0, at);
   }
 
   /**
