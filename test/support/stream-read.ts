@@ -1,18 +1,36 @@
-import { jetstream, type JsMsg, type StreamState } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg, type StreamState } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Every message of `stream` on `subject` (a filter) as stored now, from the first, in stream order. */
 export async function readSubject(nc: NatsConnection, stream: string, subject: string): Promise<JsMsg[]> {
-  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
+  // read the stream leader's copy: in a cluster a consumer reads its own replica, and nats-server
+  // 2.9 replicas can disagree (actors/runtime/partition-feed.ts)
+  const jsm = await jetstreamManager(nc);
+  let name = "";
+  for (let attempt = 1; ; attempt++) {
+    const leader = (await jsm.streams.info(stream)).cluster?.leader ?? "";
+    const ci = await jsm.consumers.add(stream, {
+      filter_subject: subject, deliver_policy: DeliverPolicy.All, ack_policy: AckPolicy.None,
+      inactive_threshold: 60_000 * 1_000_000, mem_storage: true, num_replicas: 1,
+    });
+    name = ci.name;
+    if (leader === "" || (ci.cluster?.leader ?? "") === leader || attempt >= 10) break;
+    await jsm.consumers.delete(stream, name).catch(() => {});
+  }
+  const consumer = await jetstream(nc).consumers.get(stream, name);
   const out: JsMsg[] = [];
-  for (;;) {
-    let n = 0;
-    for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
-      out.push(m);
-      n++;
-      if (m.info.pending === 0) break;
+  try {
+    for (;;) {
+      let n = 0;
+      for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
+        out.push(m);
+        n++;
+        if (m.info.pending === 0) break;
+      }
+      if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
     }
-    if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
+  } finally {
+    await jsm.consumers.delete(stream, name).catch(() => {});
   }
   return out;
 }
