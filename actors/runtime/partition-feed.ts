@@ -59,10 +59,10 @@ export function differences(handed: readonly Handled[], theirs: ReadonlyArray<{ 
  * replica's copy, so one placed on such a replica hands out the wrong messages there and never
  * the right ones. So consumers go to the leader, and before each new consumer starts, the last
  * messages handed out are compared with the leader's (subject and body at the same sequence). If
- * any differs, the feed goes back to the
- * oldest that differs and hands out the leader's messages from there again: `realignedThrough()`
- * tells the caller how far that goes, and `handedOutBefore()` which of them it had (same subject
- * and body) and which are new to it; `divergences` counts such events.
+ * any differs, the feed goes back to the oldest that differs and hands out the leader's messages
+ * from there again: `realignedThrough()` tells the caller how far that goes, and
+ * `handedOutBefore()` which of them it had (same subject and body) and which are new to it;
+ * `divergences` counts such events.
  */
 export class PartitionFeed {
   private consumerName: string | undefined;
