@@ -7,7 +7,7 @@
  * The cameras publish in real time from the first round on (for --camera-minutes); at the end
  * their persons and zone figures must equal an undisturbed run of the same frames. Prints one
  * line per round and a closing JSON object; exits 1 when any round was not exact or the cameras'
- * figures differ; the nodes' broker and host logs are then kept in a temporary folder it names.
+ * figures differ; the nodes' broker, host and nats-server logs are then kept in a temporary folder it names.
  *
  *   npx tsx test/bench/chaos.ts [--partition-s 60] [--influx-down-s 120] [--only kill|node|partition|influxd]
  *                               [--camera-minutes 25] (0: no cameras)
@@ -50,16 +50,11 @@ plan.push(["influxd", faults.influxd(Number(opts.influxDownS) * 1000)]);
 // after a failover (up to its 10 s PUBACK wait) are within the reorder window (docs/limits.md)
 const lab = await startClusterLab({ partitions: 3, overrides: { linkerWaitMs: 2 * CAM_MINUTES * 60_000, cameraReorderMs: 20_000 } });
 const reports: RoundReport[] = [];
-/** the nodes' broker and host logs, copied out of the lab's data folder (removed at the end) once something went wrong */
+/** the nodes' broker, host and nats-server logs, copied out of the lab's data folder (removed at the end) once something went wrong */
 let keptLogs: string | undefined;
 const keepLogs = () => {
   keptLogs ??= fs.mkdtempSync(path.join(os.tmpdir(), "footfall-chaos-logs-"));
-  for (const m of lab.machines) {
-    for (const f of ["broker.log", "host.log"]) {
-      const from = path.join(lab.services.dataDir, m.node.name, f);
-      if (fs.existsSync(from)) fs.copyFileSync(from, path.join(keptLogs, `${m.node.name}-${f}`));
-    }
-  }
+  lab.copyLogs(keptLogs);
   console.log(`logs of the nodes' processes kept in ${keptLogs}`);
 };
 let camerasSame: boolean | undefined;

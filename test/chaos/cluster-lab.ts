@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -108,6 +107,8 @@ export interface ClusterLab {
   /** SIGKILL every process of a node (the whole machine), then bring them back */
   killNode(node: number): Promise<void>;
   startNode(node: number): Promise<void>;
+  /** Copies every node's broker, host and nats-server log into dir (as {node}-{file}). */
+  copyLogs(dir: string): void;
   stop(): Promise<void>;
 }
 
@@ -210,18 +211,21 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
         await m.broker.start();
         await m.host.start();
       },
+      copyLogs(dir) {
+        fs.mkdirSync(dir, { recursive: true });
+        const copy = (from: string, to: string) => { if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, to)); };
+        machines.forEach((m, i) => {
+          for (const f of ["broker.log", "host.log"]) copy(path.join(services.dataDir, m.node.name, f), `${m.node.name}-${f}`);
+          copy(path.join(services.dataDir, "nats-cluster", `n${i + 1}`, "nats-server.log"), `${m.node.name}-nats-server.log`);
+        });
+      },
       async stop() {
         await api?.stop();
         await Promise.all(machines.map((m) => m.broker.stop()));
         await Promise.all(machines.map((m) => m.host.stop()));
-        const keep = process.env.FOOTFALL_CHAOS_KEEP_LOGS;
-        if (keep) for (const m of machines) {
-          const dir = path.join(services.dataDir, m.node.name);
-          fs.mkdirSync(path.join(keep, m.node.name), { recursive: true });
-          for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".log"))) fs.copyFileSync(path.join(dir, f), path.join(keep, m.node.name, f));
-        }
         await cluster?.stop();
-        if (keep) execFileSync("sh", ["-c", `cd '${services.dataDir}' && find . -name 'nats-server.log*' -exec cp --parents {} '${keep}' \\;`]);
+        const keep = process.env.FOOTFALL_CHAOS_KEEP_LOGS;
+        if (keep) lab_.copyLogs(keep);
         for (const p of proxies) await p.close();
         await lab.destroy();
         await services.stop();
