@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, 
 import { partitionFilter, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
+import { consumerOnLeader } from "../../infra/consumer-on-leader.ts";
 
 /** Messages of the partition remembered (sequence, subject, hash of the body) for checking them against the stream leader. */
 const REMEMBERED = 8192;
@@ -182,25 +183,18 @@ export class PartitionFeed {
 
   /** A consumer from cursor + 1, on the stream leader if it can be had. */
   private async place(filter: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const leader = await this.leader();
-      const ci = await this.jsm!.consumers.add(STREAM_ACTORS, {
-        filter_subject: filter,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: this.cursor + 1,
-        ack_policy: AckPolicy.None,
-        inactive_threshold: INACTIVE_NS,
-        mem_storage: true,
-        num_replicas: 1,
-      });
-      this.consumerName = ci.name;
-      this.consumerOn = ci.cluster?.leader ?? "";
-      if (leader === "" || this.consumerOn === leader || attempt >= PLACEMENT_ATTEMPTS || this.stopped) {
-        if (leader !== "" && this.consumerOn !== leader) this.log.warn({ partition: this.partition, on: this.consumerOn, leader }, "partition consumer could not be placed on the stream leader");
-        return;
-      }
-      this.dropConsumer();
-    }
+    const { info, leader, onLeader } = await consumerOnLeader(this.jsm!, STREAM_ACTORS, {
+      filter_subject: filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.cursor + 1,
+      ack_policy: AckPolicy.None,
+      inactive_threshold: INACTIVE_NS,
+      mem_storage: true,
+      num_replicas: 1,
+    }, PLACEMENT_ATTEMPTS);
+    this.consumerName = info.name;
+    this.consumerOn = info.cluster?.leader ?? "";
+    if (!onLeader) this.log.warn({ partition: this.partition, on: this.consumerOn, leader }, "partition consumer could not be placed on the stream leader");
   }
 
   /**

@@ -1,22 +1,17 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg, type StreamState } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { consumerOnLeader } from "../../infra/consumer-on-leader.ts";
 
 /** Every message of `stream` on `subject` (a filter) as stored now, from the first, in stream order. */
 export async function readSubject(nc: NatsConnection, stream: string, subject: string): Promise<JsMsg[]> {
   // read the stream leader's copy: in a cluster a consumer reads its own replica, and nats-server
   // 2.9 replicas can disagree (actors/runtime/partition-feed.ts)
   const jsm = await jetstreamManager(nc);
-  let name = "";
-  for (let attempt = 1; ; attempt++) {
-    const leader = (await jsm.streams.info(stream)).cluster?.leader ?? "";
-    const ci = await jsm.consumers.add(stream, {
-      filter_subject: subject, deliver_policy: DeliverPolicy.All, ack_policy: AckPolicy.None,
-      inactive_threshold: 60_000 * 1_000_000, mem_storage: true, num_replicas: 1,
-    });
-    name = ci.name;
-    if (leader === "" || (ci.cluster?.leader ?? "") === leader || attempt >= 10) break;
-    await jsm.consumers.delete(stream, name).catch(() => {});
-  }
+  const { info } = await consumerOnLeader(jsm, stream, {
+    filter_subject: subject, deliver_policy: DeliverPolicy.All, ack_policy: AckPolicy.None,
+    inactive_threshold: 60_000 * 1_000_000, mem_storage: true, num_replicas: 1,
+  }, 10);
+  const name = info.name;
   const consumer = await jetstream(nc).consumers.get(stream, name);
   const out: JsMsg[] = [];
   try {
