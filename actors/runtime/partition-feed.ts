@@ -63,7 +63,7 @@ export function differences(handed: readonly Handled[], theirs: ReadonlyArray<{ 
  * any differs, the feed goes back to the oldest that differs and hands out the leader's messages
  * from there again: `realignedThrough()` tells the caller how far that goes, and
  * `handedOutBefore()` which of them it had (same subject and body) and which are new to it;
- * `divergences` counts such events.
+ * `onDivergence` hears of each such event.
  */
 export class PartitionFeed {
   private consumerName: string | undefined;
@@ -83,17 +83,23 @@ export class PartitionFeed {
   private realigned = 0;
   /** subject and body hash of the messages handed out before a realignment, from its oldest difference on */
   private before = new Set<string>();
-  /** times handed-out messages differed from the leader's */
-  divergences = 0;
+  private readonly probeMs: number;
+  private readonly onDivergence: () => void;
 
   constructor(
     private readonly js: JetStreamClient,
     readonly partition: number,
     private readonly log: Logger,
-    private readonly probeMs = 2000,
-    /** called whenever handed-out messages differed from the leader's */
-    private readonly onDivergence: () => void = () => {},
-  ) {}
+    opts: {
+      /** how often the consumer is probed (stalled, gone, not on the leader) */
+      probeMs?: number;
+      /** called whenever handed-out messages differed from the leader's */
+      onDivergence?: () => void;
+    } = {},
+  ) {
+    this.probeMs = opts.probeMs ?? 2000;
+    this.onDivergence = opts.onDivergence ?? (() => {});
+  }
 
   /** Messages still waiting in the partition (as last seen). */
   depth(): number { return this.pending; }
@@ -229,7 +235,6 @@ export class PartitionFeed {
       at = lo;
     }
     const oldestBad = all[at]!;
-    this.divergences++;
     this.onDivergence();
     this.log.error({
       partition: this.partition, differing, compared: recent.length, from: oldestBad.seq, through: this.cursor,

@@ -47,7 +47,7 @@ describe("partition feed against a real nats-server", () => {
     }
     const ours = seqs.filter((_, i) => i % 3 !== 0);
     let divergences = 0;
-    const feed = new PartitionFeed(js, 0, log, 200, () => divergences++);
+    const feed = new PartitionFeed(js, 0, log, { probeMs: 200, onDivergence: () => divergences++ });
     const got: JsMsg[] = [];
     const reader = (async () => {
       for await (const m of feed.messages(0)) {
