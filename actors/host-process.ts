@@ -74,6 +74,7 @@ export async function runActorHost(
     flushMs: cfg.flushMs,
     checkpointMs: cfg.checkpointMs,
     snapshotMs: cfg.snapshotMs,
+    snapshotBytesPerMessage: cfg.snapshotBytesPerMessage,
     idleMs: cfg.idleMs,
     registry,
     log,

@@ -28,6 +28,8 @@ export interface ActorHostOptions {
   idleMs: number;
   /** a changed actor's snapshot is written at most this often (default: every checkpoint) */
   snapshotMs?: number;
+  /** snapshot pacing by size: at most about this many snapshot bytes per message handled (default 0: no pacing) */
+  snapshotBytesPerMessage?: number;
   hostId?: string;
   registry?: Registry;
   log: Logger;
@@ -297,6 +299,7 @@ export class ActorHost {
       checkpointMs: this.o.checkpointMs,
       idleMs: this.o.idleMs,
       snapshotMs: this.o.snapshotMs ?? 0,
+      snapshotBytesPerMessage: this.o.snapshotBytesPerMessage ?? 0,
       now: this.o.now ?? Date.now,
       onLost: (p, reason) => this.drop(p, reason),
       ...(this.o.maxPayloadBytes ? { maxPayloadBytes: this.o.maxPayloadBytes } : {}),

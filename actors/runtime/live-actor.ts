@@ -24,6 +24,10 @@ export class LiveActor implements ActorContext {
    * the partition checkpoint may not pass it until a newer snapshot is written
    */
   firstUnsavedSeq: number | undefined;
+  /** size of the latest written snapshot (bytes; 0 before the first) */
+  savedBytes = 0;
+  /** messages handled since the state the latest written snapshot holds */
+  handledSinceSave = 0;
   private childLog: Logger | undefined;
 
   constructor(

@@ -33,6 +33,13 @@ export interface PartitionWorkerOptions {
    * replays a little more, which skipping by sequence makes harmless.
    */
   snapshotMs?: number;
+  /**
+   * Snapshot pacing by size (0: none): a changed actor's snapshot also waits until the actor has
+   * handled at least (its last snapshot's bytes / this) messages, so an actor whose state has
+   * grown large writes at most about this many snapshot bytes per message it handles, however
+   * large the state. The partition checkpoint waits for it as for snapshotMs.
+   */
+  snapshotBytesPerMessage?: number;
   now: () => number;
   /** the worker found it no longer owns the partition (lease lapsed, a fenced write) */
   onLost: (partition: number, reason: string) => void;
@@ -280,6 +287,7 @@ export class PartitionWorker {
     }
     actor.seq = Math.max(actor.seq, m.seq);
     actor.firstUnsavedSeq ??= m.seq;
+    actor.handledSinceSave++;
     actor.version++;
     actor.needsFlush = true;
     actor.lastActive = performance.now();
@@ -377,15 +385,17 @@ export class PartitionWorker {
   private async checkpointOnce(all = false): Promise<void> {
     const cut = await this.serial(async () => {
       await this.flushActors();
-      const changed: { actor: LiveActor; version: number; seq: number; value: Uint8Array }[] = [];
+      const changed: { actor: LiveActor; version: number; seq: number; handled: number; value: Uint8Array }[] = [];
       const now = performance.now();
       const idleBefore = now - this.o.idleMs;
+      const perMessage = this.o.snapshotBytesPerMessage ?? 0;
       // the checkpoint may not pass the first unsaved message of an actor left for later
       let seq = this.handledSeq;
       for (const a of this.actors.values()) {
         if (a.version === a.savedVersion) continue;
-        const due = all || now - a.savedAt >= (this.o.snapshotMs ?? 0) || a.lastActive < idleBefore;
-        if (due) changed.push({ actor: a, version: a.version, seq: a.seq, value: encodeJson(a.snapshot()) });
+        const due = all || a.lastActive < idleBefore
+          || (now - a.savedAt >= (this.o.snapshotMs ?? 0) && (perMessage <= 0 || a.handledSinceSave * perMessage >= a.savedBytes));
+        if (due) changed.push({ actor: a, version: a.version, seq: a.seq, handled: a.handledSinceSave, value: encodeJson(a.snapshot()) });
         else if (a.firstUnsavedSeq !== undefined) seq = Math.min(seq, a.firstUnsavedSeq - 1);
       }
       return { seq, changed, published: this.outbox.flush(), written: this.o.writer.flush() };
@@ -405,6 +415,8 @@ export class PartitionWorker {
           const a = item.actor;
           if (item.version > a.savedVersion) a.savedVersion = item.version;
           a.savedAt = performance.now();
+          a.savedBytes = item.value.length;
+          a.handledSinceSave = Math.max(0, a.handledSinceSave - item.handled);
           // messages handled while the snapshot was being written are not in it
           a.firstUnsavedSeq = a.seq > item.seq ? item.seq + 1 : undefined;
         } catch (e) {
