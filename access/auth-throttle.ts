@@ -94,14 +94,19 @@ export class AuthThrottle {
     return { delayMs: this.delayOf(this.entry("id", a.id, now)), banned };
   }
 
-  /** The credentials were right: forget the failures of this address and this id (only these). */
-  succeeded(a: LoginAttempt): void {
+  /**
+   * The credentials were right: forget the failures of this address and this id (only these).
+   * Returns whether any were remembered.
+   */
+  succeeded(a: LoginAttempt): boolean {
+    let forgot = false;
     if (a.address !== undefined) {
       const e = this.entries.get(keyOf("address", a.address));
       // a banned address stays banned (its attempts are not even checked until the ban ends)
-      if (e && e.bannedUntil <= this.now()) this.entries.delete(keyOf("address", a.address));
+      if (e && e.bannedUntil <= this.now()) forgot = this.entries.delete(keyOf("address", a.address));
     }
-    if (a.id !== undefined) this.entries.delete(keyOf("id", a.id));
+    if (a.id !== undefined) forgot = this.entries.delete(keyOf("id", a.id)) || forgot;
+    return forgot;
   }
 
   /** addresses and ids currently remembered */

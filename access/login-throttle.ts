@@ -1,4 +1,7 @@
+import { randomUUID } from "node:crypto";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Registry } from "prom-client";
+import { LoginNews, loginNewsSubject } from "../contracts/login-news.ts";
 import type { Logger } from "../infra/log.ts";
 import { counter } from "../infra/metrics.ts";
 import { keyIdOf } from "./api-key.ts";
@@ -9,11 +12,15 @@ export type LoginSurface = "mqtt" | "http";
 /**
  * AuthThrottle (auth-throttle.ts) as a login surface uses it: every delayed or refused attempt
  * counted in footfall_auth_throttled_total{surface, scope, outcome}, every ban logged with the
- * address that earned it. One per process and surface.
+ * address that earned it. One per process and surface; share() makes the processes of a surface
+ * (several brokers, several API processes) count each other's failures and successes.
  */
 export class LoginThrottle {
   private readonly throttle: AuthThrottle;
   private readonly throttled;
+  private readonly shared;
+  /** tells the other processes of this surface (set by share()) */
+  private tell: ((outcome: LoginNews["outcome"], a: LoginAttempt) => void) | undefined;
 
   constructor(
     cfg: AuthThrottleConfig,
@@ -26,6 +33,47 @@ export class LoginThrottle {
     this.throttled = counter(registry, "footfall_auth_throttled_total",
       "login attempts delayed (outcome=delayed) or refused unchecked (outcome=banned) after failed logins, by surface and the scope (address, id) that throttled them",
       ["surface", "scope", "outcome"]);
+    this.shared = counter(registry, "footfall_auth_shared_total",
+      "failed and successful logins other processes of the same surface told this one about (and it counted as its own), by surface and outcome",
+      ["surface", "outcome"]);
+  }
+
+  /**
+   * Counts the failures and successes of every other process that shares over `nc` as this one's,
+   * and tells them this one's: a guesser spread over several brokers (or API processes) is
+   * delayed and banned as if every attempt had reached one. Plain NATS publishes, not stored: a
+   * process started later knows only what happens from then on. Returns the function that stops.
+   */
+  share(nc: NatsConnection): () => void {
+    const from = randomUUID();
+    const subject = loginNewsSubject(this.surface);
+    const sub = nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err) return;
+        const news = LoginNews.safeParse(parseJson(m.data));
+        if (!news.success) {
+          this.log.warn({ subject, reason: news.error.issues[0]?.message }, "malformed login news ignored");
+          return;
+        }
+        if (news.data.from === from) return;
+        const attempt: LoginAttempt = { address: news.data.address, id: news.data.id };
+        if (news.data.outcome === "failed") this.throttle.failed(attempt);
+        else this.throttle.succeeded(attempt);
+        this.shared.inc({ surface: this.surface, outcome: news.data.outcome });
+      },
+    });
+    this.tell = (outcome, a) => {
+      const news: LoginNews = { from, outcome, ...(a.address !== undefined ? { address: a.address.slice(0, 200) } : {}), ...(a.id !== undefined ? { id: a.id.slice(0, 200) } : {}) };
+      try {
+        nc.publish(subject, JSON.stringify(news));
+      } catch (e) {
+        this.log.warn({ err: e }, "could not tell the other processes about a login"); // the local count still holds
+      }
+    };
+    return () => {
+      this.tell = undefined;
+      sub.unsubscribe();
+    };
   }
 
   admit(a: LoginAttempt): Admission {
@@ -41,13 +89,16 @@ export class LoginThrottle {
   /** Counts a wrong login; returns how long to wait before answering it (the id's delay). */
   failed(a: LoginAttempt): number {
     const { delayMs, banned } = this.throttle.failed(a);
+    this.tell?.("failed", a);
     if (banned) this.log.warn({ surface: this.surface, address: a.address, id: a.id }, "address banned after repeated failed logins");
     if (delayMs > 0) this.throttled.inc({ surface: this.surface, scope: "id", outcome: "delayed" });
     return delayMs;
   }
 
   succeeded(a: LoginAttempt): void {
-    this.throttle.succeeded(a);
+    // told only when it reset a count: the processes of a surface share their failures, so as a
+    // rule they hold the same counts, and a success that reset nothing here resets nothing there
+    if (this.throttle.succeeded(a)) this.tell?.("succeeded", a);
   }
 
   /**
@@ -66,6 +117,10 @@ export class LoginThrottle {
     else await wait(this.failed(attempt));
     return { holder };
   }
+}
+
+function parseJson(bytes: Uint8Array): unknown {
+  try { return JSON.parse(new TextDecoder().decode(bytes)); } catch { return undefined; }
 }
 
 /** Resolves after `ms` (0: at once, without a timer). */

@@ -42,6 +42,7 @@ export async function runApi(
   let keys: KeyStore | undefined;
   let live: LiveGateway | undefined;
   let closing = false;
+  let stopSharing: (() => void) | undefined;
   try {
     await provisionNats(nc, cfg, log);
     const influx = influxClient(influxUrlOf(cfg), cfg.influxDb);
@@ -55,6 +56,8 @@ export async function runApi(
     const metrics = createRegistry("api");
     // failed logins over HTTP, the wall and the live feed count together
     const throttle = new LoginThrottle(throttleConfigOf(cfg), "http", metrics, log);
+    // and with those of every other API process
+    stopSharing = throttle.share(nc);
     api = createApiApp({
       cfg, influx, topology, registry, publisher, log, metrics, nc, readers, throttle,
       extractor: opts.extractor ?? new NatsExtractor(nc), track: opts.track, video, closing: () => closing,
@@ -83,9 +86,9 @@ export async function runApi(
         await closed;
         await api?.close();
         await video?.stop();
+        stopSharing?.();
         keys?.close();
         registry.close();
-        keys?.close();
         await nc.drain().catch(() => {});
         log.info("api stopped");
       })()),

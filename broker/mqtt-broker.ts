@@ -141,6 +141,8 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
   const peers = new WeakMap<object, { address: string; guard?: PacketGuard }>();
   const registry = opts.metrics ?? new Registry();
   const throttle = new LoginThrottle(opts.throttle ?? throttleConfigOf(DEFAULTS), "mqtt", registry, log, opts.now);
+  // every broker counts the others' failed logins as its own
+  const stopSharing = throttle.share(opts.nc);
 
   const aedes = await Aedes.createBroker({
     maxClientsIdLength: MAX_CLIENT_ID,
@@ -393,6 +395,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
     try { await opts.beforeListen(publish); } catch (err) {
       stopWatching();
       stopRevoking?.();
+      stopSharing();
       await new Promise<void>((r) => aedes.close(() => r()));
       throw err;
     }
@@ -440,6 +443,7 @@ export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBrok
         await listenerClosed;
         stopWatching();
         stopRevoking?.();
+        stopSharing();
         log.info("mqtt broker closed");
       })();
       return closed;

@@ -16,6 +16,8 @@
  * KV ff_stills      "{site}.{camera}" -> the camera agent's newest JPEG still (kept one minute).
  * KV ff_video_chunks "{camera}.{seq}" -> the chunk store's index entry of one video chunk (blobs on the shared data path).
  * KV ff_video_locks  name -> the process holding a chunk store job (the retention sweep); bucket TTL frees a dead holder's.
+ * Plain subjects (not stored): svc.auth.{mqtt,http} failed and successful logins shared between
+ *                   processes (contracts/login-news.ts); svc.extract.* the attribute extractor.
  */
 export const STREAM_ACTORS = "FF_ACTORS";
 export const STREAM_EVENTS = "FF_EVENTS";
