@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV, type KvEntry, type KvWatchEntry } from "@nats-io/kv";
-import type { QueuedIterator } from "@nats-io/nats-core";
+import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { DeviceRecord } from "../../contracts/device.ts";
 import { KV_DEVICES } from "../../contracts/nats-layout.ts";
+import { KvFollow } from "../../infra/kv-follow.ts";
 import { guardWatch } from "../../infra/kv-watch-guard.ts";
 import type { Logger } from "../../infra/log.ts";
 import { issueLines } from "../../infra/zod-issues.ts";
@@ -30,13 +30,12 @@ export class DeviceRegistry {
   /** verifications running right now, so a burst of requests for one device runs scrypt once */
   private readonly verifying = new Map<string, Promise<boolean>>();
   private readonly listeners = new Set<DeviceChangeListener>();
-  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private follower: KvFollow | undefined;
   /** device id -> revision of the value applied (by the watch or a direct read) */
   private readonly revisions = new Map<string, number>();
   /** KV reads under way for devices the watch has not delivered */
   private readonly lookups = new Map<string, Promise<DeviceRecord | undefined>>();
   private lastRevision = 0;
-  private closed = false;
   private stopGuard: (() => void) | undefined;
 
   private constructor(private readonly kv: KV, private readonly log?: Logger) {}
@@ -46,8 +45,15 @@ export class DeviceRegistry {
     const registry = new DeviceRegistry(kv, log);
     const jsm = await jetstreamManager(nc);
     const state = (await jsm.streams.info(`KV_${KV_DEVICES}`)).state;
-    await registry.follow(state.messages === 0 ? 0 : state.last_seq);
-    registry.stopGuard = guardWatch({ nc, bucket: KV_DEVICES, delivered: () => registry.lastRevision, rewatch: () => registry.watcher?.stop(), log });
+    // the watch resumes after lastRevision; loaded once every entry up to the bucket's last is applied
+    const follower = new KvFollow(kv, {
+      apply: (e) => registry.apply(e), after: () => registry.lastRevision, what: "device registry", log,
+      loadedAt: state.messages === 0 ? 0 : state.last_seq,
+    });
+    registry.follower = follower;
+    await follower.start();
+    await follower.loaded;
+    registry.stopGuard = guardWatch({ nc, bucket: KV_DEVICES, delivered: () => registry.lastRevision, rewatch: () => follower.rewatch(), log });
     log?.info({ devices: registry.devices.size }, "device registry loaded");
     return registry;
   }
@@ -113,49 +119,9 @@ export class DeviceRegistry {
   }
 
   close(): void {
-    this.closed = true;
     this.stopGuard?.();
-    this.watcher?.stop();
+    this.follower?.stop();
     this.listeners.clear();
-  }
-
-  /**
-   * Starts the watch; resolves once every entry up to `loadedAt` (the bucket's last sequence
-   * when we looked, 0 if empty) has been applied. If the watch ever ends while we are open
-   * (e.g. its consumer was lost), it is re-established from the last revision seen.
-   */
-  private async follow(loadedAt: number): Promise<void> {
-    let markLoaded!: () => void;
-    const loaded = new Promise<void>((r) => { markLoaded = r; });
-    if (loadedAt === 0) markLoaded();
-    const start = async (): Promise<void> => {
-      const watch = await this.kv.watch(this.lastRevision > 0 ? { resumeFromRevision: this.lastRevision + 1 } : {});
-      this.watcher = watch;
-      if (this.closed) watch.stop();
-      (async () => {
-        for await (const e of watch) {
-          this.apply(e);
-          if (e.isUpdate || e.revision >= loadedAt) markLoaded();
-        }
-      })()
-        .catch((err: unknown) => this.log?.warn({ err }, "device registry watch failed"))
-        .finally(() => {
-          if (this.closed) return;
-          this.log?.warn({ revision: this.lastRevision }, "device registry watch ended; watching again");
-          setTimeout(() => { void this.restart(start); }, 500).unref();
-        });
-    };
-    await start();
-    await loaded;
-  }
-
-  private async restart(start: () => Promise<void>): Promise<void> {
-    while (!this.closed) {
-      try { await start(); return; } catch (err) {
-        this.log?.warn({ err }, "device registry watch could not start; retrying");
-        await new Promise((r) => setTimeout(r, 1000).unref());
-      }
-    }
   }
 
   private apply(e: Pick<KvEntry, "key" | "revision" | "operation" | "string">, via: "watch" | "read" = "watch"): void {

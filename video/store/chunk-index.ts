@@ -20,12 +20,12 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
-import type { QueuedIterator } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { ChunkMeta } from "../../contracts/video.ts";
 import { KV_VIDEO_CHUNKS, KV_VIDEO_LOCKS, VIDEO_LOCK_TTL_MS } from "../../contracts/nats-layout.ts";
+import { KvFollow } from "../../infra/kv-follow.ts";
 import { writeFileAtomic } from "../../infra/state-file.ts";
 
 export type Tier = "warm" | "cold";
@@ -216,7 +216,7 @@ export class KvChunkIndex implements ChunkIndex {
   /** highest revision applied to the view */
   private seen = 0;
   private waiters: Array<{ rev: number; resolve: () => void }> = [];
-  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private follower: KvFollow | undefined;
   private closed = false;
   private readonly holder = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 
@@ -233,7 +233,8 @@ export class KvChunkIndex implements ChunkIndex {
 
   async open(view: IndexView): Promise<void> {
     this.view = view;
-    await this.follow();
+    this.follower = new KvFollow(this.kv, { apply: (e) => this.apply(e), after: () => this.seen, what: "chunk index", log: this.log });
+    await this.follower.start();
     await this.sync();
   }
 
@@ -319,7 +320,7 @@ export class KvChunkIndex implements ChunkIndex {
 
   close(): void {
     this.closed = true;
-    this.watcher?.stop();
+    this.follower?.stop();
     for (const w of this.waiters) w.resolve();
     this.waiters = [];
   }
@@ -328,28 +329,6 @@ export class KvChunkIndex implements ChunkIndex {
   private applied(rev: number): Promise<void> {
     if (this.seen >= rev || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ rev, resolve }));
-  }
-
-  private async follow(): Promise<void> {
-    const watch = await this.kv.watch(this.seen > 0 ? { resumeFromRevision: this.seen + 1 } : {});
-    this.watcher = watch;
-    if (this.closed) watch.stop();
-    (async () => {
-      for await (const e of watch) this.apply(e);
-    })()
-      .catch((err: unknown) => this.log?.warn({ err }, "chunk index watch failed"))
-      .finally(() => {
-        if (this.closed) return;
-        this.log?.warn({ revision: this.seen }, "chunk index watch ended; watching again");
-        const again = (): void => {
-          if (this.closed) return;
-          this.follow().catch((err: unknown) => {
-            this.log?.warn({ err }, "chunk index watch could not start; retrying");
-            setTimeout(again, 1000).unref();
-          });
-        };
-        setTimeout(again, 500).unref();
-      });
   }
 
   private apply(e: KvWatchEntry): void {
