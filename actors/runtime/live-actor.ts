@@ -2,7 +2,7 @@ import type { IPoint } from "influx";
 import type { Logger } from "../../infra/log.ts";
 import type { SideEffects } from "./side-effects.ts";
 import type { ActorBehavior, ActorContext } from "./types.ts";
-import type { VersionedKey } from "./versioned-key.ts";
+import type { ActorSnapshotKey } from "./snapshot-key.ts";
 
 /**
  * One actor in memory: its state, the last stream sequence folded into it, and the bookkeeping
@@ -37,7 +37,7 @@ export class LiveActor implements ActorContext {
     public state: unknown,
     /** stream sequence of the last message folded into the state */
     public seq: number,
-    readonly snapshotKey: VersionedKey,
+    readonly snapshotKey: ActorSnapshotKey,
     private readonly effects: SideEffects,
     private readonly parentLog: Logger,
     private readonly clock: () => number,

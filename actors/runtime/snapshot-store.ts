@@ -1,6 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import type { Logger } from "../../infra/log.ts";
+import { ActorSnapshotKey, readParts, SNAPSHOT_PART_BYTES, SplitHead, type Split } from "./snapshot-key.ts";
 import { VersionedKey } from "./versioned-key.ts";
 
 /** KV_SNAPSHOTS key of an actor's snapshot. */
@@ -29,28 +30,48 @@ export interface LoadedSnapshot {
   seq: number;
   /** raw (encoded) state; undefined when there is no snapshot */
   state: unknown;
-  key: VersionedKey;
+  key: ActorSnapshotKey;
 }
 
 /**
  * Actor snapshots and partition checkpoints in KV_SNAPSHOTS. Reads validate the stored JSON
- * (a corrupt value is logged and treated as missing); writes go through the VersionedKey
- * returned by the load, so they are fenced against any other writer.
+ * (a corrupt value is logged and treated as missing); writes go through the key returned by the
+ * load, so they are fenced against any other writer. A snapshot larger than `partBytes` is
+ * stored in parts under a head (snapshot-key.ts), so no snapshot is limited by NATS's largest
+ * message.
  */
 export class SnapshotStore {
-  constructor(private readonly kv: KV, private readonly log: Logger) {}
+  constructor(private readonly kv: KV, private readonly log: Logger, private readonly partBytes = SNAPSHOT_PART_BYTES) {}
 
   async loadActor(kind: string, id: string): Promise<LoadedSnapshot> {
     const key = actorSnapshotKey(kind, id);
-    const e = await this.kv.get(key);
-    const vk = new VersionedKey(this.kv, key, e?.revision ?? 0);
-    if (!e || e.operation !== "PUT") return { seq: 0, state: undefined, key: vk };
-    const parsed = ActorSnapshot.safeParse(safeJson(e.value));
-    if (!parsed.success) {
-      this.log.error({ key, reason: parsed.error.issues[0]?.message ?? "not JSON" }, "corrupt actor snapshot ignored");
-      return { seq: 0, state: undefined, key: vk };
+    // a split snapshot whose parts do not match its head is read again once: the head may have
+    // moved on (and the parts it named been deleted) between reading it and reading them
+    for (let attempt = 0; ; attempt++) {
+      const e = await this.kv.get(key);
+      const vk = new VersionedKey(this.kv, key, e?.revision ?? 0);
+      const none = (split?: Split) => ({ seq: 0, state: undefined, key: new ActorSnapshotKey(this.kv, vk, split, this.partBytes) });
+      if (!e || e.operation !== "PUT") return none();
+      let json = safeJson(e.value);
+      const head = SplitHead.safeParse(json);
+      let split: Split | undefined;
+      if (head.success) {
+        split = head.data.split;
+        const bytes = await readParts(this.kv, key, split);
+        if (!bytes) {
+          if (attempt === 0) continue;
+          this.log.error({ key, parts: split.count, bytes: split.bytes }, "corrupt actor snapshot ignored: its parts are missing or do not match");
+          return none(split);
+        }
+        json = safeJson(bytes);
+      }
+      const parsed = ActorSnapshot.safeParse(json);
+      if (!parsed.success) {
+        this.log.error({ key, reason: parsed.error.issues[0]?.message ?? "not JSON" }, "corrupt actor snapshot ignored");
+        return none(split);
+      }
+      return { seq: parsed.data.seq, state: parsed.data.state, key: new ActorSnapshotKey(this.kv, vk, split, this.partBytes) };
     }
-    return { seq: parsed.data.seq, state: parsed.data.state, key: vk };
   }
 
   async loadCheckpoint(partition: number): Promise<{ seq: number; key: VersionedKey }> {
