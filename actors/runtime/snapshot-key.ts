@@ -34,6 +34,7 @@ export type Split = SplitHead["split"];
 export const partKey = (head: string, gen: string, i: number) => `s${head.slice(head.indexOf("."))}.${gen}.${i}`;
 
 const encoder = new TextEncoder();
+const newToken = () => randomBytes(3).toString("hex");
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /**
@@ -45,9 +46,12 @@ const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
  * leave some behind, which cost storage only). A deleted part leaves a small KV marker behind.
  */
 export class ActorSnapshotKey {
-  /** this writer's generations are `${token}0` and `${token}1` */
-  private readonly token = randomBytes(3).toString("hex");
-  private slot = 0;
+  /**
+   * This writer's generations are `${token}0` and `${token}1`, the one the head does not name
+   * taken in turn. After a head write that failed in transit (it may have landed), the token is
+   * drawn again, so no generation the head might name is written over.
+   */
+  private token = newToken();
   /** parts written per generation, as far as this writer knows (to delete those no head names) */
   private readonly written = new Map<string, number>();
 
@@ -72,13 +76,12 @@ export class ActorSnapshotKey {
       if (before) await this.dropParts(before.gen, 0);
       return;
     }
-    this.slot = 1 - this.slot;
-    const gen = `${this.token}${this.slot}`;
+    const gen = before?.gen === `${this.token}0` ? `${this.token}1` : `${this.token}0`;
     const count = Math.ceil(value.length / this.partBytes);
+    this.written.set(gen, Math.max(this.written.get(gen) ?? 0, count));
     for (let i = 0; i < count; i++) {
       await this.kv.put(partKey(this.head.key, gen, i), value.subarray(i * this.partBytes, (i + 1) * this.partBytes));
     }
-    this.written.set(gen, Math.max(this.written.get(gen) ?? 0, count));
     const split: Split = { gen, count, bytes: value.length, sha256: sha256(value) };
     try {
       await this.head.write(encoder.encode(JSON.stringify({ split } satisfies SplitHead)));
@@ -86,6 +89,7 @@ export class ActorSnapshotKey {
       // refused: another writer's head, which never names these parts (a write that failed in
       // transit may still have landed, so its parts stay)
       if (e instanceof FencedError) await this.dropParts(gen, 0);
+      else this.token = newToken();
       throw e;
     }
     this.split = split;

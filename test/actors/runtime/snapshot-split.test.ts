@@ -68,10 +68,18 @@ describe("split actor snapshots (real nats-server)", () => {
     for (let i = 0; i < 3; i++) expect(await present(partKey("a.ledger.split.a", h1.gen, i))).toBe(false);
     expect((await store.loadActor("ledger", "split.a")).state).toEqual({ n: 2, pad: "y".repeat(6_000) });
 
-    // small again: the head holds it, the parts are gone
-    await again.key.write(snapshotOf(3, 100));
-    expect(await head("a.ledger.split.a")).toEqual({ seq: 3, state: { n: 3, pad: "y".repeat(100) } });
+    // and the next to this writer's other generation (its two take turns), never the one the head names
+    await again.key.write(snapshotOf(3, 9_000));
+    const h3 = SplitHead.parse(await head("a.ledger.split.a")).split;
+    expect(h3.gen).not.toBe(h2.gen);
+    expect(h3.gen.slice(0, 6)).toBe(h2.gen.slice(0, 6));
     for (let i = 0; i < 2; i++) expect(await present(partKey("a.ledger.split.a", h2.gen, i))).toBe(false);
+    expect((await store.loadActor("ledger", "split.a")).state).toEqual({ n: 3, pad: "y".repeat(9_000) });
+
+    // small again: the head holds it, the parts are gone
+    await again.key.write(snapshotOf(4, 100));
+    expect(await head("a.ledger.split.a")).toEqual({ seq: 4, state: { n: 4, pad: "y".repeat(100) } });
+    for (let i = 0; i < 3; i++) expect(await present(partKey("a.ledger.split.a", h3.gen, i))).toBe(false);
   });
 
   it("stays fenced: a rival writer of the same head is refused and its parts do not touch the snapshot", async () => {
