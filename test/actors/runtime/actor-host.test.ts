@@ -9,6 +9,7 @@ import { createLogger } from "../../../infra/log.ts";
 import { connectNats } from "../../../infra/nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../../infra/provision.ts";
 import { startActorHost, type ActorHost } from "../../../actors/runtime/actor-host.ts";
+import { metric } from "./fixtures/metric.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
 import { eventually } from "../../support/retry.ts";
 import { counterBehaviors } from "./fixtures/counter-behavior.ts";
@@ -18,13 +19,6 @@ const PARTITIONS = 8;
 const COUNTERS = 150;
 const DB = "rt_host";
 const log = createLogger("test", process.env.RT_LOG ?? "fatal");
-
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = await registry.getSingleMetric(name)?.get();
-  return (m?.values ?? [])
-    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
-    .reduce((a, v) => a + v.value, 0);
-}
 
 describe("actor host (in process, real nats-server and influxd)", () => {
   let s: TestServices;

@@ -11,6 +11,7 @@ import { connectNats } from "../../../infra/nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../../infra/provision.ts";
 import { startActorHost, type ActorHost } from "../../../actors/runtime/actor-host.ts";
 import type { ActorBehavior, BehaviorRegistry } from "../../../actors/runtime/types.ts";
+import { metric } from "./fixtures/metric.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
 import { eventually } from "../../support/retry.ts";
 import { readSnapshot } from "./fixtures/counter-traffic.ts";
@@ -35,13 +36,6 @@ const ledger: ActorBehavior<LedgerState> = {
   },
 };
 const behaviors = (): BehaviorRegistry => new Map<string, ActorBehavior<any>>([[ledger.kind, ledger]]);
-
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = await registry.getSingleMetric(name)?.get();
-  return (m?.values ?? [])
-    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
-    .reduce((a, v) => a + v.value, 0);
-}
 
 describe("snapshot pacing by size (real nats-server)", () => {
   let s: TestServices;

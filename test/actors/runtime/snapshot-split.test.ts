@@ -14,6 +14,7 @@ import { partKey, SplitHead } from "../../../actors/runtime/snapshot-key.ts";
 import { SnapshotStore } from "../../../actors/runtime/snapshot-store.ts";
 import type { ActorBehavior, BehaviorRegistry } from "../../../actors/runtime/types.ts";
 import { FencedError } from "../../../actors/runtime/versioned-key.ts";
+import { metric } from "./fixtures/metric.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
 import { eventually } from "../../support/retry.ts";
 
@@ -129,9 +130,7 @@ describe("split actor snapshots (real nats-server)", () => {
     }
     const h = SplitHead.parse(await head("a.big.one")).split;
     expect(h.bytes).toBeGreaterThan(PAD);
-    const failed = (await registry.getSingleMetric("footfall_actor_checkpoints_total")?.get())?.values
-      .filter((v) => v.labels.outcome === "failed").reduce((n, v) => n + v.value, 0) ?? 0;
-    expect(failed).toBe(0);
+    expect(await metric(registry, "footfall_actor_checkpoints_total", { outcome: "failed" })).toBe(0);
 
     // a second host restores the state from the parts and goes on from it
     const registry2 = new Registry();
@@ -139,8 +138,7 @@ describe("split actor snapshots (real nats-server)", () => {
     try {
       await eventually("the next host owns the partition", () => next.ownedPartitions().length === 1, 10_000);
       await js.publish(actorSubject("big", "one", 1), JSON.stringify({ add: 5 }), { msgID: "big-2" });
-      await eventually("the message is handled", async () =>
-        ((await registry2.getSingleMetric("footfall_actor_messages_total")?.get())?.values.reduce((n, v) => n + v.value, 0) ?? 0) >= 1, 20_000, 50);
+      await eventually("the message is handled", async () => await metric(registry2, "footfall_actor_messages_total") >= 1, 20_000, 50);
     } finally {
       await next.stop();
     }
