@@ -4,6 +4,7 @@ import type { Registry } from "prom-client";
 import { LoginNews, loginNewsSubject } from "../contracts/login-news.ts";
 import type { Logger } from "../infra/log.ts";
 import { counter } from "../infra/metrics.ts";
+import { safeJson } from "../infra/safe-json.ts";
 import { keyIdOf } from "./api-key.ts";
 import { AuthThrottle, type Admission, type AuthThrottleConfig, type LoginAttempt } from "./auth-throttle.ts";
 
@@ -50,7 +51,7 @@ export class LoginThrottle {
     const sub = nc.subscribe(subject, {
       callback: (err, m) => {
         if (err) return;
-        const news = LoginNews.safeParse(parseJson(m.data));
+        const news = LoginNews.safeParse(safeJson(m.data));
         if (!news.success) {
           this.log.warn({ subject, reason: news.error.issues[0]?.message }, "malformed login news ignored");
           return;
@@ -117,10 +118,6 @@ export class LoginThrottle {
     else await wait(this.failed(attempt));
     return { holder };
   }
-}
-
-function parseJson(bytes: Uint8Array): unknown {
-  try { return JSON.parse(new TextDecoder().decode(bytes)); } catch { return undefined; }
 }
 
 /** Resolves after `ms` (0: at once, without a timer). */

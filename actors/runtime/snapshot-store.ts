@@ -1,6 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import type { Logger } from "../../infra/log.ts";
+import { safeJson } from "../../infra/safe-json.ts";
 import { ActorSnapshotKey, readParts, SNAPSHOT_PART_BYTES, SplitHead, type Split } from "./snapshot-key.ts";
 import { VersionedKey } from "./versioned-key.ts";
 
@@ -88,6 +89,4 @@ export class SnapshotStore {
   }
 }
 
-function safeJson(bytes: Uint8Array): unknown {
-  try { return JSON.parse(new TextDecoder().decode(bytes)); } catch { return undefined; }
-}
+

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
+import { safeJson } from "../../infra/safe-json.ts";
 
 /**
  * The history of path, statistics and heatmap queries (seed 000: "history and results of past
@@ -185,6 +186,4 @@ export class QueryHistory {
   }
 }
 
-function safeJson(s: string): unknown {
-  try { return JSON.parse(s); } catch { return undefined; }
-}
+

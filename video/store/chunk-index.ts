@@ -26,6 +26,7 @@ import { z } from "zod";
 import { ChunkMeta } from "../../contracts/video.ts";
 import { KV_VIDEO_CHUNKS, KV_VIDEO_LOCKS, VIDEO_LOCK_TTL_MS } from "../../contracts/nats-layout.ts";
 import { KvFollow } from "../../infra/kv-follow.ts";
+import { safeJson } from "../../infra/safe-json.ts";
 import { writeFileAtomic } from "../../infra/state-file.ts";
 
 export type Tier = "warm" | "cold";
@@ -357,10 +358,6 @@ export class KvChunkIndex implements ChunkIndex {
       for (const w of ready) w.resolve();
     }
   }
-}
-
-function safeJson(s: string): unknown {
-  try { return JSON.parse(s); } catch { return undefined; }
 }
 
 /** A KV compare-and-set that lost: the key exists (create) or has another revision (update, delete). */
