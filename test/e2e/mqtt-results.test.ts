@@ -87,6 +87,16 @@ describe("results back over MQTT, read with Debian's mosquitto_sub", () => {
     }, 30_000);
   }
 
+  /** the broker's retained message on `topic` says `count` (asked with a fresh mosquitto_sub each time) */
+  async function retainedCount(topic: string, count: number): Promise<void> {
+    await eventually(`${topic} retained with count ${count}`, async () => {
+      const s = mosquittoSub(port(), shopKey.id, shopKey.key, [topic], ["--retained-only", "-C", "1", "-W", "2"]);
+      await s.exited;
+      const l = s.lines[0];
+      return l !== undefined && l.retained && (JSON.parse(l.payload) as { count?: number }).count === count;
+    }, 30_000);
+  }
+
   beforeAll(async () => {
     stack = await startTestStack({ hosts: 1, overrides: { ingestWindowMs: 300 } });
     await put("shop", shopDoc({ homeAssistant: true }));
@@ -114,6 +124,9 @@ describe("results back over MQTT, read with Debian's mosquitto_sub", () => {
   it("a viewer key receives the retained counts on subscribe, then every change after a crossing", async () => {
     await cross("shop", "dpu-front", "front-door-secret", "front", 1);
     await settled("floor", 1);
+    // the floor's and the site's events are separate messages: wait until the broker retains both
+    await retainedCount(outOccupancyTopic("shop", "floor"), 1);
+    await retainedCount(outSiteTopic("shop"), 1);
 
     const s = sub(shopKey, [outFilter("shop")]);
     const floor = await s.waitFor((l) => l.topic === outOccupancyTopic("shop", "floor") && occupancyOf(l).count === 1, "floor 1");
@@ -140,6 +153,7 @@ describe("results back over MQTT, read with Debian's mosquitto_sub", () => {
     const alert = await s.waitFor((l) => l.topic === outAlertsTopic("shop"), "capacity alert", from);
     expect(OutCapacityAlert.parse(json(alert))).toMatchObject({ type: "capacity", space: "floor", name: "Shop floor", state: "over", count: 3, capacity: 2 });
     await s.waitFor((l) => l.topic === outOccupancyTopic("shop", "floor") && occupancyOf(l).count === 3, "floor 3", from);
+    await s.waitFor((l) => l.topic === outSiteTopic("shop") && siteOf(l).count === 3, "site 3", from);
     // nothing of another site arrives
     expect(s.lines.filter((l) => !l.topic.startsWith("footfall/v1/shop/out/"))).toEqual([]);
   });
