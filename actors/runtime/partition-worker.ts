@@ -1,4 +1,5 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { actorBodies } from "../../contracts/actor-batch.ts";
 import { parseActorSubject } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
@@ -275,19 +276,23 @@ export class PartitionWorker {
     }
     const meta: MessageMeta = { seq: m.seq, subject: m.subject, publishedAt: Math.floor(m.info.timestampNanos / 1e6) };
     const counted = this.perKind(kind);
-    const started = performance.now();
-    try {
-      await behavior.handle(actor.state, body, actor, meta);
-      counted.messages.inc();
-    } catch (e) {
-      this.o.metrics.errors.inc({ kind });
-      this.log.error({ kind, id, seq: m.seq, err: e }, "actor failed to handle a message; skipped");
-    } finally {
-      counted.processing.observe((performance.now() - started) / 1000);
+    // a batch (contracts/actor-batch.ts) is its items in order, handled as this one message
+    const bodies = actorBodies(body);
+    for (let i = 0; i < bodies.length; i++) {
+      const started = performance.now();
+      try {
+        await behavior.handle(actor.state, bodies[i], actor, meta);
+        counted.messages.inc();
+      } catch (e) {
+        this.o.metrics.errors.inc({ kind });
+        this.log.error({ kind, id, seq: m.seq, ...(bodies.length > 1 ? { item: i } : {}), err: e }, "actor failed to handle a message; skipped");
+      } finally {
+        counted.processing.observe((performance.now() - started) / 1000);
+      }
     }
     actor.seq = Math.max(actor.seq, m.seq);
     actor.firstUnsavedSeq ??= m.seq;
-    actor.handledSinceSave++;
+    actor.handledSinceSave += bodies.length;
     actor.version++;
     actor.needsFlush = true;
     actor.lastActive = performance.now();

@@ -16,7 +16,8 @@ export const crossing: DeviceMessage<CrossingEvent[], StoredCrossings> = {
   read: readCrossings,
   check: checkDeviceCrossings,
   tooLate: (events, now, limits) => tooLateCrossings(events, now, limits),
-  store: storeCrossings,
+  // over MQTT a device learns nothing of duplicates: a doorway's crossings are coalesced (see storeCrossings)
+  store: (publisher, device, events, receivedAt) => storeCrossings(publisher, device, events, receivedAt, { coalesce: true }),
   newlyStored: (_events, stored) => stored.stored,
   count(metrics, _events, stored) {
     metrics.bridgedEvents.inc(stored.stored);
@@ -81,19 +82,28 @@ export function tooLateCrossings(events: CrossingEvent[], now: number, limits: T
 export type StoredCrossings = { stored: number; duplicates: number };
 
 /**
- * Stores a device's accepted crossings as CrossingMsg, one message per event, on the doorway
- * actor's subject, with Nats-Msg-Id "{device}:{event id}" so a device's retry (or the HTTP and
- * MQTT paths both delivering one event) is stored once. All events are published at once (within
- * the publisher's bound); resolves when JetStream stored every event, rejects if any was not:
- * the caller must then not acknowledge the device, which will retry (de-duplication makes that safe).
+ * Stores a device's accepted crossings as CrossingMsg on the doorway actor's subject. All events
+ * are published at once (within the publisher's bound); resolves when JetStream stored every
+ * event, rejects if any was not: the caller must then not acknowledge the device, which will
+ * retry (de-duplication makes that safe).
+ * - By default one message per event, with Nats-Msg-Id "{device}:{event id}", so a device's retry
+ *   (or the HTTP and MQTT paths both delivering one event) is stored once and reported as a
+ *   duplicate (the HTTP API's 409).
+ * - With `coalesce` (MQTT), the doorway's crossings are coalesced (ActorPublisher.publishCoalesced):
+ *   the events of one payload, and those arriving while the doorway's previous store is in flight,
+ *   are stored as one batch message. A retry inside a batch is then stored again and dropped by
+ *   the doorway actor (which remembers every crossing key within the late horizon), and counted
+ *   as stored here, not as a duplicate.
  */
-export function storeCrossings(publisher: ActorPublisher, device: DeviceRecord, events: CrossingEvent[], receivedAt: number): Promise<StoredCrossings> {
+export function storeCrossings(publisher: ActorPublisher, device: DeviceRecord, events: CrossingEvent[], receivedAt: number, o: { coalesce?: boolean } = {}): Promise<StoredCrossings> {
   const publish = (e: CrossingEvent) => {
     const msg: CrossingMsg = {
       type: "crossing", site: device.site, doorway: e.doorway, device: device.id, eventId: e.id, ts: e.ts, delta: e.delta,
       receivedAt: Math.floor(receivedAt),
     };
-    return publisher.publish(ActorKinds.doorway, `${device.site}.${e.doorway}`, msg, crossingMsgId(device.id, e.id));
+    const actor = `${device.site}.${e.doorway}`;
+    const id = crossingMsgId(device.id, e.id);
+    return o.coalesce ? publisher.publishCoalesced(ActorKinds.doorway, actor, msg, id) : publisher.publish(ActorKinds.doorway, actor, msg, id);
   };
   // one event (the common case): no list of settled results to build
   if (events.length === 1) {

@@ -23,7 +23,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import mqtt from "mqtt";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { DeviceRecord } from "../../contracts/device.ts";
 import { KV_DEVICES, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
@@ -32,6 +31,7 @@ import { connectNats } from "../../infra/nats.ts";
 import { provisionNats } from "../../infra/provision.ts";
 import { hashSecretSync } from "../../topology/devices/device-secret.ts";
 import { startTestServices } from "../support/services.ts";
+import { countActorBodies } from "../support/stream-read.ts";
 import { freePort } from "../support/ports.ts";
 import { median } from "./summary.ts";
 import { cpuSeconds } from "./proc-cpu.ts";
@@ -118,12 +118,11 @@ async function start(peer: Peer): Promise<Running> {
     await provisionNats(nc, { leaseTtlMs: 5000 });
     const kv = await new Kvm(nc).open(KV_DEVICES);
     for (const d of dpus) await kv.put(d.record.id, JSON.stringify(d.record));
-    const jsm = await jetstreamManager(nc);
     const root = peer === "baseline" ? ["--root", path.resolve(o.baseline!)] : [];
     const { child, port } = await spawnServer(["--kind", "footfall", "--nats", services.natsUrl, ...root], peer === "footfall");
     return {
       port, pid: child.pid!, aux: { name: "nats-server", pid: services.nats!.proc.child.pid! },
-      stored: async () => (await jsm.streams.info(STREAM_ACTORS)).state.messages,
+      stored: () => countActorBodies(nc, STREAM_ACTORS, ">"),
       async stop() { child.kill("SIGTERM"); await exited(child); await nc.close(); await services.stop(); },
     };
   } catch (err) {

@@ -4,7 +4,8 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { crossing } from "../../broker/device-messages/crossing.ts";
 import { deviceMessages } from "../../broker/device-messages/index.ts";
 import type { DeviceMessage } from "../../broker/device-messages/device-message.ts";
-import type { CrossingEvent } from "../../contracts/crossing.ts";
+import { crossingMsgId, type CrossingEvent } from "../../contracts/crossing.ts";
+import { actorBodies } from "../../contracts/actor-batch.ts";
 import { STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import { deviceTopic } from "../../contracts/topics.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
@@ -78,8 +79,8 @@ async function storedIds(jsm: JetStreamManager): Promise<Set<string>> {
       if (/no message found/i.test(e.message)) return null;
       throw e;
     }));
-    const id = m?.header.get("Nats-Msg-Id");
-    if (id) ids.add(id);
+    // a lone crossing or a batch of them (contracts/actor-batch.ts): each crossing's key
+    if (m) for (const c of actorBodies(m.json<unknown>()) as Array<{ device: string; eventId: string }>) ids.add(crossingMsgId(c.device, c.eventId));
   }
   return ids;
 }

@@ -3,6 +3,8 @@ import type { MqttClient } from "mqtt";
 import { CrossingMsg } from "../../contracts/occupancy-messages.ts";
 import { STREAM_ACTORS, actorSubject } from "../../contracts/nats-layout.ts";
 import { commandTopic, deviceTopic } from "../../contracts/topics.ts";
+import { actorBodies } from "../../contracts/actor-batch.ts";
+import { countActorBodies } from "../support/stream-read.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
 import { eventually } from "../support/retry.ts";
 import {
@@ -59,13 +61,19 @@ describe("mqtt broker: devices in, jetstream out (real nats-server, aedes over T
     expect(await metricValue(b.metrics, "footfall_broker_duplicate_events_total")).toBe(dupBefore + 1);
   });
 
-  it("stores a batch of 500 events before its PUBACK", async () => {
+  it("stores a batch of 500 events before its PUBACK, as one message of the doorway's mailbox", async () => {
     const c = await connect(dpu7, { clientId: "dpu-7-batch" });
     const before = await actorMessages(b.jsm);
+    const subject = actorSubject("doorway", "mall.d2", PARTITIONS);
+    const bodiesBefore = await countActorBodies(b.nc, STREAM_ACTORS, subject);
     const events = Array.from({ length: 500 }, (_, i) => ({ id: `b-${i}`, ts: TS + i * 1000, doorway: "d2", delta: i % 3 === 0 ? -1 : 1 }));
     const bridgedBefore = await metricValue(b.metrics, "footfall_broker_bridged_events_total");
     await c.publishAsync(crossingTopic("dpu-7"), JSON.stringify({ events }), { qos: 1 });
-    expect((await b.jsm.streams.info(STREAM_ACTORS)).state.messages).toBe(before + 500);
+    // the payload's events are coalesced: one JetStream message holding all 500, in order
+    expect((await b.jsm.streams.info(STREAM_ACTORS)).state.messages).toBe(before + 1);
+    const last = await b.jsm.streams.getMessage(STREAM_ACTORS, { last_by_subj: subject });
+    expect(actorBodies(last?.json<unknown>()).map((x) => (x as { eventId: string }).eventId)).toEqual(events.map((e) => e.id));
+    expect(await countActorBodies(b.nc, STREAM_ACTORS, subject)).toBe(bodiesBefore + 500);
     expect(await metricValue(b.metrics, "footfall_broker_bridged_events_total")).toBe(bridgedBefore + 500);
   });
 

@@ -6,6 +6,7 @@ import { demoMall, toTopologyDoc, type BuildingPlan } from "../../firmware-sim/b
 import { runBuildingSim, type BuildingSimResult } from "../../firmware-sim/building-run.ts";
 import { uniqueNs } from "../../actors/runtime/point-time.ts";
 import { crossingMsgId } from "../../contracts/crossing.ts";
+import { actorBodies } from "../../contracts/actor-batch.ts";
 import { ActorKinds, actorSubject, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
 import { connectNats } from "../../infra/nats.ts";
@@ -177,7 +178,7 @@ async function rawCrossingDiff(lab: ClusterLab, nc: NatsConnection, site: string
       const net = (rows as unknown as Array<{ delta: number }>).reduce((s, r) => s + r.delta, 0);
       if (points.size === w.n && net === w.net) continue;
       const inStream = (await readSubject(nc, STREAM_ACTORS, actorSubject(ActorKinds.doorway, `${site}.${doorway}`, lab.cfg.partitions)))
-        .map((m) => ({ ...m.json<{ eventId: string; device: string; ts: number }>(), seq: m.seq }));
+        .flatMap((m) => (actorBodies(m.json<unknown>()) as Array<{ eventId: string; device: string; ts: number }>).map((c) => ({ ...c, seq: m.seq })));
       const ids = new Set(inStream.map((m) => m.eventId));
       const truthIds = result.truth.crossings.flatMap((c, i) => (c.doorway === doorway ? [`${result.runTag}-${i}`] : []));
       const notStored = truthIds.filter((id) => !ids.has(id));

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import { MEASUREMENT_CROSSINGS } from "../../contracts/occupancy-store.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { influxClient } from "../../infra/provision.ts";
 import { startTestStack, type HostProcess, type TestStack } from "../support/stack.ts";
 import { eventually } from "../support/retry.ts";
+import { countActorBodies } from "../support/stream-read.ts";
 import { runOccupancyScenario } from "./occupancy-scenario.ts";
 
 /**
@@ -51,11 +51,11 @@ function watch(host: () => HostProcess, seen: Observed): () => Promise<void> {
   return async () => { on = false; await loop; };
 }
 
-/** Messages stored in FF_ACTORS. */
+/** Messages stored in FF_ACTORS, a batch counted as its items (as the actors count what they handled). */
 async function streamMessages(stack: TestStack): Promise<number> {
   const nc = await connectNats(stack.cfg.natsUrl!, "influx-outage-test");
   try {
-    return (await (await jetstreamManager(nc)).streams.info(STREAM_ACTORS)).state.messages;
+    return await countActorBodies(nc, STREAM_ACTORS, ">");
   } finally {
     await nc.close();
   }

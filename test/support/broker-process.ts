@@ -55,7 +55,8 @@ export async function startBrokerProcess(cfg: Config): Promise<BrokerProcess> {
   return b;
 }
 
-/** The sum of a counter's samples on a /metrics page (0 when absent). */
-export async function metricSum(opsPort: number, name: string): Promise<number> {
-  return (await metricSamples(`http://127.0.0.1:${opsPort}/metrics`)).reduce((sum, m) => (m.name === name ? sum + m.value : sum), 0);
+/** The sum of a counter's samples on a /metrics page that carry `labels` (0 when absent). */
+export async function metricSum(opsPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const matches = (m: { name: string; labels: Record<string, string> }) => m.name === name && Object.entries(labels).every(([k, v]) => m.labels[k] === v);
+  return (await metricSamples(`http://127.0.0.1:${opsPort}/metrics`)).reduce((sum, m) => (matches(m) ? sum + m.value : sum), 0);
 }

@@ -1,9 +1,27 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg, type StreamState } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { actorBodies } from "../../contracts/actor-batch.ts";
 import { consumerOnLeader } from "../../infra/consumer-on-leader.ts";
 
 /** Every message of `stream` on `subject` (a filter) as stored now, from the first, in stream order. */
 export async function readSubject(nc: NatsConnection, stream: string, subject: string): Promise<JsMsg[]> {
+  const out: JsMsg[] = [];
+  await eachMessage(nc, stream, subject, (m) => { out.push(m); });
+  return out;
+}
+
+/**
+ * How many actor messages `stream` holds on `subject`, a batch (contracts/actor-batch.ts) counted
+ * as its items: what the broker acknowledged, as the actors will see it.
+ */
+export async function countActorBodies(nc: NatsConnection, stream: string, subject: string): Promise<number> {
+  let n = 0;
+  await eachMessage(nc, stream, subject, (m) => { n += actorBodies(m.json<unknown>()).length; });
+  return n;
+}
+
+/** Calls `each` with every message of `stream` on `subject` as stored now, from the first, in stream order. */
+export async function eachMessage(nc: NatsConnection, stream: string, subject: string, each: (m: JsMsg) => void): Promise<void> {
   // read the stream leader's copy: in a cluster a consumer reads its own replica, and nats-server
   // 2.9 replicas can disagree (actors/runtime/partition-feed.ts)
   const jsm = await jetstreamManager(nc);
@@ -13,12 +31,11 @@ export async function readSubject(nc: NatsConnection, stream: string, subject: s
   }, 10);
   const name = info.name;
   const consumer = await jetstream(nc).consumers.get(stream, name);
-  const out: JsMsg[] = [];
   try {
     for (;;) {
       let n = 0;
       for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
-        out.push(m);
+        each(m);
         n++;
         if (m.info.pending === 0) break;
       }
@@ -27,7 +44,6 @@ export async function readSubject(nc: NatsConnection, stream: string, subject: s
   } finally {
     await jsm.consumers.delete(stream, name).catch(() => {});
   }
-  return out;
 }
 
 /** A stream's state in a line: messages, sequence range, deleted (skipped) sequences. */
