@@ -1,7 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { encodeActorBatch, takeBatch } from "../contracts/actor-batch.ts";
+import { ACTOR_BATCH_MAX_BYTES, ACTOR_BATCH_MAX_ITEMS, encodeActorBatch } from "../contracts/actor-batch.ts";
 import { actorSubject } from "../contracts/nats-layout.ts";
 import { JetStreamPublisher } from "../infra/js-publish.ts";
 import { Semaphore } from "../infra/semaphore.ts";
@@ -81,12 +81,19 @@ export class ActorPublisher {
   }
 
   private drain(subject: string, lane: Lane): void {
-    const batch = takeBatch(lane.waiting);
-    if (batch.length === 0) {
+    let n = 0;
+    let bytes = 0;
+    while (n < lane.waiting.length && n < ACTOR_BATCH_MAX_ITEMS && (n === 0 || bytes + lane.waiting[n]!.json.length <= ACTOR_BATCH_MAX_BYTES)) {
+      bytes += lane.waiting[n]!.json.length + 1;
+      n++;
+    }
+    if (n === 0) {
       lane.busy = false;
       this.lanes.delete(subject);
       return;
     }
+    lane.busy = true;
+    const batch = lane.waiting.splice(0, n);
     const single = batch.length === 1;
     if (!single) {
       this.batches++;

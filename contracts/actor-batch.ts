@@ -26,17 +26,3 @@ export const encodeActorBatch = (items: readonly string[]): string => `{"type":"
 
 /** The bodies one FF_ACTORS message holds: a batch's items, or the message itself. */
 export const actorBodies = (body: unknown): unknown[] => (isActorBatch(body) ? body.items : [body]);
-
-/**
- * Takes from the front of `waiting` the messages one batch holds: at most ACTOR_BATCH_MAX_ITEMS,
- * and no more than ACTOR_BATCH_MAX_BYTES of JSON (one message always, whatever its size).
- */
-export function takeBatch<T extends { json: string }>(waiting: T[]): T[] {
-  let n = 0;
-  let bytes = 0;
-  while (n < waiting.length && n < ACTOR_BATCH_MAX_ITEMS && (n === 0 || bytes + waiting[n]!.json.length <= ACTOR_BATCH_MAX_BYTES)) {
-    bytes += waiting[n]!.json.length + 1;
-    n++;
-  }
-  return waiting.splice(0, n);
-}

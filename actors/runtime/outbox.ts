@@ -1,17 +1,8 @@
-import { createHash } from "node:crypto";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { encodeActorBatch, takeBatch } from "../../contracts/actor-batch.ts";
 import type { Logger } from "../../infra/log.ts";
 import { jetStreamPublisherOf, type JetStreamPublisher } from "../../infra/js-publish.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
-
-/** One message waiting in a lane for the store in flight on its subject. */
-interface Waiting { json: string; msgId: string; resolve(): void; reject(err: unknown): void }
-/** A subject's coalescing lane: at most one store in flight, what is sent meanwhile waits here. */
-interface Lane { busy: boolean; waiting: Waiting[] }
-
-const utf8 = new TextDecoder();
 
 export class OutboxAbandonedError extends Error {
   constructor() { super("outbox abandoned before every publish was acknowledged"); this.name = "OutboxAbandonedError"; }
@@ -29,7 +20,6 @@ export class OutboxAbandonedError extends Error {
  */
 export class Outbox {
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly lanes = new Map<string, Lane>();
   private waiters: (() => void)[] = [];
   private abandoned = false;
 
@@ -45,47 +35,7 @@ export class Outbox {
 
   publish(subject: string, data: Uint8Array, msgId: string): void {
     if (this.abandoned) throw new OutboxAbandonedError();
-    this.track(this.deliver(subject, data, msgId));
-  }
-
-  /**
-   * Like publish(), but a subject keeps at most one store in flight: what is sent to it meanwhile
-   * (in the same turn, or while JetStream answers) goes out together as one batch
-   * (contracts/actor-batch.ts) once it is acknowledged. A lone message keeps its msgId; a batch
-   * gets one made from its items' msgIds, so its own retries are de-duplicated by the stream.
-   * Counts against maxInFlight and flush() per message, as publish() does.
-   */
-  publishCoalesced(subject: string, data: Uint8Array, msgId: string): void {
-    if (this.abandoned) throw new OutboxAbandonedError();
-    let lane = this.lanes.get(subject);
-    if (!lane) this.lanes.set(subject, lane = { busy: false, waiting: [] });
-    const l = lane;
-    this.track(new Promise<void>((resolve, reject) => {
-      l.waiting.push({ json: utf8.decode(data), msgId, resolve, reject });
-      if (l.waiting.length === 1 && !l.busy) {
-        l.busy = true;
-        setImmediate(() => this.drain(subject, l));
-      }
-    }));
-  }
-
-  private drain(subject: string, lane: Lane): void {
-    const batch = takeBatch(lane.waiting);
-    if (batch.length === 0) {
-      lane.busy = false;
-      this.lanes.delete(subject);
-      return;
-    }
-    const single = batch.length === 1;
-    const data = single ? batch[0]!.json : encodeActorBatch(batch.map((w) => w.json));
-    const msgId = single ? batch[0]!.msgId : `batch:${createHash("sha256").update(batch.map((w) => w.msgId).join("\n")).digest("base64url")}`;
-    this.deliver(subject, data, msgId).then(
-      () => { for (const w of batch) w.resolve(); },
-      (err: unknown) => { for (const w of batch) w.reject(err); },
-    ).finally(() => this.drain(subject, lane));
-  }
-
-  private track(p: Promise<void>): void {
+    const p = this.deliver(subject, data, msgId);
     this.inFlight.add(p);
     const settle = () => {
       this.inFlight.delete(p);
@@ -116,7 +66,7 @@ export class Outbox {
 
   private publisher: JetStreamPublisher | undefined;
 
-  private async deliver(subject: string, data: Uint8Array | string, msgId: string): Promise<void> {
+  private async deliver(subject: string, data: Uint8Array, msgId: string): Promise<void> {
     this.publisher ??= jetStreamPublisherOf(this.opts.js).publisher;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) throw new OutboxAbandonedError();

@@ -2,7 +2,6 @@ import type { IPoint } from "influx";
 import { actorSubject, EVENT_SUBJECT_ROOT } from "../../contracts/nats-layout.ts";
 import type { InfluxWriter } from "./influx-writer.ts";
 import type { Outbox } from "./outbox.ts";
-import type { SendOptions } from "./types.ts";
 import { encodeJson } from "./snapshot-store.ts";
 
 const KIND_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -28,10 +27,10 @@ export class SideEffects {
     owner?: object;
   }) {}
 
-  send(kind: string, id: string, body: unknown, msgId: string, opts?: SendOptions): void {
+  send(kind: string, id: string, body: unknown, msgId: string): void {
     if (!KIND_RE.test(kind)) throw new SideEffectError(`send: kind ${JSON.stringify(kind)} must be 1-64 characters of A-Z a-z 0-9 _ -`);
     if (!ID_RE.test(id)) throw new SideEffectError(`send: id ${JSON.stringify(id)} must be dot-joined tokens of A-Z a-z 0-9 _ -`);
-    this.publish(actorSubject(kind, id, this.opts.partitions), body, msgId, "send", opts?.coalesce === true);
+    this.publish(actorSubject(kind, id, this.opts.partitions), body, msgId, "send");
   }
 
   emit(subject: string, body: unknown, msgId: string): void {
@@ -44,13 +43,12 @@ export class SideEffects {
     this.opts.writer.write(points, this.opts.owner);
   }
 
-  private publish(subject: string, body: unknown, msgId: string, what: string, coalesce = false): void {
+  private publish(subject: string, body: unknown, msgId: string, what: string): void {
     if (typeof msgId !== "string" || msgId.length === 0 || msgId.length > 1024) throw new SideEffectError(`${what}: msgId must be a non-empty string`);
     if (body === undefined) throw new SideEffectError(`${what}: body is undefined`);
     let data: Uint8Array;
     try { data = encodeJson(body); } catch (e) { throw new SideEffectError(`${what}: body is not JSON-serialisable: ${(e as Error).message}`); }
     if (data.length > this.opts.maxPayloadBytes) throw new SideEffectError(`${what}: body of ${data.length} bytes exceeds the ${this.opts.maxPayloadBytes}-byte limit`);
-    if (coalesce) this.opts.outbox.publishCoalesced(subject, data, msgId);
-    else this.opts.outbox.publish(subject, data, msgId);
+    this.opts.outbox.publish(subject, data, msgId);
   }
 }

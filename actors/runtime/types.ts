@@ -25,24 +25,13 @@ export interface ActorContext<Inbox extends object = Record<string, unknown>> {
    * `Inbox` maps kind -> body type, so a kind can only be sent what it receives (the runtime
    * itself moves any JSON: its own context takes every kind and body).
    */
-  send<K extends keyof Inbox & string>(kind: K, id: string, body: Inbox[K], msgId: string, opts?: SendOptions): void;
+  send<K extends keyof Inbox & string>(kind: K, id: string, body: Inbox[K], msgId: string): void;
   /** Queue InfluxDB points (written in batches; same measurement+tags+time overwrites). */
   write(points: IPoint[]): void;
   /** Publish an event to FF_EVENTS (subject evt....). */
   emit(subject: string, body: unknown, msgId: string): void;
   /** Wall clock (ms); tests may replace it. */
   now(): number;
-}
-
-export interface SendOptions {
-  /**
-   * The message may share one stored message with other sends to the same actor (a batch,
-   * contracts/actor-batch.ts): sends to an actor that arrive while the partition's previous store
-   * for it is in flight go out together. A batch's items lose their own Nats-Msg-Id (the batch has
-   * one of its own, for its retries), so a replay after a crash is de-duplicated only by the
-   * receiving actor: only for kinds that de-duplicate by a key in the body.
-   */
-  coalesce?: boolean;
 }
 
 export interface MessageMeta {

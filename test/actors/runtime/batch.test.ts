@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { InfluxDB } from "influx";
 import { Registry } from "prom-client";
 import { z } from "zod";
-import { actorBodies, encodeActorBatch } from "../../../contracts/actor-batch.ts";
-import { actorSubject, KV_SNAPSHOTS, STREAM_ACTORS } from "../../../contracts/nats-layout.ts";
+import { encodeActorBatch } from "../../../contracts/actor-batch.ts";
+import { actorSubject, KV_SNAPSHOTS } from "../../../contracts/nats-layout.ts";
 import { createLogger } from "../../../infra/log.ts";
 import { connectNats } from "../../../infra/nats.ts";
 import { influxClient, provisionInflux, provisionNats } from "../../../infra/provision.ts";
@@ -20,8 +20,7 @@ import { eventually } from "../../support/retry.ts";
 /**
  * A batch message (contracts/actor-batch.ts) is its items, handed to the actor in order as one
  * message: each item counted, a failing item skipped alone, and no snapshot between two items,
- * even when items take longer than the checkpoint interval. Actors' own sends with `coalesce`
- * are stored as such batches.
+ * even when items take longer than the checkpoint interval.
  */
 const PARTITIONS = 1;
 const DB = "rt_batch";
@@ -39,16 +38,7 @@ const tape: ActorBehavior<TapeState> = {
     state.values.push(value);
   },
 };
-/** fan: on {n, coalesce}, sends values 100..100+n-1 to tape "t2" */
-const fan: ActorBehavior<null> = {
-  kind: "fan",
-  initialState: () => null,
-  handle(_state, body, ctx, meta) {
-    const { n, coalesce } = z.strictObject({ n: z.number().int(), coalesce: z.boolean() }).parse(body);
-    for (let i = 0; i < n; i++) ctx.send("tape", "t2", { value: 100 + i }, `fan-${meta.seq}-${i}`, { coalesce });
-  },
-};
-const behaviors = (): BehaviorRegistry => new Map<string, ActorBehavior<any>>([[tape.kind, tape], [fan.kind, fan]]);
+const behaviors = (): BehaviorRegistry => new Map<string, ActorBehavior<any>>([[tape.kind, tape]]);
 
 describe("batch messages in an actor's mailbox (real nats-server)", () => {
   let s: TestServices;
@@ -105,39 +95,5 @@ describe("batch messages in an actor's mailbox (real nats-server)", () => {
     // the items took 240 ms and checkpoints ran every 30 ms, yet no snapshot holds part of the batch
     const parts = new Set(written.map((v) => v.join(",")));
     expect([...parts].filter((v) => !["1", "1,2,3,4,5,6", "1,2,3,4,5,6,7"].includes(v))).toEqual([]);
-  });
-
-  it("sends with coalesce to one actor go out as batches (each batch with its own id); without, one message each", async () => {
-    const registry = new Registry();
-    const host = await startActorHost({
-      nc, influx, behaviors: behaviors(), partitions: PARTITIONS, leaseTtlMs: 1500,
-      flushMs: 20, checkpointMs: 30, idleMs: 600_000, snapshotMs: 0, snapshotBytesPerMessage: 0,
-      hostId: "fan-host", registry, log,
-    });
-    const t2 = actorSubject("tape", "t2", PARTITIONS);
-    const jsm = await jetstreamManager(nc);
-    const stored = async () => (await jsm.streams.info(STREAM_ACTORS, { subjects_filter: t2 })).state.subjects?.[t2] ?? 0;
-    const handled = () => metric(registry, "footfall_actor_messages_total", { kind: "tape" });
-    try {
-      await eventually("the host owns the partition", () => host.ownedPartitions().length === PARTITIONS, 10_000);
-      const js = jetstream(nc);
-      await js.publish(actorSubject("fan", "f1", PARTITIONS), JSON.stringify({ n: 40, coalesce: true }));
-      await eventually("40 values handled", async () => await handled() >= 40, 10_000, 5);
-      const batched = await stored();
-      // the 40 sends of one message's handling leave in one turn: one batch
-      expect(batched).toBe(1);
-      const last = await jsm.streams.getMessage(STREAM_ACTORS, { last_by_subj: t2 });
-      expect(last?.header.get("Nats-Msg-Id")).toMatch(/^batch:/);
-      expect(actorBodies(last?.json<unknown>())).toHaveLength(40);
-
-      await js.publish(actorSubject("fan", "f1", PARTITIONS), JSON.stringify({ n: 10, coalesce: false }));
-      await eventually("50 values handled", async () => await handled() >= 50, 10_000, 5);
-      expect(await stored()).toBe(batched + 10);
-    } finally {
-      await host.stop();
-    }
-    const values = (await readSnapshot<TapeState>(nc, "tape", "t2"))?.state.values;
-    const run = (n: number) => Array.from({ length: n }, (_, i) => 100 + i);
-    expect(values).toEqual([...run(40), ...run(10)]);
   });
 });
