@@ -92,7 +92,6 @@ export class ActorPublisher {
       this.lanes.delete(subject);
       return;
     }
-    lane.busy = true;
     const batch = lane.waiting.splice(0, n);
     const single = batch.length === 1;
     if (!single) {

@@ -6,11 +6,9 @@ import { Registry } from "prom-client";
 import { Kvm } from "@nats-io/kv";
 import { actorSubject, KV_LEASES, partitionOf } from "../../../contracts/nats-layout.ts";
 import { createLogger } from "../../../infra/log.ts";
-import { connectNats } from "../../../infra/nats.ts";
-import { influxClient, provisionInflux, provisionNats } from "../../../infra/provision.ts";
 import { startActorHost, type ActorHost } from "../../../actors/runtime/actor-host.ts";
 import { metric } from "./fixtures/metric.ts";
-import { startTestServices, type TestServices } from "../../support/services.ts";
+import { startRuntimeServices, type RuntimeServices } from "./fixtures/runtime-services.ts";
 import { eventually } from "../../support/retry.ts";
 import { counterBehaviors } from "./fixtures/counter-behavior.ts";
 import { counterId, expectedTotals, publishRounds, readCounter, readSink } from "./fixtures/counter-traffic.ts";
@@ -21,21 +19,15 @@ const DB = "rt_host";
 const log = createLogger("test", process.env.RT_LOG ?? "fatal");
 
 describe("actor host (in process, real nats-server and influxd)", () => {
-  let s: TestServices;
+  let rt: RuntimeServices;
   let nc: NatsConnection;
   let influx: InfluxDB;
 
   beforeAll(async () => {
-    s = await startTestServices();
-    nc = await connectNats(s.natsUrl, "runtime-test");
-    await provisionNats(nc, { leaseTtlMs: 2000 });
-    influx = influxClient(s.influxUrl, DB);
-    await provisionInflux(influx, { influxDb: DB, rawRetention: "INF", rollupRetention: "INF" });
+    rt = await startRuntimeServices("runtime-test", { db: DB, leaseTtlMs: 2000 });
+    ({ nc, influx } = rt);
   });
-  afterAll(async () => {
-    await nc?.close();
-    await s?.stop();
-  });
+  afterAll(async () => { await rt?.stop(); });
 
   const start = (registry: Registry, hostId: string) => startActorHost({
     nc, influx, behaviors: counterBehaviors(), partitions: PARTITIONS, leaseTtlMs: 2000,

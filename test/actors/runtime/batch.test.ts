@@ -8,13 +8,11 @@ import { z } from "zod";
 import { encodeActorBatch } from "../../../contracts/actor-batch.ts";
 import { actorSubject, KV_SNAPSHOTS } from "../../../contracts/nats-layout.ts";
 import { createLogger } from "../../../infra/log.ts";
-import { connectNats } from "../../../infra/nats.ts";
-import { influxClient, provisionInflux, provisionNats } from "../../../infra/provision.ts";
 import { startActorHost } from "../../../actors/runtime/actor-host.ts";
 import type { ActorBehavior, BehaviorRegistry } from "../../../actors/runtime/types.ts";
 import { metric } from "./fixtures/metric.ts";
+import { startRuntimeServices, type RuntimeServices } from "./fixtures/runtime-services.ts";
 import { readSnapshot } from "./fixtures/counter-traffic.ts";
-import { startTestServices, type TestServices } from "../../support/services.ts";
 import { eventually } from "../../support/retry.ts";
 
 /**
@@ -41,21 +39,15 @@ const tape: ActorBehavior<TapeState> = {
 const behaviors = (): BehaviorRegistry => new Map<string, ActorBehavior<any>>([[tape.kind, tape]]);
 
 describe("batch messages in an actor's mailbox (real nats-server)", () => {
-  let s: TestServices;
+  let rt: RuntimeServices;
   let nc: NatsConnection;
   let influx: InfluxDB;
 
   beforeAll(async () => {
-    s = await startTestServices();
-    nc = await connectNats(s.natsUrl, "batch-test");
-    await provisionNats(nc, { leaseTtlMs: 1500 });
-    influx = influxClient(s.influxUrl, DB);
-    await provisionInflux(influx, { influxDb: DB, rawRetention: "INF", rollupRetention: "INF" });
+    rt = await startRuntimeServices("batch-test", { db: DB, leaseTtlMs: 1500 });
+    ({ nc, influx } = rt);
   });
-  afterAll(async () => {
-    await nc?.close();
-    await s?.stop();
-  });
+  afterAll(async () => { await rt?.stop(); });
 
   it("hands a batch's items to the actor in order as one message; a failing item is skipped alone", async () => {
     const registry = new Registry();

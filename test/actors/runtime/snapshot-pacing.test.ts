@@ -7,12 +7,10 @@ import { Registry } from "prom-client";
 import { z } from "zod";
 import { actorSubject, KV_LEASES, KV_SNAPSHOTS } from "../../../contracts/nats-layout.ts";
 import { createLogger } from "../../../infra/log.ts";
-import { connectNats } from "../../../infra/nats.ts";
-import { influxClient, provisionInflux, provisionNats } from "../../../infra/provision.ts";
 import { startActorHost, type ActorHost } from "../../../actors/runtime/actor-host.ts";
 import type { ActorBehavior, BehaviorRegistry } from "../../../actors/runtime/types.ts";
 import { metric } from "./fixtures/metric.ts";
-import { startTestServices, type TestServices } from "../../support/services.ts";
+import { startRuntimeServices, type RuntimeServices } from "./fixtures/runtime-services.ts";
 import { eventually } from "../../support/retry.ts";
 import { readSnapshot } from "./fixtures/counter-traffic.ts";
 
@@ -38,21 +36,15 @@ const ledger: ActorBehavior<LedgerState> = {
 const behaviors = (): BehaviorRegistry => new Map<string, ActorBehavior<any>>([[ledger.kind, ledger]]);
 
 describe("snapshot pacing by size (real nats-server)", () => {
-  let s: TestServices;
+  let rt: RuntimeServices;
   let nc: NatsConnection;
   let influx: InfluxDB;
 
   beforeAll(async () => {
-    s = await startTestServices();
-    nc = await connectNats(s.natsUrl, "pacing-test");
-    await provisionNats(nc, { leaseTtlMs: 1500 });
-    influx = influxClient(s.influxUrl, DB);
-    await provisionInflux(influx, { influxDb: DB, rawRetention: "INF", rollupRetention: "INF" });
+    rt = await startRuntimeServices("pacing-test", { db: DB, leaseTtlMs: 1500 });
+    ({ nc, influx } = rt);
   });
-  afterAll(async () => {
-    await nc?.close();
-    await s?.stop();
-  });
+  afterAll(async () => { await rt?.stop(); });
 
   const start = (registry: Registry, hostId: string, perMessage: number) => startActorHost({
     nc, influx, behaviors: behaviors(), partitions: PARTITIONS, leaseTtlMs: 1500,
