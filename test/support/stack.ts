@@ -46,7 +46,7 @@ export async function startTestStack(opts: {
   hostEnv?: Record<string, string>;
 } = {}): Promise<TestStack> {
   const services = await startTestServices();
-  const cfg = loadConfig({
+  let cfg = loadConfig({
     dataDir: services.dataDir,
     natsUrl: services.natsUrl,
     influxUrl: services.influxUrl,
@@ -73,9 +73,13 @@ export async function startTestStack(opts: {
     await services.stop();
     throw e;
   };
-  const broker = await runBroker(cfg).catch(abandon);
+  const broker = await onFreshPorts(() => runBroker(cfg), async () => {
+    cfg = { ...cfg, mqttPort: await freePort(), brokerOpsPort: await freePort() };
+  }).catch(abandon);
   started.push(broker);
-  let api: Awaited<ReturnType<typeof runApi>> | undefined = await runApi(cfg).catch(abandon);
+  let api: Awaited<ReturnType<typeof runApi>> | undefined = await onFreshPorts(() => runApi(cfg), async () => {
+    cfg = { ...cfg, httpPort: await freePort() };
+  }).catch(abandon);
   const apiPort = api.port;
   started.push({ stop: async () => { await api?.stop(); } });
 
@@ -160,4 +164,20 @@ export function apiClient(apiUrl: string, adminToken: string, extra: RequestInit
       return go().catch(() => go());
     },
   };
+}
+
+/**
+ * Runs start(); when a port it was given was taken in the meantime (freePort() only found it free:
+ * another process, or an outgoing connection's local port, may take it before the listen), picks
+ * new ports with repick() and tries again, at most three times.
+ */
+async function onFreshPorts<T>(start: () => Promise<T>, repick: () => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= 3 || (e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+      await repick();
+    }
+  }
 }
