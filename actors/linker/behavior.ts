@@ -64,9 +64,13 @@ export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
 
     flush(state, ctx) {
       if (state.merge.inbox.length === 0) return;
-      if (ctx.now() - (lastMessageAt.get(state) ?? ctx.now()) <= p.quietMs) return;
+      const quietFor = ctx.now() - (lastMessageAt.get(state) ?? ctx.now());
+      if (quietFor <= p.quietMs) return;
       const env = { ctx, sites: deps.sites, p, metrics };
-      for (const ready of mergeRelease(state.merge, Number.POSITIVE_INFINITY)) applyTracklets(state, ready, env);
+      const ready = mergeRelease(state.merge, Number.POSITIVE_INFINITY);
+      // what a lagging camera sends later may then be older than what was applied: linking may differ
+      ctx.log.info({ actor: ctx.id, released: ready.length, quietForMs: quietFor }, "linker heard nothing for a while: held tracklets released without waiting for every camera");
+      for (const r of ready) applyTracklets(state, r, env);
     },
 
     wantsFlush: (state) => state.merge.inbox.length > 0,
