@@ -3,6 +3,8 @@ import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from "@
 import { Kvm } from "@nats-io/kv";
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
+import tls from "node:tls";
 import { InfluxDB, type ISingleHostConfig } from "influx";
 import {
   KV_DEVICES, KV_EXTRACTION, KV_HOSTS, KV_JOBS, KV_KEYS, KV_STILLS, STILL_TTL_MS, KV_LEASES, KV_QUERIES, KV_SNAPSHOTS, KV_TOPOLOGY,
@@ -48,7 +50,8 @@ async function whileElecting<T>(what: string, call: () => Promise<T>, log?: Logg
  * window in memory: with a 10-minute window, a three-node cluster taking 500 crossings/s and 100
  * camera frames/s grew past 700 MB per nats-server and fell behind once the window was full.
  * `replicas` (FOOTFALL_REPLICAS): every stream and bucket gets that many, existing ones are scaled
- * to it; unset, new ones get 1 and existing ones keep theirs.
+ * to it; unset, new ones get 1 and existing ones keep theirs. Buckets are read through their
+ * stream's leader (no direct gets), so a read never returns a value older than one acknowledged.
  */
 export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "leaseTtlMs"> & Partial<Pick<Config, "replicas">>, log?: Logger): Promise<void> {
   const jsm = await whileElecting("JetStream", () => jetstreamManager(nc), log);
@@ -88,12 +91,16 @@ export async function provisionNats(nc: NatsConnection, cfg: Pick<Config, "lease
     [KV_VIDEO_LOCKS, { history: 1, ttl: VIDEO_LOCK_TTL_MS }],
   ];
   for (const [bucket, opts] of buckets) {
-    await whileElecting(`bucket ${bucket}`, () => kvm.create(bucket, { ...opts, replicas: replicas ?? 1 }), log);
-    if (replicas === undefined) continue;
-    // an existing bucket keeps its options: scale its stream to the replicas asked for
+    await whileElecting(`bucket ${bucket}`, () => kvm.create(bucket, { ...opts, allow_direct: false, replicas: replicas ?? 1 }), log);
+    // an existing bucket keeps its options, but is scaled to the replicas asked for and loses direct
+    // gets (which any replica answers, also one still catching up after a restart: a host resuming
+    // a partition could read a checkpoint or snapshot older than one already acknowledged)
     const stream = `KV_${bucket}`;
     const info = await whileElecting(`bucket ${bucket}`, () => jsm.streams.info(stream), log);
-    if (info.config.num_replicas !== replicas) await whileElecting(`bucket ${bucket}`, () => jsm.streams.update(stream, { ...info.config, num_replicas: replicas }), log);
+    const want = { ...info.config, num_replicas: replicas ?? info.config.num_replicas, allow_direct: false };
+    if (want.num_replicas !== info.config.num_replicas || info.config.allow_direct) {
+      await whileElecting(`bucket ${bucket}`, () => jsm.streams.update(stream, want), log);
+    }
   }
   log?.info({ replicas: replicas ?? "as they are" }, "nats streams and buckets ready");
 }
@@ -118,17 +125,46 @@ export function influxClient(url: string, database: string): InfluxDB {
 
 /**
  * A client for an actor host's point writer: its own connection pool, so the write in flight can
- * be aborted (its sockets destroyed: no byte of it reaches InfluxDB later, even after a network
- * partition heals), and no retries of its own (the writer retries, with the points still wanted).
+ * be aborted, and no retries of its own (the writer retries, with the points still wanted).
+ *
+ * Its sockets close with a TCP reset, whatever closes them (an abort, a request timing out): the
+ * bytes of an unfinished request still queued in the kernel are dropped. A plain close would keep
+ * them, and send them followed by FIN once a network partition heals, so InfluxDB would apply the
+ * whole request late, over the points another host wrote meanwhile.
  */
-export function influxWriteClient(url: string, database: string): { influx: InfluxDB; abortInFlight: () => void } {
+export function influxWriteClient(url: string, database: string, opts: { requestTimeoutMs?: number } = {}): { influx: InfluxDB; abortInFlight: () => void } {
   const o = influxOptions(url, database);
   const agent = o.protocol === "https" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-  const influx = new InfluxDB({ ...o, options: { agent }, pool: { maxRetries: 0 } });
+  resetOnClose(agent, o.protocol === "https");
+  const influx = new InfluxDB({
+    ...o, options: { agent }, pool: { maxRetries: 0, ...(opts.requestTimeoutMs ? { requestTimeout: opts.requestTimeoutMs } : {}) },
+  });
   const abortInFlight = () => {
     for (const sockets of Object.values(agent.sockets)) for (const socket of sockets ?? []) socket.destroy();
   };
   return { influx, abortInFlight };
+}
+
+/** Makes every connection of the agent end with a reset instead of FIN (see influxWriteClient). */
+function resetOnClose(agent: http.Agent, tlsOverTcp: boolean): void {
+  type Create = (options: net.NetConnectOpts & tls.ConnectionOptions, cb?: (err: Error | null, s: net.Socket) => void) => net.Socket;
+  const withAgent = agent as unknown as { createConnection: Create };
+  const create = withAgent.createConnection.bind(agent);
+  withAgent.createConnection = (options, cb) => {
+    // TLS: the TCP socket under it is the one to reset
+    const raw = tlsOverTcp ? net.connect({ host: options.host ?? "localhost", port: Number(options.port) }) : undefined;
+    // (the agent takes the socket returned; cb is only a connect listener here)
+    const socket = raw ? tls.connect({ ...options, socket: raw }) : create(options, cb);
+    const tcp = raw ?? socket;
+    const destroy = socket.destroy;
+    socket.destroy = function (this: net.Socket, err?: Error) {
+      socket.destroy = destroy;
+      // a socket still connecting has sent nothing: a plain close is enough
+      if (!tcp.destroyed && !tcp.connecting) tcp.resetAndDestroy();
+      return tcp === socket && tcp.destroyed ? this : destroy.call(this, err);
+    };
+    return socket;
+  };
 }
 
 /**

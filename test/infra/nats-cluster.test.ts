@@ -35,15 +35,20 @@ describe("NATS JetStream cluster of three (real nats-servers)", () => {
   });
 
   it("provisions every stream and bucket with 3 replicas, and scales existing R1 ones up", async () => {
+    // a bucket made elsewhere with the client's defaults (direct gets on), before any provisioning
+    await new Kvm(nc).create(KV_SNAPSHOTS, { history: 1 });
+    expect((await jsm.streams.info(`KV_${KV_SNAPSHOTS}`)).config.allow_direct).toBe(true);
     // a bucket made by an earlier single-replica provisioning
     await provisionNats(nc, { leaseTtlMs: 3000 });
     expect((await retry(() => jsm.streams.info(STREAM_ACTORS))).config.num_replicas).toBe(1);
     await provisionNats(nc, { leaseTtlMs: 3000, replicas: 3 });
     // a process that does not know the replicas leaves them as they are
     await provisionNats(nc, { leaseTtlMs: 3000 });
-    for (const name of [STREAM_ACTORS, STREAM_EVENTS, `KV_${KV_LEASES}`, `KV_${KV_TOPOLOGY}`]) {
+    for (const name of [STREAM_ACTORS, STREAM_EVENTS, `KV_${KV_LEASES}`, `KV_${KV_TOPOLOGY}`, `KV_${KV_SNAPSHOTS}`]) {
       const info = await retry(() => jsm.streams.info(name));
       expect(info.config.num_replicas, name).toBe(3);
+      // reads through the leader only: a replica catching up after a restart must not answer them
+      expect(info.config.allow_direct ?? false, name).toBe(false);
       await eventually(`${name}: a leader and two replicas`, async () => {
         const c = (await jsm.streams.info(name)).cluster;
         return Boolean(c?.leader) && (c?.replicas ?? []).length === 2;
@@ -117,7 +122,7 @@ describe("NATS JetStream cluster of three (real nats-servers)", () => {
   it("a KV read answered through a node that has just restarted is never older than a value already acknowledged", async () => {
     // a host resuming a partition reads its checkpoint and actors' snapshots this way. Direct gets
     // (which nats-server 2.9 lets every replica answer, also one still catching up after a restart)
-    // would return old values here; footfall opens its buckets without them, so reads go to the leader.
+    // returned old values here; footfall's buckets have them off, so reads go to the leader.
     const jsmOf = jsm;
     const leader = (await retry(() => jsmOf.streams.info(`KV_${KV_SNAPSHOTS}`))).cluster!.leader!;
     const victim = s.natsCluster!.nodes.find((n) => n.serverName !== leader)!;

@@ -5,9 +5,10 @@ import net from "node:net";
  * silent without closing (a half-open connection, a stuck proxy): silence() keeps every
  * connection open but forwards nothing either way (new connections too); restore() ends the
  * connections that lost bytes and forwards again. hold() is a network partition as TCP lives
- * through it: nothing is forwarded meanwhile, but a connection still open when release() is
- * called gets its bytes delivered late (as TCP retransmits them once the network heals); a
- * connection closed meanwhile loses them (its socket, and its send queue, are gone).
+ * through it: nothing is forwarded meanwhile, and release() delivers the bytes late (as TCP
+ * retransmits them once the network heals). That includes a connection its client closed
+ * meanwhile: a plain close keeps its unsent bytes in the kernel and sends them, then FIN. Only a
+ * connection its client reset (RST) loses them: the kernel dropped its send queue.
  */
 export interface TcpProxy {
   port: number;
@@ -17,7 +18,7 @@ export interface TcpProxy {
   release(): void;
   /** bytes held so far from clients towards the server */
   heldBytes(): number;
-  /** bytes held towards the server and lost because their connection closed before release() */
+  /** bytes held towards the server and lost because their connection was reset before release() */
   droppedBytes(): number;
   close(): Promise<void>;
 }
@@ -27,6 +28,8 @@ interface Pair {
   upstream: net.Socket;
   muted: boolean;
   held: { toServer: Buffer[]; toClient: Buffer[] };
+  /** the client closed (FIN) while bytes were held: they go to the server at release(), then FIN */
+  closedWithHeld: boolean;
 }
 
 /** `listen` puts the proxy on another address than the target's (e.g. a fault lab's network), port 0 = any. */
@@ -37,8 +40,10 @@ export async function startTcpProxy(targetPort: number, host = "127.0.0.1", list
   const pairs = new Set<Pair>();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, host);
-    const pair: Pair = { client, upstream, muted: silent, held: { toServer: [], toClient: [] } };
+    const pair: Pair = { client, upstream, muted: silent, held: { toServer: [], toClient: [] }, closedWithHeld: false };
     pairs.add(pair);
+    let reset = false, finished = false;
+    client.on("end", () => { finished = true; }).on("error", () => { reset = true; });
     const forward = (d: Buffer, to: net.Socket, held: Buffer[]) => {
       if (silent || pair.muted) pair.muted = true;
       else if (holding) held.push(d);
@@ -47,12 +52,18 @@ export async function startTcpProxy(targetPort: number, host = "127.0.0.1", list
     client.on("data", (d: Buffer) => forward(d, upstream, pair.held.toServer));
     upstream.on("data", (d: Buffer) => forward(d, client, pair.held.toClient));
     const end = () => {
+      if (pair.closedWithHeld) return;
+      if (finished && !reset && holding && pair.held.toServer.length > 0 && !upstream.destroyed) {
+        pair.closedWithHeld = true;
+        client.destroy();
+        return;
+      }
       if (pairs.delete(pair)) for (const d of pair.held.toServer.splice(0)) dropped += d.length;
       client.destroy();
       upstream.destroy();
     };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
+    client.on("close", end);
+    upstream.on("close", () => { pair.closedWithHeld = false; end(); }).on("error", () => {});
   });
   await new Promise<void>((r) => server.listen(listen.port ?? 0, listen.host ?? host, r));
   return {
@@ -65,8 +76,13 @@ export async function startTcpProxy(targetPort: number, host = "127.0.0.1", list
     hold() { holding = true; },
     release() {
       holding = false;
-      for (const p of pairs) {
+      for (const p of [...pairs]) {
         for (const d of p.held.toServer.splice(0)) p.upstream.write(d);
+        if (p.closedWithHeld) {
+          p.upstream.end();
+          pairs.delete(p);
+          continue;
+        }
         for (const d of p.held.toClient.splice(0)) p.client.write(d);
       }
     },

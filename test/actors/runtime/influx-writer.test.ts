@@ -126,7 +126,7 @@ describe("influx writer (real influxd)", () => {
       writer.write([stats("c2", 7, T0)], kept); // another partition's, in the same queue
       writer.discard(lost);
       expect(writer.write([stats("c1", 9, T0 + 2000)], lost)).toBe(0);
-      // its socket is destroyed, so the kernel never sends the rest (the proxy sees it close)
+      // its socket is reset, so the kernel never sends the rest (a plain close would send it, then FIN)
       await eventually("the request in flight was aborted", () => proxy.droppedBytes() > 0);
       await direct.writePoints([stats("c1", 5, T0)], { precision: "ms" });
       proxy.release();
@@ -136,6 +136,30 @@ describe("influx writer (real influxd)", () => {
       expect(await frames("c2")).toEqual([[T0, 7]]);
       expect(writer.state().pending).toBe(0);
       writer.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a write that timed out while the network held it never lands when the network heals", async () => {
+    const db = "w_timeout";
+    const direct = influxClient(s.influxUrl, db);
+    await direct.createDatabase(db);
+    const proxy = await startTcpProxy(Number(new URL(s.influxUrl).port));
+    const viaProxy = Object.assign(new URL(s.influxUrl), { port: String(proxy.port) }).toString();
+    const point = (frames: number): IPoint => ({ measurement: "camera_stats", tags: { camera: "c0" }, fields: { frames }, timestamp: T0 });
+    try {
+      const client = influxWriteClient(viaProxy, db, { requestTimeoutMs: 300 });
+      proxy.hold();
+      await expect(client.influx.writePoints([point(3)], { precision: "ms" })).rejects.toThrow(/timed out/i);
+      // the request's bytes were queued when it timed out: its socket was reset, so they are gone
+      await eventually("the timed-out request's connection was reset", () => proxy.droppedBytes() > 0);
+      await direct.writePoints([point(5)], { precision: "ms" });
+      proxy.release();
+      // a write through the healed network after it (a new client: the first one rests its failed host), then the figure
+      await influxWriteClient(viaProxy, db).influx.writePoints([{ ...point(1), tags: { camera: "c1" } }], { precision: "ms" });
+      const rows = await direct.query<{ frames: number }>(`SELECT "frames" FROM "camera_stats" WHERE "camera" = 'c0'`);
+      expect(rows.map((r) => r.frames)).toEqual([5]);
     } finally {
       await proxy.close();
     }
