@@ -24,7 +24,7 @@ import { zoneBehavior } from "./zone/behavior.ts";
 import type { ZoneParams } from "./zone/params.ts";
 
 /** The configuration keys the kinds read: each is also the name of the kind parameter it sets. */
-export type KindsConfig = Pick<Config, "lateHorizonHours" | "maxTimeline" | "rawRetention" | "maxFutureMs" | "cameraReorderMs" | "linkerWaitMs" | "personSilenceS">;
+export type KindsConfig = Pick<Config, "lateHorizonHours" | "maxTimeline" | "rawRetention" | "maxFutureMs" | "cameraReorderMs" | "linkerWaitMs" | "linkerQuietMs" | "personSilenceS">;
 
 /** What the kinds are built from. */
 export interface KindDeps {
@@ -52,7 +52,7 @@ export const FOOTFALL_KINDS: readonly KindBuilder[] = [
   ({ topology, config: c, tuning: t, registry }) => spaceBehavior({ topology, registry, params: { ...occupancy(c), ...t.space } }),
   ({ config: c, tuning: t, registry }) => siteBehavior({ registry, params: { ...occupancy(c), ...t.site } }),
   ({ sites, config: c, tuning: t, registry }) => cameraBehavior({ sites, registry, params: { cameraReorderMs: c.cameraReorderMs, ...t.camera } }),
-  ({ sites, config: c, tuning: t, registry }) => linkerBehavior({ sites, registry, params: { linkerWaitMs: c.linkerWaitMs, personSilenceS: c.personSilenceS, ...t.linker } }),
+  ({ sites, config: c, tuning: t, registry }) => linkerBehavior({ sites, registry, params: { linkerWaitMs: c.linkerWaitMs, quietMs: c.linkerQuietMs, personSilenceS: c.personSilenceS, ...t.linker } }),
   ({ sites, tuning: t, registry }) => personBehavior({ sites, registry, params: t.person }),
   ({ sites, tuning: t, registry }) => zoneBehavior({ sites, registry, params: t.zone }),
 ];

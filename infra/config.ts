@@ -77,6 +77,8 @@ export const VARIABLES = {
     "how long (frame time) a camera actor waits for a missing earlier frame before tracking on without it; later frames are counted as late, not tracked"),
   linkerWaitMs: variable("FOOTFALL_LINKER_WAIT_MS", int(0, 24 * 3_600_000), 60_000,
     "the linker merges its cameras in frame-time order and waits for a camera at most this far behind the newest one (an off camera must not stop linking)"),
+  linkerQuietMs: variable("FOOTFALL_LINKER_QUIET_MS", int(1000, 3_600_000), 30_000,
+    "wall time without any camera message after which the linker links what it holds without waiting for the cameras behind (the end of a stream); an outage that holds every camera's messages up longer than this makes linking differ from an undisturbed run"),
   personSilenceS: variable("FOOTFALL_PERSON_SILENCE_S", z.coerce.number().min(1).max(86_400), 60,
     "a person no camera has seen for this long (frame time) is ended; must exceed the cameras' neighbour max_s"),
   liveResumeS: variable("FOOTFALL_LIVE_RESUME_S", int(0, 86_400), 300,

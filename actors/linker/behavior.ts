@@ -44,6 +44,19 @@ export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
   const lastMessageAt = new WeakMap<LinkerState, number>();
   const kind = ActorKinds.linker;
 
+  const offer = (state: LinkerState, m: TrackletsMsg, ctx: KindContext<"straggler">) => {
+    const env = { ctx, sites: deps.sites, p, metrics };
+    if (m.frameTs <= state.merge.released) {
+      // its camera was not waited for (far behind, or released after a quiet spell): applied now, out of order
+      metrics.unordered.inc();
+      if (!state.merge.cameraTs.has(m.camera)) {
+        ctx.log.info({ actor: ctx.id, camera: m.camera, frameTs: m.frameTs, released: state.merge.released }, "camera first heard after the others were applied past its frame time");
+      }
+    }
+    const expected = deps.sites.site(m.site)?.cameras.keys() ?? [];
+    for (const ready of mergeOffer(state.merge, m, p.linkerWaitMs, expected)) applyTracklets(state, ready, env);
+  };
+
   return defineBehavior({
     kind,
     inbound: ActorInbox[kind],
@@ -58,8 +71,18 @@ export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
         metrics.resent.inc();
         return;
       }
-      const env = { ctx, sites: deps.sites, p, metrics };
-      for (const ready of mergeOffer(state.merge, m, p.linkerWaitMs)) applyTracklets(state, ready, env);
+      // the site's cameras are waited for at the start: the topology this host follows may lag
+      // behind the store, so a camera it does not know yet is looked up there first
+      if (state.merge.startTs === undefined && deps.sites.refresh && !deps.sites.camera(m.site, m.camera)) {
+        return deps.sites.refresh(m.site).then(
+          () => offer(state, m, ctx),
+          (err: unknown) => {
+            ctx.log.warn({ actor: ctx.id, site: m.site, err }, "the topology could not be read from the store; linking with the one this host has");
+            offer(state, m, ctx);
+          },
+        );
+      }
+      offer(state, m, ctx);
     },
 
     flush(state, ctx) {

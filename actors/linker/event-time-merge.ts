@@ -14,8 +14,11 @@ import { TrackletsMsg } from "../../contracts/track-messages.ts";
  * hold the others back. A camera whose latest frameTs is more than linkerWaitMs behind the newest
  * camera is not waited for (it is off, or far behind): its messages are applied as they arrive.
  * A merge that received nothing for a while (the end of a stream) is released whole by flush.
- * A camera that has not reported yet is not waited for (within a second of frame time after a
- * start every running camera has ticked).
+ * At the start, the site's cameras (those with a calibration in its topology) are waited for
+ * until each has reported, or the newest is linkerWaitMs past the first message heard: camera
+ * partitions start at their own pace too, and one that reports late would otherwise find the
+ * others applied past its first frames. A camera added to the topology later, or one not in it,
+ * is not waited for before it reports.
  */
 export interface MergeState {
   /** held messages, sorted by (frameTs, camera, seq, part) */
@@ -31,9 +34,13 @@ export interface MergeState {
   cameraTs: Map<string, number>;
   /** everything at or before this frameTs was released */
   released: number;
+  /** frameTs of the first message heard (the start the site's silent cameras are waited from) */
+  startTs: number | undefined;
 }
 
-export const newMergeState = (): MergeState => ({ inbox: [], heard: new Map(), cameraTs: new Map(), released: Number.NEGATIVE_INFINITY });
+export const newMergeState = (): MergeState => ({
+  inbox: [], heard: new Map(), cameraTs: new Map(), released: Number.NEGATIVE_INFINITY, startTs: undefined,
+});
 
 /** A camera's message in its sending order: frame time, frame seq, part of a split message. */
 export type MessageKey = [frameTs: number, seq: number, part: number];
@@ -59,8 +66,12 @@ export function mergeHear(s: MergeState, m: TrackletsMsg): boolean {
  */
 export const MAX_HELD = 5_000;
 
-/** Takes a message in; returns the messages now ready, in event-time order. */
-export function mergeOffer(s: MergeState, m: TrackletsMsg, linkerWaitMs: number): TrackletsMsg[] {
+/**
+ * Takes a message in; returns the messages now ready, in event-time order. `expected`: the site's
+ * cameras, waited for at the start until they report.
+ */
+export function mergeOffer(s: MergeState, m: TrackletsMsg, linkerWaitMs: number, expected: Iterable<string> = []): TrackletsMsg[] {
+  s.startTs ??= m.frameTs;
   s.cameraTs.set(m.camera, Math.max(s.cameraTs.get(m.camera) ?? Number.NEGATIVE_INFINITY, m.frameTs));
   if (m.frameTs <= s.released) return [m]; // behind the watermark: nothing to wait for
   let lo = 0, hi = s.inbox.length;
@@ -69,15 +80,21 @@ export function mergeOffer(s: MergeState, m: TrackletsMsg, linkerWaitMs: number)
     if (before(s.inbox[mid]!, m) <= 0) lo = mid + 1; else hi = mid;
   }
   s.inbox.splice(lo, 0, m);
-  const ready = mergeRelease(s, watermark(s, linkerWaitMs));
+  const ready = mergeRelease(s, watermark(s, linkerWaitMs, expected));
   if (s.inbox.length > MAX_HELD) ready.push(...mergeRelease(s, s.inbox[s.inbox.length - MAX_HELD - 1]!.frameTs));
   return ready;
 }
 
-/** The oldest newest-frameTs among cameras within linkerWaitMs of the newest camera. */
-export function watermark(s: MergeState, linkerWaitMs: number): number {
+/**
+ * The oldest newest-frameTs among cameras within linkerWaitMs of the newest camera; nothing
+ * (-Infinity) while an expected camera has not reported and the start is within linkerWaitMs.
+ */
+export function watermark(s: MergeState, linkerWaitMs: number, expected: Iterable<string> = []): number {
   let newest = Number.NEGATIVE_INFINITY;
   for (const ts of s.cameraTs.values()) if (ts > newest) newest = ts;
+  if (s.startTs !== undefined && s.startTs >= newest - linkerWaitMs) {
+    for (const camera of expected) if (!s.cameraTs.has(camera)) return Number.NEGATIVE_INFINITY;
+  }
   let w = Number.POSITIVE_INFINITY;
   for (const ts of s.cameraTs.values()) if (ts >= newest - linkerWaitMs && ts < w) w = ts;
   return w;
@@ -99,12 +116,19 @@ export const MergeSnapshot = z.strictObject({
   heard: z.array(z.tuple([z.string(), z.tuple([z.number(), z.number().int(), z.number().int()])])).optional(),
   cameraTs: z.array(z.tuple([z.string(), z.number()])),
   released: z.number().nullable(),
+  /** absent in snapshots written before it existed (such a merge waits for no camera it has not heard) */
+  startTs: z.number().optional(),
 });
 
 export function encodeMerge(s: MergeState): z.infer<typeof MergeSnapshot> {
-  return { inbox: s.inbox, heard: [...s.heard], cameraTs: [...s.cameraTs], released: Number.isFinite(s.released) ? s.released : null };
+  return {
+    inbox: s.inbox, heard: [...s.heard], cameraTs: [...s.cameraTs], released: Number.isFinite(s.released) ? s.released : null,
+    ...(s.startTs !== undefined && Number.isFinite(s.startTs) ? { startTs: s.startTs } : {}),
+  };
 }
 
 export function decodeMerge(raw: z.infer<typeof MergeSnapshot>): MergeState {
-  return { inbox: raw.inbox, heard: new Map(raw.heard ?? []), cameraTs: new Map(raw.cameraTs), released: raw.released ?? Number.NEGATIVE_INFINITY };
+  // an old snapshot's merge has started long ago: no start to wait from
+  const startTs = raw.startTs ?? (raw.cameraTs.length > 0 ? Number.NEGATIVE_INFINITY : undefined);
+  return { inbox: raw.inbox, heard: new Map(raw.heard ?? []), cameraTs: new Map(raw.cameraTs), released: raw.released ?? Number.NEGATIVE_INFINITY, startTs };
 }

@@ -66,6 +66,6 @@ export const LinkerParams = z.strictObject({
   /** event-time merge: a camera this far (frame time) behind the newest one is not waited for (ms) */
   linkerWaitMs: z.number().default(DEFAULTS.linkerWaitMs),
   /** event-time merge: held messages are all released after this much wall time without a message (ms) */
-  quietMs: z.number().default(5_000),
+  quietMs: z.number().default(DEFAULTS.linkerQuietMs),
 });
 export type LinkerParams = z.output<typeof LinkerParams>;

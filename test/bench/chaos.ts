@@ -46,9 +46,11 @@ for (let node = 0; node < 3; node++) plan.push(["node", faults.node(node)]);
 for (let node = 0; node < 3; node++) plan.push(["partition", faults.partition(node, Number(opts.partitionS) * 1000)]);
 plan.push(["influxd", faults.influxd(Number(opts.influxDownS) * 1000)]);
 
-// the linker waits for a camera whose partition was held up by a fault; a camera's frames re-sent
-// after a failover (up to its 10 s PUBACK wait) are within the reorder window (docs/limits.md)
-const lab = await startClusterLab({ partitions: 3, overrides: { linkerWaitMs: 2 * CAM_MINUTES * 60_000, cameraReorderMs: 20_000 } });
+// the linker waits for a camera whose partition was held up by a fault, and links without waiting
+// only after a quiet spell longer than any fault here holds every camera up; a camera's frames
+// re-sent after a failover (up to its 10 s PUBACK wait) are within the reorder window (docs/limits.md)
+const linkerQuietMs = (Math.max(Number(opts.influxDownS), Number(opts.partitionS)) + 15) * 1000;
+const lab = await startClusterLab({ partitions: 3, overrides: { linkerWaitMs: 2 * CAM_MINUTES * 60_000, linkerQuietMs, cameraReorderMs: 20_000 } });
 const reports: RoundReport[] = [];
 /** the nodes' broker, host and nats-server logs, copied out of the lab's data folder (removed at the end) once something went wrong */
 let keptLogs: string | undefined;

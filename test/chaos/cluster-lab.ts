@@ -165,7 +165,7 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
       FOOTFALL_FLUSH_MS: String(cfg.flushMs), FOOTFALL_CHECKPOINT_MS: String(cfg.checkpointMs),
       FOOTFALL_SNAPSHOT_MS: String(cfg.snapshotMs), FOOTFALL_IDLE_MS: String(cfg.idleMs),
       FOOTFALL_INFLUX_DB: cfg.influxDb, FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_CHAOS_LOG ?? "warn",
-      FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours), FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs),
+      FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours), FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs), FOOTFALL_LINKER_QUIET_MS: String(cfg.linkerQuietMs),
       FOOTFALL_CAMERA_REORDER_MS: String(cfg.cameraReorderMs), FOOTFALL_PERSON_SILENCE_S: String(cfg.personSilenceS),
       FOOTFALL_MQTT_PORT: String(MQTT_PORT), FOOTFALL_BROKER_OPS_PORT: String(BROKER_OPS_PORT), FOOTFALL_HOST_OPS_PORT: String(HOST_OPS_PORT),
       ...extra,

@@ -26,9 +26,10 @@ describe.skipIf(!ok)("chaos: one fault at a time on a three-node cluster", { tim
   let cameras: Promise<TrackingScenarioRun>;
   beforeAll(async () => {
     // the linker waits for a camera whose partition was held up by a fault (as in the tracking
-    // test); a camera's frames re-sent after a failover (up to its 10 s PUBACK wait) are within
-    // the reorder window (docs/limits.md)
-    lab = await startClusterLab({ partitions: 3, overrides: { linkerWaitMs: 30 * 60_000, cameraReorderMs: 20_000 } });
+    // test), and links without waiting only after a quiet spell longer than any fault here holds
+    // every camera up (influxd down 30 s); a camera's frames re-sent after a failover (up to its
+    // 10 s PUBACK wait) are within the reorder window (docs/limits.md)
+    lab = await startClusterLab({ partitions: 3, overrides: { linkerWaitMs: 30 * 60_000, linkerQuietMs: 45_000, cameraReorderMs: 20_000 } });
     nc = await connectNats(lab.cfg.natsUrl!, "chaos-test");
     // smart cameras publish in real time, from the first round to past the partition
     cameras = runTrackingScenario({ ...lab, mqttUrl: lab.mqttUrls.join(",") }, nc, { walkers: CAM_WALKERS, minutes: CAM_MINUTES, seed: CAM_SEED, speed: 1 });

@@ -117,16 +117,19 @@ export async function runTrackingScenario(stack: ScenarioStack, nc: NatsConnecti
       .catch((d: Error) => [`(where they went could not be read: ${d.message})`]);
     throw new Error(`${(e as Error).message}: ${counted.frames} tracked + ${counted.late} late of ${sim.frames} frames\n  ${where.join("\n  ")}`);
   }
-  // the stream's end releases in steps (camera reorder buffers, the linker's merge, person points
-  // held by their write throttle, each after a few quiet seconds): settled = no change for 9 s
-  let last = "", same = 0;
+  // the stream's end releases in steps (camera reorder buffers, the linker's merge once it has
+  // heard nothing for FOOTFALL_LINKER_QUIET_MS, person points held by their write throttle):
+  // settled = no change for 9 s, counted from the later of the last change and the linker's quiet
+  // time after the last frame was tracked
+  const quietOver = Date.now() + stack.cfg.linkerQuietMs;
+  let last = "", changedAt = Date.now();
   await eventually("person tracks settled", async () => {
     const rows = await influx.query(`SELECT count("obs") AS n, sum("obs") AS obs, sum("distance_m") AS d FROM "person" WHERE "site" = '${plan.site}'`);
     const now = JSON.stringify(rows[0] ?? {});
-    same = now === last ? same + 1 : 0;
+    if (now !== last) changedAt = Date.now();
     last = now;
-    return same >= 3;
-  }, 180_000, 3000);
+    return Date.now() - Math.max(changedAt, quietOver) >= 9000;
+  }, 180_000 + stack.cfg.linkerQuietMs, 3000);
 
   const from = startTs, to = startTs + durationMs;
   const range = `site=${plan.site}&from=${from}&to=${to}`;

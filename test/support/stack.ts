@@ -60,6 +60,8 @@ export async function startTestStack(opts: {
     checkpointMs: 300,
     // snapshots lag the checkpoints: a killed host replays more, which must change nothing
     snapshotMs: 2000,
+    // a simulated stream's end is linked sooner (the stack's tests hold no camera up for long)
+    linkerQuietMs: 5000,
     logLevel: "warn",
     adminToken: "test-admin-token",
     ...opts.overrides,
@@ -92,7 +94,7 @@ export async function startTestStack(opts: {
     FOOTFALL_LOG_LEVEL: process.env.FOOTFALL_TEST_HOST_LOG ?? "warn", FOOTFALL_INFLUX_DB: cfg.influxDb,
     FOOTFALL_LATE_HORIZON_H: String(cfg.lateHorizonHours),
     FOOTFALL_CAMERA_REORDER_MS: String(cfg.cameraReorderMs), FOOTFALL_PERSON_SILENCE_S: String(cfg.personSilenceS),
-    FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs),
+    FOOTFALL_LINKER_WAIT_MS: String(cfg.linkerWaitMs), FOOTFALL_LINKER_QUIET_MS: String(cfg.linkerQuietMs),
     FOOTFALL_MAX_FUTURE_MS: String(cfg.maxFutureMs),
     ...opts.hostEnv,
   });

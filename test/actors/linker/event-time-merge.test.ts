@@ -40,6 +40,42 @@ describe("event-time merge of the linker's cameras", () => {
   });
 });
 
+describe("event-time merge: the site's cameras at the start", () => {
+  const site = ["a", "b"];
+  it("waits for a camera of the site that has not reported yet, so its first messages are not applied late", () => {
+    // without the site's cameras: b's partition starts later, and a's messages have gone past b's first one
+    const blind = newMergeState();
+    const early = [...mergeOffer(blind, msg("a", 0, 0), 60_000), ...mergeOffer(blind, msg("a", 1, 1000), 60_000)];
+    expect(order(early)).toEqual(["a@0", "a@1000"]);
+    expect(order(mergeOffer(blind, msg("b", 0, 10), 60_000))).toEqual(["b@10"]); // out of order
+
+    const s = newMergeState();
+    expect(order([...mergeOffer(s, msg("a", 0, 0), 60_000, site), ...mergeOffer(s, msg("a", 1, 1000), 60_000, site)])).toEqual([]);
+    expect(order(mergeOffer(s, msg("b", 0, 10), 60_000, site))).toEqual(["a@0", "b@10"]);
+    expect(order(mergeOffer(s, msg("b", 1, 1010), 60_000, site))).toEqual(["a@1000"]);
+  });
+
+  it("stops waiting for a silent camera linkerWaitMs after the first message, and never waits for it again", () => {
+    const s = newMergeState();
+    expect(order(mergeOffer(s, msg("a", 0, 0), 10_000, site))).toEqual([]);
+    expect(order(mergeOffer(s, msg("a", 1, 5000), 10_000, site))).toEqual([]);
+    expect(order(mergeOffer(s, msg("a", 2, 10_001), 10_000, site))).toEqual(["a@0", "a@5000", "a@10001"]);
+    // a camera added to the site later is not waited for before it reports
+    expect(order(mergeOffer(s, msg("a", 3, 11_000), 10_000, [...site, "c"]))).toEqual(["a@11000"]);
+  });
+
+  it("keeps its start across a snapshot; a snapshot from before the start was kept waits for no silent camera", () => {
+    const s = newMergeState();
+    mergeOffer(s, msg("a", 0, 0), 60_000, site);
+    const back = decodeMerge(JSON.parse(JSON.stringify(encodeMerge(s))));
+    expect(back.startTs).toBe(0);
+    expect(order(mergeOffer(back, msg("a", 1, 1000), 60_000, site))).toEqual([]);
+    const { startTs: _, ...old } = encodeMerge(s);
+    const fromOld = decodeMerge(JSON.parse(JSON.stringify(old)));
+    expect(order(mergeOffer(fromOld, msg("a", 1, 1000), 60_000, site))).toEqual(["a@0", "a@1000"]);
+  });
+});
+
 describe("event-time merge: a camera's messages heard once", () => {
   it("drops what a camera re-sends after its partition was replayed, also across a snapshot", () => {
     const s = newMergeState();

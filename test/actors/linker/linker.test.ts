@@ -183,7 +183,8 @@ describe("linker actor", () => {
     const other = feed([{ camera: "cam-c", tid: "cam-c:1", from: T0 + 20 * S, to: T0 + 48 * S, pos: () => [30, 15], votes: red }]);
     const all = [...msgs, ...other].sort((a, b) => a.frameTs - b.frameTs);
     expect(all.at(-1)!.frameTs).toBeLessThan(T0 + 65 * S);
-    const { ctx, state, registry, b, clock } = run(all, { personSilenceS: 60 }, false);
+    // cam-b, a camera of the site, never reports: it is waited for only linkerWaitMs after the start
+    const { ctx, state, registry, b, clock } = run(all, { personSilenceS: 60, linkerWaitMs: 10_000 }, false);
     const isEnd = (s: Sent) => (s.body as PersonEndMsg).type === "person-end";
     expect(ctx.sends.filter(isEnd)).toEqual([]);
     expect(state.persons.has("p1")).toBe(true);
