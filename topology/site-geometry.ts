@@ -43,6 +43,19 @@ export interface SiteLookup {
 }
 
 /**
+ * Runs `then` on the topology as it is in the store when the lookup does not know the camera yet
+ * (the topology a host follows may lag behind the store), else at once. When the store cannot be
+ * read, `unread` is told and `then` runs on the topology the lookup has.
+ */
+export function withCamera<T>(sites: SiteLookup, site: string, camera: string, then: () => T, unread: (err: unknown) => void): T | Promise<T> {
+  if (!sites.refresh || sites.camera(site, camera)) return then();
+  return sites.refresh(site).then(then, (err: unknown) => {
+    unread(err);
+    return then();
+  });
+}
+
+/**
  * Derives the geometry of a stored topology. Cameras whose calibration does not fit are left out
  * (validation refuses such topologies, so this only guards against hand-edited KV values).
  */

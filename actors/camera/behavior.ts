@@ -4,7 +4,7 @@ import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import type { CameraStatusMsg, ChunkMsg, FrameMsg } from "../../contracts/track-messages.ts";
 import { M } from "../../contracts/track-store.ts";
-import type { SiteLookup } from "../../topology/site-geometry.ts";
+import { withCamera, type SiteLookup } from "../../topology/site-geometry.ts";
 import { splitId } from "../runtime/actor-id.ts";
 import { defineBehavior, type KindContext } from "../runtime/define-behavior.ts";
 import { paramsOf } from "../runtime/params.ts";
@@ -109,18 +109,10 @@ export function cameraBehavior(deps: CameraDeps): ActorBehavior<CameraState> {
     handle(state, m, ctx) {
       seen(state, m.receivedAt);
       if (m.type === "frame") {
-        // the topology this host follows may lag behind the store: a camera without calibration
-        // here is looked up there before its frames are tracked without floor positions
-        if (deps.sites.refresh && !deps.sites.camera(m.site, m.camera)) {
-          return deps.sites.refresh(m.site).then(
-            () => frame(state, m, ctx),
-            (err: unknown) => {
-              ctx.log.warn({ actor: ctx.id, site: m.site, err }, "the topology could not be read from the store; tracking on the one this host has");
-              frame(state, m, ctx);
-            },
-          );
-        }
-        frame(state, m, ctx);
+        // a camera without calibration here is looked up in the store before its frames are tracked without floor positions
+        return withCamera(deps.sites, m.site, m.camera, () => frame(state, m, ctx), (err) => {
+          ctx.log.warn({ actor: ctx.id, site: m.site, err }, "the topology could not be read from the store; tracking on the one this host has");
+        });
       } else if (m.type === "camera-status") status(state, m, ctx);
       else chunk(m, ctx);
     },

@@ -2,7 +2,7 @@ import type { Registry } from "prom-client";
 import { ActorInbox } from "../../contracts/actor-inbox.ts";
 import { ActorKinds } from "../../contracts/nats-layout.ts";
 import type { FloorObs, TrackletsMsg } from "../../contracts/track-messages.ts";
-import type { SiteLookup } from "../../topology/site-geometry.ts";
+import { withCamera, type SiteLookup } from "../../topology/site-geometry.ts";
 import { addVotes } from "../appearance/appearance.ts";
 import { defineBehavior, type KindContext } from "../runtime/define-behavior.ts";
 import { paramsOf } from "../runtime/params.ts";
@@ -71,18 +71,11 @@ export function linkerBehavior(deps: LinkerDeps): ActorBehavior<LinkerState> {
         metrics.resent.inc();
         return;
       }
-      // the site's cameras are waited for at the start: the topology this host follows may lag
-      // behind the store, so a camera it does not know yet is looked up there first
-      if (state.merge.startTs === undefined && deps.sites.refresh && !deps.sites.camera(m.site, m.camera)) {
-        return deps.sites.refresh(m.site).then(
-          () => offer(state, m, ctx),
-          (err: unknown) => {
-            ctx.log.warn({ actor: ctx.id, site: m.site, err }, "the topology could not be read from the store; linking with the one this host has");
-            offer(state, m, ctx);
-          },
-        );
-      }
-      offer(state, m, ctx);
+      // the site's cameras are waited for at the start: a camera this host does not know yet is looked up in the store first
+      if (state.merge.startTs !== undefined) return offer(state, m, ctx);
+      return withCamera(deps.sites, m.site, m.camera, () => offer(state, m, ctx), (err) => {
+        ctx.log.warn({ actor: ctx.id, site: m.site, err }, "the topology could not be read from the store; linking with the one this host has");
+      });
     },
 
     flush(state, ctx) {

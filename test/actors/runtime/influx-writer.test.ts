@@ -16,6 +16,13 @@ describe("influx writer (real influxd)", () => {
   let s: TestServices;
   beforeAll(async () => { s = await startTestServices({ nats: false }); });
   afterAll(async () => { await s?.stop(); });
+  /** a database, a client straight to influxd, and a URL to it through a TCP proxy the test can hold */
+  const behindProxy = async (db: string) => {
+    const direct = influxClient(s.influxUrl, db);
+    await direct.createDatabase(db);
+    const proxy = await startTcpProxy(Number(new URL(s.influxUrl).port));
+    return { direct, proxy, viaProxy: Object.assign(new URL(s.influxUrl), { port: String(proxy.port) }).toString() };
+  };
 
   it("writes batches larger than 5,000 points and ms / Date / nanosecond timestamps exactly", async () => {
     const influx: InfluxDB = influxClient(s.influxUrl, "w_batch");
@@ -92,10 +99,7 @@ describe("influx writer (real influxd)", () => {
 
   it("never sends a discarded owner's points, waiting or in flight, even when the network delivers the request late", async () => {
     const db = "w_fence";
-    const direct = influxClient(s.influxUrl, db);
-    await direct.createDatabase(db);
-    const proxy = await startTcpProxy(Number(new URL(s.influxUrl).port));
-    const viaProxy = Object.assign(new URL(s.influxUrl), { port: String(proxy.port) }).toString();
+    const { direct, proxy, viaProxy } = await behindProxy(db);
     const stats = (camera: string, frames: number, ts: number): IPoint => ({ measurement: "camera_stats", tags: { camera }, fields: { frames }, timestamp: ts });
     const frames = async (camera: string) => (await direct.query<{ frames: number }>(`SELECT "frames" FROM "camera_stats" WHERE "camera" = '${camera}'`)).map((r) => [r.time.getTime(), r.frames]);
     try {
@@ -143,10 +147,7 @@ describe("influx writer (real influxd)", () => {
 
   it("a write that timed out while the network held it never lands when the network heals", async () => {
     const db = "w_timeout";
-    const direct = influxClient(s.influxUrl, db);
-    await direct.createDatabase(db);
-    const proxy = await startTcpProxy(Number(new URL(s.influxUrl).port));
-    const viaProxy = Object.assign(new URL(s.influxUrl), { port: String(proxy.port) }).toString();
+    const { direct, proxy, viaProxy } = await behindProxy(db);
     const point = (frames: number): IPoint => ({ measurement: "camera_stats", tags: { camera: "c0" }, fields: { frames }, timestamp: T0 });
     try {
       const client = influxWriteClient(viaProxy, db, { requestTimeoutMs: 300 });
