@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { pino } from "pino";
 import { runApi } from "../../api/main.ts";
 import { loadConfig, type Config } from "../../infra/config.ts";
 import { connectNats } from "../../infra/nats.ts";
@@ -133,6 +134,8 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
       nodes: n, dataDir: services.dataDir,
       ports: lab.nodes.map(() => NATS_PORT), clusterPorts: lab.nodes.map(() => ROUTE_PORT),
       hosts: lab.nodes.map((node) => node.ip), execPrefix: (i) => lab.nodes[i]!.prefix, supervise: true,
+      // the supervisors' restarts, in a file of their own
+      log: pino({ name: "nats-supervisor", level: "info" }, pino.destination({ dest: path.join(services.dataDir, "nats-supervisor.log"), sync: true })),
     });
     const natsUrls = cluster.url;
     const influxCreds = splitCredentials(influxd.url).credentials;
@@ -218,6 +221,7 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
           for (const f of ["broker.log", "host.log"]) copy(path.join(services.dataDir, m.node.name, f), `${m.node.name}-${f}`);
           copy(path.join(services.dataDir, "nats-cluster", `n${i + 1}`, "nats-server.log"), `${m.node.name}-nats-server.log`);
         });
+        copy(path.join(services.dataDir, "nats-supervisor.log"), "nats-supervisor.log");
       },
       async stop() {
         await api?.stop();

@@ -79,7 +79,10 @@ const describeChunks = (cs: ChunkMeta[]) =>
   cs.map((c) => `#${c.seq} ${c.duration_s}s ${c.frames}f gap ${c.gap_before_ms}ms`).join("; ");
 
 /** What every recorded chunk of a run must satisfy: signed, contiguous, whole GOPs, frames at the source's rate. */
-async function checkRun(res: CameraAgentResult, dataDir: string, firstSeq: number, serverOutput = server?.output() ?? ""): Promise<void> {
+async function checkRun(
+  res: CameraAgentResult, dataDir: string, firstSeq: number,
+  { udp = false, serverOutput = server?.output() ?? "" }: { udp?: boolean; serverOutput?: string } = {},
+): Promise<void> {
   const cs = res.chunks;
   expect(res.reason, `${res.error?.message ?? ""}\nserver:\n${serverOutput}`).toBe("aborted");
   expect(cs.map((c) => c.seq)).toEqual(cs.map((_, i) => firstSeq + i));
@@ -104,8 +107,12 @@ async function checkRun(res: CameraAgentResult, dataDir: string, firstSeq: numbe
     // frames at the source's rate. The chunk cut by the stop can end on a P frame whose preceding
     // B frames (later in decode order) were never read: its pts span counts them, its packets do
     // not (up to the encoder's B-frame run, 3 with libx264 veryfast)
+    // The first chunk of a session over UDP may hold up to 3 frames more than its pts span: until
+    // the first RTCP sender report, ffmpeg times RTP packets from the first one received, then
+    // moves them onto the report's clock (the later the report, the more frames before it).
     const expected = c.duration_s * FPS;
-    if (i < cs.length - 1) expect(Math.abs(c.frames - expected)).toBeLessThanOrEqual(1);
+    const slack = udp && i === 0 ? 3 : 1;
+    if (i < cs.length - 1) expect(Math.abs(c.frames - expected)).toBeLessThanOrEqual(slack);
     else {
       expect(c.frames).toBeGreaterThanOrEqual(expected - 3);
       expect(c.frames).toBeLessThanOrEqual(expected + 1);
@@ -125,7 +132,7 @@ describe("camera agent: RTSP source (rtsp-server-perl, RTP over UDP)", () => {
     const frames1 = r1.res.chunks.reduce((s, c) => s + c.frames, 0);
     console.log(`rtsp run 1: ${r1.res.chunks.length} chunks, Σduration ${sum1.toFixed(3)} s, ${frames1} frames ` +
       `(${(frames1 / sum1).toFixed(2)} fps) over a ${run1.toFixed(3)} s run: ${describeChunks(r1.res.chunks)}`);
-    await checkRun(r1.res, dataDir, 0);
+    await checkRun(r1.res, dataDir, 0, { udp: true });
     expect(r1.res.chunks.length).toBeGreaterThanOrEqual(4);
     expect(r1.res.chunks[0]!.gap_before_ms).toBe(0);
     checkFootage(r1.res.chunks, r1.startedAt, r1.stoppedAt);
@@ -143,7 +150,7 @@ describe("camera agent: RTSP source (rtsp-server-perl, RTP over UDP)", () => {
     const down = (r2.startedAt - r1.stoppedAt) / 1000;
     console.log(`rtsp run 2 (after ${down.toFixed(3)} s down): ${r2.res.chunks.length} chunks, Σduration ${sum2.toFixed(3)} s ` +
       `over a ${run2.toFixed(3)} s run: ${describeChunks(r2.res.chunks)}`);
-    await checkRun(r2.res, dataDir, last1.seq + 1);
+    await checkRun(r2.res, dataDir, last1.seq + 1, { udp: true });
     expect(r2.res.chunks.length).toBeGreaterThanOrEqual(2);
     checkFootage(r2.res.chunks, r2.startedAt, r2.stoppedAt);
     const first2 = r2.res.chunks[0]!;
@@ -187,7 +194,7 @@ describe("camera agent: RTSP source over TCP (GStreamer RTSP server)", () => {
       console.log(`rtsp/tcp: ${r.res.chunks.length} chunks, Σduration ${sum.toFixed(3)} s, ${frames} frames over a ${run.toFixed(3)} s run: ` +
         describeChunks(r.res.chunks) + `\n${r.res.command}`);
       expect(r.res.command).toContain("-rtsp_transport tcp");
-      await checkRun(r.res, dataDir, 0, gst.output());
+      await checkRun(r.res, dataDir, 0, { serverOutput: gst.output() });
       expect(r.res.chunks.length).toBeGreaterThanOrEqual(3);
       checkFootage(r.res.chunks, r.startedAt, r.stoppedAt);
     } finally {
