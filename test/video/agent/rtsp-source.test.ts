@@ -107,9 +107,10 @@ async function checkRun(
     // frames at the source's rate. The chunk cut by the stop can end on a P frame whose preceding
     // B frames (later in decode order) were never read: its pts span counts them, its packets do
     // not (up to the encoder's B-frame run, 3 with libx264 veryfast)
-    // The first chunk of a session over UDP may hold up to 3 frames more than its pts span: until
-    // the first RTCP sender report, ffmpeg times RTP packets from the first one received, then
-    // moves them onto the report's clock (the later the report, the more frames before it).
+    // The first chunk of a session over UDP was seen holding 2 frames more than its pts span
+    // (75 frames for 2.92 s, on a loaded machine); the likely cause: until the first RTCP sender
+    // report, ffmpeg times RTP packets from the first one received, then moves them onto the
+    // report's clock. It is allowed 3.
     const expected = c.duration_s * FPS;
     const slack = udp && i === 0 ? 3 : 1;
     if (i < cs.length - 1) expect(Math.abs(c.frames - expected)).toBeLessThanOrEqual(slack);
