@@ -193,7 +193,8 @@ function sendTracklets(ctx: KindContext, f: FrameMsg, updates: TrackletUpdate[])
   let chunk: TrackletUpdate[] = [], bytes = 0, k = 0;
   const send = () => {
     const msg: TrackletsMsg = { type: "tracklets", site: f.site, camera: f.camera, seq: f.seq, frameTs: f.frameTs, ...(k > 0 ? { part: k } : {}), updates: chunk };
-    ctx.send(ActorKinds.linker, f.site, msg, k === 0 ? id : `${id}:${k}`);
+    // ordered: the linker drops a camera's message that comes after a later one of it (event-time-merge.ts)
+    ctx.send(ActorKinds.linker, f.site, msg, k === 0 ? id : `${id}:${k}`, { ordered: true });
     k++;
     chunk = [];
     bytes = 0;

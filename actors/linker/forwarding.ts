@@ -65,7 +65,8 @@ export function flushBatch(person: Person, site: string, ctx: KindContext): void
   person.batchTo = 0;
   if (tracklets.length === 0) return;
   const msg: PersonObsMsg = { type: "person-obs", site, person: person.id, tracklets };
-  ctx.send(ActorKinds.person, `${site}.${person.id}`, msg, trackMsgIds.personObs(site, person.id, person.batchN));
+  // ordered: the person actor folds a tracklet's observations newer than those it has only
+  ctx.send(ActorKinds.person, `${site}.${person.id}`, msg, trackMsgIds.personObs(site, person.id, person.batchN), { ordered: true });
   person.batchN++;
 }
 
@@ -73,5 +74,5 @@ export function flushBatch(person: Person, site: string, ctx: KindContext): void
 export function endPerson(person: Person, site: string, at: number, ctx: KindContext): void {
   flushBatch(person, site, ctx);
   const msg: PersonEndMsg = { type: "person-end", site, person: person.id, at };
-  ctx.send(ActorKinds.person, `${site}.${person.id}`, msg, trackMsgIds.personEnd(site, person.id));
+  ctx.send(ActorKinds.person, `${site}.${person.id}`, msg, trackMsgIds.personEnd(site, person.id), { ordered: true });
 }

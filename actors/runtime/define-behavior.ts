@@ -80,7 +80,7 @@ function wrap<Reason extends string, Inbox extends object>(ctx: ActorContext, ki
     get kind() { return ctx.kind; },
     get id() { return ctx.id; },
     get log() { return ctx.log; },
-    send: (to, id, body, msgId) => ctx.send(to, id, body, msgId),
+    send: (to, id, body, msgId, opts) => ctx.send(to, id, body, msgId, opts),
     write: (points) => ctx.write(points),
     emit: (subject, body, msgId) => ctx.emit(subject, body, msgId),
     now: () => ctx.now(),

@@ -1,7 +1,7 @@
 import type { IPoint } from "influx";
 import type { Logger } from "../../infra/log.ts";
 import type { SideEffects } from "./side-effects.ts";
-import type { ActorBehavior, ActorContext } from "./types.ts";
+import type { ActorBehavior, ActorContext, SendOptions } from "./types.ts";
 import type { ActorSnapshotKey } from "./snapshot-key.ts";
 
 /**
@@ -51,7 +51,7 @@ export class LiveActor implements ActorContext {
     return this.childLog;
   }
 
-  send(kind: string, id: string, body: unknown, msgId: string): void { this.effects.send(kind, id, body, msgId); }
+  send(kind: string, id: string, body: unknown, msgId: string, opts?: SendOptions): void { this.effects.send(kind, id, body, msgId, opts); }
   emit(subject: string, body: unknown, msgId: string): void { this.effects.emit(subject, body, msgId); }
   write(points: IPoint[]): void { this.effects.write(points); }
   now(): number { return this.clock(); }

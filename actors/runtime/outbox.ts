@@ -17,9 +17,13 @@ export class OutboxAbandonedError extends Error {
  * Publishes issued while the partition works through a run of messages go out together
  * (one socket write instead of one per message), through the connection's JetStreamPublisher
  * (infra/js-publish.ts), which costs no more per publish than its JetStream acknowledgement.
+ * An ordered publish waits until the previous ordered publish to the same subject is
+ * acknowledged: those are stored in the order issued, retries included (SendOptions.ordered).
  */
 export class Outbox {
   private readonly inFlight = new Set<Promise<void>>();
+  /** subject -> the last ordered publish to it still outstanding */
+  private readonly chains = new Map<string, Promise<void>>();
   private waiters: (() => void)[] = [];
   private abandoned = false;
 
@@ -33,9 +37,17 @@ export class Outbox {
 
   get size(): number { return this.inFlight.size; }
 
-  publish(subject: string, data: Uint8Array, msgId: string): void {
+  publish(subject: string, data: Uint8Array, msgId: string, ordered = false): void {
     if (this.abandoned) throw new OutboxAbandonedError();
-    const p = this.deliver(subject, data, msgId);
+    const before = ordered ? this.chains.get(subject) : undefined;
+    const send = () => this.deliver(subject, data, msgId);
+    // after an abandoned one, deliver throws at once: the chain ends there
+    const p = before ? before.then(send, send) : send();
+    if (ordered) {
+      this.chains.set(subject, p);
+      const unchain = () => { if (this.chains.get(subject) === p) this.chains.delete(subject); };
+      p.then(unchain, unchain);
+    }
     this.inFlight.add(p);
     const settle = () => {
       this.inFlight.delete(p);

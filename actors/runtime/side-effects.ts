@@ -3,6 +3,7 @@ import { actorSubject, EVENT_SUBJECT_ROOT } from "../../contracts/nats-layout.ts
 import type { InfluxWriter } from "./influx-writer.ts";
 import type { Outbox } from "./outbox.ts";
 import { encodeJson } from "./snapshot-store.ts";
+import type { SendOptions } from "./types.ts";
 
 const KIND_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const ID_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -27,10 +28,10 @@ export class SideEffects {
     owner?: object;
   }) {}
 
-  send(kind: string, id: string, body: unknown, msgId: string): void {
+  send(kind: string, id: string, body: unknown, msgId: string, opts?: SendOptions): void {
     if (!KIND_RE.test(kind)) throw new SideEffectError(`send: kind ${JSON.stringify(kind)} must be 1-64 characters of A-Z a-z 0-9 _ -`);
     if (!ID_RE.test(id)) throw new SideEffectError(`send: id ${JSON.stringify(id)} must be dot-joined tokens of A-Z a-z 0-9 _ -`);
-    this.publish(actorSubject(kind, id, this.opts.partitions), body, msgId, "send");
+    this.publish(actorSubject(kind, id, this.opts.partitions), body, msgId, "send", opts?.ordered === true);
   }
 
   emit(subject: string, body: unknown, msgId: string): void {
@@ -43,12 +44,12 @@ export class SideEffects {
     this.opts.writer.write(points, this.opts.owner);
   }
 
-  private publish(subject: string, body: unknown, msgId: string, what: string): void {
+  private publish(subject: string, body: unknown, msgId: string, what: string, ordered = false): void {
     if (typeof msgId !== "string" || msgId.length === 0 || msgId.length > 1024) throw new SideEffectError(`${what}: msgId must be a non-empty string`);
     if (body === undefined) throw new SideEffectError(`${what}: body is undefined`);
     let data: Uint8Array;
     try { data = encodeJson(body); } catch (e) { throw new SideEffectError(`${what}: body is not JSON-serialisable: ${(e as Error).message}`); }
     if (data.length > this.opts.maxPayloadBytes) throw new SideEffectError(`${what}: body of ${data.length} bytes exceeds the ${this.opts.maxPayloadBytes}-byte limit`);
-    this.opts.outbox.publish(subject, data, msgId);
+    this.opts.outbox.publish(subject, data, msgId, ordered);
   }
 }

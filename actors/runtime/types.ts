@@ -16,6 +16,18 @@ import type { Logger } from "../../infra/log.ts";
  *   series + timestamp.
  * - State must be JSON-serialisable (or provide encode/decode).
  */
+/** How a message goes to another actor. */
+export interface SendOptions {
+  /**
+   * Stored in FF_ACTORS after every earlier ordered send of this partition's actors to the same
+   * actor, even when a publish fails and is retried: one of them in flight at a time. Without it
+   * sends go out at once, and one retried after a failed publish (a nats-server lost, a leader
+   * being elected) can be stored after a later one that went through. For receivers that rely on
+   * their senders' order.
+   */
+  ordered?: boolean;
+}
+
 export interface ActorContext<Inbox extends object = Record<string, unknown>> {
   readonly kind: string;
   readonly id: string;
@@ -25,7 +37,7 @@ export interface ActorContext<Inbox extends object = Record<string, unknown>> {
    * `Inbox` maps kind -> body type, so a kind can only be sent what it receives (the runtime
    * itself moves any JSON: its own context takes every kind and body).
    */
-  send<K extends keyof Inbox & string>(kind: K, id: string, body: Inbox[K], msgId: string): void;
+  send<K extends keyof Inbox & string>(kind: K, id: string, body: Inbox[K], msgId: string, opts?: SendOptions): void;
   /** Queue InfluxDB points (written in batches; same measurement+tags+time overwrites). */
   write(points: IPoint[]): void;
   /** Publish an event to FF_EVENTS (subject evt....). */

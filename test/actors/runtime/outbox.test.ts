@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Outbox } from "../../../actors/runtime/outbox.ts";
+import { createLogger } from "../../../infra/log.ts";
+import { connectNats } from "../../../infra/nats.ts";
+import { startTestServices, type TestServices } from "../../support/services.ts";
+import { readSubject } from "../../support/stream-read.ts";
+
+const log = createLogger("test", process.env.RT_LOG ?? "silent");
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+describe("the outbox's order of publishes to one subject, when a publish fails and is retried (real nats-server)", () => {
+  let s: TestServices;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+
+  beforeAll(async () => {
+    s = await startTestServices({ influx: false });
+    nc = await connectNats(s.natsUrl, "outbox-test");
+    jsm = await jetstreamManager(nc);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await s?.stop();
+  });
+
+  /**
+   * Publishes "first" while no stream holds the subject (JetStream refuses it; the outbox retries
+   * about 50 ms later), makes the stream, publishes "second" at once, and returns the bodies in
+   * the order the stream stored them.
+   */
+  async function storedOrder(name: string, ordered: boolean): Promise<string[]> {
+    const subject = `ob.${name}.actor`;
+    const outbox = new Outbox({ js: jetstream(nc), log });
+    outbox.publish(subject, enc.encode("first"), `${name}-1`, ordered);
+    // let the first attempt be refused
+    await new Promise((r) => setTimeout(r, 10));
+    await jsm.streams.add({ name: `OB_${name.toUpperCase()}`, subjects: [`ob.${name}.>`] });
+    outbox.publish(subject, enc.encode("second"), `${name}-2`, ordered);
+    await outbox.flush();
+    const msgs = await readSubject(nc, `OB_${name.toUpperCase()}`, subject);
+    return msgs.map((m) => dec.decode(m.data));
+  }
+
+  it("unordered: the retried publish is stored after the later one (what ordered sends prevent)", async () => {
+    expect(await storedOrder("loose", false)).toEqual(["second", "first"]);
+  });
+
+  it("ordered: stored in the order published, the retry included", async () => {
+    expect(await storedOrder("kept", true)).toEqual(["first", "second"]);
+  });
+
+  it("ordered publishes to different subjects do not wait for each other", async () => {
+    const outbox = new Outbox({ js: jetstream(nc), log });
+    await jsm.streams.add({ name: "OB_PAR", subjects: ["obp.>"] });
+    // a subject no stream holds keeps being retried; another subject's ordered publish is stored meanwhile
+    outbox.publish("obq.nowhere", enc.encode("stuck"), "par-1", true);
+    outbox.publish("obp.b", enc.encode("free"), "par-2", true);
+    const started = Date.now();
+    while ((await jsm.streams.info("OB_PAR")).state.messages < 1) {
+      if (Date.now() - started > 10_000) throw new Error("the second subject's publish waited for the first's");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(outbox.size).toBe(1);
+    outbox.abandon();
+    await expect(outbox.flush()).rejects.toThrow(/abandoned/);
+  });
+});
