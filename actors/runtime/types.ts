@@ -1,6 +1,18 @@
 import type { IPoint } from "influx";
 import type { Logger } from "../../infra/log.ts";
 
+/** How a message goes to another actor. */
+export interface SendOptions {
+  /**
+   * Stored in FF_ACTORS after every earlier ordered send of this partition's actors to the same
+   * actor, even when a publish fails and is retried: one of them in flight at a time. Without it
+   * sends go out at once, and one retried after a failed publish (a nats-server lost, a leader
+   * being elected) can be stored after a later one that went through. For receivers that rely on
+   * their senders' order.
+   */
+  ordered?: boolean;
+}
+
 /**
  * The contract between the actor runtime (actors/runtime/) and the actor kinds (actors/<kind>/).
  * The runtime knows nothing about doorways or spaces; a kind knows nothing about partitions,
@@ -16,18 +28,6 @@ import type { Logger } from "../../infra/log.ts";
  *   series + timestamp.
  * - State must be JSON-serialisable (or provide encode/decode).
  */
-/** How a message goes to another actor. */
-export interface SendOptions {
-  /**
-   * Stored in FF_ACTORS after every earlier ordered send of this partition's actors to the same
-   * actor, even when a publish fails and is retried: one of them in flight at a time. Without it
-   * sends go out at once, and one retried after a failed publish (a nats-server lost, a leader
-   * being elected) can be stored after a later one that went through. For receivers that rely on
-   * their senders' order.
-   */
-  ordered?: boolean;
-}
-
 export interface ActorContext<Inbox extends object = Record<string, unknown>> {
   readonly kind: string;
   readonly id: string;

@@ -27,8 +27,8 @@ describe("the outbox's order of publishes to one subject, when a publish fails a
   });
 
   /**
-   * Publishes "first" while no stream holds the subject (JetStream refuses it; the outbox retries
-   * about 50 ms later), makes the stream, publishes "second" at once, and returns the bodies in
+   * Publishes "first" while no stream holds the subject (it is not stored; the outbox retries it
+   * with backoff), makes the stream, publishes "second" at once, and returns the bodies in
    * the order the stream stored them.
    */
   async function storedOrder(name: string, ordered: boolean): Promise<string[]> {
