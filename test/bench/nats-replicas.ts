@@ -16,6 +16,7 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Command } from "commander";
+import { sleep } from "../../infra/backoff.ts";
 import { connectNats } from "../../infra/nats.ts";
 import { retry } from "../support/retry.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
@@ -31,7 +32,6 @@ const TRIALS = Number(opts.trials), PUBLISHERS = Number(opts.publishers), DUP = 
 const STREAM = "REPLICA_PROBE";
 
 type Node = NonNullable<TestServices["natsCluster"]>["nodes"][number];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function leaderNode(s: TestServices, jsm: JetStreamManager): Promise<Node> {
   for (let i = 0; i < 100; i++) {
