@@ -6,7 +6,7 @@ import { consumerOnLeader } from "../../infra/consumer-on-leader.ts";
 
 /** Messages of the partition remembered (sequence, subject, hash of the body) for checking them against the stream leader. */
 const REMEMBERED = 8192;
-/** The newest of them compared one by one at each check; older ones are searched for where a difference begins. */
+/** The newest of them compared at each check; the older ones only when these differ somewhere. */
 const COMPARED = 512;
 /** Attempts at placing a new consumer on the stream leader before taking it where it landed. */
 const PLACEMENT_ATTEMPTS = 8;
@@ -44,6 +44,24 @@ export function differences(handed: readonly Handled[], theirs: ReadonlyArray<{ 
     oldest ??= h;
   });
   return { count, oldest };
+}
+
+/**
+ * The index of the oldest of `handed` that differs from the leader's copy (-1: none), read
+ * `batch` at a time from the oldest on with `fetch` (the leader's messages at those sequences).
+ * Differences need not be contiguous, so every message up to the first that differs is read.
+ */
+export async function oldestDifference(
+  handed: readonly Handled[],
+  fetch: (seqs: number[]) => Promise<ReadonlyArray<{ subject: string; data: Uint8Array } | null>>,
+  batch: number,
+): Promise<number> {
+  for (let i = 0; i < handed.length; i += batch) {
+    const part = handed.slice(i, i + batch);
+    const { oldest } = differences(part, await fetch(part.map((h) => h.seq)));
+    if (oldest) return i + part.indexOf(oldest);
+  }
+  return -1;
 }
 
 /**
@@ -205,9 +223,8 @@ export class PartitionFeed {
 
   /**
    * Compares the messages handed out with the leader's at the same sequences: the newest COMPARED
-   * one by one; when the differences reach back past them (a replica whose numbering shifted), the
-   * older remembered ones are searched for the first that differs. On a difference, moves the
-   * cursor back to before the oldest that differs.
+   * one by one; on a difference, every older remembered one too, from the oldest, until the first
+   * that differs. Moves the cursor back to before the oldest that differs.
    */
   private async check(): Promise<void> {
     const all = this.handled;
@@ -216,24 +233,15 @@ export class PartitionFeed {
     // the leader may not have applied the newest of them yet: wait for it (a few seconds at most)
     const newest = all[all.length - 1]!.seq;
     for (let wait = 0; wait < 20 && (await jsm.streams.info(STREAM_ACTORS)).state.last_seq < newest; wait++) await pause(250);
+    const fetch = (seqs: number[]) => Promise.all(seqs.map((seq) => jsm.streams.getMessage(STREAM_ACTORS, { seq })));
     const from = Math.max(0, all.length - COMPARED);
     const recent = all.slice(from);
     const theirs: Array<{ subject: string; data: Uint8Array } | null> = [];
-    for (let i = 0; i < recent.length; i += CHECK_BATCH) {
-      theirs.push(...await Promise.all(recent.slice(i, i + CHECK_BATCH).map((h) => jsm.streams.getMessage(STREAM_ACTORS, { seq: h.seq }))));
-    }
+    for (let i = 0; i < recent.length; i += CHECK_BATCH) theirs.push(...await fetch(recent.slice(i, i + CHECK_BATCH).map((h) => h.seq)));
     const { count: differing, oldest } = differences(recent, theirs);
     if (!oldest) return;
-    let at = from + recent.indexOf(oldest);
-    if (at === from && from > 0) {
-      const differsAt = async (i: number) => differences([all[i]!], [await jsm.streams.getMessage(STREAM_ACTORS, { seq: all[i]!.seq })]).count > 0;
-      let lo = 0, hi = from;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (await differsAt(mid)) hi = mid; else lo = mid + 1;
-      }
-      at = lo;
-    }
+    const older = await oldestDifference(all.slice(0, from), fetch, CHECK_BATCH);
+    const at = older >= 0 ? older : from + recent.indexOf(oldest);
     const oldestBad = all[at]!;
     this.onDivergence();
     this.log.error({

@@ -2,6 +2,7 @@ import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import type { Logger } from "../../infra/log.ts";
 import { safeJson } from "../../infra/safe-json.ts";
+import { kvFenceIo, ReadFence } from "./read-fence.ts";
 import { ActorSnapshotKey, readParts, SNAPSHOT_PART_BYTES, SplitHead, type Split } from "./snapshot-key.ts";
 import { VersionedKey } from "./versioned-key.ts";
 
@@ -39,12 +40,26 @@ export interface LoadedSnapshot {
  * (a corrupt value is logged and treated as missing); writes go through the key returned by the
  * load, so they are fenced against any other writer. A snapshot larger than `partBytes` is
  * stored in parts under a head (snapshot-key.ts), so no snapshot is limited by NATS's largest
- * message.
+ * message. Every load goes through a ReadFence, so a host taking a partition over never resumes
+ * from a value older than one its previous owner had written, even right after a NATS election.
  */
 export class SnapshotStore {
-  constructor(private readonly kv: KV, private readonly log: Logger, private readonly partBytes = SNAPSHOT_PART_BYTES) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly log: Logger,
+    private readonly partBytes = SNAPSHOT_PART_BYTES,
+    private readonly fence = new ReadFence(kvFenceIo(kv)),
+  ) {}
 
-  async loadActor(kind: string, id: string): Promise<LoadedSnapshot> {
+  loadActor(kind: string, id: string): Promise<LoadedSnapshot> {
+    return this.fence.read(() => this.readActor(kind, id));
+  }
+
+  loadCheckpoint(partition: number): Promise<{ seq: number; key: VersionedKey }> {
+    return this.fence.read(() => this.readCheckpoint(partition));
+  }
+
+  private async readActor(kind: string, id: string): Promise<LoadedSnapshot> {
     const key = actorSnapshotKey(kind, id);
     // a split snapshot whose parts do not match its head is read again once: the head may have
     // moved on (and the parts it named been deleted) between reading it and reading them
@@ -75,7 +90,7 @@ export class SnapshotStore {
     }
   }
 
-  async loadCheckpoint(partition: number): Promise<{ seq: number; key: VersionedKey }> {
+  private async readCheckpoint(partition: number): Promise<{ seq: number; key: VersionedKey }> {
     const key = partitionCheckpointKey(partition);
     const e = await this.kv.get(key);
     const vk = new VersionedKey(this.kv, key, e?.revision ?? 0);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { STREAM_ACTORS } from "../../../contracts/nats-layout.ts";
-import { differences, handledOf, PartitionFeed } from "../../../actors/runtime/partition-feed.ts";
+import { differences, handledOf, oldestDifference, PartitionFeed } from "../../../actors/runtime/partition-feed.ts";
 import { createLogger } from "../../../infra/log.ts";
 import { connectNats } from "../../../infra/nats.ts";
 import { provisionNats } from "../../../infra/provision.ts";
@@ -20,6 +20,26 @@ describe("what a partition handed out, compared with the stream leader's copy", 
       .toEqual({ count: 0, oldest: undefined });
     const theirs = [msg(3, "act.0.a.x", "{1}"), msg(5, "act.1.c.z", "{2}"), null, msg(9, "act.0.a.x", "{4!}")];
     expect(differences(handed, theirs)).toEqual({ count: 3, oldest: handed[1] });
+  });
+
+  it("finds the oldest difference however far back, also when matching messages lie between it and the newer ones", async () => {
+    const handed = Array.from({ length: 100 }, (_, i) => handledOf(msg(i + 1, "act.0.a.x", `{${i}}`)));
+    const leader = (differing: Set<number>) => {
+      const asked: number[] = [];
+      const fetch = async (seqs: number[]) => {
+        asked.push(...seqs);
+        return seqs.map((seq) => differing.has(seq) ? msg(seq, "act.0.a.x", "{other}") : msg(seq, "act.0.a.x", `{${seq - 1}}`));
+      };
+      return { asked, fetch };
+    };
+    // differing at 12 and from 70 on, equal between: the oldest is 12
+    const gaps = leader(new Set([12, ...Array.from({ length: 31 }, (_, i) => 70 + i)]));
+    expect(await oldestDifference(handed, gaps.fetch, 8)).toBe(11);
+    expect(gaps.asked).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    const none = leader(new Set());
+    expect(await oldestDifference(handed, none.fetch, 8)).toBe(-1);
+    expect(none.asked).toHaveLength(100);
+    expect(await oldestDifference(handed, leader(new Set([100])).fetch, 32)).toBe(99);
   });
 });
 
