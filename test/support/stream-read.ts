@@ -32,14 +32,19 @@ export async function eachMessage(nc: NatsConnection, stream: string, subject: s
   const name = info.name;
   const consumer = await jetstream(nc).consumers.get(stream, name);
   try {
-    for (;;) {
+    // until the consumer has nothing pending (asked of the server, not its cached info): a fetch
+    // can come back empty under load, which is no sign of the end
+    for (let empty = 0; ;) {
       let n = 0;
       for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
         each(m);
         n++;
         if (m.info.pending === 0) break;
       }
-      if (n === 0 || (await consumer.info(true)).num_pending === 0) break;
+      const pending = (await consumer.info()).num_pending;
+      if (pending === 0) break;
+      empty = n === 0 ? empty + 1 : 0;
+      if (empty >= 15) throw new Error(`reading ${subject} from ${stream}: ${pending} messages pending, none delivered in ${empty} fetches`);
     }
   } finally {
     await jsm.consumers.delete(stream, name).catch(() => {});
