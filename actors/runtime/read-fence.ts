@@ -9,10 +9,10 @@ export interface FenceIo {
   barrier(): Promise<void>;
 }
 
-/** Thrown when the stream's leader kept changing during every attempt. */
+/** Thrown when the stream had no leader, or changed it, during every attempt. */
 export class UnsettledError extends Error {
   constructor(attempts: number) {
-    super(`the stream's leader changed during each of ${attempts} attempts to read through it`);
+    super(`the stream had no leader, or changed it, during each of ${attempts} attempts to read through it`);
     this.name = "UnsettledError";
   }
 }
