@@ -200,9 +200,10 @@ export class PartitionFeed {
     if (name) this.jsm?.consumers.delete(STREAM_ACTORS, name).catch(() => {});
   }
 
-  /** The stream leader's name ("" when not clustered). */
+  /** The stream leader's name ("" for a stream of one replica: nats-server 2.10 names one even without a cluster). */
   private async leader(): Promise<string> {
-    return (await this.jsm!.streams.info(STREAM_ACTORS)).cluster?.leader ?? "";
+    const si = await this.jsm!.streams.info(STREAM_ACTORS);
+    return si.config.num_replicas > 1 ? si.cluster?.leader ?? "" : "";
   }
 
   /** A consumer from cursor + 1, on the stream leader if it can be had. */

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { connectNats } from "../nats.ts";
@@ -161,7 +161,8 @@ export interface NatsClusterOptions {
 /**
  * Starts a JetStream cluster of `nodes` nats-servers (server names footfall-1..n, stores under
  * {dataDir}/nats-cluster/n{i}, each routed to all the others) and waits until JetStream answers
- * (a meta leader is elected), so streams can be created with replicas right away.
+ * (a meta leader is elected) and a stream can be placed on every node, so streams can be created
+ * with replicas right away.
  */
 export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCluster> {
   if (opts.ports.length < opts.nodes || opts.clusterPorts.length < opts.nodes) throw new Error(`a cluster of ${opts.nodes} needs ${opts.nodes} client and route ports`);
@@ -183,7 +184,7 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   }
   const url = nodes.map((n) => n.url).join(",");
   try {
-    await waitForJetStream(url, 60_000);
+    await waitForJetStream(url, 60_000, opts.nodes);
   } catch (e) {
     await stop();
     throw e;
@@ -192,14 +193,28 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   return { url, nodes, stop };
 }
 
-/** Waits until JetStream answers account requests (in a cluster: once a meta leader is elected). */
-export async function waitForJetStream(url: string, timeoutMs: number): Promise<void> {
+/**
+ * Waits until JetStream answers account requests (in a cluster: once a meta leader is elected)
+ * and, with `replicas` > 1, until a stream of that many replicas can be placed: nats-server 2.10
+ * elects its meta leader before it knows every peer, and refuses a placement on peers it does not
+ * know yet ("no suitable peers for placement"). The probe stream is held in memory and deleted.
+ */
+export async function waitForJetStream(url: string, timeoutMs: number, replicas = 1): Promise<void> {
   const nc = await connectNats(url, "footfall-cluster-wait");
   try {
     await waitUntil("JetStream (cluster meta leader)", async () => {
       await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
       return true;
     }, timeoutMs);
+    if (replicas > 1) {
+      const probe = "FOOTFALL_PLACEMENT_PROBE";
+      await waitUntil(`JetStream (a stream placed on ${replicas} nodes)`, async () => {
+        const jsm = await jetstreamManager(nc, { timeout: 5000 });
+        await jsm.streams.add({ name: probe, subjects: ["footfall.placement-probe"], num_replicas: replicas, storage: StorageType.Memory });
+        await jsm.streams.delete(probe);
+        return true;
+      }, timeoutMs);
+    }
   } finally {
     await nc.close();
   }
