@@ -66,13 +66,14 @@ export async function oldestDifference(
 
 /**
  * The messages of one partition, in stream order, from a given sequence on: a pull consumer on
- * FF_ACTORS filtered by `act.{n}.>` (a single filter string, which nats-server 2.9 accepts),
+ * FF_ACTORS filtered by `act.{n}.>` (a single filter string, which nats-server 2.9 accepts too),
  * without acknowledgements, placed on the stream's leader. Whenever the consumer is lost (NATS
  * restarted, consumer gone, stalled) or the leader moved, a new one is made on the leader from
  * the last sequence handed out, so nothing is skipped and nothing repeated.
  *
- * Why the leader, and why checking: in a replicated FF_ACTORS, nats-server 2.9 (the Debian
- * package) can leave a replica holding different messages at some sequences than the others
+ * Why the leader, and why checking: in a replicated FF_ACTORS, nats-server 2.9 (Debian 12's
+ * package; setup installs 2.10, but a cluster of the operator's own may run 2.9) can leave a
+ * replica holding different messages at some sequences than the others
  * (seen after a leader was deposed while nodes restarted: it had stored messages the new leader
  * never got; and replicas whose numbering shifted by a few messages). A consumer reads its own
  * replica's copy, so one placed on such a replica hands out the wrong messages there and never

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats } from "../../infra/nats.ts";
-import { runInProcess } from "../accuracy/in-process-run.ts";
+import { TrackUpdate } from "../../contracts/events.ts";
+import { runInProcess, type InProcessResult } from "../accuracy/in-process-run.ts";
 import { runTrackingScenario, type TrackingScenarioRun } from "../e2e/tracking-scenario.ts";
 import { canMakeNamespaces } from "../support/netns.ts";
 import { faults, runChaosRound, type Fault, type RoundReport } from "./chaos-round.ts";
@@ -16,6 +17,18 @@ import { startClusterLab, type ClusterLab } from "./cluster-lab.ts";
  * ground truth. At the end, the cameras' persons and zone figures equal an undisturbed run of the same frames.
  * The full, longer set is test/bench/chaos.ts.
  */
+/** Which frames' track.update events differ from the undisturbed run's (camera:seq, at most 10 of each). */
+function trackUpdateDifferences(run: TrackingScenarioRun, alone: InProcessResult): string {
+  const byFrame = (us: TrackUpdate[]) => new Map(us.map((u) => [`${u.camera}:${u.seq}`, JSON.stringify(u.boxes)]));
+  const got = byFrame(run.trackUpdates);
+  const want = byFrame(alone.pipeline.events.filter((e) => e.subject.startsWith("evt.track.")).map((e) => TrackUpdate.parse(e.body)));
+  const missing = [...want.keys()].filter((k) => !got.has(k));
+  const extra = [...got.keys()].filter((k) => !want.has(k));
+  const changed = [...want].filter(([k, boxes]) => got.has(k) && got.get(k) !== boxes).map(([k]) => k);
+  return `track.update events against the undisturbed run: ${missing.length} missing [${missing.slice(0, 10).join(", ")}], ` +
+    `${extra.length} extra [${extra.slice(0, 10).join(", ")}], ${changed.length} with other boxes [${changed.slice(0, 10).join(", ")}]`;
+}
+
 const ok = await canMakeNamespaces();
 const reports: RoundReport[] = [];
 const CAM_WALKERS = 40, CAM_MINUTES = 4, CAM_SEED = 21;
@@ -65,6 +78,7 @@ describe.skipIf(!ok)("chaos: one fault at a time on a three-node cluster", { tim
       zones: f.zones.relativeAbsError,
     });
     console.log(run.figures.report);
+    if (JSON.stringify(key(run.figures)) !== JSON.stringify(key(alone.figures))) console.log(trackUpdateDifferences(run, alone));
     expect(run.lateFrames).toBe(0);
     expect(key(run.figures)).toEqual(key(alone.figures));
   }, 400_000);

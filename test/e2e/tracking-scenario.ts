@@ -34,6 +34,8 @@ export interface TrackingScenarioRun {
   /** frames the camera actors counted as too late to track */
   lateFrames: number;
   figures: ScenarioFigures;
+  /** the camera actors' track.update events, as FF_EVENTS holds them */
+  trackUpdates: TrackUpdate[];
   /** every person record the API returned (all pages of /paths over the run) */
   persons: Array<Record<string, unknown>>;
   from: number;
@@ -156,5 +158,5 @@ export async function runTrackingScenario(stack: ScenarioStack, nc: NatsConnecti
       return body.count;
     },
   }, `camera mall: ${o.walkers} walkers, ${o.minutes} simulated minutes, seed ${o.seed}, ${plan.cameras.length} cameras`);
-  return { plan, secrets, simOptions, sim, lateFrames: counted.late, figures, persons: all.items as unknown as Array<Record<string, unknown>>, from, to };
+  return { plan, secrets, simOptions, sim, lateFrames: counted.late, figures, trackUpdates: updates, persons: all.items as unknown as Array<Record<string, unknown>>, from, to };
 }

@@ -123,9 +123,9 @@ describe("NATS JetStream cluster of three (real nats-servers)", () => {
   });
   it("a snapshot store's read through a node that has just restarted is never older than a value already acknowledged", async () => {
     // a host resuming a partition reads its checkpoint and actors' snapshots this way. nats-server
-    // 2.9's newly elected leaders answer reads before applying what they committed, and a plain
-    // KV get (counted here, not asserted) returned older values in this scenario; the snapshot
-    // store reads through a ReadFence (read-fence.ts), which must never do so.
+    // 2.9's and 2.10's newly elected leaders answer reads before applying what they committed, and
+    // a plain KV get (counted here, not asserted) returned older values in this scenario (on 2.9);
+    // the snapshot store reads through a ReadFence (read-fence.ts), which must never do so.
     const jsmOf = jsm;
     const leader = (await retry(() => jsmOf.streams.info(`KV_${KV_SNAPSHOTS}`))).cluster!.leader!;
     const victim = s.natsCluster!.nodes.find((n) => n.serverName !== leader)!;
