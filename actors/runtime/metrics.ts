@@ -20,6 +20,7 @@ export class RuntimeMetrics {
   readonly skipped: Counter<"kind">;
   readonly checkpoints: Counter<"outcome">;
   readonly divergences: Counter;
+  readonly deliveryGaps: Counter;
   readonly publishRetries: Counter;
   readonly influxPoints: Counter;
   readonly influxFailures: Counter<"outcome">;
@@ -38,6 +39,8 @@ export class RuntimeMetrics {
     this.checkpoints = this.counter("footfall_actor_checkpoints_total", "Partition checkpoints by outcome", ["outcome"]);
     this.divergences = this.counter("footfall_actor_replica_divergences_total",
       "Times messages a partition consumer had handed out differed from the stream leader's at the same sequence (its replica disagreed); the partition went back and read the leader's", []);
+    this.deliveryGaps = this.counter("footfall_actor_delivery_gaps_total",
+      "Times messages a partition consumer sent never arrived (a gap in its delivery sequence, e.g. the host's nats-server died with them in flight); the partition took them again from the last one handed out", []);
     this.publishRetries = this.counter("footfall_actor_publish_retries_total", "JetStream publishes from actors retried after a failure", []);
     this.influxPoints = this.counter("footfall_actor_influx_points_total", "InfluxDB points written by actors", []);
     this.influxFailures = this.counter("footfall_actor_influx_failures_total", "Failed InfluxDB batch writes (retried) and rejected points (dropped)", ["outcome"]);

@@ -9,22 +9,9 @@ export class OutboxAbandonedError extends Error {
 }
 
 /**
- * The id a publish is retried under: its own id with the attempt. A retry under the first id could
- * be answered "duplicate" for a copy that a stream leader elected in that moment holds and then
- * loses: in the fault tests (nats-server 2.9 and 2.10, a nats-server SIGKILLed), the one crossing
- * whose move to its space went uncounted was the one move to that space whose publish had timed
- * out in the failover and been retried under its id. Under an id of its own, a retry is stored
- * again whether or not the first attempt was: the stream may then hold the message twice, which
- * the receiving actor's own de-duplication absorbs (a move's crossing key, a version).
- */
-export const retryMsgId = (msgId: string, attempt: number): string => `${msgId}~r${attempt}`;
-
-/**
  * The JetStream publishes of one partition's actors (ctx.send / ctx.emit). Each publish goes out
- * at once with its Nats-Msg-Id and is retried with backoff until JetStream acknowledges it, each
- * retry under an id of its own (retryMsgId), except an ordered publish's: its receiver takes a
- * sender's messages in order only, so it is retried under its id and the stream's duplicate
- * window drops a retry of one that did land. At most
+ * at once with its Nats-Msg-Id and is retried with backoff until JetStream acknowledges it (a
+ * retry of a publish that did land is dropped by the stream's duplicate window). At most
  * `maxInFlight` are outstanding: the partition waits on `room()` before its next message.
  * `flush()` resolves when everything published so far is acknowledged.
  * Publishes issued while the partition works through a run of messages go out together
@@ -53,7 +40,7 @@ export class Outbox {
   publish(subject: string, data: Uint8Array, msgId: string, ordered = false): void {
     if (this.abandoned) throw new OutboxAbandonedError();
     const before = ordered ? this.chains.get(subject) : undefined;
-    const send = () => this.deliver(subject, data, msgId, ordered);
+    const send = () => this.deliver(subject, data, msgId);
     // after an abandoned one, deliver throws at once: the chain ends there
     const p = before ? before.then(send, send) : send();
     if (ordered) {
@@ -91,13 +78,12 @@ export class Outbox {
 
   private publisher: JetStreamPublisher | undefined;
 
-  private async deliver(subject: string, data: Uint8Array, msgId: string, ordered: boolean): Promise<void> {
+  private async deliver(subject: string, data: Uint8Array, msgId: string): Promise<void> {
     this.publisher ??= jetStreamPublisherOf(this.opts.js).publisher;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) throw new OutboxAbandonedError();
       try {
-        const id = attempt === 0 || ordered ? msgId : retryMsgId(msgId, attempt);
-        await this.publisher.publish(subject, data, id, this.opts.timeoutMs ?? 5000);
+        await this.publisher.publish(subject, data, msgId, this.opts.timeoutMs ?? 5000);
         return;
       } catch (e) {
         if (this.abandoned) throw new OutboxAbandonedError();

@@ -83,6 +83,11 @@ export async function oldestDifference(
  * from there again: `realignedThrough()` tells the caller how far that goes, and
  * `handedOutBefore()` which of them it had (same subject and body) and which are new to it;
  * `onDivergence` hears of each such event.
+ *
+ * The consumer does not wait for acknowledgements, so a message it sent into a connection that
+ * died on the way (the client's nats-server killed, the consumer living on another) is lost to
+ * it. Each message's delivery sequence (the consumer's own count) is therefore checked: at a gap
+ * the feed starts again after the last message it handed out, and `onGap` hears of it.
  */
 export class PartitionFeed {
   private consumerName: string | undefined;
@@ -104,6 +109,7 @@ export class PartitionFeed {
   private before = new Set<string>();
   private readonly probeMs: number;
   private readonly onDivergence: () => void;
+  private readonly onGap: () => void;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -114,10 +120,13 @@ export class PartitionFeed {
       probeMs?: number;
       /** called whenever handed-out messages differed from the leader's */
       onDivergence?: () => void;
+      /** called whenever messages sent by the consumer did not arrive (a gap in its delivery sequence) */
+      onGap?: () => void;
     } = {},
   ) {
     this.probeMs = opts.probeMs ?? 2000;
     this.onDivergence = opts.onDivergence ?? (() => {});
+    this.onGap = opts.onGap ?? (() => {});
   }
 
   /** Messages still waiting in the partition (as last seen). */
@@ -154,10 +163,22 @@ export class PartitionFeed {
           const consumer = await this.js.consumers.get(STREAM_ACTORS, this.consumerName!);
           this.iter = await consumer.consume({ max_messages: 256, expires: 5000 });
           this.waitingSince = performance.now();
+          let delivered = 0;
           for await (const m of this.iter) {
             this.waitingSince = undefined;
             attempt = 0;
             this.suspicion = 0;
+            // without acknowledgements the consumer counts a message as done once sent: one sent
+            // into a connection that then died (its nats-server killed) never arrives, and the
+            // consumer goes on after it. Its delivery sequence shows the gap: start again after
+            // the last message handed out, on a new consumer, before handing out this one.
+            if (m.info.deliverySequence !== delivered + 1) {
+              this.onGap();
+              this.log.warn({ partition: this.partition, expected: delivered + 1, got: m.info.deliverySequence, position: this.cursor },
+                "messages lost on their way from the partition consumer; taking them again from the last one handed out");
+              break;
+            }
+            delivered = m.info.deliverySequence;
             if (m.seq > this.cursor) {
               if (this.before.size > 0 && m.seq > this.realigned) this.before.clear();
               this.pending = m.info.pending;

@@ -196,7 +196,10 @@ export class PartitionWorker {
     this.log.info({ from: cp.seq }, "partition acquired; consuming");
     this.timers.push(setInterval(() => void this.flushTick(), this.o.flushMs));
     this.timers.push(setInterval(() => void this.checkpointTick(), this.o.checkpointMs));
-    const feed = new PartitionFeed(this.o.js, this.partition, this.log, { onDivergence: () => this.o.metrics.divergences.inc() });
+    const feed = new PartitionFeed(this.o.js, this.partition, this.log, {
+      onDivergence: () => this.o.metrics.divergences.inc(),
+      onGap: () => this.o.metrics.deliveryGaps.inc(),
+    });
     this.feed = feed;
     if (this.stopping) feed.stop();
     const gauge = { partition: String(this.partition) };

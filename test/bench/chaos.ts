@@ -2,7 +2,7 @@
  * The full chaos set (a script, not a test; the reduced set runs in `npm test` as
  * test/chaos/faults.test.ts): a three-node cluster in network namespaces (needs root), a steady
  * load of DPU crossings and smart cameras' frames, and one fault per round: a SIGKILL of each
- * kind of process on each node, each whole node, a 60 s partition of each node, influxd down for
+ * kind of process on each node and of the nats-server leading FF_ACTORS, each whole node, a 60 s partition of each node, influxd down for
  * 2 minutes. After each round every space's count at 20 sampled instants must equal ground truth.
  * The cameras publish in real time from the first round on (for --camera-minutes); at the end
  * their persons and zone figures must equal an undisturbed run of the same frames. Prints one
@@ -42,6 +42,7 @@ for (let node = 0; node < 3; node++) {
   plan.push(["nats", faults.killNats(node)]);
   for (const kind of ["broker", "host"] as const) plan.push(["kill", faults.kill(kind, node)]);
 }
+plan.push(["nats", faults.killNatsLeader()]);
 for (let node = 0; node < 3; node++) plan.push(["node", faults.node(node)]);
 for (let node = 0; node < 3; node++) plan.push(["partition", faults.partition(node, Number(opts.partitionS) * 1000)]);
 plan.push(["influxd", faults.influxd(Number(opts.influxDownS) * 1000)]);

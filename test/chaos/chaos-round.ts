@@ -238,6 +238,22 @@ export const faults = {
     name: `SIGKILL nats-server on node-${node + 1} (its supervisor starts it again)`,
     inject: (lab) => lab.machines[node]!.nats.kill(),
   }),
+  /** the nats-server leading FF_ACTORS when the fault strikes: every publish in flight to the stream waits for a new leader */
+  killNatsLeader: (): Fault => ({
+    name: "SIGKILL the nats-server leading FF_ACTORS (its supervisor starts it again)",
+    inject: async (lab) => {
+      const nc = await connectNats(lab.cfg.natsUrl!, "chaos-fault");
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 5000 });
+        const leader = (await retry(() => jsm.streams.info(STREAM_ACTORS))).cluster?.leader;
+        const machine = lab.machines.find((m) => m.nats.server.serverName === leader);
+        if (!machine) throw new Error(`FF_ACTORS is led by ${leader ?? "no one"}, not a node of the lab`);
+        await machine.nats.kill();
+      } finally {
+        await nc.close();
+      }
+    },
+  }),
   node: (node: number, downMs = 5000): Fault => ({
     name: `whole node-${node + 1} SIGKILLed (nats-server, broker, host); nats-server restarted by its supervisor, broker and host after ${downMs / 1000} s`,
     inject: (lab) => lab.killNode(node),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Outbox, retryMsgId } from "../../../actors/runtime/outbox.ts";
+import { Outbox } from "../../../actors/runtime/outbox.ts";
 import { createLogger } from "../../../infra/log.ts";
 import { connectNats } from "../../../infra/nats.ts";
 import { startTestServices, type TestServices } from "../../support/services.ts";
@@ -51,22 +51,6 @@ describe("the outbox's order of publishes to one subject, when a publish fails a
 
   it("ordered: stored in the order published, the retry included", async () => {
     expect(await storedOrder("kept", true)).toEqual(["first", "second"]);
-  });
-
-  it("a retry goes out under an id of its own (unordered) or under its id (ordered)", async () => {
-    await jsm.streams.add({ name: "OB_IDS", subjects: ["obi.>"] });
-    const outbox = new Outbox({ js: jetstream(nc), log });
-    // refused until the stream exists: each publish is retried at least once
-    outbox.publish("obn.loose", enc.encode("x"), "ids-1", false);
-    outbox.publish("obn.kept", enc.encode("y"), "ids-2", true);
-    await new Promise((r) => setTimeout(r, 10));
-    await jsm.streams.update("OB_IDS", { subjects: ["obi.>", "obn.>"] });
-    await outbox.flush();
-    const ids = (await readSubject(nc, "OB_IDS", "obn.>")).map((m) => [m.subject, m.headers?.get("Nats-Msg-Id")]);
-    expect(ids).toHaveLength(2);
-    expect(ids).toContainEqual(["obn.kept", "ids-2"]);
-    expect(ids.find(([subject]) => subject === "obn.loose")?.[1]).toMatch(/^ids-1~r[1-9]\d*$/);
-    expect(retryMsgId("a", 3)).toBe("a~r3");
   });
 
   it("ordered publishes to different subjects do not wait for each other", async () => {

@@ -92,4 +92,34 @@ describe("partition feed against a real nats-server", () => {
     // and it tells they are the ones it handed out before (same subject and body)
     expect(got.slice(ours.length).map((m) => feed.handedOutBefore(m))).toEqual([true, true, true, true, true]);
   }, 30_000);
+  it("a message the consumer sent that never arrived (taken here by another client) is handed out all the same, in order", async () => {
+    const js = jetstream(nc);
+    const partition = 2;
+    let gaps = 0;
+    const feed = new PartitionFeed(js, partition, log, { probeMs: 200, onGap: () => gaps++ });
+    const got: number[] = [];
+    const reader = (async () => { for await (const m of feed.messages(0)) got.push(m.seq); })();
+    // the feed's consumer asks for 256 at a time; another client's request, queued behind that
+    // first one, takes the 257th: for the feed it is a message lost on its way
+    let name: string | undefined;
+    await eventually("the feed's consumer", async () => {
+      for await (const c of jsm.consumers.list(STREAM_ACTORS)) if (c.config.filter_subject === `act.${partition}.>`) name = c.name;
+      return name !== undefined;
+    }, 10_000, 20);
+    const intruder = (async () => {
+      const taken: number[] = [];
+      for await (const m of await js.consumers.get(STREAM_ACTORS, name!).then((c) => c.fetch({ max_messages: 1, expires: 10_000 }))) taken.push(m.seq);
+      return taken;
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const sent: number[] = [];
+    for (let i = 0; i < 300; i++) sent.push((await js.publish(`act.${partition}.counter.g${i}`, enc.encode(JSON.stringify({ i })))).seq);
+    const taken = await intruder;
+    await eventually("every message handed out", () => got.length >= sent.length, 15_000, 20);
+    feed.stop();
+    await reader;
+    expect(taken).toHaveLength(1);
+    expect(gaps).toBeGreaterThanOrEqual(1);
+    expect(got).toEqual(sent);
+  }, 30_000);
 });
