@@ -172,10 +172,14 @@ export class PartitionFeed {
             // into a connection that then died (its nats-server killed) never arrives, and the
             // consumer goes on after it. Its delivery sequence shows the gap: start again after
             // the last message handed out, on a new consumer, before handing out this one.
+            // (A count that starts over, as seen when the consumer's own nats-server was restarted
+            // under it, is taken up again after the last message handed out too.)
             if (m.info.deliverySequence !== delivered + 1) {
-              this.onGap();
+              const lost = m.info.deliverySequence > delivered + 1;
+              if (lost) this.onGap();
               this.log.warn({ partition: this.partition, expected: delivered + 1, got: m.info.deliverySequence, position: this.cursor },
-                "messages lost on their way from the partition consumer; taking them again from the last one handed out");
+                lost ? "messages lost on their way from the partition consumer; taking them again from the last one handed out"
+                  : "partition consumer's count started over; taking up again after the last message handed out");
               break;
             }
             delivered = m.info.deliverySequence;

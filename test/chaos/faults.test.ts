@@ -11,11 +11,11 @@ import { startClusterLab, type ClusterLab } from "./cluster-lab.ts";
 /**
  * Faults with real processes on three "machines" (network namespaces), each running a nats-server
  * of one JetStream cluster, a broker and an actor host, under a steady load of DPU crossings and
- * smart cameras' frames from a fourth (this process): an actor host, a broker and the nats-server
- * leading FF_ACTORS SIGKILLed, a whole node SIGKILLed, a node cut off, influxd down. After each
- * fault every acknowledged crossing is counted exactly once: every space's count at 20 sampled
- * instants equals ground truth. At the end, the cameras' persons and zone figures equal an
- * undisturbed run of the same frames.
+ * smart cameras' frames from a fourth (this process): an actor host, a broker, a nats-server and
+ * the nats-server leading FF_ACTORS SIGKILLed, a whole node SIGKILLed, a node cut off, influxd
+ * down. After each fault every acknowledged crossing is counted exactly once: every space's count
+ * at 20 sampled instants equals ground truth. At the end, the cameras' persons and zone figures
+ * equal an undisturbed run of the same frames.
  * The full, longer set is test/bench/chaos.ts.
  */
 /** Which frames' track.update events differ from the undisturbed run's (camera:seq, at most 10 of each). */
@@ -65,7 +65,11 @@ describe.skipIf(!ok)("chaos: one fault at a time on a three-node cluster", { tim
 
   it("an actor host SIGKILLed", round(1, () => faults.kill("host", 0)));
   it("a broker SIGKILLed", round(2, () => faults.kill("broker", 1)));
-  it("the nats-server leading FF_ACTORS SIGKILLed", round(3, () => faults.killNatsLeader()));
+  // node-3's nats-server, which may or may not lead FF_ACTORS; actor hosts connected through it
+  // lose messages on their way to them (seed 103 lost one such move before partition feeds
+  // checked their delivery sequence)
+  it("a nats-server SIGKILLed", round(3, () => faults.killNats(2)));
+  it("the nats-server leading FF_ACTORS SIGKILLed", round(7, () => faults.killNatsLeader()));
   it("a whole node SIGKILLed", round(4, () => faults.node(0)));
   it("a node cut off from the others and from the devices, then healed", round(5, () => faults.partition(1, 20_000)));
   it("influxd down for 30 s", round(6, () => faults.influxd(30_000)));
