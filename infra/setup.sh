@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a Debian machine, only what is missing:
-#   Debian packages: nats-server (2.10 or newer; on Debian 12 from Debian 13, see below), influxdb, ffmpeg, mosquitto-clients, openssl, curl, iproute2 (the fault
-#                    tests), mosquitto (the broker bench's peer), chromium (the wall's browser
-#                    tests), and for the RTSP source tests rtsp-server-perl and GStreamer's RTSP server
-#                    (python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good) (needs root or sudo)
+#   Debian packages: nats-server (2.10 or newer; on Debian 12 from Debian 13, see below), influxdb,
+#                    ffmpeg, mosquitto-clients, openssl, curl, iproute2 (the fault tests), mosquitto
+#                    (the broker bench's peer), chromium (the wall's browser tests), and for the
+#                    RTSP source tests rtsp-server-perl and GStreamer's RTSP server (python3-gi,
+#                    gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good) (needs root or sudo)
 #   npm packages:    npm install (the versions pinned in package-lock.json)
 #   models/cache/nanodet.onnx (converted from the tfjs graph), .footfall/media/vtest.avi (from opencv-doc)
 #   dashboards/wall/dist/ (the wall page's bundle, built with esbuild)
@@ -14,7 +15,8 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 # nats-server 2.10 or newer: 2.9 (Debian 12's) can lose acknowledged messages of a replicated
 # stream when one of its servers is SIGKILLed (docs/limits.md)
-nats_version() { { /usr/sbin/nats-server --version || nats-server --version; } 2>/dev/null | sed -n 's/^nats-server: v\([0-9]*\)\.\([0-9]*\)\..*/\1 \2/p'; }
+# (the binary footfall runs: the first on PATH, else /usr/sbin's)
+nats_version() { { if command -v nats-server >/dev/null; then nats-server --version; else /usr/sbin/nats-server --version; fi; } 2>/dev/null | sed -n 's/^nats-server: v\([0-9]*\)\.\([0-9]*\)\..*/\1 \2/p'; }
 at_least_2_10() { [ -n "${1:-}" ] && [ "$1" -gt 2 -o \( "$1" -eq 2 -a "${2:-0}" -ge 10 \) ]; }
 # shellcheck disable=SC2046
 at_least_2_10 $(nats_version) || need+=(nats-server)

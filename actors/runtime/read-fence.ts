@@ -22,10 +22,10 @@ interface Pending { run: () => Promise<unknown>; resolve: (v: unknown) => void; 
 /**
  * Reads of a replicated KV bucket that are never older than a write acknowledged before they
  * began. A newly elected stream leader of nats-server 2.9 and 2.10 answers reads before it has
- * applied every entry it committed, so a plain get right after an election can return an older value.
- * A fenced read therefore runs as: note the leader, write a barrier (its leader acknowledges it
- * only after applying every earlier entry), read, and note the leader again; when the two differ
- * the reads are run again. Reads asked for while a round runs share the next round, so a burst of
+ * applied every entry it committed, so a plain get right after an election can return an older
+ * value. A fenced read therefore runs as: note the leader, write a barrier (its leader
+ * acknowledges it only after applying every earlier entry), read, and note the leader again; when
+ * the two differ the reads are run again. Reads asked for while a round runs share the next round, so a burst of
  * loads costs one barrier. A single-replica stream is read directly.
  */
 export class ReadFence {

@@ -11,9 +11,9 @@ export interface FeedMessage { subject: string; seq: number; data: Uint8Array }
  * FF_EVENTS for the results: ONE ordered consumer per broker process over every event subject
  * (one filter per consumer, which nats-server 2.9 takes too). It starts with the last message of
  * each subject (DeliverPolicy.LastPerSubject), so the current count of every space and site is
- * known at once, then goes on live. `startSeq` is the stream's last sequence before it began: messages
- * at or below it are the past (a not-retained result among them is stale). `caughtUp` resolves
- * once every last-per-subject message was handed over.
+ * known at once, then goes on live. `startSeq` is the stream's last sequence before it began:
+ * messages at or below it are the past (a not-retained result among them is stale). `caughtUp`
+ * resolves once every last-per-subject message was handed over.
  *
  * If the consumer is lost (NATS restarted, consumer gone, stalled) a new one is made from the
  * sequence after the last message handed over: nothing is skipped, nothing repeated.

@@ -27,6 +27,8 @@ export interface NatsServer {
   port: number;
   /** the server_name (JetStream's name of this node in a cluster) */
   serverName: string;
+  /** where the server logs */
+  logFile: string;
   service: SupervisedService;
   /** the process running now */
   readonly proc: ServiceProcess;
@@ -117,7 +119,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   }, opts);
   opts.log?.info({ port: opts.port, dir, serverName, supervised: Boolean(opts.supervise) }, "nats-server ready");
   return {
-    url: withCredentials(`nats://${hostPort(at, opts.port)}`, credentials), credentials, host, port: opts.port, serverName, service,
+    url: withCredentials(`nats://${hostPort(at, opts.port)}`, credentials), credentials, host, port: opts.port, serverName, logFile, service,
     get proc() { return service.proc; },
     stop: () => service.stop(), kill: () => service.kill(),
   };
@@ -186,8 +188,14 @@ export async function startNatsCluster(opts: NatsClusterOptions): Promise<NatsCl
   try {
     await waitForJetStream(url, 60_000, opts.nodes);
   } catch (e) {
+    // what each node said last (a route listener that could not bind its port, routes refused)
+    const tails = nodes.map((n) => {
+      let lines: string[] = [];
+      try { lines = fs.readFileSync(n.logFile, "utf8").split("\n").filter((l) => /\[(ERR|WRN)\]/.test(l)).slice(-5); } catch { /* no log */ }
+      return `${n.serverName}:${lines.length ? `\n  ${lines.join("\n  ")}` : " no errors or warnings logged"}`;
+    });
     await stop();
-    throw e;
+    throw new Error(`${(e as Error).message}\n${tails.join("\n")}`, { cause: e });
   }
   opts.log?.info({ nodes: nodes.map((n) => n.serverName) }, "nats cluster ready");
   return { url, nodes, stop };
