@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, 
 import { partitionFilter, STREAM_ACTORS } from "../../contracts/nats-layout.ts";
 import type { Logger } from "../../infra/log.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
-import { consumerOnLeader } from "../../infra/consumer-on-leader.ts";
+import { consumerOnLeader, replicatedLeader } from "../../infra/consumer-on-leader.ts";
 
 /** Messages of the partition remembered (sequence, subject, hash of the body) for checking them against the stream leader. */
 const REMEMBERED = 8192;
@@ -226,10 +226,9 @@ export class PartitionFeed {
     if (name) this.jsm?.consumers.delete(STREAM_ACTORS, name).catch(() => {});
   }
 
-  /** The stream leader's name ("" for a stream of one replica: nats-server 2.10 names one even without a cluster). */
+  /** The stream leader's name ("" for a stream of one replica). */
   private async leader(): Promise<string> {
-    const si = await this.jsm!.streams.info(STREAM_ACTORS);
-    return si.config.num_replicas > 1 ? si.cluster?.leader ?? "" : "";
+    return replicatedLeader(await this.jsm!.streams.info(STREAM_ACTORS));
   }
 
   /** A consumer from cursor + 1, on the stream leader if it can be had. */
