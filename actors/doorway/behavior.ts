@@ -117,7 +117,7 @@ export function doorwayBehavior(deps: DoorwayDeps): ActorBehavior<DoorwayState> 
       for (const [space, delta] of moves) {
         if (space === OUTSIDE) continue;
         const move: MoveMsg = { type: "move", site: c.site, space, key, ts: c.ts, delta, receivedAt: c.receivedAt };
-        ctx.send(ActorKinds.space, `${c.site}.${space}`, move, occupancyMsgIds.move(c.site, space, key));
+        ctx.send(ActorKinds.space, `${c.site}.${space}`, move, occupancyMsgIds.move(c.site, space, key), { coalesce: true });
       }
     }
     ctx.write([{

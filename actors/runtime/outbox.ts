@@ -1,5 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../infra/log.ts";
+import { CoalescingLanes } from "../../infra/coalescing-lanes.ts";
 import { jetStreamPublisherOf, type JetStreamPublisher } from "../../infra/js-publish.ts";
 import { backoffMs, pause } from "../../infra/backoff.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
@@ -19,13 +20,16 @@ export class OutboxAbandonedError extends Error {
  * (infra/js-publish.ts), which costs no more per publish than its JetStream acknowledgement.
  * An ordered publish waits until the previous ordered publish to the same subject is
  * acknowledged: those are stored in the order issued, retries included (SendOptions.ordered).
+ * A coalesced publish waits while a store to the same subject is in flight and then goes with
+ * the others that waited, as one batch (SendOptions.coalesce, infra/coalescing-lanes.ts).
  */
 export class Outbox {
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** subject -> the last ordered publish to it still outstanding */
   private readonly chains = new Map<string, Promise<void>>();
   private waiters: (() => void)[] = [];
   private abandoned = false;
+  private readonly lanes = new CoalescingLanes((subject, json, msgId) => this.deliver(subject, json, msgId).then(() => false));
 
   constructor(private readonly opts: {
     js: JetStreamClient;
@@ -48,6 +52,19 @@ export class Outbox {
       const unchain = () => { if (this.chains.get(subject) === p) this.chains.delete(subject); };
       p.then(unchain, unchain);
     }
+    this.track(p);
+  }
+
+  /** Publishes `json` to `subject` coalesced with the others waiting for it (one batch, no Nats-Msg-Id unless alone). */
+  coalesce(subject: string, json: string, msgId: string): void {
+    if (this.abandoned) throw new OutboxAbandonedError();
+    this.track(this.lanes.add(subject, json, msgId));
+  }
+
+  /** Messages stored in batches so far: batches (more than one message) and the messages they held. */
+  get coalesced(): { batches: number; items: number } { return this.lanes.coalesced; }
+
+  private track(p: Promise<unknown>): void {
     this.inFlight.add(p);
     const settle = () => {
       this.inFlight.delete(p);
@@ -78,7 +95,7 @@ export class Outbox {
 
   private publisher: JetStreamPublisher | undefined;
 
-  private async deliver(subject: string, data: Uint8Array, msgId: string): Promise<void> {
+  private async deliver(subject: string, data: Uint8Array | string, msgId: string | undefined): Promise<void> {
     this.publisher ??= jetStreamPublisherOf(this.opts.js).publisher;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) throw new OutboxAbandonedError();

@@ -2,9 +2,9 @@ import type { IPoint } from "influx";
 import { actorSubject, EVENT_SUBJECT_ROOT } from "../../contracts/nats-layout.ts";
 import type { InfluxWriter } from "./influx-writer.ts";
 import type { Outbox } from "./outbox.ts";
-import { encodeJson } from "./snapshot-store.ts";
 import type { SendOptions } from "./types.ts";
 
+const encoder = new TextEncoder();
 const KIND_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const ID_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const EVENT_SUBJECT_RE = new RegExp(`^${EVENT_SUBJECT_ROOT}(\\.[A-Za-z0-9_-]+)+$`);
@@ -31,7 +31,8 @@ export class SideEffects {
   send(kind: string, id: string, body: unknown, msgId: string, opts?: SendOptions): void {
     if (!KIND_RE.test(kind)) throw new SideEffectError(`send: kind ${JSON.stringify(kind)} must be 1-64 characters of A-Z a-z 0-9 _ -`);
     if (!ID_RE.test(id)) throw new SideEffectError(`send: id ${JSON.stringify(id)} must be dot-joined tokens of A-Z a-z 0-9 _ -`);
-    this.publish(actorSubject(kind, id, this.opts.partitions), body, msgId, "send", opts?.ordered === true);
+    if (opts?.coalesce && opts.ordered) throw new SideEffectError("send: a send is either ordered or coalesced, not both");
+    this.publish(actorSubject(kind, id, this.opts.partitions), body, msgId, "send", opts?.ordered === true, opts?.coalesce === true);
   }
 
   emit(subject: string, body: unknown, msgId: string): void {
@@ -44,12 +45,22 @@ export class SideEffects {
     this.opts.writer.write(points, this.opts.owner);
   }
 
-  private publish(subject: string, body: unknown, msgId: string, what: string, ordered = false): void {
+  private publish(subject: string, body: unknown, msgId: string, what: string, ordered = false, coalesce = false): void {
     if (typeof msgId !== "string" || msgId.length === 0 || msgId.length > 1024) throw new SideEffectError(`${what}: msgId must be a non-empty string`);
     if (body === undefined) throw new SideEffectError(`${what}: body is undefined`);
-    let data: Uint8Array;
-    try { data = encodeJson(body); } catch (e) { throw new SideEffectError(`${what}: body is not JSON-serialisable: ${(e as Error).message}`); }
-    if (data.length > this.opts.maxPayloadBytes) throw new SideEffectError(`${what}: body of ${data.length} bytes exceeds the ${this.opts.maxPayloadBytes}-byte limit`);
+    let json: string | undefined;
+    try { json = JSON.stringify(body); } catch (e) { throw new SideEffectError(`${what}: body is not JSON-serialisable: ${(e as Error).message}`); }
+    if (json === undefined) throw new SideEffectError(`${what}: body is not JSON-serialisable`);
+    if (coalesce) {
+      this.fits(Buffer.byteLength(json), what);
+      return this.opts.outbox.coalesce(subject, json, msgId);
+    }
+    const data = encoder.encode(json);
+    this.fits(data.length, what);
     this.opts.outbox.publish(subject, data, msgId, ordered);
+  }
+
+  private fits(bytes: number, what: string): void {
+    if (bytes > this.opts.maxPayloadBytes) throw new SideEffectError(`${what}: body of ${bytes} bytes exceeds the ${this.opts.maxPayloadBytes}-byte limit`);
   }
 }

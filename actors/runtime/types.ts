@@ -11,6 +11,14 @@ export interface SendOptions {
    * their senders' order.
    */
   ordered?: boolean;
+  /**
+   * For receivers that de-duplicate by the body's own key (a move's crossing key): while a send
+   * of this partition's actors to the same actor is being stored, later ones wait and are stored
+   * together as one FF_ACTORS message (contracts/actor-batch.ts) once it is. A busy receiver
+   * then costs JetStream one message per round trip. A batch carries no Nats-Msg-Id (msgId is
+   * used when a send goes alone), so a replay reaches the receiver again. Not with `ordered`.
+   */
+  coalesce?: boolean;
 }
 
 /**

@@ -15,8 +15,8 @@ export interface BenchStack {
   env: NodeJS.ProcessEnv;
   /** the footfall CLI (run it with process.execPath) */
   cli: string;
-  /** process ids of the broker and the actor hosts (for their CPU time) */
-  pids: { broker: number; hosts: number[] };
+  /** process ids of the broker, the actor hosts, nats-server and influxd (for their CPU time) */
+  pids: { broker: number; hosts: number[]; nats: number; influxd: number };
   stop(): Promise<void>;
 }
 
@@ -55,5 +55,8 @@ export async function startBenchStack(o: { hosts: number; profileDir?: string | 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { cfg, apiPort: api.port, env, cli: CLI, pids: { broker: children[0]!.pid!, hosts: children.slice(1).map((c) => c.pid!) }, stop };
+  return { cfg, apiPort: api.port, env, cli: CLI, pids: {
+    broker: children[0]!.pid!, hosts: children.slice(1).map((c) => c.pid!),
+    nats: services.nats!.proc.child.pid!, influxd: services.influxd!.proc.child.pid!,
+  }, stop };
 }

@@ -22,9 +22,8 @@ import { deviceTopic } from "../../contracts/topics.ts";
 import type { TrackUpdate } from "../../contracts/events.ts";
 import { startBenchStack } from "./bench-stack.ts";
 import { patchCameras, patchFrame, patchTopology } from "./camera-patches.ts";
-import { cpuSeconds } from "./proc-cpu.ts";
+import { cpuPer10k, stackCpu } from "./proc-cpu.ts";
 
-const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 const opts = new Command()
   .option("--cameras <n>", "simulated cameras", "20")
@@ -77,7 +76,7 @@ const clients = await Promise.all(cams.map((c) => new Promise<mqtt.MqttClient>((
   cl.once("error", reject);
 })));
 
-const cpuStart = { broker: cpuSeconds(bench.pids.broker), hosts: sumOf(bench.pids.hosts.map(cpuSeconds)) };
+const cpuStart = stackCpu(bench.pids);
 const seqs = cams.map(() => 0);
 let framesSent = 0, detectionsSent = 0, dupsSent = 0, acked = 0;
 const ackLat = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
@@ -109,8 +108,7 @@ const publishEnd = Date.now();
 const deadline = Date.now() + 120_000;
 while (updates < framesSent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 const endSeconds = ((lastUpdateAt || Date.now()) - start) / 1000;
-const cpuEnd = { broker: cpuSeconds(bench.pids.broker), hosts: sumOf(bench.pids.hosts.map(cpuSeconds)) };
-const per10k = (s: number) => Math.round((s / Math.max(1, detectionsSent)) * 10_000 * 1000) / 1000;
+const cpuEnd = stackCpu(bench.pids);
 
 // lost / doubled: the camera actors' per-second aggregates against what was sent
 const influx = influxClient(cfg.influxUrl!, cfg.influxDb);
@@ -138,7 +136,7 @@ const fig = {
   lost_detections: Math.max(0, detectionsSent - counted.detections), doubled_detections: Math.max(0, counted.detections - detectionsSent),
   person_tracks: (persons[0] as { n?: number } | undefined)?.n ?? 0,
   /** CPU seconds (user + system) per 10,000 detections sent, from the first publish to the last track update */
-  cpu_s_per_10k_detections: { broker: per10k(cpuEnd.broker - cpuStart.broker), hosts: per10k(cpuEnd.hosts - cpuStart.hosts) },
+  cpu_s_per_10k_detections: cpuPer10k(cpuStart, cpuEnd, detectionsSent),
 };
 console.log(JSON.stringify(fig, null, 2));
 

@@ -65,4 +65,39 @@ describe("the outbox's order of publishes to one subject, when a publish fails a
     outbox.abandon();
     await expect(outbox.flush()).rejects.toThrow(/abandoned/);
   });
+
+  it("coalesced: sends to one actor made while its store is retried are stored after it as one batch, without a Nats-Msg-Id", async () => {
+    const outbox = new Outbox({ js: jetstream(nc), log });
+    const a = "obc.space.a", b = "obc.space.b";
+    outbox.coalesce(a, JSON.stringify({ key: "k1" }), "co-1"); // no stream holds it yet: retried
+    await new Promise((r) => setTimeout(r, 10));
+    outbox.coalesce(a, JSON.stringify({ key: "k2" }), "co-2");
+    outbox.coalesce(a, JSON.stringify({ key: "k3" }), "co-3");
+    outbox.coalesce(b, JSON.stringify({ key: "k4" }), "co-4"); // another actor: its own lane, alone
+    expect(outbox.size).toBe(4);
+    await jsm.streams.add({ name: "OB_CO", subjects: ["obc.>"] });
+    await outbox.flush();
+    expect(outbox.size).toBe(0);
+
+    const onA = await readSubject(nc, "OB_CO", a);
+    expect(onA.map((m) => m.json<unknown>())).toEqual([{ key: "k1" }, { type: "batch", items: [{ key: "k2" }, { key: "k3" }] }]);
+    expect(onA[0]!.headers?.get("Nats-Msg-Id")).toBe("co-1");
+    expect(onA[1]!.headers?.get("Nats-Msg-Id") ?? "").toBe("");
+    const onB = await readSubject(nc, "OB_CO", b);
+    expect(onB.map((m) => m.json<unknown>())).toEqual([{ key: "k4" }]);
+    expect(onB[0]!.headers?.get("Nats-Msg-Id")).toBe("co-4");
+    expect(outbox.coalesced).toEqual({ batches: 1, items: 2 });
+  });
+
+  it("coalesced sends of an abandoned outbox are rejected, waiting ones included", async () => {
+    const outbox = new Outbox({ js: jetstream(nc), log });
+    outbox.coalesce("obz.nowhere", "1", "z-1");
+    outbox.coalesce("obz.nowhere", "2", "z-2");
+    await new Promise((r) => setTimeout(r, 20));
+    outbox.abandon();
+    await expect(outbox.flush()).rejects.toThrow(/abandoned/);
+    expect(() => outbox.coalesce("obz.nowhere", "3", "z-3")).toThrow(/abandoned/);
+    // the one being retried stops at its next attempt, and the one waiting behind it is not sent
+    await eventually("every coalesced send settled", async () => outbox.size === 0, 10_000, 20);
+  });
 });
