@@ -9,7 +9,7 @@ import type { Command, CommanderError } from "commander";
 import type { AgentRawOptions } from "../../video/agent/agent-options.ts";
 import { DEFAULT_UPLOAD_CONCURRENCY, MAX_UPLOAD_CONCURRENCY } from "../../video/agent/upload-limits.ts";
 import { DEFAULT_SCORE } from "../../models/detector-defaults.ts";
-import { DEFAULT_STILL_EVERY_S, type DetectMainRawOptions } from "../../video/detect/detect-options.ts";
+import { DEFAULT_AGENT_THREADS, DEFAULT_STILL_EVERY_S, type DetectMainRawOptions } from "../../video/detect/detect-options.ts";
 import { STILL_MAX_WIDTH } from "../../contracts/still.ts";
 
 const usageExit = (e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2);
@@ -74,7 +74,7 @@ export function addAgentCommands(program: Command, dataRoot: () => string): void
     .option("--duration <s>", "read s seconds of source time (per pass with --loop)")
     .option("--motion [fraction]", "motion gate: skip frames with less changed area (default 0.005)")
     .option("--max-skip <n>", "with --motion: look at least every n+1-th frame (default 10)")
-    .option("--threads <n>", "ONNX Runtime intra-op threads (default 2)")
+    .option("--threads <n>", `ONNX Runtime intra-op threads (default ${DEFAULT_AGENT_THREADS}: the model on one core, the rest of the loop on another)`)
     .option("--score <n>", `detector score threshold (default ${DEFAULT_SCORE}: on the annotated vtest frames it keeps every person and no false positive; 0.35 finds more far-away people with more false positives)`)
     .option("--state <file>", "frame counter state file (seq continues across restarts; default: none, seq starts at 0)")
     .option("--max-in-flight <n>", "frames published but not yet acknowledged, at most (default 16)")

@@ -99,6 +99,13 @@ export interface DetectMainOptions {
 
 /** Seconds between a camera's stills when --still-every is not given. */
 export const DEFAULT_STILL_EVERY_S = 3;
+/**
+ * ONNX Runtime intra-op threads of a camera's detection process: one. The model then runs on one
+ * core in its worker while decoding, letterboxing and colours use another, and the loop costs
+ * what inference alone costs; a second thread makes one camera's frames a little faster but
+ * fights the rest of its own loop (and the machine's other cameras) for the cores.
+ */
+export const DEFAULT_AGENT_THREADS = 1;
 
 export function parseDetectMainOptions(raw: DetectMainRawOptions): DetectMainOptions {
   const r = Raw.safeParse(raw);
@@ -129,7 +136,7 @@ export function parseDetectMainOptions(raw: DetectMainRawOptions): DetectMainOpt
     ...(o.start !== undefined ? { startS: o.start } : {}),
     ...(o.duration !== undefined ? { durationS: o.duration } : {}),
     ...(motion ? { motion } : {}),
-    threads: o.threads ?? 2,
+    threads: o.threads ?? DEFAULT_AGENT_THREADS,
     score: o.score ?? DEFAULT_SCORE,
     ...(o.state !== undefined ? { stateFile: o.state } : {}),
     maxInFlight: o.maxInFlight ?? 16,
