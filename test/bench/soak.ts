@@ -10,7 +10,7 @@
  *
  *   npx tsx test/bench/soak.ts [--minutes 60] [--rate 500] [--dpus 60]
  *                              [--detection-rate 1000] [--cameras 10] [--people 10] [--warmup-min 5]
- *                              [--late-horizon-h h]
+ *                              [--late-horizon-h h] [--profile dir]
  *
  * The two loads share the machine: choose them so that together they are half of what the
  * three-node cluster keeps up with there (the actors' handled/s equal to what is sent, nothing
@@ -37,8 +37,9 @@ const opts = new Command()
   .option("--people <n>", "people in each camera's view (= detections per frame)", "10")
   .option("--warmup-min <n>", "minutes before the memory baseline is taken", "5")
   .option("--late-horizon-h <h>", "the actors' late horizon (FOOTFALL_LATE_HORIZON_H): doorways and spaces keep this much event time in memory, so their memory grows for this long and is flat after; default: the product's")
+  .option("--profile <dir>", "write V8 CPU profiles of the brokers and actor hosts into this folder")
   .parse()
-  .opts<{ minutes: string; rate: string; dpus: string; detectionRate: string; cameras: string; people: string; warmupMin: string; lateHorizonH?: string }>();
+  .opts<{ minutes: string; rate: string; dpus: string; detectionRate: string; cameras: string; people: string; warmupMin: string; lateHorizonH?: string; profile?: string }>();
 const MINUTES = Number(opts.minutes), RATE = Number(opts.rate), DPUS = Number(opts.dpus), WARMUP = Number(opts.warmupMin);
 const DET_RATE = Number(opts.detectionRate), CAMERAS = DET_RATE > 0 ? Number(opts.cameras) : 0, PEOPLE = Number(opts.people);
 const FPS = CAMERAS > 0 ? DET_RATE / (CAMERAS * PEOPLE) : 0;
@@ -75,7 +76,10 @@ async function actorProgress(ips: string[]): Promise<ActorProgress> {
   return { handled, waiting, at: performance.now() };
 }
 
-const lab = await startClusterLab(opts.lateHorizonH ? { overrides: { lateHorizonHours: Number(opts.lateHorizonH) } } : {});
+const lab = await startClusterLab({
+  ...(opts.lateHorizonH ? { overrides: { lateHorizonHours: Number(opts.lateHorizonH) } } : {}),
+  ...(opts.profile ? { profileDir: opts.profile } : {}),
+});
 let exitCode = 0;
 try {
   const dpus = benchDpus(DPUS, "soak");

@@ -113,7 +113,11 @@ export interface ClusterLab {
   stop(): Promise<void>;
 }
 
-export async function startClusterLab(opts: { nodes?: number; partitions?: number; overrides?: Partial<Config> } = {}): Promise<ClusterLab> {
+export async function startClusterLab(opts: {
+  nodes?: number; partitions?: number; overrides?: Partial<Config>;
+  /** write V8 CPU profiles of the brokers and actor hosts into this folder (when they stop cleanly) */
+  profileDir?: string;
+} = {}): Promise<ClusterLab> {
   const n = opts.nodes ?? 3;
   const lab = await createLab({ nodes: n });
   const services = await startTestServices({ nats: false, influx: false });
@@ -156,6 +160,7 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
       ...opts.overrides,
     });
 
+    const prof = opts.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(opts.profileDir)}`] : [];
     const env = (node: LabNode, extra: Record<string, string>): NodeJS.ProcessEnv => ({
       ...process.env,
       NATS_URL: natsUrls,
@@ -180,9 +185,9 @@ export async function startClusterLab(opts: { nodes?: number; partitions?: numbe
       fs.mkdirSync(dir, { recursive: true });
       const server = cluster!.nodes[i]!;
       const nats: LabNats = { server, kill: () => server.kill() };
-      const broker = new LabProc("broker", node, [process.execPath, CLI, "broker"], env(node, {}), path.join(dir, "broker.log"),
+      const broker = new LabProc("broker", node, [process.execPath, ...prof, CLI, "broker"], env(node, {}), path.join(dir, "broker.log"),
         healthy(`http://${node.ip}:${BROKER_OPS_PORT}/healthz`));
-      const host = new LabProc("host", node, [process.execPath, CLI, "host"], env(node, {}), path.join(dir, "host.log"),
+      const host = new LabProc("host", node, [process.execPath, ...prof, CLI, "host"], env(node, {}), path.join(dir, "host.log"),
         healthy(`http://${node.ip}:${HOST_OPS_PORT}/healthz`));
       machines.push({ node, nats, broker, host });
     });
