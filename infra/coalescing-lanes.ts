@@ -45,9 +45,6 @@ export class CoalescingLanes {
     return { batches: this.batchCount, items: this.batchedItems };
   }
 
-  /** Subjects with a store in flight or messages waiting. */
-  get busy(): number { return this.lanes.size; }
-
   private drain(subject: string, lane: Lane): void {
     let n = 0;
     let bytes = 0;
