@@ -25,8 +25,8 @@ interface Pending { run: () => Promise<unknown>; resolve: (v: unknown) => void; 
  * applied every entry it committed, so a plain get right after an election can return an older
  * value. A fenced read therefore runs as: note the leader, write a barrier (its leader
  * acknowledges it only after applying every earlier entry), read, and note the leader again; when
- * the two differ the reads are run again. Reads asked for while a round runs share the next round, so a burst of
- * loads costs one barrier. A single-replica stream is read directly.
+ * the two differ the reads are run again. Reads asked for while a round runs share the next
+ * round, so a burst of loads costs one barrier. A single-replica stream is read directly.
  */
 export class ReadFence {
   private queue: Pending[] = [];
