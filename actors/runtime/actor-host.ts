@@ -69,6 +69,9 @@ export interface ActorHostHealth {
   [k: string]: unknown;
 }
 
+/** Pause before a lease renewal that got no answer is tried again (ms). */
+const RENEW_RETRY_MS = 100;
+
 interface Holding {
   lease: Lease;
   worker: PartitionWorker;
@@ -131,15 +134,16 @@ export class ActorHost {
     const hostId = o.hostId ?? defaultHostId();
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(hostId)) throw new Error("hostId must be 1-128 characters of A-Z a-z 0-9 _ -");
     const kvm = new Kvm(o.nc);
-    const open = async (via: Kvm, bucket: string) => {
+    const retrying = async <T>(bucket: string, what: string, f: () => Promise<T>): Promise<T> => {
       for (let attempt = 0; ; attempt++) {
-        try { return await via.open(bucket); } catch (e) {
+        try { return await f(); } catch (e) {
           if (attempt >= 30) throw e;
-          o.log.warn({ bucket, err: e }, "opening KV bucket failed; retrying");
+          o.log.warn({ bucket, err: e }, `${what} failed; retrying`);
           await pause(backoffMs(attempt));
         }
       }
     };
+    const open = (via: Kvm, bucket: string) => retrying(bucket, "opening KV bucket", () => via.open(bucket));
     // lease operations give up well inside a renewal period, so a NATS outage cannot stall renewals
     const leaseOpTimeoutMs = Math.max(500, Math.min(5000, Math.floor(o.leaseTtlMs / 3)));
     const [leases, snapshots, hostsKv] = [
@@ -153,7 +157,9 @@ export class ActorHost {
       o.log.warn({ bucketTtl, leaseTtlMs: o.leaseTtlMs }, "lease bucket TTL differs from leaseTtlMs; using the bucket's");
       o = { ...o, leaseTtlMs: bucketTtl };
     }
-    const host = new ActorHost(o, leases, snapshots, new HostRegistry(hostsKv, hostId, o.log), hostId);
+    const hosts = new HostRegistry(hostsKv, hostId, o.leaseTtlMs, o.log);
+    await retrying(KV_HOSTS, "watching KV bucket", () => hosts.follow(o.nc));
+    const host = new ActorHost(o, leases, snapshots, hosts, hostId);
     await host.hosts.announce({ partitions: [], at: Date.now() }).catch(() => {});
     host.begin();
     return host;
@@ -230,20 +236,35 @@ export class ActorHost {
         continue;
       }
       this.metrics.mailboxDepth.set({ partition: String(p) }, h.worker.depth());
-      if (h.renewing) continue;
-      h.renewing = true;
-      void h.lease.renew().then((outcome) => {
-        h.renewing = false;
-        if (this.holdings.get(p) !== h) return;
-        if (outcome === "lost") this.drop(p, "lease taken or expired");
-        else if (outcome === "unknown" && !h.lease.valid()) this.drop(p, "lease could not be renewed in time");
-      });
+      if (!h.renewing) this.renew(p, h);
     }
     if (!this.announcing && !this.stopped) {
       this.announcing = this.hosts.announce({ partitions: this.ownedPartitions(), at: Date.now() })
         .catch((e) => this.log.debug({ err: e }, "host announcement failed"))
         .finally(() => { this.announcing = undefined; });
     }
+  }
+
+  /**
+   * One renewal of a partition's lease. One that got no answer in time (a slow or unreachable
+   * NATS) is tried again RENEW_RETRY_MS later while the lease is still valid, not at the next
+   * tick: waiting a whole period after a time-out as long as the period would let a single slow
+   * answer lapse the lease (valid for 90 % of the TTL, renewed every third of it).
+   */
+  private renew(p: number, h: Holding): void {
+    h.renewing = true;
+    const began = performance.now();
+    void h.lease.renew().then((outcome) => {
+      h.renewing = false;
+      this.metrics.leaseRenewal.observe((performance.now() - began) / 1000);
+      if (this.holdings.get(p) !== h) return;
+      if (outcome === "lost") this.drop(p, "lease taken or expired");
+      else if (outcome === "unknown" && !h.lease.valid()) this.drop(p, "lease could not be renewed in time");
+      else if (outcome === "unknown" && !this.stopped) {
+        // a short pause, so a renewal refused at once (no connection) does not spin
+        setTimeout(() => { if (this.holdings.get(p) === h && !h.renewing && !this.stopped) this.renew(p, h); }, RENEW_RETRY_MS).unref();
+      }
+    });
   }
 
   /** Drops every partition whose lease may have lapsed (no I/O: only the holder's own clock). */
@@ -259,7 +280,7 @@ export class ActorHost {
 
   private async rebalance(): Promise<void> {
     if (!this.connected) return;
-    this.liveHosts = await this.hosts.liveHosts();
+    this.liveHosts = this.hosts.liveHosts();
     const owned = [...this.holdings.entries()].filter(([, h]) => !h.releasing).map(([p]) => p);
     const plan = planShare({ partitions: this.o.partitions, owned, liveHosts: this.liveHosts, offset: this.offset });
     for (const p of plan.release) {
@@ -315,6 +336,7 @@ export class ActorHost {
     if (!h) return;
     this.holdings.delete(partition);
     this.metrics.partitionsOwned.dec();
+    this.metrics.partitionsDropped.inc({ cause: dropCause(reason) });
     this.log.warn({ partition, reason }, "partition dropped");
     // not re-acquired until the abandoned worker has fully wound down
     const done = h.worker.abandon().finally(() => { if (this.draining.get(partition) === done) this.draining.delete(partition); });
@@ -341,6 +363,14 @@ export class ActorHost {
       await h.lease.release().catch((e) => this.log.warn({ partition, err: e }, "lease release failed; it will expire"));
     }
   }
+}
+
+/** The cause label of footfall_actor_partitions_dropped_total for a drop's reason. */
+function dropCause(reason: string): string {
+  if (reason.startsWith("fenced")) return "fenced";
+  if (reason === "worker failed") return "worker_failed";
+  if (reason.startsWith("lease taken")) return "lease_taken";
+  return "lease_unrenewed";
 }
 
 export async function startActorHost(opts: ActorHostOptions): Promise<ActorHost> {

@@ -4,6 +4,7 @@ import { counter, gauge, histogram } from "../../infra/metrics.ts";
 type BacklogSource = () => { pending: number; oldestMs: number; failingMs: number };
 const BACKLOG_SOURCES = new WeakMap<Registry, BacklogSource[]>();
 
+const LEASE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5];
 const PROCESSING_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /**
@@ -15,6 +16,8 @@ export class RuntimeMetrics {
   readonly processing: Histogram<"kind">;
   readonly mailboxDepth: Gauge<"partition">;
   readonly partitionsOwned: Gauge;
+  readonly partitionsDropped: Counter<"cause">;
+  readonly leaseRenewal: Histogram;
   readonly actorsActive: Gauge<"kind">;
   readonly errors: Counter<"kind">;
   readonly skipped: Counter<"kind">;
@@ -33,6 +36,9 @@ export class RuntimeMetrics {
     this.processing = this.histogram("footfall_actor_processing_seconds", "Time an actor spent handling one message", ["kind"]);
     this.mailboxDepth = this.gauge("footfall_actor_mailbox_depth", "Messages waiting in an owned partition's consumer", ["partition"]);
     this.partitionsOwned = this.gauge("footfall_actor_partitions_owned", "Partitions this host consumes", []);
+    this.partitionsDropped = this.counter("footfall_actor_partitions_dropped_total",
+      "Partitions this host stopped consuming without a final checkpoint, by cause: lease_taken (another host holds it, or it expired on the server), lease_unrenewed (not renewed in time), fenced (a write found another holder), worker_failed; the next holder replays from the last checkpoint", ["cause"]);
+    this.leaseRenewal = histogram(registry, "footfall_actor_lease_renewal_seconds", "Time a partition lease renewal took (a renewal that got no answer counts its time-out)", [], LEASE_BUCKETS);
     this.actorsActive = this.gauge("footfall_actors_active", "Actors in memory", ["kind"]);
     this.errors = this.counter("footfall_actor_errors_total", "Messages that could not be handled (bad JSON, unknown kind, handler threw)", ["kind"]);
     this.skipped = this.counter("footfall_actor_replays_skipped_total", "Messages skipped because the actor's snapshot already covers them", ["kind"]);

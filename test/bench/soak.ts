@@ -61,19 +61,32 @@ function rssMiB(pid: number | undefined): number | undefined {
   }
 }
 
-interface ActorProgress { handled: Record<string, number>; waiting: number; at: number }
+interface ActorProgress {
+  handled: Record<string, number>;
+  waiting: number;
+  /** partitions dropped so far, by cause */
+  dropped: Record<string, number>;
+  /** lease renewals so far: count, and how many took longer than 1 s */
+  renewals: number;
+  slowRenewals: number;
+  at: number;
+}
 
-/** Every actor host's messages handled so far by kind, and the messages waiting in their partitions (from /metrics). */
+/** Every actor host's messages handled so far by kind, what waits in their partitions, partitions dropped, lease renewals (from /metrics). */
 async function actorProgress(ips: string[]): Promise<ActorProgress> {
-  const handled: Record<string, number> = {};
-  let waiting = 0;
+  const p: ActorProgress = { handled: {}, waiting: 0, dropped: {}, renewals: 0, slowRenewals: 0, at: performance.now() };
+  const add = (to: Record<string, number>, k: string, v: number) => { to[k] = (to[k] ?? 0) + v; };
   for (const ip of ips) {
     for (const m of await metricSamples(`http://${ip}:${HOST_OPS_PORT}/metrics`).catch(() => [])) {
-      if (m.name === "footfall_actor_messages_total" && m.labels.kind) handled[m.labels.kind] = (handled[m.labels.kind] ?? 0) + m.value;
-      else if (m.name === "footfall_actor_mailbox_depth") waiting += m.value;
+      if (m.name === "footfall_actor_messages_total" && m.labels.kind) add(p.handled, m.labels.kind, m.value);
+      else if (m.name === "footfall_actor_mailbox_depth") p.waiting += m.value;
+      else if (m.name === "footfall_actor_partitions_dropped_total" && m.labels.cause) add(p.dropped, m.labels.cause, m.value);
+      else if (m.name === "footfall_actor_lease_renewal_seconds_count") p.renewals += m.value;
+      else if (m.name === "footfall_actor_lease_renewal_seconds_bucket" && m.labels.le === "1") p.slowRenewals -= m.value;
     }
   }
-  return { handled, waiting, at: performance.now() };
+  p.slowRenewals += p.renewals;
+  return p;
 }
 
 const lab = await startClusterLab({
@@ -119,6 +132,9 @@ try {
     const per = (kind: string) => now.handled[kind] === undefined ? "-" : String(Math.round((now.handled[kind]! - (lastProgress?.handled[kind] ?? 0)) / 60));
     console.log(`minute ${String(minute).padStart(3)}  actors  handled/s doorway ${per("doorway")} space ${per("space")} camera ${per("camera")}` +
       `  waiting in mailboxes ${now.waiting}  (sent/s crossings ${RATE}, frames ${Math.round(FPS * CAMERAS)})`);
+    const dropped = Object.entries(now.dropped).map(([cause, n]) => [cause, n - (lastProgress?.dropped[cause] ?? 0)] as const).filter(([, n]) => n > 0);
+    const renewals = now.renewals - (lastProgress?.renewals ?? 0), slow = now.slowRenewals - (lastProgress?.slowRenewals ?? 0);
+    console.log(`minute ${String(minute).padStart(3)}  leases  renewals ${renewals}, over 1 s ${slow}; partitions dropped ${dropped.length ? dropped.map(([c, n]) => `${c} ${n}`).join(", ") : "0"}`);
     lastProgress = now;
   };
 
@@ -196,11 +212,14 @@ try {
     const after = samples.slice(WARMUP).map((row) => row[p.name]).filter((v): v is number => v !== undefined);
     return [p.name, a && b ? { from_mib: a, to_mib: b, growth_pct: Math.round(((b - a) / a) * 1000) / 10, min_mib: Math.min(...after), max_mib: Math.max(...after) } : null];
   }));
+  const end = await actorProgress(lab.machines.map((m) => m.node.ip));
   console.log(JSON.stringify({
     minutes: MINUTES, crossings_per_s: RATE, detections_per_s: DET_RATE, cameras: CAMERAS, fps_per_camera: Number(FPS.toFixed(2)),
     crossings: { sent, acked, lost, doubled }, frames,
     // messages the actors had not handled yet when the counts were taken: "lost" includes them
-    waiting_in_mailboxes_at_end: (await actorProgress(lab.machines.map((m) => m.node.ip))).waiting,
+    waiting_in_mailboxes_at_end: end.waiting,
+    // over the run, hosts restarted by nobody: every drop is a replay from a checkpoint
+    partitions_dropped: end.dropped, lease_renewals: { total: end.renewals, over_1s: end.slowRenewals },
     rss_after_warmup: growth,
   }, null, 2));
   const clean = lost === 0 && doubled === 0 && frames.lost + frames.doubled + frames.lost_detections + frames.doubled_detections === 0;
