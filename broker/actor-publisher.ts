@@ -3,7 +3,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { actorSubject } from "../contracts/nats-layout.ts";
 import { CoalescingLanes } from "../infra/coalescing-lanes.ts";
-import { JetStreamPublisher } from "../infra/js-publish.ts";
+import { JetStreamPublisher, UnconfirmedDuplicateError } from "../infra/js-publish.ts";
 import { Semaphore } from "../infra/semaphore.ts";
 
 /**
@@ -20,14 +20,35 @@ export class ActorPublisher {
   private readonly buckets = new Map<string, Promise<KV>>();
   private readonly lanes: CoalescingLanes;
 
-  constructor(private readonly js: JetStreamClient, opts: { partitions: number; maxInFlight?: number }) {
+  constructor(private readonly js: JetStreamClient, private readonly opts: {
+    partitions: number;
+    maxInFlight?: number;
+    /** a message was stored again without its id (see store()) */
+    onStoredAgain?: (subject: string, msgId: string, err: Error) => void;
+  }) {
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${opts.partitions}`);
     this.partitions = opts.partitions;
     this.limit = new Semaphore(opts.maxInFlight ?? 256);
     const nc = (js as unknown as { nc: NatsConnection }).nc;
     this.publisher = new JetStreamPublisher(nc, { maxInFlight: opts.maxInFlight ?? 256, timeoutMs: js.getOptions().timeout ?? 5000 });
-    this.lanes = new CoalescingLanes((subject, json, msgId) => this.publisher.publish(subject, json, msgId).then(duplicateOf));
+    this.lanes = new CoalescingLanes((subject, json, msgId) => this.store(subject, json, msgId));
   }
+
+  /**
+   * Stores one message; true if JetStream already had `msgId`. If JetStream keeps answering that
+   * it has the id without having stored it (UnconfirmedDuplicateError: a store it proposed and
+   * lost), the message is stored again without the id: device events carry their own ids, and
+   * the actors de-duplicate them (a frame by its sequence, a crossing by its id), so a copy
+   * stored twice changes nothing, while one acknowledged and never stored would be lost.
+   */
+  private store(subject: string, json: string, msgId: string | undefined): Promise<boolean> {
+    return this.publisher.publish(subject, json, msgId).then(duplicateOf, (e: unknown) => {
+      if (!(e instanceof UnconfirmedDuplicateError)) throw e;
+      this.opts.onStoredAgain?.(subject, msgId!, e);
+      return this.publisher.publish(subject, json).then(duplicateOf);
+    });
+  }
+
 
   /** JetStream publishes (and KV puts) outstanding right now. */
   get inFlight(): number {
@@ -40,7 +61,7 @@ export class ActorPublisher {
    * Without a msgID nothing is de-duplicated.
    */
   publish(kind: string, actorId: string, msg: unknown, msgID?: string): Promise<boolean> {
-    return this.publisher.publish(actorSubject(kind, actorId, this.partitions), JSON.stringify(msg), msgID).then(duplicateOf);
+    return this.store(actorSubject(kind, actorId, this.partitions), JSON.stringify(msg), msgID);
   }
 
   /**

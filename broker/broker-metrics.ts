@@ -27,6 +27,7 @@ export interface BrokerMetrics {
   bridgedEvents: Counter;
   duplicateEvents: Counter;
   bridgeFailures: Counter;
+  storedAgain: Counter;
   bridgeLatency: Histogram;
   frames: Counter;
   detections: Counter;
@@ -47,6 +48,11 @@ export function createBrokerMetrics(registry: Registry, connected: () => number)
     bridgedEvents: new Counter({ name: "footfall_broker_bridged_events_total", help: "crossing events newly stored in JetStream", registers }),
     duplicateEvents: new Counter({ name: "footfall_broker_duplicate_events_total", help: "crossing events JetStream already had (device retries)", registers }),
     bridgeFailures: new Counter({ name: "footfall_broker_bridge_failures_total", help: "publishes JetStream did not confirm (device not acknowledged)", registers }),
+    storedAgain: new Counter({
+      name: "footfall_broker_stored_again_total",
+      help: "device messages stored again without their Nats-Msg-Id because JetStream kept answering that it had the id without having stored it (a lost proposal); the actors de-duplicate them",
+      registers,
+    }),
     bridgeLatency: new Histogram({
       name: "footfall_broker_bridge_latency_seconds", help: "time from a crossing publish's arrival to JetStream confirming all its events", registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],

@@ -124,7 +124,13 @@ function listenerFor(opts: MqttBrokerOptions["tls"], onConnection: (socket: net.
  */
 export async function startMqttBroker(opts: MqttBrokerOptions): Promise<MqttBroker> {
   const log = opts.log.child({ component: "mqtt" });
-  const publisher = new ActorPublisher(jetstream(opts.nc), { partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256 });
+  const publisher = new ActorPublisher(jetstream(opts.nc), {
+    partitions: opts.partitions, maxInFlight: opts.maxInFlight ?? 256,
+    onStoredAgain: (subject, msgId, err) => {
+      metrics.storedAgain.inc();
+      log.warn({ subject, msgId, err }, "jetstream kept answering duplicate for a message it had not stored; stored it again without its id");
+    },
+  });
   const messages = opts.messages ?? deviceMessages;
   const limits = timeLimits(opts.rawRetention ?? "INF");
   /** authenticated client -> the device and the secret hash it proved */

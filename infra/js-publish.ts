@@ -12,12 +12,30 @@ export class JetStreamPublishError extends Error {
   }
 }
 
+/**
+ * JetStream answered "duplicate" for a message with sequence 0: it holds the Nats-Msg-Id of a
+ * store it proposed and never confirmed, so the message is not known to be stored (see
+ * JetStreamPublisher). The same id keeps getting this answer until that store commits or the
+ * stream's duplicate window drops the id.
+ */
+export class UnconfirmedDuplicateError extends JetStreamPublishError {
+  constructor(subject: string, msgId: string, askedMs: number) {
+    super(`JetStream answered that it already has ${msgId} on ${subject} but gave no sequence (a store it proposed and has not confirmed) for ${askedMs} ms`, 409);
+    this.name = "UnconfirmedDuplicateError";
+  }
+}
+
+/** Pause before a message answered as an unconfirmed duplicate is asked about again (ms). */
+const REASK_MS = 200;
+
 interface Pending {
   subject: string;
   data: Uint8Array | string;
   msgId: string | undefined;
   timeoutMs: number;
   deadline: number;
+  /** when it was first sent (0: not yet) */
+  sentAt: number;
   resolve(ack: StoredAck): void;
   reject(err: Error): void;
 }
@@ -92,7 +110,7 @@ export class JetStreamPublisher {
   publish(subject: string, data: Uint8Array | string, msgId?: string, timeoutMs?: number): Promise<StoredAck> {
     if (this.closedErr) return Promise.reject(this.closedErr);
     return new Promise<StoredAck>((resolve, reject) => {
-      this.queue.push({ subject, data, msgId, timeoutMs: timeoutMs ?? this.opts.timeoutMs ?? 5000, deadline: 0, resolve, reject });
+      this.queue.push({ subject, data, msgId, timeoutMs: timeoutMs ?? this.opts.timeoutMs ?? 5000, deadline: 0, sentAt: 0, resolve, reject });
       this.schedule();
     });
   }
@@ -116,7 +134,10 @@ export class JetStreamPublisher {
       const p = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as unknown as Pending;
       const token = (this.next++).toString(36);
-      p.deadline = now + p.timeoutMs;
+      if (p.sentAt === 0) {
+        p.sentAt = now;
+        p.deadline = now + p.timeoutMs; // asked again (an unconfirmed duplicate): the first deadline stands
+      }
       if (!this.timeouts.has(p.timeoutMs)) this.timeouts.add(p.timeoutMs);
       try {
         const h = p.msgId === undefined ? undefined : msgIdHeader(p.msgId);
@@ -125,7 +146,7 @@ export class JetStreamPublisher {
         p.reject(new JetStreamPublishError(`publish to ${p.subject} failed: ${(err as Error).message}`, undefined, { cause: err }));
         continue;
       }
-      p.data = ""; // not kept while waiting for the answer
+      if (p.msgId === undefined) p.data = ""; // not kept while waiting (kept with an id: it may be asked again)
       this.pending.set(token, p);
     }
     if (this.queueHead === this.queue.length) {
@@ -158,7 +179,28 @@ export class JetStreamPublisher {
     }
     if (ack.error) return p.reject(new JetStreamPublishError(`${ack.error.description ?? "jetstream error"} (${ack.error.err_code ?? ack.error.code})`, ack.error.code));
     if (!ack.stream) return p.reject(new JetStreamPublishError(`invalid ack response for ${p.subject}`));
+    if (ack.duplicate === true && !(typeof ack.seq === "number" && ack.seq > 0) && p.msgId !== undefined) return this.reask(p);
     p.resolve({ stream: ack.stream, seq: ack.seq ?? 0, duplicate: ack.duplicate === true });
+  }
+
+  /**
+   * A "duplicate" answer with sequence 0 does not say the message is stored. A replicated
+   * stream's leader (nats-server 2.10, processClusteredInboundMsg) records a message's id when it
+   * proposes the message, with sequence 0 until the store commits, and keeps that record if the
+   * proposal is lost (the leader was cut off, stepped down or restarted its log): the id is then
+   * answered as a duplicate, with sequence 0, for the whole duplicate window, though nothing was
+   * stored. Counting that as stored lost an acknowledged camera frame in the fault tests. So the
+   * message is asked about again, the same id, every REASK_MS until its deadline: a store still
+   * being committed answers with its sequence; one that was lost rejects with
+   * UnconfirmedDuplicateError, and the caller decides (retry, or store it without the id).
+   */
+  private reask(p: Pending): void {
+    setTimeout(() => {
+      if (this.closedErr) return p.reject(this.closedErr);
+      if (Date.now() + REASK_MS >= p.deadline) return p.reject(new UnconfirmedDuplicateError(p.subject, p.msgId!, Date.now() - p.sentAt));
+      this.queue.push(p);
+      this.schedule();
+    }, REASK_MS).unref();
   }
 
   /** An answer or a time-out freed a slot: queued publishes may go. */

@@ -3,6 +3,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { AttrValue } from "../../contracts/detection.ts";
 import { ActorKinds, actorSubject } from "../../contracts/nats-layout.ts";
 import { PersonAttrsMsg, trackMsgIds } from "../../contracts/track-messages.ts";
+import { jetStreamPublisherOf } from "../../infra/js-publish.ts";
 import type { Logger } from "../../infra/log.ts";
 import type { AttributeEvidence, AttributeExtractor, ExtractionRequest } from "../../models/extractor.ts";
 import type { ExtractionCoverage, Range } from "./extraction-coverage.ts";
@@ -73,7 +74,6 @@ class JobFailure extends Error {}
 /** This runner no longer owns the job (another runner took it over), or it is stopping. */
 class Relinquished extends Error {}
 
-const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
@@ -309,7 +309,9 @@ export class JobRunner {
   private async publish(m: PersonAttrsMsg): Promise<void> {
     const msg = PersonAttrsMsg.parse(m);
     const subject = actorSubject(ActorKinds.person, `${msg.site}.${msg.person}`, this.deps.partitions);
-    await this.deps.js.publish(subject, enc.encode(JSON.stringify(msg)), { msgID: trackMsgIds.personAttrs(msg.site, msg.person, msg.job) });
+    // through the shared publisher: a "duplicate" answer JetStream has not stored is not taken as stored (infra/js-publish.ts)
+    const { publisher, timeoutMs } = jetStreamPublisherOf(this.deps.js);
+    await publisher.publish(subject, JSON.stringify(msg), trackMsgIds.personAttrs(msg.site, msg.person, msg.job), timeoutMs);
   }
 
   /** Step 4: polls the person points until each pending person shows the attribute. */

@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connectNats } from "../../infra/nats.ts";
-import { JetStreamPublisher, JetStreamPublishError } from "../../infra/js-publish.ts";
+import { JetStreamPublisher, JetStreamPublishError, UnconfirmedDuplicateError } from "../../infra/js-publish.ts";
 import { ActorPublisher } from "../../broker/actor-publisher.ts";
 import { provisionNats } from "../../infra/provision.ts";
 import { startTestServices, type TestServices } from "../support/services.ts";
@@ -114,6 +114,37 @@ describe("JetStreamPublisher: JetStream publishes without the request machinery 
     publisher.close();
   });
 
+  // A replicated stream's leader records a message's id when it proposes it, with sequence 0
+  // until the store commits, and keeps that record when the proposal is lost: it then answers the
+  // id as a duplicate with sequence 0 for the whole duplicate window, nothing stored (nats-server
+  // 2.10, processClusteredInboundMsg). A responder gives those answers here.
+  it("does not take a duplicate answered with sequence 0 as stored: asks again, the same id, until a sequence comes or the time-out", async () => {
+    const asked: Array<string | undefined> = [];
+    let committedAfter = 3;
+    const leader = nc.subscribe("dd.>", {
+      callback: (_e, m) => {
+        asked.push(m.headers?.get("Nats-Msg-Id"));
+        const committed = m.subject === "dd.committing" && asked.length > committedAfter;
+        m.respond(JSON.stringify({ stream: "T", seq: committed ? 42 : 0, duplicate: true }));
+      },
+    });
+    const publisher = new JetStreamPublisher(nc, { timeoutMs: 1500 });
+    // a store still being committed: its sequence arrives at the fourth ask
+    expect(await publisher.publish("dd.committing", "x", "id-c")).toEqual({ stream: "T", seq: 42, duplicate: true });
+    expect(asked).toEqual(["id-c", "id-c", "id-c", "id-c"]);
+    // a lost one: never stored, rejected once the time-out has passed
+    asked.length = 0;
+    committedAfter = Infinity;
+    const started = Date.now();
+    await expect(publisher.publish("dd.lost", "y", "id-l")).rejects.toBeInstanceOf(UnconfirmedDuplicateError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1200);
+    expect(asked.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(asked)).toEqual(new Set(["id-l"]));
+    expect(publisher.inFlight + publisher.queued).toBe(0);
+    leader.unsubscribe();
+    publisher.close();
+  });
+
   it("keeps at most maxInFlight unanswered and sends the rest in order as answers arrive", async () => {
     const publisher = new JetStreamPublisher(nc, { maxInFlight: 4 });
     let most = 0;
@@ -138,5 +169,42 @@ describe("JetStreamPublisher: JetStream publishes without the request machinery 
     await own.close();
     for (const p of pending) await expect(p).rejects.toThrow(/connection closed/);
     await expect(publisher.publish("t.after", "z")).rejects.toThrow(/connection closed/);
+  });
+});
+
+describe("ActorPublisher: a device message JetStream keeps answering as an unconfirmed duplicate (real nats-server)", () => {
+  let s: TestServices;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    s = await startTestServices({ influx: false });
+    nc = await connectNats(s.natsUrl, "actor-publisher-dup-test");
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await s?.stop();
+  });
+
+  it("is stored again without its id (the actors de-duplicate by the event's own id), and counted", async () => {
+    // no stream here: a responder stands in for a leader holding a lost proposal's id
+    const got: Array<{ id: string | undefined; body: string }> = [];
+    const leader = nc.subscribe("act.>", {
+      callback: (_e, m) => {
+        const id = m.headers?.get("Nats-Msg-Id") || undefined;
+        got.push({ id, body: m.string() });
+        m.respond(JSON.stringify(id ? { stream: "FF_ACTORS", seq: 0, duplicate: true } : { stream: "FF_ACTORS", seq: 7 }));
+      },
+    });
+    const again: string[] = [];
+    const js = jetstream(nc, { timeout: 800 });
+    const actors = new ActorPublisher(js, { partitions: 4, onStoredAgain: (_subject, msgId) => again.push(msgId) });
+    expect(await actors.publish("camera", "mall.c1", { seq: 744 }, "c1:f744")).toBe(false);
+    expect(again).toEqual(["c1:f744"]);
+    const last = got[got.length - 1]!;
+    expect(last).toEqual({ id: undefined, body: JSON.stringify({ seq: 744 }) });
+    expect(got.slice(0, -1).every((g) => g.id === "c1:f744")).toBe(true);
+    // the coalescing path too: a lone message goes with its id
+    expect(await actors.publishCoalesced("space", "mall.s1", { k: 1 }, "s1:k1")).toBe(false);
+    expect(again).toEqual(["c1:f744", "s1:k1"]);
+    leader.unsubscribe();
   });
 });
