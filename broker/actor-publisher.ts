@@ -49,7 +49,6 @@ export class ActorPublisher {
     });
   }
 
-
   /** JetStream publishes (and KV puts) outstanding right now. */
   get inFlight(): number {
     return this.publisher.inFlight + this.limit.inFlight;

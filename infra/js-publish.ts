@@ -92,6 +92,8 @@ export class JetStreamPublisher {
   private scheduled = false;
   private sweeper: NodeJS.Timeout | undefined;
   private closedErr: Error | undefined;
+  /** a message was asked about again (see reask()): pending deadlines are no longer in send order */
+  private reasked = false;
   /** the time-outs publishes were sent with */
   private readonly timeouts = new Set<number>();
 
@@ -187,9 +189,10 @@ export class JetStreamPublisher {
    * A "duplicate" answer with sequence 0 does not say the message is stored. A replicated
    * stream's leader (nats-server 2.10, processClusteredInboundMsg) records a message's id when it
    * proposes the message, with sequence 0 until the store commits, and keeps that record if the
-   * proposal is lost (the leader was cut off, stepped down or restarted its log): the id is then
-   * answered as a duplicate, with sequence 0, for the whole duplicate window, though nothing was
-   * stored. Counting that as stored lost an acknowledged camera frame in the fault tests. So the
+   * proposal is lost (the leader was cut off and its followers moved on without it): the id is
+   * then answered as a duplicate, with sequence 0, for the whole duplicate window, though nothing
+   * was stored (test/chaos/lost-proposal.test.ts makes such a leader). Counting that as stored
+   * would acknowledge a device for a message JetStream never kept. So the
    * message is asked about again, the same id, every REASK_MS until its deadline: a store still
    * being committed answers with its sequence; one that was lost rejects with
    * UnconfirmedDuplicateError, and the caller decides (retry, or store it without the id).
@@ -198,6 +201,7 @@ export class JetStreamPublisher {
     setTimeout(() => {
       if (this.closedErr) return p.reject(this.closedErr);
       if (Date.now() + REASK_MS >= p.deadline) return p.reject(new UnconfirmedDuplicateError(p.subject, p.msgId!, Date.now() - p.sentAt));
+      this.reasked = true; // its deadline is older than those sent meanwhile: sweep() no longer relies on their order
       this.queue.push(p);
       this.schedule();
     }, REASK_MS).unref();
@@ -215,7 +219,7 @@ export class JetStreamPublisher {
   private sweep(): void {
     const now = Date.now();
     // sent in order: with one time-out for all (the usual case), deadlines are in order too
-    const ordered = this.timeouts.size === 1;
+    const ordered = this.timeouts.size === 1 && !this.reasked;
     for (const [token, p] of this.pending) {
       if (p.deadline > now) {
         if (ordered) break;
