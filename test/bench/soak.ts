@@ -69,12 +69,14 @@ interface ActorProgress {
   /** lease renewals so far: count, and how many took longer than 1 s */
   renewals: number;
   slowRenewals: number;
+  /** each actor host's V8 heap in use (MiB), as its /metrics says */
+  heapMiB: number[];
   at: number;
 }
 
 /** Every actor host's messages handled so far by kind, what waits in their partitions, partitions dropped, lease renewals (from /metrics). */
 async function actorProgress(ips: string[]): Promise<ActorProgress> {
-  const p: ActorProgress = { handled: {}, waiting: 0, dropped: {}, renewals: 0, slowRenewals: 0, at: performance.now() };
+  const p: ActorProgress = { handled: {}, waiting: 0, dropped: {}, renewals: 0, slowRenewals: 0, heapMiB: [], at: performance.now() };
   const add = (to: Record<string, number>, k: string, v: number) => { to[k] = (to[k] ?? 0) + v; };
   for (const ip of ips) {
     for (const m of await metricSamples(`http://${ip}:${HOST_OPS_PORT}/metrics`).catch(() => [])) {
@@ -83,6 +85,7 @@ async function actorProgress(ips: string[]): Promise<ActorProgress> {
       else if (m.name === "footfall_actor_partitions_dropped_total" && m.labels.cause) add(p.dropped, m.labels.cause, m.value);
       else if (m.name === "footfall_actor_lease_renewal_seconds_count") p.renewals += m.value;
       else if (m.name === "footfall_actor_lease_renewal_seconds_bucket" && m.labels.le === "1") p.slowRenewals -= m.value;
+      else if (m.name === "nodejs_heap_size_used_bytes") p.heapMiB.push(Math.round(m.value / 2 ** 20));
     }
   }
   p.slowRenewals += p.renewals;
@@ -134,7 +137,7 @@ try {
       `  waiting in mailboxes ${now.waiting}  (sent/s crossings ${RATE}, frames ${Math.round(FPS * CAMERAS)})`);
     const dropped = Object.entries(now.dropped).map(([cause, n]) => [cause, n - (lastProgress?.dropped[cause] ?? 0)] as const).filter(([, n]) => n > 0);
     const renewals = now.renewals - (lastProgress?.renewals ?? 0), slow = now.slowRenewals - (lastProgress?.slowRenewals ?? 0);
-    console.log(`minute ${String(minute).padStart(3)}  leases  renewals ${renewals}, over 1 s ${slow}; partitions dropped ${dropped.length ? dropped.map(([c, n]) => `${c} ${n}`).join(", ") : "0"}`);
+    console.log(`minute ${String(minute).padStart(3)}  leases  renewals ${renewals}, over 1 s ${slow}; partitions dropped ${dropped.length ? dropped.map(([c, n]) => `${c} ${n}`).join(", ") : "0"}; hosts' heap in use MiB ${now.heapMiB.join(" / ")}`);
     lastProgress = now;
   };
 
