@@ -99,6 +99,8 @@ export class PartitionFeed {
   private pending = 0;
   /** performance.now() since which we wait for the next message; undefined while the caller handles one */
   private waitingSince: number | undefined;
+  /** the partition takes no messages for now (back-pressure): the depth is refreshed by probes */
+  private held = false;
   private suspicion = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private jsm: JetStreamManager | undefined;
@@ -131,6 +133,13 @@ export class PartitionFeed {
 
   /** Messages still waiting in the partition (as last seen). */
   depth(): number { return this.pending; }
+
+  /**
+   * The partition stops (true) or resumes (false) taking messages for a while (its InfluxDB
+   * backlog is at its bound). Meanwhile no message brings the depth, so probes read it from the
+   * consumer: what waits in the stream keeps showing in footfall_actor_mailbox_depth.
+   */
+  hold(on: boolean): void { this.held = on; }
 
   /** The stream sequence of the last message handed out. */
   position(): number { return this.cursor; }
@@ -298,6 +307,13 @@ export class PartitionFeed {
       }
     } catch (e) {
       this.log.debug({ partition: this.partition, err: e }, "stream leader could not be read");
+    }
+    // held: only the depth is read; the consumer sends nothing because nothing is asked of it
+    if (this.held && this.waitingSince === undefined) {
+      this.suspicion = 0;
+      const info = await this.jsm.consumers.info(STREAM_ACTORS, name).catch(() => undefined);
+      if (info && name === this.consumerName && this.held) this.pending = info.num_pending;
+      return;
     }
     // busy handling a message: the consumer is evidently alive, and the depth comes with each message
     if (this.waitingSince === undefined) { this.suspicion = 0; return; }

@@ -227,7 +227,10 @@ export class PartitionWorker {
       await this.outbox.room();
       // back-pressure: with too many points waiting for InfluxDB, take no more messages
       // (the checkpoint cannot pass them anyway) until the backlog drains
-      if (!this.o.writer.hasRoom()) await Promise.race([this.o.writer.room(), this.halted]);
+      if (!this.o.writer.hasRoom()) {
+        feed.hold(true);
+        try { await Promise.race([this.o.writer.room(), this.halted]); } finally { feed.hold(false); }
+      }
     }
   }
 
